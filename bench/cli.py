@@ -1,0 +1,177 @@
+"""``python -m bench``: run the benchmark, list what it can run, rebuild the leaderboard."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench.errors import BenchError
+from bench.profiles import DEFAULT_PROFILE, PROFILES, get_profile
+
+RESULTS_DIR = Path("results")
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--profile", default=DEFAULT_PROFILE, help=f"one of {', '.join(PROFILES)} (default {DEFAULT_PROFILE})")
+    common.add_argument("--tasks", type=_csv, help="comma-separated task names (default: all)")
+    common.add_argument("--embeddings", type=_csv, help="comma-separated embedding backends (default: all)")
+    common.add_argument("--classifiers", type=_csv, help="comma-separated classifiers (default: all)")
+    common.add_argument("--storage", help="Optuna storage URL (default: sqlite under results/<profile>/)")
+    common.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where results/<profile>/ goes")
+
+    run = sub.add_parser("all", parents=[common], help="tune every valid pairing on every task, write the leaderboard")
+    run.add_argument("--trials", type=int, help="trials per pairing (default: the profile's budget)")
+    run.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
+    run.add_argument("--encoding", default="utf-8", help="text encoding of the data files (default utf-8)")
+    sub.add_parser("list", help="tasks, backends, classifiers and the pairing matrix")
+    sub.add_parser("report", parents=[common], help="rebuild the leaderboard from the Optuna storage alone")
+    sub.add_parser("check", parents=[common], help="fail unless every valid pairing has a finished leaderboard row")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"all": cmd_all, "list": cmd_list, "report": cmd_report, "check": cmd_check}[args.command](args)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _selection(args):
+    from bench.tasks import TASKS, get_task
+    from embeddings import BACKENDS, get_backend
+    from models import CLASSIFIERS, get_classifier
+
+    tasks = [get_task(t).name for t in (args.tasks or TASKS)]
+    backends = [get_backend(b).name for b in (args.embeddings or BACKENDS)]
+    classifiers = [get_classifier(c).name for c in (args.classifiers or CLASSIFIERS)]
+    return tasks, backends, classifiers
+
+
+def _storage(args, profile) -> tuple[str, Path]:
+    out_dir = args.results_dir / profile.name
+    if args.storage:
+        return args.storage, out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(out_dir / 'optuna.sqlite3').resolve()}", out_dir
+
+
+def cmd_all(args) -> int:
+    import optuna
+    from tqdm import tqdm
+
+    from bench.leaderboard import atomic_write, rows_from_storage, write_leaderboard
+    from bench.pairings import na_reason, valid_pairings
+    from bench.runner import run_study
+    from bench.tasks import load_task, resolve_data_dir
+
+    profile = get_profile(args.profile)
+    if args.trials is not None and not 1 <= args.trials <= 1000:
+        raise BenchError(f"--trials must be between 1 and 1000, got {args.trials}")
+    tasks, backends, classifiers = _selection(args)
+    pairs = valid_pairings(backends, classifiers)
+    if not pairs:
+        reasons = "; ".join(na_reason(b, c) for b in backends for c in classifiers)
+        raise BenchError(f"no valid pairing in this selection: {reasons}")
+    data_dir = resolve_data_dir(args.data_dir)
+    storage, out_dir = _storage(args, profile)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    # Load (and validate) every task before any training starts.
+    datasets = {t: load_task(t, data_dir, max_sizes=profile.max_sizes, seed=profile.seed, encoding=args.encoding)
+                for t in tasks}
+    atomic_write(out_dir / "tasks.json", json.dumps({t: d.stats for t, d in datasets.items()}, indent=1))
+    trials = args.trials or profile.trials
+    started, studies_done = time.perf_counter(), 0
+    with tqdm(total=len(tasks) * len(pairs) * trials, desc=f"{profile.name}", unit="trial", file=sys.stderr,
+              disable=None) as bar:
+        for task in tasks:
+            for backend, classifier in pairs:
+                bar.set_postfix_str(f"{task} {backend} x {classifier}")
+                row = run_study(datasets[task], backend, classifier, profile, storage, n_trials=trials,
+                                on_trial=lambda t: bar.update(1))
+                studies_done += 1
+                bar.update(max(0, studies_done * trials - bar.n))  # trials resumed from storage
+                score = row.get("test_main")
+                bar.write(f"{task:14s} {backend:8s} x {classifier:13s} test {row.get('main_metric')} "
+                          f"{'-' if score is None else f'{score:.4f}'} (validation "
+                          f"{row.get('validation_main') or 0:.4f}, {row.get('trials_complete')} trials complete)")
+    rows = [r for r in rows_from_storage(storage, profile.name) if r["task"] in tasks]
+    paths = write_leaderboard(rows, out_dir, backends, classifiers)
+    print(f"{len(rows)} pairings in {time.perf_counter() - started:.0f} s; leaderboard: {paths['md']}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from bench.pairings import na_reason
+    from bench.tasks import TASKS
+    from embeddings import BACKENDS
+    from models import CLASSIFIERS
+
+    print("Tasks:")
+    for t in TASKS.values():
+        print(f"  {t.name:15s} {t.task_type:10s} {t.dataset.filename:26s} {t.description}")
+    print("Embedding backends:")
+    for b in BACKENDS.values():
+        print(f"  {b.name:15s} yields {', '.join(b.provides):22s} {b.description}")
+    print("Classifiers:")
+    for c in CLASSIFIERS.values():
+        print(f"  {c.name:15s} needs  {', '.join(c.accepts):22s} {c.description}")
+    print("Pairings (ok, or why n/a):")
+    print(f"  {'':15s}" + "".join(f"{c:15s}" for c in CLASSIFIERS))
+    for b in BACKENDS:
+        print(f"  {b:15s}" + "".join(f"{'ok' if not na_reason(b, c) else 'n/a':15s}" for c in CLASSIFIERS))
+    for b in BACKENDS:
+        for c in CLASSIFIERS:
+            if na_reason(b, c):
+                print(f"  n/a {b} x {c}: {na_reason(b, c)}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from bench.leaderboard import rows_from_storage, write_leaderboard
+
+    profile = get_profile(args.profile)
+    tasks, backends, classifiers = _selection(args)
+    storage, out_dir = _storage(args, profile)
+    rows = [r for r in rows_from_storage(storage, profile.name) if r["task"] in tasks]
+    if not rows:
+        raise BenchError(f"no studies of profile {profile.name!r} in storage {_redact(storage)}; run `python -m bench all` first")
+    paths = write_leaderboard(rows, out_dir, backends, classifiers)
+    print(f"{len(rows)} pairings; leaderboard: {paths['md']}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from bench.leaderboard import missing_pairings
+
+    profile = get_profile(args.profile)
+    tasks, backends, classifiers = _selection(args)
+    path = args.results_dir / profile.name / "leaderboard.json"
+    if not path.is_file():
+        raise BenchError(f"no leaderboard at {path}; run `python -m bench all --profile {profile.name}`")
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    missing = missing_pairings(rows, tasks, backends, classifiers)
+    if missing:
+        raise BenchError(f"{path}: {len(missing)} valid pairing(s) without a finished row: {', '.join(missing[:10])}")
+    print(f"{path}: all {len(rows)} pairings finished")
+    return 0
+
+
+def _redact(url: str) -> str:
+    """A storage URL without its password, for messages and logs."""
+    import re
+
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)

@@ -1,0 +1,51 @@
+"""Run profiles: every size, budget and cap of a run, in one table.
+
+| profile | train / val / test docs per task | trials per pairing | epochs cap | length cap |
+|---|---|---|---|---|
+| smoke | 240 / 80 / 80 | 1 | 1 | 48 |
+| standard | 2,000 / 500 / 1,000 | 6 | 8 | 200 |
+| full | all / all / all | 20 | 20 | 400 |
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from bench.errors import BenchError
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    max_train: int | None
+    max_validation: int | None
+    max_test: int | None
+    trials: int
+    max_epochs: int
+    max_len: int  # cap on padded sequence length (tokens)
+    patience: int  # early-stopping patience in epochs
+    seed: int = 13
+
+    @property
+    def max_sizes(self) -> dict[str, int | None]:
+        return {"train": self.max_train, "validation": self.max_validation, "test": self.max_test}
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES = {
+    p.name: p
+    for p in [
+        Profile("smoke", 240, 80, 80, trials=1, max_epochs=1, max_len=48, patience=1),
+        Profile("standard", 2000, 500, 1000, trials=6, max_epochs=8, max_len=200, patience=2),
+        Profile("full", None, None, None, trials=20, max_epochs=20, max_len=400, patience=3),
+    ]
+}
+DEFAULT_PROFILE = "standard"
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise BenchError(f"unknown profile {name!r}; expected one of {', '.join(PROFILES)}")
+    return PROFILES[name]

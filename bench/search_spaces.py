@@ -1,0 +1,58 @@
+"""The one place that defines what Optuna searches, per backend and per classifier.
+
+Every pairing of a task gets the same trial budget (``Profile.trials``); epoch caps, early-stopping
+patience and the sequence-length cap come from the profile, not from the search.
+
+| part | searched | fixed |
+|---|---|---|
+| learned | embedding_dim {32, 64, 128}, vocab_size {5k, 20k}, max_len {cap/2, cap} | |
+| tfidf | ngram_max {1, 2}, min_df {1, 2}, sublinear_tf | max_features 50,000 |
+| flatten-dense | dense_units {16, 32, 64}, dropout [0, 0.5], learning_rate [3e-4, 1e-2] log, batch_size {32, 64, 128} | epochs cap, patience |
+| lstm, bilstm, gru | units {32, 64, 128} + the flatten-dense ones | epochs cap, patience |
+| logreg | C [0.01, 100] log, class_weight {none, balanced} | max_iter 1,000 |
+"""
+
+from __future__ import annotations
+
+import optuna
+
+from bench.profiles import Profile
+
+
+def suggest_backend(trial: optuna.Trial, backend: str, profile: Profile) -> dict:
+    """Backend settings for one trial (a backend without searchable settings returns ``{}``)."""
+    if backend == "learned":
+        return {
+            "embedding_dim": trial.suggest_categorical("embedding_dim", [32, 64, 128]),
+            "vocab_size": trial.suggest_categorical("vocab_size", [5000, 20000]),
+            "max_len": trial.suggest_categorical("max_len", sorted({max(8, profile.max_len // 2), profile.max_len})),
+        }
+    if backend == "tfidf":
+        return {
+            "ngram_max": trial.suggest_categorical("ngram_max", [1, 2]),
+            "min_df": trial.suggest_categorical("min_df", [1, 2]),
+            "sublinear_tf": trial.suggest_categorical("sublinear_tf", [True, False]),
+            "max_features": 50000,
+        }
+    return {"max_len": profile.max_len}
+
+
+def suggest_classifier(trial: optuna.Trial, classifier: str, profile: Profile) -> dict:
+    """Classifier settings for one trial."""
+    if classifier == "logreg":
+        return {
+            "C": trial.suggest_float("C", 0.01, 100.0, log=True),
+            "class_weight": trial.suggest_categorical("class_weight", [None, "balanced"]),
+            "max_iter": 1000,
+        }
+    params = {
+        "dense_units": trial.suggest_categorical("dense_units", [16, 32, 64]),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        "learning_rate": trial.suggest_float("learning_rate", 3e-4, 1e-2, log=True),
+        "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
+        "epochs": profile.max_epochs,
+        "patience": profile.patience,
+    }
+    if classifier != "flatten-dense":
+        params["units"] = trial.suggest_categorical("units", [32, 64, 128])
+    return params

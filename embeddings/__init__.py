@@ -1,0 +1,9 @@
+"""Embedding backends: text -> what classifiers consume (token ids, token vectors, pooled vectors).
+
+Backends register themselves in ``embeddings.registry``; importing this package loads every built-in one.
+"""
+
+from embeddings.registry import BACKENDS, FEATURE_KINDS as FEATURE_KINDS_DOC, BackendSpec, Features, get_backend, register_backend
+from embeddings import learned, tfidf  # noqa: F401  (registers the built-in backends)
+
+__all__ = ["BACKENDS", "BackendSpec", "Features", "get_backend", "register_backend"]

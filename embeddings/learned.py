@@ -1,0 +1,28 @@
+"""``learned``: a Keras ``Embedding`` trained from scratch together with the classifier."""
+
+from __future__ import annotations
+
+from embeddings.registry import BackendSpec, Features, register_backend
+from embeddings.tokenize import build_vocabulary, oov_rate, sequence_length, to_ids, tokens_of
+
+
+def build(data, params: dict, kind: str) -> Features:
+    """Token ids over a vocabulary of the training split.
+
+    params: ``vocab_size`` (most frequent training tokens kept, recommended 5,000-20,000; rarer ones
+    become the OOV id), ``max_len`` (cap; the length used is the 95th percentile of training lengths
+    under it), ``embedding_dim`` (width of the learned embedding, recommended 64-128).
+    """
+    train = tokens_of(data.train)
+    vocab = build_vocabulary(train, params.get("vocab_size", 20000))
+    length = sequence_length(train, params["max_len"])
+    splits = {s: to_ids(tokens_of(data.split(s)), vocab, length) for s in ("train", "validation", "test")}
+    return Features(
+        "ids", splits["train"], splits["validation"], splits["test"], vocab_size=len(vocab) + 2,
+        embedding_matrix=None, trainable=True,
+        info={"vector_width": params.get("embedding_dim", 128), "vocabulary": len(vocab), "seq_len": length,
+              "oov_rate_test": round(oov_rate(tokens_of(data.test), vocab), 4)},
+    )
+
+
+register_backend(BackendSpec("learned", ("ids",), build, "Keras Embedding trained with the classifier"))

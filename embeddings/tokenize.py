@@ -1,0 +1,53 @@
+"""The one tokenisation every backend shares, and the train-only vocabulary for id sequences."""
+
+from __future__ import annotations
+
+import collections
+import re
+
+import numpy as np
+
+PAD, OOV = 0, 1
+# Keeps programming names whole: c#, c++, .net, asp.net, node.js, objective-c, std::vector.
+_TOKEN = re.compile(r"[a-z0-9_#+]+(?:[.\-:][a-z0-9_#+]+)*|\.[a-z][a-z0-9]*")
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def tokens_of(split) -> list[list[str]]:
+    """Tokens of a split's documents, computed once per split and reused by every trial."""
+    if "tokens" not in split.memo:
+        split.memo["tokens"] = [tokenize(t) for t in split.texts]
+    return split.memo["tokens"]
+
+
+def build_vocabulary(token_lists: list[list[str]], max_size: int | None = None, min_count: int = 1) -> dict[str, int]:
+    """Token -> id from training tokens, most frequent first; ids 0 (padding) and 1 (OOV) are reserved."""
+    counts = collections.Counter(t for toks in token_lists for t in toks)
+    ranked = sorted((kv for kv in counts.items() if kv[1] >= min_count), key=lambda kv: (-kv[1], kv[0]))
+    if max_size:
+        ranked = ranked[: max(0, max_size - 2)]
+    return {tok: i + 2 for i, (tok, _) in enumerate(ranked)}
+
+
+def sequence_length(token_lists: list[list[str]], cap: int, percentile: float = 95.0) -> int:
+    """Pad/truncate length: the given percentile of training lengths, at most ``cap``, at least 8."""
+    lengths = [len(t) for t in token_lists] or [1]
+    return int(min(cap, max(8, np.ceil(np.percentile(lengths, percentile)))))
+
+
+def to_ids(token_lists: list[list[str]], vocab: dict[str, int], length: int) -> np.ndarray:
+    """Post-padded, post-truncated id matrix of shape (docs, length); unknown tokens map to OOV."""
+    out = np.zeros((len(token_lists), length), dtype=np.int32)
+    for row, toks in enumerate(token_lists):
+        ids = [vocab.get(t, OOV) for t in toks[:length]]
+        out[row, : len(ids)] = ids
+    return out
+
+
+def oov_rate(token_lists: list[list[str]], known) -> float:
+    total = sum(len(t) for t in token_lists)
+    missing = sum(1 for toks in token_lists for t in toks if t not in known)
+    return missing / total if total else 0.0

@@ -1,0 +1,126 @@
+"""Keras 3 sequence classifiers: ``flatten-dense``, ``lstm``, ``bilstm``, ``gru``.
+
+Each network is built by a short function that reads like its diagram. Inputs are either token ids (an
+``Embedding`` learned here, or initialised from a backend's matrix, frozen or fine-tuned) or precomputed
+token vectors. Outputs: one sigmoid unit (binary), softmax (multiclass), one sigmoid per label with
+binary cross-entropy (multi-label).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.registry import ClassifierSpec, register_classifier
+
+SEQUENCE_KINDS = ("ids", "token_vectors")
+
+
+def _encoder_input(keras, features, params: dict, masked: bool):
+    """Input tensor and the per-token vectors it yields (masked where padding must be ignored)."""
+    layers = keras.layers
+    if features.kind == "ids":
+        inputs = keras.Input(shape=(features.train.shape[1],), dtype="int32", name="token_ids")
+        width = (features.embedding_matrix.shape[1] if features.embedding_matrix is not None
+                 else params.get("embedding_dim", 128))
+        embedding = layers.Embedding(features.vocab_size, width, mask_zero=masked,
+                                     trainable=features.trainable, name="embedding")
+        return inputs, embedding(inputs)
+    inputs = keras.Input(shape=features.train.shape[1:], dtype="float32", name="token_vectors")
+    return inputs, (layers.Masking(0.0)(inputs) if masked else inputs)
+
+
+def flatten_dense(keras, x, p):
+    x = keras.layers.Flatten()(x)
+    return keras.layers.Dense(p["dense_units"], activation="relu")(x)
+
+
+def lstm(keras, x, p):
+    x = keras.layers.LSTM(p["units"])(x)
+    return keras.layers.Dense(p["dense_units"], activation="relu")(x)
+
+
+def bilstm(keras, x, p):
+    x = keras.layers.Bidirectional(keras.layers.LSTM(p["units"]))(x)
+    return keras.layers.Dense(p["dense_units"], activation="relu")(x)
+
+
+def gru(keras, x, p):
+    x = keras.layers.GRU(p["units"])(x)
+    return keras.layers.Dense(p["dense_units"], activation="relu")(x)
+
+
+ARCHITECTURES = {"flatten-dense": flatten_dense, "lstm": lstm, "bilstm": bilstm, "gru": gru}
+
+
+def build_network(architecture: str, features, task_type: str, n_outputs: int, params: dict):
+    """A compiled Keras model: encoder input -> architecture body -> dropout -> task head."""
+    import keras
+
+    inputs, x = _encoder_input(keras, features, params, masked=architecture != "flatten-dense")
+    x = ARCHITECTURES[architecture](keras, x, params)
+    x = keras.layers.Dropout(params.get("dropout", 0.0))(x)
+    if task_type == "multiclass":
+        outputs, loss = keras.layers.Dense(n_outputs, activation="softmax")(x), "sparse_categorical_crossentropy"
+    else:
+        units = 1 if task_type == "binary" else n_outputs
+        outputs, loss = keras.layers.Dense(units, activation="sigmoid")(x), "binary_crossentropy"
+    model = keras.Model(inputs, outputs, name=architecture)
+    if features.kind == "ids" and features.embedding_matrix is not None:
+        model.get_layer("embedding").set_weights([features.embedding_matrix.astype("float32")])
+    model.compile(optimizer=keras.optimizers.Adam(params.get("learning_rate", 1e-3)), loss=loss)
+    return model
+
+
+class KerasClassifier:
+    """A Keras network trained epoch by epoch, scored on validation after each epoch.
+
+    params (see ``bench.search_spaces`` for the searched ranges): ``units`` (recurrent width, 32-128),
+    ``dense_units`` (16-128), ``dropout`` (0-0.5), ``learning_rate`` (1e-4-1e-2, Adam), ``batch_size``
+    (32-256), ``epochs`` (cap), ``patience`` (epochs without a better validation score before stopping).
+    """
+
+    def __init__(self, architecture: str, params: dict):
+        self.architecture, self.params = architecture, params
+        self.n_params = 0
+        self.epochs_run = 0
+        self.best_epoch = -1
+
+    def fit(self, features, y_train, y_val, *, task_type, n_outputs, score_fn, on_epoch=None, seed=0):
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        self.task_type = task_type
+        self.model = build_network(self.architecture, features, task_type, n_outputs, self.params)
+        self.n_params = int(self.model.count_params())
+        best, best_weights, waited = -np.inf, None, 0
+        for epoch in range(self.params.get("epochs", 5)):
+            history = self.model.fit(features.train, y_train.astype("float32") if task_type != "multiclass" else y_train,
+                                     batch_size=self.params.get("batch_size", 64), epochs=1, verbose=0, shuffle=True)
+            self.epochs_run = epoch + 1
+            loss = float(history.history["loss"][-1])
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"{self.architecture}: training loss became {loss} at epoch {epoch + 1}")
+            score = score_fn(y_val, self.predict_scores(features.validation))
+            if score > best:
+                best, best_weights, waited, self.best_epoch = score, self.model.get_weights(), 0, epoch
+            else:
+                waited += 1
+            if on_epoch is not None:
+                on_epoch(epoch, score)
+            if waited >= self.params.get("patience", 2):
+                break
+        if best_weights is not None:
+            self.model.set_weights(best_weights)  # early stopping restores the best epoch
+        return self
+
+    def predict_scores(self, x) -> np.ndarray:
+        scores = self.model.predict(x, batch_size=512, verbose=0)
+        return scores.ravel() if self.task_type == "binary" else scores
+
+
+for _name, _doc in [("flatten-dense", "Embedding, Flatten, Dense (relu), output"),
+                    ("lstm", "Embedding, LSTM, Dense (relu), output"),
+                    ("bilstm", "Embedding, bidirectional LSTM, Dense (relu), output"),
+                    ("gru", "Embedding, GRU, Dense (relu), output")]:
+    register_classifier(ClassifierSpec(_name, SEQUENCE_KINDS, lambda params, a=_name: KerasClassifier(a, params),
+                                       f"Keras 3: {_doc}"))

@@ -1,0 +1,50 @@
+"""The classifier registry and the contract every classifier honours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+
+class Classifier(Protocol):
+    """Fit on the training split, watch the validation split, return scores.
+
+    ``fit`` calls ``on_epoch(epoch, validation_score)`` after each epoch where training is iterative (it
+    may raise to stop a hopeless trial) and keeps the weights of the best validation epoch.
+    ``predict_scores`` returns positive-class probabilities (binary, ``(n,)``), class probabilities
+    (multiclass, ``(n, C)``) or label probabilities (multi-label, ``(n, L)``).
+    """
+
+    n_params: int
+
+    def fit(self, features, y_train: np.ndarray, y_val: np.ndarray, *, task_type: str, n_outputs: int,
+            score_fn: Callable[[np.ndarray, np.ndarray], float], on_epoch=None, seed: int = 0) -> "Classifier": ...
+
+    def predict_scores(self, x) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    name: str
+    accepts: tuple[str, ...]  # feature kinds, in order of preference
+    make: Callable[[dict], Classifier]  # params -> unfitted classifier
+    description: str
+
+
+CLASSIFIERS: dict[str, ClassifierSpec] = {}
+
+
+def register_classifier(spec: ClassifierSpec) -> ClassifierSpec:
+    CLASSIFIERS[spec.name] = spec
+    return spec
+
+
+def get_classifier(name: str) -> ClassifierSpec:
+    from bench.errors import BenchError
+    from bench.tasks import did_you_mean
+
+    if name not in CLASSIFIERS:
+        raise BenchError(f"unknown classifier {name!r}{did_you_mean(name, CLASSIFIERS)}; known: {', '.join(CLASSIFIERS)}")
+    return CLASSIFIERS[name]
