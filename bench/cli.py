@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "profile", None) in PROFILES:
+        # Must be set before Keras is first imported; an explicit KERAS_BACKEND wins.
+        os.environ.setdefault("KERAS_BACKEND", PROFILES[args.profile].keras_backend)
     try:
         return {"all": cmd_all, "list": cmd_list, "report": cmd_report, "check": cmd_check}[args.command](args)
     except BenchError as exc:

@@ -14,7 +14,7 @@ import functools
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import optuna
@@ -54,17 +54,19 @@ def features_for(data: TaskData, backend: str, params: dict, kind: str):
 
 @dataclass
 class Fit:
-    """One trained pairing: its validation (and optionally test) metrics and costs."""
+    """One trained pairing: its validation (and, once scored, test) metrics and costs."""
 
     validation: dict
     threshold: float
-    test: dict | None
     embed_seconds: float
     train_seconds: float
-    inference_seconds: float
     n_params: int
     epochs_run: int
     info: dict
+    model: object = field(repr=False, default=None)
+    features: object = field(repr=False, default=None)
+    test: dict | None = None
+    inference_seconds: float = 0.0
 
 
 def fit_and_score(data: TaskData, backend: str, classifier: str, backend_params: dict, classifier_params: dict,
@@ -81,15 +83,18 @@ def fit_and_score(data: TaskData, backend: str, classifier: str, backend_params:
     train_seconds = time.perf_counter() - start
     val_scores = model.predict_scores(features.validation)
     threshold = metrics.tune_threshold(task_type, y_val, val_scores) if task_type == "multilabel" else 0.5
-    validation = metrics.compute(task_type, y_val, val_scores, threshold)
-    test, inference_seconds = None, 0.0
-    if score_test:
-        start = time.perf_counter()
-        test_scores = model.predict_scores(features.test)
-        inference_seconds = time.perf_counter() - start
-        test = metrics.compute(task_type, data.y("test"), test_scores, threshold)
-    return Fit(validation, threshold, test, embed_seconds, train_seconds, inference_seconds, model.n_params,
-               getattr(model, "epochs_run", 1), features.info)
+    fit = Fit(metrics.compute(task_type, y_val, val_scores, threshold), threshold, embed_seconds, train_seconds,
+              model.n_params, getattr(model, "epochs_run", 1), features.info, model, features)
+    return score_test_split(data, fit) if score_test else fit
+
+
+def score_test_split(data: TaskData, fit: Fit) -> Fit:
+    """Score a trained pairing on the test split, with the threshold chosen on validation."""
+    start = time.perf_counter()
+    scores = fit.model.predict_scores(fit.features.test)
+    fit.inference_seconds = time.perf_counter() - start
+    fit.test = metrics.compute(data.task.task_type, data.y("test"), scores, fit.threshold)
+    return fit
 
 
 def _seed(name: str) -> int:
@@ -117,6 +122,8 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
     name = study_name(profile.name, data.task.name, backend, classifier)
     study = open_study(storage, name)
     task_type = data.task.task_type
+    main = metrics.MAIN_METRIC[task_type]
+    kept: list = []  # [trial number, Fit] of this process's best trial
 
     def objective(trial: optuna.Trial) -> float:
         bp = suggest_backend(trial, backend, profile)
@@ -130,10 +137,12 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
                 raise optuna.TrialPruned(f"validation {score:.4f} at epoch {epoch + 1} is below the median")
 
         fit = fit_and_score(data, backend, classifier, bp, cp, seed=profile.seed, on_epoch=report)
+        if not kept or fit.validation[main] > kept[1].validation[main]:
+            kept[:] = [trial.number, fit]  # the best model so far, so test needs no retraining
         trial.set_user_attr("validation_metrics", fit.validation)
         trial.set_user_attr("threshold", fit.threshold)
         trial.set_user_attr("seconds", {"embed": fit.embed_seconds, "train": fit.train_seconds})
-        return fit.validation[metrics.MAIN_METRIC[task_type]]
+        return fit.validation[main]
 
     remaining = budget - len(trials_counted(study))
     if remaining > 0:
@@ -146,8 +155,11 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
         row = _row(study, data, backend, classifier, profile, budget, None, None)
     elif not row or row.get("best_trial") != study.best_trial.number or row.get("status") != "ok":
         best = study.best_trial
-        final = fit_and_score(data, backend, classifier, best.user_attrs["backend_params"],
-                              best.user_attrs["classifier_params"], seed=profile.seed, score_test=True)
+        if kept and kept[0] == best.number:
+            final = score_test_split(data, kept[1])
+        else:  # the best trial ran in another process or an earlier run: retrain it (same seed)
+            final = fit_and_score(data, backend, classifier, best.user_attrs["backend_params"],
+                                  best.user_attrs["classifier_params"], seed=profile.seed, score_test=True)
         row = _row(study, data, backend, classifier, profile, budget, best, final)
     study.set_user_attr("row", row)
     return row

@@ -378,16 +378,20 @@ def load_task(task: Task | str, data_dir: str | os.PathLike | None = None, *, ma
 
 
 def _subsample(task: Task, split: Split, n: int, seed: int) -> list[int]:
-    index = np.arange(len(split))
+    """``n`` documents of a split: a seeded sample, stratified by label for single-label tasks."""
+    rng = np.random.default_rng(seed)
     if task.task_type == "multilabel":
-        chosen = np.random.default_rng(seed).choice(index, size=n, replace=False)
-    else:
-        from sklearn.model_selection import train_test_split
-
-        labels = np.array(split.labels)
-        _, counts = np.unique(labels, return_counts=True)
-        stratify = labels if counts.min() >= 2 else None  # stratification needs two members per class
-        chosen, _ = train_test_split(index, train_size=n, stratify=stratify, random_state=seed)
+        return sorted(int(i) for i in rng.choice(len(split), size=n, replace=False))
+    by_label: dict = collections.defaultdict(list)
+    for i, label in enumerate(split.labels):
+        by_label[label].append(i)
+    groups = [by_label[k] for k in sorted(by_label)]
+    # Proportional allocation, largest remainders first, so class shares match the split's.
+    exact = [n * len(g) / len(split) for g in groups]
+    take = [int(e) for e in exact]
+    for j in sorted(range(len(groups)), key=lambda j: exact[j] - take[j], reverse=True)[: n - sum(take)]:
+        take[j] += 1
+    chosen = [i for g, k in zip(groups, take) for i in rng.choice(g, size=k, replace=False)]
     return sorted(int(i) for i in chosen)
 
 

@@ -1,0 +1,89 @@
+"""Fixture data: small files in the real datasets' formats (and quirks), written by the tests."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+LANGS = ["csharp", "java", "javascript", "python"]
+TOPICS = ["sport", "business", "politics", "tech", "entertainment"]
+TAGS = ["php", "sql", "java", "python", "c#", ".net", "javascript", "html", "css", "linux", "git", "ajax"]
+COMMON = "how do i get the value from a list when using my code in this function with error".split()
+
+
+def _text(rng: random.Random, keywords: list[str], n: int) -> str:
+    words = [rng.choice(keywords) if rng.random() < 0.4 else rng.choice(COMMON) for _ in range(n)]
+    return " ".join(words)
+
+
+def _write(path: Path, frame: pd.DataFrame, sep: str = ",") -> None:
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as handle:
+        frame.to_csv(handle, index=False, sep=sep)
+
+
+def make_data_dir(root: Path, n: int = 120, seed: int = 0) -> Path:
+    """All six dataset files, ``n`` rows each, with label-dependent vocabulary so models can learn."""
+    rng = random.Random(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    vocab = {label: [f"{label}{i}" for i in range(6)] for label in LANGS + TOPICS + TAGS}
+
+    bbc = [{"category": t, "text": _text(rng, vocab[t], 60)} for t in (TOPICS * n)[:n]]
+    bbc.append(dict(bbc[0]))  # an exact duplicate (must share a split and be collapsed)
+    bbc.append({"category": "tech" if bbc[1]["category"] != "tech" else "sport", "text": bbc[1]["text"]})  # conflict
+    bbc.append({"category": "sport", "text": "   "})  # whitespace-only: dropped and counted
+    _write(root / "bbc_text.csv.gz", pd.DataFrame(bbc))
+
+    lang = [{"id": f"{l}-{i}", "language": l, "title": _text(rng, vocab[l], 8), "body": _text(rng, vocab[l], 40)}
+            for i, l in enumerate((LANGS * n)[:n])]
+    _write(root / "so_lang4.csv.gz", pd.DataFrame(lang))
+    _write(root / "so_lang4_titles.csv.gz", pd.DataFrame([{k: r[k] for k in ("id", "language", "title")} for r in lang]))
+
+    tags20 = TAGS[:6]
+    titles = [{"text": _text(rng, vocab[t], 8), "label_id": tags20.index(t), "tag": t} for t in (tags20 * n)[:n]]
+    _write(root / "so_titles20.csv.gz", pd.DataFrame(titles))
+
+    def tag_set() -> list[str]:
+        return rng.sample(TAGS, rng.randint(1, 3))
+
+    multi = []
+    for _ in range(n):
+        tags = tag_set()
+        multi.append({"title": _text(rng, sum((vocab[t] for t in tags), []), 10), "tags": repr(tags)})
+    _write(root / "so_tags100_titles.tsv.gz", pd.DataFrame(multi), sep="\t")
+
+    so2008 = []
+    for i in range(n):
+        tags = tag_set()
+        words = sum((vocab[t] for t in tags), [])
+        body = f"<p>{_text(rng, words, 20)}</p>\n<pre><code>x = 1;\n</code></pre><p>&lt;b&gt; {_text(rng, words, 10)}</p>"
+        so2008.append({"Id": i, "CreationDate": "2008-08-01", "Title": _text(rng, words, 8), "Body": body,
+                       "Tags": " ".join(tags)})
+    _write(root / "so_2008.csv.gz", pd.DataFrame(so2008))
+    return root
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    return make_data_dir(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture
+def env_data_dir(data_dir, monkeypatch) -> Path:
+    monkeypatch.setenv("PAIRBENCH_DATA_DIR", str(data_dir))
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """The real datasets (../shared/data or $PAIRBENCH_DATA_DIR); tests that need them skip with a reason."""
+    import os
+
+    candidates = [os.environ.get("PAIRBENCH_DATA_DIR"), Path(__file__).resolve().parents[2] / "shared" / "data"]
+    for c in candidates:
+        if c and (Path(c) / "bbc_text.csv.gz").is_file():
+            return Path(c)
+    pytest.skip("real datasets not found: set PAIRBENCH_DATA_DIR to the shared data directory")

@@ -1,0 +1,107 @@
+"""Loading, de-duplication, fixed splits and label encoding."""
+
+import gzip
+
+import numpy as np
+import pytest
+
+from bench.errors import BenchError
+from bench.tasks import TASKS, encode_labels, html_to_text, load_task, normalise, parse_tag_list, split_of
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_task_loads_from_fixture_files(name, data_dir):
+    data = load_task(name, data_dir)
+    assert len(data.train) > len(data.validation) > 0 and len(data.test) > 0
+    y = data.y("train")
+    assert len(y) == len(data.train)
+    if data.task.task_type == "multilabel":
+        assert y.ndim == 2 and y.shape[1] == len(data.classes) and y.sum(axis=1).min() >= 0
+    else:
+        assert y.ndim == 1 and set(np.unique(y)) <= set(range(len(data.classes)))
+
+
+def test_split_is_a_stable_function_of_normalised_text():
+    assert split_of("How do I  sort a List?") == split_of("how do i sort a list?")
+    buckets = [split_of(f"document number {i}") for i in range(5000)]
+    share = {s: buckets.count(s) / len(buckets) for s in ("train", "validation", "test")}
+    assert 0.77 < share["train"] < 0.83 and 0.08 < share["validation"] < 0.12 and 0.08 < share["test"] < 0.12
+
+
+def test_tasks_on_one_dataset_share_the_split(data_dir):
+    lang4, python = load_task("so-lang4", data_dir), load_task("so-python", data_dir)
+    for s in ("train", "validation", "test"):
+        assert lang4.split(s).texts == python.split(s).texts
+
+
+def test_duplicates_are_collapsed_counted_and_never_cross_splits(data_dir):
+    data = load_task("bbc-news", data_dir)
+    assert data.stats["duplicates_collapsed"] == 2
+    assert data.stats["duplicate_groups_with_conflicting_labels"] == 1
+    assert data.stats["empty_dropped"] == 1
+    train = {normalise(t) for t in data.train.texts}
+    assert not train & {normalise(t) for t in data.test.texts}
+    assert not train & {normalise(t) for t in data.validation.texts}
+
+
+def test_real_bbc_duplicates_do_not_leak(shared_data_dir):
+    data = load_task("bbc-news", shared_data_dir)
+    assert data.stats["rows"] == 2225 and data.stats["duplicates_collapsed"] >= 99
+    assert not {normalise(t) for t in data.train.texts} & {normalise(t) for t in data.test.texts}
+
+
+def test_subsample_is_deterministic_and_stratified(data_dir):
+    sizes = {"train": 40, "validation": 8, "test": 8}
+    a = load_task("so-lang4", data_dir, max_sizes=sizes, seed=3)
+    b = load_task("so-lang4", data_dir, max_sizes=sizes, seed=3)
+    assert a.train.texts == b.train.texts and len(a.train) == 40
+    counts = np.bincount(a.y("train"))
+    assert counts.min() >= 9 and counts.max() <= 11  # 4 balanced classes, 40 documents
+
+
+def test_multilabel_tags_are_sets_of_strings(data_dir):
+    data = load_task("so-tags100", data_dir)
+    assert all(isinstance(tags, tuple) and all(isinstance(t, str) for t in tags) for tags in data.train.labels)
+    assert all(len(c) > 1 or c.isalpha() for c in data.classes)  # tags, not characters
+
+
+def test_a_bare_string_as_tags_raises():
+    with pytest.raises(BenchError, match="list of tags"):
+        encode_labels("multilabel", [("php",), "php sql"], ["php", "sql"])
+    with pytest.raises(BenchError, match="list of tag strings"):
+        parse_tag_list("'php'", where="f.tsv row 2")
+
+
+def test_top_k_labels_come_from_training_and_rows_without_them_are_dropped(data_dir):
+    data = load_task("so-2008-top20", data_dir)
+    assert len(data.classes) <= 20
+    for s in ("train", "validation", "test"):
+        assert data.y(s).sum(axis=1).min() >= 1
+
+
+def test_html_bodies_become_text():
+    assert html_to_text("<p>Hi &amp; bye</p><pre><code>x = 1;</code></pre>") == "Hi & bye x = 1;"
+
+
+def test_missing_file_names_file_directory_and_setting(tmp_path):
+    with pytest.raises(BenchError, match=r"bbc_text.csv.gz.*PAIRBENCH_DATA_DIR"):
+        load_task("bbc-news", tmp_path)
+
+
+def test_missing_data_dir_is_one_clear_error(tmp_path):
+    with pytest.raises(BenchError, match="does not exist"):
+        load_task("bbc-news", tmp_path / "nope")
+
+
+def test_not_utf8_names_the_file_and_the_option(tmp_path):
+    with gzip.open(tmp_path / "bbc_text.csv.gz", "wb") as handle:
+        handle.write("category,text\nsport,caf\xe9 society\n".encode("latin-1"))
+    with pytest.raises(BenchError, match=r"bbc_text.csv.gz: not valid utf-8.*--encoding"):
+        load_task("bbc-news", tmp_path)
+
+
+def test_missing_column_is_named(tmp_path):
+    with gzip.open(tmp_path / "bbc_text.csv.gz", "wt") as handle:
+        handle.write("category,body\nsport,x\n")
+    with pytest.raises(BenchError, match=r"missing column\(s\) \['text'\]"):
+        load_task("bbc-news", tmp_path)
