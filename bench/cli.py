@@ -35,9 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--trials", type=int, help="trials per pairing (default: the profile's budget)")
     run.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
     run.add_argument("--encoding", default="utf-8", help="text encoding of the data files (default utf-8)")
+    run.add_argument("--cache-dir", help="embedding cache directory (default: $PAIRBENCH_CACHE_DIR or ~/.cache/pairbench)")
+    run.add_argument("--no-cache", action="store_true", help="compute every embedding afresh and store nothing")
     sub.add_parser("list", help="tasks, backends, classifiers and the pairing matrix")
     sub.add_parser("report", parents=[common], help="rebuild the leaderboard from the Optuna storage alone")
     sub.add_parser("check", parents=[common], help="fail unless every valid pairing has a finished leaderboard row")
+    cache = sub.add_parser("cache", help="show the embedding cache's size, or clear it")
+    cache.add_argument("--cache-dir", help="cache directory (default: $PAIRBENCH_CACHE_DIR or ~/.cache/pairbench)")
+    cache.add_argument("--clear", action="store_true", help="delete every cached embedding")
     return parser
 
 
@@ -47,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         # Must be set before Keras is first imported; an explicit KERAS_BACKEND wins.
         os.environ.setdefault("KERAS_BACKEND", PROFILES[args.profile].keras_backend)
     try:
-        return {"all": cmd_all, "list": cmd_list, "report": cmd_report, "check": cmd_check}[args.command](args)
+        return {"all": cmd_all, "list": cmd_list, "report": cmd_report, "check": cmd_check,
+                "cache": cmd_cache}[args.command](args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -80,6 +86,7 @@ def cmd_all(args) -> int:
     from bench.pairings import na_reason, valid_pairings
     from bench.runner import run_study
     from bench.tasks import load_task, resolve_data_dir
+    from embeddings.cache import configure as configure_cache
 
     profile = get_profile(args.profile)
     if args.trials is not None and not 1 <= args.trials <= 1000:
@@ -91,6 +98,7 @@ def cmd_all(args) -> int:
         raise BenchError(f"no valid pairing in this selection: {reasons}")
     data_dir = resolve_data_dir(args.data_dir)
     storage, out_dir = _storage(args, profile)
+    cache = configure_cache(args.cache_dir, enabled=not args.no_cache)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     # Load (and validate) every task before any training starts.
@@ -114,7 +122,21 @@ def cmd_all(args) -> int:
                           f"{row.get('validation_main') or 0:.4f}, {row.get('trials_complete')} trials complete)")
     rows = [r for r in rows_from_storage(storage, profile.name) if r["task"] in tasks]
     paths = write_leaderboard(rows, out_dir, backends, classifiers)
-    print(f"{len(rows)} pairings in {time.perf_counter() - started:.0f} s; leaderboard: {paths['md']}")
+    print(f"{len(rows)} pairings in {time.perf_counter() - started:.0f} s (embedding cache: {cache.hits} hits, "
+          f"{cache.misses} computed); leaderboard: {paths['md']}")
+    return 0
+
+
+def cmd_cache(args) -> int:
+    from embeddings.cache import EmbeddingCache
+
+    cache = EmbeddingCache(args.cache_dir)
+    entries, size = cache.size()
+    if args.clear:
+        cache.clear()
+        print(f"cleared {cache.root}: {entries} entries, {size / 2**20:.1f} MiB")
+    else:
+        print(f"{cache.root}: {entries} entries, {size / 2**20:.1f} MiB")
     return 0
 
 
