@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -33,10 +34,20 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("all", parents=[common], help="tune every valid pairing on every task, write the leaderboard")
     run.add_argument("--trials", type=int, help="trials per pairing (default: the profile's budget)")
+    run.add_argument("--repeats", type=int, help="seeds the best configuration is retrained with (default: profile's)")
+    run.add_argument("--study-timeout", type=float, help="wall-clock cap per study in seconds (trials left unrun)")
+    run.add_argument("--per-label-thresholds", action="store_true",
+                     help="multi-label: tune one decision threshold per label on validation (default: one global)")
+    run.add_argument("--top1-fallback", action="store_true",
+                     help="multi-label: predict at least the highest-scoring label for every document")
     run.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
     run.add_argument("--encoding", default="utf-8", help="text encoding of the data files (default utf-8)")
     run.add_argument("--cache-dir", help="embedding cache directory (default: $PAIRBENCH_CACHE_DIR or ~/.cache/pairbench)")
     run.add_argument("--no-cache", action="store_true", help="compute every embedding afresh and store nothing")
+    run.add_argument("--elmo-handle", help="TF Hub handle (URL or path) of a trusted ELMo model, e.g. "
+                     "https://tfhub.dev/google/elmo/3 (default: train a small biLM on the tasks' training splits)")
+    run.add_argument("--vectors", help="pretrained word vectors (word2vec text/binary, GloVe text or gensim "
+                     "KeyedVectors file), run as backend vectors-<file name> (default: $PAIRBENCH_VECTORS)")
     sub.add_parser("list", help="tasks, backends, classifiers and the pairing matrix")
     sub.add_parser("report", parents=[common], help="rebuild the leaderboard from the Optuna storage alone")
     sub.add_parser("check", parents=[common], help="fail unless every valid pairing has a finished leaderboard row")
@@ -82,7 +93,8 @@ def cmd_all(args) -> int:
     import optuna
     from tqdm import tqdm
 
-    from bench.leaderboard import atomic_write, rows_from_storage, write_leaderboard
+    from bench.controls import run_controls
+    from bench.leaderboard import atomic_write, load_storage, write_leaderboard
     from bench.pairings import na_reason, valid_pairings
     from bench.runner import run_study
     from bench.tasks import load_task, resolve_data_dir
@@ -91,6 +103,15 @@ def cmd_all(args) -> int:
     profile = get_profile(args.profile)
     if args.trials is not None and not 1 <= args.trials <= 1000:
         raise BenchError(f"--trials must be between 1 and 1000, got {args.trials}")
+    if args.repeats is not None and not 1 <= args.repeats <= 20:
+        raise BenchError(f"--repeats must be between 1 and 20, got {args.repeats}")
+    overrides = {"repeats": args.repeats, "study_timeout": args.study_timeout,
+                 "per_label_thresholds": args.per_label_thresholds or None, "top1_fallback": args.top1_fallback or None}
+    profile = dataclasses.replace(profile, **{k: v for k, v in overrides.items() if v is not None})
+    if args.vectors:
+        from embeddings.word2vec import use_pretrained_vectors
+
+        use_pretrained_vectors(args.vectors)
     tasks, backends, classifiers = _selection(args)
     pairs = valid_pairings(backends, classifiers)
     if not pairs:
@@ -105,6 +126,8 @@ def cmd_all(args) -> int:
     datasets = {t: load_task(t, data_dir, max_sizes=profile.max_sizes, seed=profile.seed, encoding=args.encoding)
                 for t in tasks}
     atomic_write(out_dir / "tasks.json", json.dumps({t: d.stats for t, d in datasets.items()}, indent=1))
+    if "elmo" in backends:
+        _configure_elmo(args.elmo_handle, datasets, profile.name)
     trials = args.trials or profile.trials
     started, studies_done = time.perf_counter(), 0
     with tqdm(total=len(tasks) * len(pairs) * trials, desc=f"{profile.name}", unit="trial", file=sys.stderr,
@@ -120,11 +143,35 @@ def cmd_all(args) -> int:
                 bar.write(f"{task:14s} {backend:8s} x {classifier:13s} test {row.get('main_metric')} "
                           f"{'-' if score is None else f'{score:.4f}'} (validation "
                           f"{row.get('validation_main') or 0:.4f}, {row.get('trials_complete')} trials complete)")
-    rows = [r for r in rows_from_storage(storage, profile.name) if r["task"] in tasks]
-    paths = write_leaderboard(rows, out_dir, backends, classifiers)
+        for task in tasks:
+            c = run_controls(datasets[task], profile, storage)
+            if c["leakage_alarm"]:
+                bar.write(f"LEAKAGE ALARM {task}: shuffled-label control scores {c['shuffled']:.4f}, chance "
+                          f"{c['chance_mean']:.4f} (95th pct {c['chance_p95']:.4f})")
+    rows, controls = load_storage(storage, profile.name)
+    rows = [r for r in rows if r["task"] in tasks]
+    paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in tasks}, out_dir, backends,
+                              classifiers, storage)
     print(f"{len(rows)} pairings in {time.perf_counter() - started:.0f} s (embedding cache: {cache.hits} hits, "
           f"{cache.misses} computed); leaderboard: {paths['md']}")
     return 0
+
+
+def _configure_elmo(handle: str | None, datasets: dict, profile_name: str) -> None:
+    """The elmo backend's model for this run: the handle, or one biLM trained on the training splits only."""
+    from embeddings import bilm, elmo
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    try:
+        done = elmo.configure(handle, bilm.PRESETS.get(profile_name, bilm.PRESETS["standard"]),
+                              train_texts=[t for d in datasets.values() for t in d.train.texts],
+                              validation_texts=[t for d in datasets.values() for t in d.validation.texts], log=log)
+    except ValueError as exc:
+        raise BenchError(f"{'--elmo-handle' if handle else 'elmo biLM'}: {exc}") from exc
+    log(f"{done['label']} ready in {time.perf_counter() - started:.1f} s")
 
 
 def cmd_cache(args) -> int:
@@ -167,15 +214,17 @@ def cmd_list(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from bench.leaderboard import rows_from_storage, write_leaderboard
+    from bench.leaderboard import load_storage, write_leaderboard
 
     profile = get_profile(args.profile)
     tasks, backends, classifiers = _selection(args)
     storage, out_dir = _storage(args, profile)
-    rows = [r for r in rows_from_storage(storage, profile.name) if r["task"] in tasks]
+    rows, controls = load_storage(storage, profile.name)
+    rows = [r for r in rows if r["task"] in tasks]
     if not rows:
         raise BenchError(f"no studies of profile {profile.name!r} in storage {_redact(storage)}; run `python -m bench all` first")
-    paths = write_leaderboard(rows, out_dir, backends, classifiers)
+    paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in tasks}, out_dir, backends,
+                              classifiers, storage)
     print(f"{len(rows)} pairings; leaderboard: {paths['md']}")
     return 0
 

@@ -15,18 +15,24 @@ MAIN_METRIC = {"binary": "f1", "multiclass": "macro_f1", "multilabel": "micro_f1
 LOWER_IS_BETTER = {"hamming_loss"}
 
 
-def decide(task_type: str, scores: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """Hard predictions from scores: argmax (multiclass) or a probability threshold."""
+def decide(task_type: str, scores: np.ndarray, threshold=0.5, *, top1: bool = False) -> np.ndarray:
+    """Hard predictions from scores: argmax (multiclass) or probability threshold(s), one global value or
+    one per label; ``top1`` guarantees at least one label per document (multi-label)."""
     scores = np.asarray(scores)
     if task_type == "multiclass":
         return scores.argmax(axis=1)
-    return (scores >= threshold).astype(np.int64)
+    pred = (scores >= np.asarray(threshold)).astype(np.int64)
+    if top1 and task_type == "multilabel":
+        empty = pred.sum(axis=1) == 0
+        pred[empty, scores[empty].argmax(axis=1)] = 1
+    return pred
 
 
-def compute(task_type: str, y_true: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+def compute(task_type: str, y_true: np.ndarray, scores: np.ndarray, threshold=0.5, *,
+            top1: bool = False) -> dict[str, float]:
     """All metrics of a task type; the main one is ``MAIN_METRIC[task_type]``."""
     y_true = np.asarray(y_true)
-    y_pred = decide(task_type, scores, threshold)
+    y_pred = decide(task_type, scores, threshold, top1=top1)
     if task_type == "binary":
         out = {
             "accuracy": skm.accuracy_score(y_true, y_pred),
@@ -51,17 +57,93 @@ def compute(task_type: str, y_true: np.ndarray, scores: np.ndarray, threshold: f
     return {k: float(v) for k, v in out.items()}
 
 
-def main_score(task_type: str, y_true: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> float:
-    return compute(task_type, y_true, scores, threshold)[MAIN_METRIC[task_type]]
+def main_score(task_type: str, y_true: np.ndarray, scores: np.ndarray, threshold=0.5, *, top1: bool = False) -> float:
+    """The task type's main metric; computed from counts, so cheap enough to call per epoch and threshold."""
+    k = np.shape(scores)[1] if task_type == "multiclass" else None
+    return point_estimate(task_type, MAIN_METRIC[task_type], y_true, decide(task_type, scores, threshold, top1=top1), k)
 
 
-def tune_threshold(task_type: str, y_true: np.ndarray, scores: np.ndarray) -> float:
-    """The decision threshold that maximises the main metric on the given (validation) split.
+# --------------------------------------------------------------------------- multi-label decisions
 
-    Multiclass decisions are argmax and have no threshold (0.5 is returned and ignored).
-    """
+
+def tune_thresholds(task_type: str, y_true: np.ndarray, scores: np.ndarray, *, per_label: bool = False,
+                    top1: bool = False) -> np.ndarray | float:
+    """Decision threshold(s) tuned on validation: one global value, or one per label (each label's own F1,
+    starting from the global value, which labels without validation positives keep)."""
     if task_type == "multiclass":
         return 0.5
+    if task_type == "binary" or not per_label:
+        grid = np.round(np.arange(0.05, 0.951, 0.05), 2)
+        values = [main_score(task_type, y_true, scores, t, top1=top1) for t in grid]
+        return float(grid[int(np.argmax(values))])
+    best = tune_thresholds(task_type, y_true, scores, top1=top1)
+    out = np.full(scores.shape[1], best)
     grid = np.round(np.arange(0.05, 0.951, 0.05), 2)
-    values = [main_score(task_type, y_true, scores, t) for t in grid]
-    return float(grid[int(np.argmax(values))])
+    for j in range(scores.shape[1]):
+        if y_true[:, j].sum():
+            f1s = [skm.f1_score(y_true[:, j], scores[:, j] >= t, zero_division=0) for t in grid]
+            out[j] = grid[int(np.argmax(f1s))]
+    return out
+
+
+# --------------------------------------------------------------------------- bootstrap intervals and paired tests
+
+
+def _counts(task_type: str, y_true: np.ndarray, y_pred: np.ndarray,
+            n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-document true positives, false positives and false negatives, shape (n, K)."""
+    if task_type == "multiclass":
+        k = n_classes or int(max(y_true.max(initial=0), y_pred.max(initial=0))) + 1
+        t, p = np.eye(k, dtype=np.int8)[y_true], np.eye(k, dtype=np.int8)[y_pred]
+    else:
+        t, p = y_true.reshape(len(y_true), -1).astype(np.int8), y_pred.reshape(len(y_pred), -1).astype(np.int8)
+    return t & p, (1 - t) & p, t & (1 - p)
+
+
+def _f1(tp, fp, fn):
+    denom = 2 * tp + fp + fn
+    return np.divide(2 * tp, denom, out=np.zeros_like(denom, dtype=float), where=denom > 0)
+
+
+def _metric_from_sums(task_type: str, metric: str, tp, fp, fn, n):
+    """A metric from count sums (last axis: labels or classes); vectorised over leading axes."""
+    if metric == "accuracy":
+        return tp.sum(-1) / n
+    if metric in ("f1", "micro_f1"):
+        return _f1(tp.sum(-1), fp.sum(-1), fn.sum(-1))
+    if metric == "macro_f1":
+        return _f1(tp, fp, fn).mean(-1)
+    raise ValueError(f"no bootstrap for metric {metric!r}")
+
+
+def point_estimate(task_type: str, metric: str, y_true, y_pred, n_classes: int | None = None) -> float:
+    """A metric from hard predictions (equal to scikit-learn's; see the tests)."""
+    tp, fp, fn = _counts(task_type, np.asarray(y_true), np.asarray(y_pred), n_classes)
+    return float(_metric_from_sums(task_type, metric, tp.sum(0), fp.sum(0), fn.sum(0), len(tp)))
+
+
+def bootstrap(task_type: str, metric: str, y_true, y_preds: list, *, n_resamples: int = 1000,
+              seed: int = 0, n_classes: int | None = None) -> np.ndarray:
+    """Metric of each prediction set on the same ``n_resamples`` resamples of the test documents,
+    shape (len(y_preds), n_resamples). Resampling the same documents for every set makes them paired."""
+    y_true = np.asarray(y_true)
+    n = len(y_true)
+    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_resamples).astype(np.float32)
+    out = []
+    for y_pred in y_preds:
+        tp, fp, fn = (c.astype(np.float32) for c in _counts(task_type, y_true, np.asarray(y_pred), n_classes))
+        out.append(_metric_from_sums(task_type, metric, weights @ tp, weights @ fp, weights @ fn, n))
+    return np.array(out)
+
+
+def confidence_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of bootstrap samples."""
+    lo, hi = np.percentile(samples, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
+
+
+def tied_with_best(best_samples: np.ndarray, other_samples: np.ndarray, level: float = 0.95) -> bool:
+    """Paired bootstrap: the other pairing is tied with the best when the interval of the difference
+    (best - other) on the same resamples contains zero."""
+    lo, _ = confidence_interval(best_samples - other_samples, level)
+    return lo <= 0.0

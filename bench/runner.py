@@ -9,6 +9,7 @@ and a rerun does no training.
 
 from __future__ import annotations
 
+import base64
 import collections
 import functools
 import hashlib
@@ -22,7 +23,7 @@ import optuna
 from bench import metrics
 from bench.pairings import feature_kind
 from bench.profiles import Profile
-from bench.search_spaces import suggest_backend, suggest_classifier
+from bench.search_spaces import reference_params, suggest_backend, suggest_classifier
 from bench.tasks import TaskData
 from embeddings import get_backend
 from models import get_classifier
@@ -66,25 +67,36 @@ class Fit:
     model: object = field(repr=False, default=None)
     features: object = field(repr=False, default=None)
     test: dict | None = None
+    test_pred: np.ndarray | None = field(repr=False, default=None)
     inference_seconds: float = 0.0
+    decision: dict = field(default_factory=dict)
 
 
 def fit_and_score(data: TaskData, backend: str, classifier: str, backend_params: dict, classifier_params: dict,
-                  *, seed: int, on_epoch=None, score_test: bool = False) -> Fit:
-    """Fit backend and classifier on train, tune the decision threshold on validation, optionally score test."""
+                  *, seed: int, on_epoch=None, score_test: bool = False, per_label: bool = False, top1: bool = False,
+                  y_train: np.ndarray | None = None) -> Fit:
+    """Fit backend and classifier on train, tune the decision threshold(s) on validation, optionally score test.
+
+    ``per_label`` and ``top1`` are the multi-label decision options (see ``metrics.tune_thresholds``);
+    ``y_train`` replaces the training labels (the label-shuffled control).
+    """
     task_type = data.task.task_type
     kind = feature_kind(backend, classifier)
     features, embed_seconds = features_for(data, backend, backend_params, kind)
-    y_train, y_val = data.y("train"), data.y("validation")
+    y_train = data.y("train") if y_train is None else y_train
+    y_val = data.y("validation")
     model = get_classifier(classifier).make(classifier_params)
     start = time.perf_counter()
     model.fit(features, y_train, y_val, task_type=task_type, n_outputs=len(data.classes),
               score_fn=lambda y, s: metrics.main_score(task_type, y, s), on_epoch=on_epoch, seed=seed)
     train_seconds = time.perf_counter() - start
     val_scores = model.predict_scores(features.validation)
-    threshold = metrics.tune_threshold(task_type, y_val, val_scores) if task_type == "multilabel" else 0.5
-    fit = Fit(metrics.compute(task_type, y_val, val_scores, threshold), threshold, embed_seconds, train_seconds,
-              model.n_params, getattr(model, "epochs_run", 1), features.info, model, features)
+    decision = {"top1": top1} if task_type == "multilabel" else {}
+    # Binary and multi-label decisions use a threshold tuned on validation (argmax needs none).
+    threshold = metrics.tune_thresholds(task_type, y_val, val_scores, per_label=per_label, top1=top1)
+    fit = Fit(metrics.compute(task_type, y_val, val_scores, threshold, **decision), threshold, embed_seconds,
+              train_seconds, model.n_params, getattr(model, "epochs_run", 1), features.info, model, features,
+              decision=decision)
     return score_test_split(data, fit) if score_test else fit
 
 
@@ -93,7 +105,8 @@ def score_test_split(data: TaskData, fit: Fit) -> Fit:
     start = time.perf_counter()
     scores = fit.model.predict_scores(fit.features.test)
     fit.inference_seconds = time.perf_counter() - start
-    fit.test = metrics.compute(data.task.task_type, data.y("test"), scores, fit.threshold)
+    fit.test = metrics.compute(data.task.task_type, data.y("test"), scores, fit.threshold, **fit.decision)
+    fit.test_pred = metrics.decide(data.task.task_type, scores, fit.threshold, **fit.decision)
     return fit
 
 
@@ -117,13 +130,15 @@ def trials_counted(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str, *,
               n_trials: int | None = None, on_trial=None) -> dict:
-    """Tune one pairing to its budget (resuming what storage already holds), score test once, return its row."""
+    """Tune one pairing to its budget (resuming what storage already holds), then score test: the best
+    configuration retrained with ``profile.repeats`` seeds, and the reference configuration (if any) once."""
     budget = n_trials or profile.trials
     name = study_name(profile.name, data.task.name, backend, classifier)
     study = open_study(storage, name)
-    task_type = data.task.task_type
-    main = metrics.MAIN_METRIC[task_type]
-    kept: list = []  # [trial number, Fit] of this process's best trial
+    main = metrics.MAIN_METRIC[data.task.task_type]
+    kept: dict[int, Fit] = {}  # this process's best and reference trials, so test needs no retraining
+    reference_number: list[int] = []
+    decision = {"per_label": profile.per_label_thresholds, "top1": profile.top1_fallback}
 
     def objective(trial: optuna.Trial) -> float:
         bp = suggest_backend(trial, backend, profile)
@@ -136,58 +151,105 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
             if trial.should_prune():
                 raise optuna.TrialPruned(f"validation {score:.4f} at epoch {epoch + 1} is below the median")
 
-        fit = fit_and_score(data, backend, classifier, bp, cp, seed=profile.seed, on_epoch=report)
-        if not kept or fit.validation[main] > kept[1].validation[main]:
-            kept[:] = [trial.number, fit]  # the best model so far, so test needs no retraining
+        fit = fit_and_score(data, backend, classifier, bp, cp, seed=profile.seed, on_epoch=report, **decision)
+        if trial.user_attrs.get("reference"):
+            reference_number[:] = [trial.number]
+        kept[trial.number] = fit
+        best_number = max(kept, key=lambda n: kept[n].validation[main])
+        for n in [n for n in kept if n != best_number and n not in reference_number]:
+            del kept[n]  # keep only the best and the reference model in memory
         trial.set_user_attr("validation_metrics", fit.validation)
-        trial.set_user_attr("threshold", fit.threshold)
         trial.set_user_attr("seconds", {"embed": fit.embed_seconds, "train": fit.train_seconds})
         return fit.validation[main]
 
+    if not study.trials:
+        reference = reference_params(backend, classifier, profile)
+        if reference:
+            study.enqueue_trial(reference["params"], user_attrs={"reference": reference["name"]})
     remaining = budget - len(trials_counted(study))
     if remaining > 0:
         callbacks = [lambda s, t: on_trial(t)] if on_trial else []
-        study.optimize(objective, n_trials=remaining, catch=TRIAL_ERRORS, callbacks=callbacks, gc_after_trial=False)
+        study.optimize(objective, n_trials=remaining, timeout=profile.study_timeout, catch=TRIAL_ERRORS,
+                       callbacks=callbacks, gc_after_trial=False)
 
     row = study.user_attrs.get("row")
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not completed:
-        row = _row(study, data, backend, classifier, profile, budget, None, None)
+        row = _row(study, data, backend, classifier, profile, budget, None, [], None)
     elif not row or row.get("best_trial") != study.best_trial.number or row.get("status") != "ok":
         best = study.best_trial
-        if kept and kept[0] == best.number:
-            final = score_test_split(data, kept[1])
-        else:  # the best trial ran in another process or an earlier run: retrain it (same seed)
-            final = fit_and_score(data, backend, classifier, best.user_attrs["backend_params"],
-                                  best.user_attrs["classifier_params"], seed=profile.seed, score_test=True)
-        row = _row(study, data, backend, classifier, profile, budget, best, final)
+
+        def test_fit(trial: optuna.trial.FrozenTrial, seed: int) -> Fit:
+            if seed == profile.seed and trial.number in kept:
+                return score_test_split(data, kept[trial.number])
+            # Not in this process's memory (another worker, an earlier run, another seed): retrain.
+            return fit_and_score(data, backend, classifier, trial.user_attrs["backend_params"],
+                                 trial.user_attrs["classifier_params"], seed=seed, score_test=True, **decision)
+
+        repeats = [test_fit(best, profile.seed + r) for r in range(profile.repeats)]
+        reference = next((t for t in completed if t.user_attrs.get("reference")), None)
+        reference_fit = None
+        if reference is not None:
+            reference_fit = repeats[0] if reference.number == best.number else test_fit(reference, profile.seed)
+        row = _row(study, data, backend, classifier, profile, budget, best, repeats, (reference, reference_fit))
     study.set_user_attr("row", row)
     return row
 
 
-def _row(study, data: TaskData, backend, classifier, profile: Profile, budget: int, best, final: Fit | None) -> dict:
+def encode_predictions(pred: np.ndarray) -> dict:
+    """Hard test predictions, packed for storage (multi-label: bits; otherwise class indices)."""
+    pred = np.asarray(pred)
+    if pred.ndim == 2:
+        return {"shape": list(pred.shape), "bits": base64.b64encode(np.packbits(pred.astype(np.uint8))).decode()}
+    return {"shape": list(pred.shape), "values": pred.astype(int).tolist()}
+
+
+def decode_predictions(packed: dict) -> np.ndarray:
+    if "bits" in packed:
+        n = int(np.prod(packed["shape"]))
+        return np.unpackbits(np.frombuffer(base64.b64decode(packed["bits"]), np.uint8))[:n].reshape(packed["shape"])
+    return np.array(packed["values"], dtype=np.int64)
+
+
+def _row(study, data: TaskData, backend, classifier, profile: Profile, budget: int, best, repeats: list[Fit],
+         reference) -> dict:
     states = collections.Counter(t.state.name.lower() for t in study.get_trials(deepcopy=False))
     task_type = data.task.task_type
     main = metrics.MAIN_METRIC[task_type]
+    first = repeats[0] if repeats else None
     row = {
         "profile": profile.name, "task": data.task.name, "task_type": task_type, "backend": backend,
-        "classifier": classifier, "main_metric": main, "status": "ok" if final else "failed",
-        "test_main": final.test[main] if final else None,
-        "validation_main": best.value if best else None,
-        "test_metrics": final.test if final else {}, "validation_metrics": final.validation if final else {},
-        "threshold": final.threshold if final else None,
+        "classifier": classifier, "main_metric": main, "status": "ok" if first else "failed",
         "trial_budget": budget, "trials_complete": states.get("complete", 0), "trials_pruned": states.get("pruned", 0),
-        "trials_failed": states.get("fail", 0), "best_trial": best.number if best else None,
-        "best_params": {**best.user_attrs["backend_params"], **best.user_attrs["classifier_params"]} if best else {},
-        "embed_seconds": final.embed_seconds if final else None,
-        "train_seconds": final.train_seconds if final else None,
-        "inference_seconds": final.inference_seconds if final else None,
-        "epochs_run": final.epochs_run if final else None,
-        "n_params": final.n_params if final else None,
-        "backend_info": final.info if final else {},
+        "trials_failed": states.get("fail", 0), "study_timeout": profile.study_timeout,
         "sizes": {s: len(data.split(s)) for s in ("train", "validation", "test")},
         "versions": versions(),
     }
+    if first:
+        scores = [f.test[main] for f in repeats]
+        y_test = data.y("test")
+        n_classes = len(data.classes) if task_type == "multiclass" else None
+        samples = metrics.bootstrap(task_type, main, y_test, [first.test_pred], seed=profile.seed, n_classes=n_classes)[0]
+        row.update({
+            "test_main": float(np.mean(scores)), "test_main_std": float(np.std(scores)), "test_main_repeats": scores,
+            "repeats": len(repeats), "test_main_ci95": metrics.confidence_interval(samples),
+            "validation_main": best.value,
+            "test_metrics": {k: float(np.mean([f.test[k] for f in repeats])) for k in first.test},
+            "validation_metrics": first.validation,
+            "threshold": first.threshold.tolist() if isinstance(first.threshold, np.ndarray) else first.threshold,
+            "best_trial": best.number,
+            "best_params": {**best.user_attrs["backend_params"], **best.user_attrs["classifier_params"]},
+            "embed_seconds": first.embed_seconds, "train_seconds": float(np.mean([f.train_seconds for f in repeats])),
+            "inference_seconds": first.inference_seconds, "epochs_run": first.epochs_run, "n_params": first.n_params,
+            "backend_info": first.info,
+            "test_predictions": encode_predictions(first.test_pred),
+            "test_truth": encode_predictions(y_test),
+            "n_classes": n_classes,
+        })
+        trial, fit = reference if reference else (None, None)
+        if trial is not None:
+            row.update({"reference": trial.user_attrs["reference"], "reference_validation_main": trial.value,
+                        "reference_test_main": fit.test[main]})
     return json.loads(json.dumps(row, default=_jsonable))
 
 

@@ -17,8 +17,13 @@ def run(*args, cwd, env_dir):
                           timeout=900)
 
 
+# The whole CLI path on every task; two backends keep it quick (CI's smoke run covers every backend).
+SELECTION = ("--embeddings", "learned,tfidf")
+
+
 def test_all_then_report_then_check_on_smoke(tmp_path, data_dir):
-    out = run("all", "--profile", "smoke", "--results-dir", str(tmp_path / "results"), cwd=tmp_path, env_dir=data_dir)
+    out = run("all", "--profile", "smoke", *SELECTION, "--results-dir", str(tmp_path / "results"), cwd=tmp_path,
+              env_dir=data_dir)
     assert out.returncode == 0, out.stderr[-3000:]
     board = tmp_path / "results" / "smoke"
     rows = json.loads((board / "leaderboard.json").read_text())
@@ -26,19 +31,23 @@ def test_all_then_report_then_check_on_smoke(tmp_path, data_dir):
     assert {"task", "backend", "classifier", "test_main", "validation_main", "trials_complete", "best_params",
             "train_seconds", "inference_seconds", "n_params", "versions"} <= set(rows[0])
     md = (board / "leaderboard.md").read_text()
-    assert "## so-2008-top20" in md and "| learned | " in md and "n/a" in md
+    assert "## so-2008-top20" in md and "| learned | " in md and "n/a" in md and "95% CI" in md
     csv_before = (board / "leaderboard.csv").read_text()
 
     # A rerun trains nothing: every study already has its budget and its test row.
-    again = run("all", "--profile", "smoke", "--results-dir", str(tmp_path / "results"), cwd=tmp_path,
+    again = run("all", "--profile", "smoke", *SELECTION, "--results-dir", str(tmp_path / "results"), cwd=tmp_path,
                 env_dir=data_dir)
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads((board / "leaderboard.json").read_text()) == rows
 
     (board / "leaderboard.csv").unlink()
-    assert main(["report", "--profile", "smoke", "--results-dir", str(tmp_path / "results")]) == 0
+    assert main(["report", "--profile", "smoke", *SELECTION, "--results-dir", str(tmp_path / "results")]) == 0
     assert (board / "leaderboard.csv").read_text() == csv_before
-    assert main(["check", "--profile", "smoke", "--results-dir", str(tmp_path / "results")]) == 0
+    assert main(["check", "--profile", "smoke", *SELECTION, "--results-dir", str(tmp_path / "results")]) == 0
+    controls = json.loads((board / "controls.json").read_text())
+    assert set(controls) == {r["task"] for r in rows} and not any(c["leakage_alarm"] for c in controls.values())
+    assert (board / "plots" / "bbc-news-heatmap.png").stat().st_size > 0
+    assert "Does the representation or the classifier matter more?" in md
 
 
 def test_list_prints_the_pairing_matrix_with_reasons(capsys):

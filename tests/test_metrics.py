@@ -42,5 +42,50 @@ def test_tuned_threshold_beats_half_on_a_calibration_shifted_case():
     rng = np.random.default_rng(3)
     y = (rng.random((300, 5)) < 0.2).astype(int)
     p = y * 0.35 + rng.random((300, 5)) * 0.3  # positives score 0.35-0.65: 0.5 misses half of them
-    t = metrics.tune_threshold("multilabel", y, p)
+    t = metrics.tune_thresholds("multilabel", y, p)
     assert metrics.main_score("multilabel", y, p, t) > metrics.main_score("multilabel", y, p, 0.5)
+
+
+def test_count_based_scores_equal_sklearn_for_every_main_metric():
+    rng = np.random.default_rng(4)
+    cases = {"binary": (rng.integers(0, 2, 120), rng.random(120)),
+             "multiclass": (rng.integers(0, 3, 120), rng.dirichlet(np.ones(5), 120)),
+             "multilabel": ((rng.random((120, 7)) < 0.3).astype(int), rng.random((120, 7)))}
+    for task_type, (y, p) in cases.items():
+        assert np.isclose(metrics.main_score(task_type, y, p), metrics.compute(task_type, y, p)[metrics.MAIN_METRIC[task_type]])
+
+
+def test_per_label_thresholds_and_top1_fallback():
+    rng = np.random.default_rng(5)
+    y = (rng.random((400, 3)) < 0.3).astype(int)
+    shifts = np.array([0.1, 0.4, 0.7])  # each label is calibrated differently
+    p = np.clip(y * 0.25 + shifts + rng.random((400, 3)) * 0.2, 0, 1)
+    per_label = metrics.tune_thresholds("multilabel", y, p, per_label=True)
+    assert per_label.shape == (3,)
+    assert metrics.main_score("multilabel", y, p, per_label) >= metrics.main_score(
+        "multilabel", y, p, metrics.tune_thresholds("multilabel", y, p))
+    pred = metrics.decide("multilabel", np.array([[0.1, 0.3], [0.9, 0.2]]), 0.5, top1=True)
+    assert pred.tolist() == [[0, 1], [1, 0]]
+
+
+def test_bootstrap_interval_covers_the_truth_at_about_the_nominal_rate():
+    rng = np.random.default_rng(6)
+    true_accuracy, n, covered, runs = 0.8, 400, 0, 200
+    for run in range(runs):
+        y = rng.integers(0, 4, n)
+        correct = rng.random(n) < true_accuracy
+        pred = np.where(correct, y, (y + rng.integers(1, 4, n)) % 4)
+        lo, hi = metrics.confidence_interval(metrics.bootstrap("multiclass", "accuracy", y, [pred], n_resamples=400,
+                                                               seed=run)[0])
+        covered += lo <= true_accuracy <= hi
+    assert 0.89 <= covered / runs <= 0.99, covered / runs
+
+
+def test_paired_bootstrap_separates_a_clearly_better_classifier_and_ties_equal_ones():
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 600)
+    good = np.where(rng.random(600) < 0.9, y, 1 - y)
+    bad = np.where(rng.random(600) < 0.6, y, 1 - y)
+    samples = metrics.bootstrap("binary", "f1", y, [good, bad, good.copy()], seed=1)
+    assert not metrics.tied_with_best(samples[0], samples[1])
+    assert metrics.tied_with_best(samples[0], samples[2])

@@ -1,0 +1,80 @@
+"""Per-task PNG plots: a backend x classifier heatmap of the main metric, and main metric vs training time."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def write_plots(rows: list[dict], out_dir: Path, backends, classifiers) -> dict[str, Path]:
+    from bench.leaderboard import atomic_write
+
+    paths = {}
+    for task in sorted({r["task"] for r in rows}):
+        ok = [r for r in rows if r["task"] == task and r.get("status") == "ok"]
+        if not ok:
+            continue
+        for kind, draw in (("heatmap", _heatmap), ("pareto", _pareto)):
+            fig = draw(task, ok, backends, classifiers)
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+            plt.close(fig)
+            path = out_dir / f"{task}-{kind}.png"
+            atomic_write(path, buffer.getvalue())
+            paths[f"{task}-{kind}"] = path
+    return paths
+
+
+def _heatmap(task: str, rows: list[dict], backends, classifiers):
+    used_b = [b for b in backends if any(r["backend"] == b for r in rows)]
+    grid = np.full((len(used_b), len(classifiers)), np.nan)
+    for r in rows:
+        if r["backend"] in used_b and r["classifier"] in classifiers:
+            grid[used_b.index(r["backend"]), list(classifiers).index(r["classifier"])] = r["test_main"]
+    fig, ax = plt.subplots(figsize=(1.6 * len(classifiers) + 2, 0.6 * len(used_b) + 1.6))
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", vmin=np.nanmin(grid), vmax=np.nanmax(grid),
+                      aspect="auto")
+    for i in range(len(used_b)):
+        for j in range(len(classifiers)):
+            text = "n/a" if np.isnan(grid[i, j]) else f"{grid[i, j]:.3f}"
+            ax.text(j, i, text, ha="center", va="center", color="white" if not np.isnan(grid[i, j]) and
+                    grid[i, j] < np.nanmean(grid) else "black", fontsize=9)
+    ax.set_xticks(range(len(classifiers)), classifiers, rotation=20)
+    ax.set_yticks(range(len(used_b)), used_b)
+    ax.set_title(f"{task}: test {rows[0]['main_metric']}")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    return fig
+
+
+def _pareto(task: str, rows: list[dict], backends, classifiers):
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    times = np.array([max(r.get("train_seconds") or 0.0, 1e-3) + (r.get("embed_seconds") or 0.0) for r in rows])
+    scores = np.array([r["test_main"] for r in rows])
+    order = np.argsort(times)
+    front, best = [], -np.inf
+    for i in order:  # cheapest-first: a point is on the front if it beats everything cheaper
+        if scores[i] > best:
+            front.append(i)
+            best = scores[i]
+    markers = dict(zip(classifiers, "osD^vP*X"))
+    for i, r in enumerate(rows):
+        ax.scatter(times[i], scores[i], marker=markers.get(r["classifier"], "o"), s=50,
+                   color=plt.cm.tab10(list(backends).index(r["backend"]) % 10 if r["backend"] in backends else 0))
+        ax.annotate(f"{r['backend']}+{r['classifier']}", (times[i], scores[i]), fontsize=7, xytext=(3, 3),
+                    textcoords="offset points")
+    ax.plot(times[front], scores[front], "k--", lw=1, label="Pareto front")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("embedding + training seconds (log)")
+    ax.set_ylabel(f"test {rows[0]['main_metric']}")
+    ax.set_title(f"{task}: score vs training cost")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig

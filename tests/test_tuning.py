@@ -1,0 +1,99 @@
+"""Fair tuning: reference trials first, pruning, controls, plots and the honest-statistics columns."""
+
+import numpy as np
+import optuna
+import pytest
+
+from bench.controls import run_controls
+from bench.profiles import PROFILES
+from bench.runner import run_study, study_name
+from bench.search_spaces import REFERENCES
+from bench.tasks import load_task
+from models import CLASSIFIERS, ClassifierSpec
+
+TINY = {"train": 48, "validation": 16, "test": 16}
+
+
+def storage_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'optuna.sqlite3'}"
+
+
+def test_reference_configuration_is_the_first_trial_and_reported(tmp_path, data_dir):
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    profile = PROFILES["smoke"]
+    row = run_study(data, "learned", "bilstm", profile, storage_url(tmp_path), n_trials=2)
+    study = optuna.load_study(study_name=study_name("smoke", "so-lang4", "learned", "bilstm"),
+                              storage=storage_url(tmp_path))
+    first = study.trials[0]
+    name, params = REFERENCES[("learned", "bilstm")]
+    assert first.user_attrs["reference"] == name
+    assert first.params["vocab_size"] == 5000 and first.params["embedding_dim"] == 64 and first.params["units"] == 64
+    assert first.params["max_len"] == profile.max_len  # 200 adapted to the smoke cap
+    assert row["reference"] == name and row["reference_validation_main"] == first.value
+    assert row["validation_main"] >= row["reference_validation_main"]
+    assert 0 <= row["reference_test_main"] <= 1
+
+
+class _Scripted:
+    """A classifier whose validation scores are scripted: the 4th one made is hopeless."""
+
+    made = 0
+
+    def __init__(self, params):
+        _Scripted.made += 1
+        self.good = _Scripted.made != 4
+        self.n_params, self.epochs_run = 1, 0
+
+    def fit(self, features, y_train, y_val, *, task_type, n_outputs, score_fn, on_epoch=None, seed=0):
+        for epoch in range(6):
+            self.epochs_run = epoch + 1
+            on_epoch(epoch, 0.9 if self.good else 0.1)
+        return self
+
+    def predict_scores(self, x):
+        return np.tile(np.eye(4)[0], (x.shape[0], 1))
+
+
+def test_pruning_stops_a_hopeless_trial(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setitem(CLASSIFIERS, "scripted", ClassifierSpec("scripted", ("sparse",), _Scripted, "test double"))
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    run_study(data, "tfidf", "scripted", PROFILES["smoke"], storage_url(tmp_path), n_trials=5)
+    study = optuna.load_study(study_name=study_name("smoke", "so-lang4", "tfidf", "scripted"),
+                              storage=storage_url(tmp_path))
+    states = [t.state for t in study.trials]
+    assert states[3] == optuna.trial.TrialState.PRUNED
+    assert max(study.trials[3].intermediate_values) < 5  # stopped before the last epoch
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 4
+
+
+def test_repeats_intervals_and_budget_are_in_the_row(tmp_path, data_dir):
+    import dataclasses
+
+    profile = dataclasses.replace(PROFILES["smoke"], repeats=3)
+    data = load_task("so-tags100", data_dir, max_sizes=TINY)
+    row = run_study(data, "tfidf", "logreg", profile, storage_url(tmp_path), n_trials=2)
+    assert row["repeats"] == 3 and len(row["test_main_repeats"]) == 3
+    assert np.isclose(row["test_main"], np.mean(row["test_main_repeats"]))
+    lo, hi = row["test_main_ci95"]
+    assert lo <= hi and 0 <= lo and hi <= 1
+    assert row["trial_budget"] == 2 and row["trials_complete"] == 2
+
+
+def test_shuffled_control_scores_near_chance_on_a_real_task(tmp_path, shared_data_dir):
+    data = load_task("bbc-news", shared_data_dir, max_sizes={"train": 600, "validation": 200, "test": 200})
+    controls = run_controls(data, PROFILES["smoke"], storage_url(tmp_path))
+    assert not controls["leakage_alarm"], controls
+    assert controls["shuffled"] < max(controls["majority"], controls["chance_p95"]) + 0.05
+    assert controls["chance_mean"] < 0.35  # 5 balanced classes
+
+
+@pytest.mark.parametrize("kind", ["heatmap", "pareto"])
+def test_plots_are_written_and_non_empty(tmp_path, kind):
+    from bench.plots import write_plots
+
+    rows = [{"task": "t", "backend": b, "classifier": c, "status": "ok", "test_main": s, "main_metric": "f1",
+             "train_seconds": t, "embed_seconds": 0.1}
+            for b, c, s, t in [("learned", "lstm", 0.7, 10.0), ("tfidf", "logreg", 0.8, 0.5), ("learned", "gru", 0.6, 8.0)]]
+    paths = write_plots(rows, tmp_path, ["learned", "tfidf"], ["lstm", "gru", "logreg"])
+    png = paths[f"t-{kind}"].read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
