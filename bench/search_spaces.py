@@ -7,6 +7,9 @@ patience and the sequence-length cap come from the profile, not from the search.
 |---|---|---|
 | learned | embedding_dim {32, 64, 128}, vocab_size {5k, 20k}, max_len {cap/2, cap} | |
 | tfidf | ngram_max {1, 2}, min_df {1, 2}, sublinear_tf | max_features 50,000 |
+| word2vec | vector_size {50, 100, 200}, window {3, 5, 8}, trainable {frozen, fine-tuned}, pooling {mean, tfidf}, max_len {cap/2, cap} | skip-gram, min_count 2, negative 5, epochs 10, seed, 1 worker |
+| vectors-&lt;file&gt; | trainable, pooling, max_len as word2vec | the file's vectors |
+| spacy-sm, spacy-glove | max_len {cap/2, cap} (token_vectors only) | pipeline, nlp.pipe batch 256 |
 | flatten-dense | dense_units {16, 32, 64}, dropout [0, 0.5], learning_rate [3e-4, 1e-2] log, batch_size {32, 64, 128} | epochs cap, patience |
 | lstm, bilstm, gru | units {32, 64, 128} + the flatten-dense ones | epochs cap, patience |
 | logreg | C [0.01, 100] log, class_weight {none, balanced} | max_iter 1,000 |
@@ -34,6 +37,18 @@ def suggest_backend(trial: optuna.Trial, backend: str, profile: Profile) -> dict
             "sublinear_tf": trial.suggest_categorical("sublinear_tf", [True, False]),
             "max_features": 50000,
         }
+    if backend == "word2vec" or backend.startswith("vectors-"):
+        params = {
+            "trainable": trial.suggest_categorical("trainable", [False, True]),
+            "pooling": trial.suggest_categorical("pooling", ["mean", "tfidf"]),
+            "max_len": trial.suggest_categorical("max_len", sorted({max(8, profile.max_len // 2), profile.max_len})),
+        }
+        if backend == "word2vec":  # each new (vector_size, window) trains once, then comes from the cache
+            params["vector_size"] = trial.suggest_categorical("vector_size", [50, 100, 200])
+            params["window"] = trial.suggest_categorical("window", [3, 5, 8])
+        return params
+    if backend in ("spacy-sm", "spacy-glove"):
+        return {"max_len": trial.suggest_categorical("max_len", sorted({max(8, profile.max_len // 2), profile.max_len}))}
     return {"max_len": profile.max_len}
 
 

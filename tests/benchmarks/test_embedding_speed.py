@@ -1,0 +1,111 @@
+"""Speed of the embedding backends (pytest-benchmark), on real Stack Overflow titles.
+
+By default (``--benchmark-disable`` in pyproject) each benchmark runs once as a smoke test; measure with
+``pytest tests/benchmarks --benchmark-enable -s`` (about a minute). Nothing here asserts a timing: the
+figures are printed and recorded in ``extra_info`` (``--benchmark-json``):
+- ``cached_vs_computed``: the second use of a cached embedding against computing it (the issue asks >= 10x);
+- ``throughput``: documents per second through the backend (cache off) next to the library called
+  directly on the same texts (gensim ``Word2Vec``, spaCy ``nlp.pipe``): the harness's overhead.
+"""
+
+import time
+
+import pytest
+
+from bench.tasks import load_task
+from embeddings import get_backend
+from embeddings.cache import EmbeddingCache
+from embeddings.tokenize import tokens_of
+
+SIZES = {"train": 3000, "validation": 300, "test": 300}
+KIND = {"word2vec": "ids", "spacy-sm": "token_vectors", "spacy-glove": "token_vectors"}
+PARAMS = {"max_len": 32}
+
+
+@pytest.fixture(scope="module")
+def titles(shared_data_dir):
+    return load_task("so-titles20", shared_data_dir, max_sizes=SIZES, seed=13)
+
+
+@pytest.fixture(scope="module")
+def cache_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+def use_cache(monkeypatch, cache: EmbeddingCache) -> EmbeddingCache:
+    from embeddings import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "_DEFAULT", [cache])
+    return cache
+
+
+def warm_pipeline(backend: str) -> None:
+    """Load (or build) the spaCy pipeline first, so timings measure embedding, not loading."""
+    from embeddings.spacy_vectors import glove_pipeline, load_pipeline, sm_pipeline_name
+
+    if backend == "spacy-sm":
+        load_pipeline(sm_pipeline_name())
+    elif backend == "spacy-glove":
+        glove_pipeline()
+
+
+def timed(fn, seconds: list):
+    def run():
+        start = time.perf_counter()
+        result = fn()
+        seconds.append(time.perf_counter() - start)
+        return result
+    return run
+
+
+@pytest.mark.parametrize("backend", list(KIND))
+def test_cached_vs_computed(benchmark, backend, titles, cache_root, monkeypatch):
+    cache = use_cache(monkeypatch, EmbeddingCache(cache_root / backend))
+    warm_pipeline(backend)
+    build = get_backend(backend).build
+    start = time.perf_counter()
+    build(titles, PARAMS, KIND[backend])
+    computed = time.perf_counter() - start
+    assert cache.misses > 0 and cache.hits == 0
+    cached: list[float] = []
+    benchmark.pedantic(timed(lambda: build(titles, PARAMS, KIND[backend]), cached), rounds=5, iterations=1)
+    assert cache.hits > 0
+    ratio = computed / min(cached)
+    benchmark.extra_info.update(computed_seconds=round(computed, 4), cached_seconds=round(min(cached), 4),
+                                speedup=round(ratio, 1))
+    print(f"\n{backend}: computed {computed:.3f} s, cached {min(cached):.4f} s, {ratio:.0f}x faster from the cache")
+
+
+def _library_direct(backend: str, data):
+    """The underlying library on the same texts: gensim training, or nlp.pipe over raw texts."""
+    if backend == "word2vec":
+        from gensim.models import Word2Vec
+
+        from embeddings.word2vec import DEFAULTS
+
+        sentences = tokens_of(data.train)
+        settings = {k: v for k, v in DEFAULTS.items()}
+        return len(sentences), lambda: Word2Vec(sentences=sentences, sg=1, **settings)
+    from embeddings.spacy_vectors import glove_pipeline, load_pipeline, sm_pipeline_name
+
+    nlp = load_pipeline(sm_pipeline_name()) if backend == "spacy-sm" else glove_pipeline()
+    texts = [t for s in ("train", "validation", "test") for t in data.split(s).texts]
+    attribute = "tensor" if backend == "spacy-sm" else "vector"
+    return len(texts), lambda: [getattr(doc, attribute) for doc in nlp.pipe(texts, batch_size=256)]
+
+
+@pytest.mark.parametrize("via", ["harness", "library"])
+@pytest.mark.parametrize("backend", list(KIND))
+def test_throughput(benchmark, backend, via, titles, monkeypatch):
+    use_cache(monkeypatch, EmbeddingCache(enabled=False))
+    warm_pipeline(backend)
+    if via == "harness":  # word2vec trains on train only; spaCy embeds all three splits
+        docs = len(titles.train) if backend == "word2vec" else sum(len(titles.split(s)) for s in SIZES)
+        fn = lambda: get_backend(backend).build(titles, PARAMS, KIND[backend])  # noqa: E731
+    else:
+        docs, fn = _library_direct(backend, titles)
+    seconds: list[float] = []
+    benchmark.pedantic(timed(fn, seconds), rounds=3, iterations=1)
+    rate = docs / min(seconds)
+    benchmark.extra_info.update(docs=docs, docs_per_second=round(rate))
+    print(f"\n{backend} via {via}: {docs} docs in {min(seconds):.3f} s = {rate:,.0f} docs/s")
