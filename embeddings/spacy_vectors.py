@@ -154,12 +154,23 @@ def _build_glove_pipeline(path: Path) -> None:
         raise
 
 
-def pipeline_identity(nlp) -> dict:
+def pipeline_identity(nlp, name_or_path: str) -> dict:
+    """What makes a pipeline's output what it is, for cache keys.
+
+    An installed package is named by its meta (name, version); a pipeline directory also by its resolved
+    path and a fingerprint of its files, since two directories can carry the same meta.
+    """
     import spacy
 
-    return {"pipeline": f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}",
-            "vectors": nlp.vocab.vectors.name if nlp.vocab.vectors.shape[0] else None,
-            "enabled": list(nlp.pipe_names), "spacy": spacy.__version__}
+    identity = {"pipeline": f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}",
+                "vectors": nlp.vocab.vectors.name if nlp.vocab.vectors.shape[0] else None,
+                "enabled": list(nlp.pipe_names), "spacy": spacy.__version__}
+    location = Path(name_or_path)
+    if name_or_path != "glove" and location.is_dir():
+        stats = [f.stat() for f in location.rglob("*") if f.is_file()]
+        identity["directory"] = [str(location.resolve()), len(stats), sum(st.st_size for st in stats),
+                                 max((st.st_mtime_ns for st in stats), default=0)]
+    return identity
 
 
 # --------------------------------------------------------------------------- embedding one split
@@ -208,10 +219,12 @@ def build_spacy(data, params: dict, kind: str, *, default_pipeline: str) -> Feat
     params: ``pipeline`` (an installed package name or a pipeline directory; defaults to the backend's),
     ``source`` (``"vectors"`` for the static table, ``"tensor"`` for tok2vec output, ``"auto"``: vectors
     when the pipeline has a table, else tensor), ``max_len`` (cap on the padded length of token_vectors,
-    default 128; recommended 64-200 for titles/questions, 200-400 for articles), ``batch_size`` (``nlp.pipe``, default 256).
+    default 128; recommended 64-200 for titles/questions, 200-400 for articles), ``batch_size``
+    (``nlp.pipe``, default 256).
     """
     pipeline = params.get("pipeline", default_pipeline)
-    nlp = glove_pipeline() if pipeline == "glove" else load_pipeline(sm_pipeline_name() if pipeline == "sm" else pipeline)
+    name_or_path = sm_pipeline_name() if pipeline == "sm" else pipeline
+    nlp = glove_pipeline() if pipeline == "glove" else load_pipeline(name_or_path)
     source = params.get("source", "auto")
     if source not in SOURCES:
         raise BenchError(f"spaCy backend: source must be one of {', '.join(SOURCES)}, got {source!r}")
@@ -221,7 +234,7 @@ def build_spacy(data, params: dict, kind: str, *, default_pipeline: str) -> Feat
     if kind not in ("token_vectors", "pooled"):
         raise BenchError(f"spaCy backends yield token_vectors or pooled, not {kind!r}")
     seq_len = sequence_length(tokens_of(data.train), params.get("max_len", DEFAULT_MAX_LEN))
-    settings = {**pipeline_identity(nlp), "source": source, "tokenizer": TOKEN_PATTERN.pattern}
+    settings = {**pipeline_identity(nlp, name_or_path), "source": source, "tokenizer": TOKEN_PATTERN.pattern}
     cache, name, batch_size = default_cache(), f"spacy:{pipeline}", int(params.get("batch_size", BATCH_SIZE))
     arrays = {}
     for split in ("train", "validation", "test"):

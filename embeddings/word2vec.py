@@ -23,7 +23,6 @@ import hashlib
 import importlib.metadata
 import os
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,7 +119,7 @@ def trained_vectors(data, params: dict) -> WordVectors:
 
     def compute() -> dict[str, np.ndarray]:
         train = tokens_of(data.train)
-        if sum(len(t) for t in train) and not _reaches_min_count(train, int(settings["min_count"])):
+        if sum(len(t) for t in train) and not build_vocabulary(train, min_count=int(settings["min_count"])):
             raise BenchError(f"word2vec: no training word occurs min_count={settings['min_count']} times; "
                              f"lower min_count (recommended 1-2 for under 1,000 training documents)")
         table = train_word2vec(train, settings)
@@ -128,10 +127,6 @@ def trained_vectors(data, params: dict) -> WordVectors:
 
     arrays = default_cache().get_or_compute(key, compute, float16=("vectors",))
     return WordVectors(_unpack(arrays["words"]), np.asarray(arrays["vectors"], dtype=np.float32), "word2vec")
-
-
-def _reaches_min_count(token_lists: list[list[str]], min_count: int) -> bool:
-    return bool(build_vocabulary(token_lists, min_count=min_count))
 
 
 def build_word2vec(data, params: dict, kind: str) -> Features:
@@ -143,10 +138,8 @@ def build_word2vec(data, params: dict, kind: str) -> Features:
     the embedding matrix, else frozen; default False), ``pooling`` (pooled: ``"mean"`` or ``"tfidf"``),
     ``max_len`` (ids: cap on the padded length; the 95th percentile of training lengths under it is used).
     """
-    start = time.perf_counter()
     table = trained_vectors(data, params)
     info = {"source": f"word2vec skip-gram on the training split ({len(table.words)} words)",
-            "vectors_seconds": round(time.perf_counter() - start, 3),
             **{k: v for k, v in word2vec_settings(params).items() if k in ("window", "min_count", "epochs")}}
     return features_from_table(data, table, params, kind, info)
 
