@@ -16,6 +16,21 @@ from bench.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 RESULTS_DIR = Path("results")
 
 
+def _install_interrupt_handler() -> None:
+    """First Ctrl-C: finish the current trial, then stop and say how to resume. Second: stop now."""
+    import signal
+
+    from bench.runner import STOP
+
+    def handler(signum, frame):
+        if STOP.is_set():
+            raise KeyboardInterrupt
+        STOP.set()
+        print("\ninterrupted: finishing the current trial (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, handler)
+
+
 def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
@@ -32,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--storage", help="Optuna storage URL (default: sqlite under results/<profile>/)")
     common.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where results/<profile>/ goes")
 
-    run = sub.add_parser("all", parents=[common], help="tune every valid pairing on every task, write the leaderboard")
+    run = argparse.ArgumentParser(add_help=False)
     run.add_argument("--trials", type=int, help="trials per pairing (default: the profile's budget)")
     run.add_argument("--repeats", type=int, help="seeds the best configuration is retrained with (default: profile's)")
     run.add_argument("--study-timeout", type=float, help="wall-clock cap per study in seconds (trials left unrun)")
@@ -48,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
                      "https://tfhub.dev/google/elmo/3 (default: train a small biLM on the tasks' training splits)")
     run.add_argument("--vectors", help="pretrained word vectors (word2vec text/binary, GloVe text or gensim "
                      "KeyedVectors file), run as backend vectors-<file name> (default: $PAIRBENCH_VECTORS)")
+    sub.add_parser("all", parents=[common, run], help="tune every valid pairing on every task, write the leaderboard") \
+        .add_argument("--jobs", type=int, default=1, help="worker processes on this machine (default 1)")
+    sub.add_parser("worker", parents=[common, run],
+                   help="take trials from the studies in --storage until their budgets are spent (no leaderboard)") \
+        .set_defaults(jobs=1)
     sub.add_parser("list", help="tasks, backends, classifiers and the pairing matrix")
     sub.add_parser("report", parents=[common], help="rebuild the leaderboard from the Optuna storage alone")
     sub.add_parser("check", parents=[common], help="fail unless every valid pairing has a finished leaderboard row")
@@ -62,8 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "profile", None) in PROFILES:
         # Must be set before Keras is first imported; an explicit KERAS_BACKEND wins.
         os.environ.setdefault("KERAS_BACKEND", PROFILES[args.profile].keras_backend)
+    _install_interrupt_handler()
     try:
-        return {"all": cmd_all, "list": cmd_list, "report": cmd_report, "check": cmd_check,
+        return {"all": cmd_all, "worker": cmd_worker, "list": cmd_list, "report": cmd_report, "check": cmd_check,
                 "cache": cmd_cache}[args.command](args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -89,18 +110,19 @@ def _storage(args, profile) -> tuple[str, Path]:
     return f"sqlite:///{(out_dir / 'optuna.sqlite3').resolve()}", out_dir
 
 
-def cmd_all(args) -> int:
+def cmd_all(args, worker: bool = False) -> int:
     import optuna
-    from tqdm import tqdm
 
     from bench.controls import run_controls
     from bench.leaderboard import atomic_write, load_storage, write_leaderboard
     from bench.pairings import na_reason, valid_pairings
-    from bench.runner import run_study
+    from bench.runner import STOP
     from bench.tasks import load_task, resolve_data_dir
     from embeddings.cache import configure as configure_cache
 
     profile = get_profile(args.profile)
+    if not 1 <= args.jobs <= 64:
+        raise BenchError(f"--jobs must be between 1 and 64, got {args.jobs}")
     if args.trials is not None and not 1 <= args.trials <= 1000:
         raise BenchError(f"--trials must be between 1 and 1000, got {args.trials}")
     if args.repeats is not None and not 1 <= args.repeats <= 20:
@@ -129,25 +151,25 @@ def cmd_all(args) -> int:
     if "elmo" in backends:
         _configure_elmo(args.elmo_handle, datasets, profile.name)
     trials = args.trials or profile.trials
-    started, studies_done = time.perf_counter(), 0
-    with tqdm(total=len(tasks) * len(pairs) * trials, desc=f"{profile.name}", unit="trial", file=sys.stderr,
-              disable=None) as bar:
-        for task in tasks:
-            for backend, classifier in pairs:
-                bar.set_postfix_str(f"{task} {backend} x {classifier}")
-                row = run_study(datasets[task], backend, classifier, profile, storage, n_trials=trials,
-                                on_trial=lambda t: bar.update(1))
-                studies_done += 1
-                bar.update(max(0, studies_done * trials - bar.n))  # trials resumed from storage
-                score = row.get("test_main")
-                bar.write(f"{task:14s} {backend:8s} x {classifier:13s} test {row.get('main_metric')} "
-                          f"{'-' if score is None else f'{score:.4f}'} (validation "
-                          f"{row.get('validation_main') or 0:.4f}, {row.get('trials_complete')} trials complete)")
-        for task in tasks:
-            c = run_controls(datasets[task], profile, storage)
-            if c["leakage_alarm"]:
-                bar.write(f"LEAKAGE ALARM {task}: shuffled-label control scores {c['shuffled']:.4f}, chance "
-                          f"{c['chance_mean']:.4f} (95th pct {c['chance_p95']:.4f})")
+    started = time.perf_counter()
+    if worker:
+        _tune(datasets, pairs, profile, storage, trials, recover=False)
+        print(f"worker done in {time.perf_counter() - started:.0f} s")
+        return 0
+    if args.jobs > 1:
+        _spawn_workers(args, storage)
+    # The coordinator's pass: resumes or finishes every study and writes each row. Trials a killed run left
+    # RUNNING are failed first when the storage is this machine's own and no worker is alive any more.
+    _tune(datasets, pairs, profile, storage, trials, recover=args.storage is None)
+    if STOP.is_set():
+        print(f"stopped after the current trial; finished trials are saved. Resume with: {_resume_command(args)}",
+              file=sys.stderr)
+        return 130
+    for task in tasks:
+        c = run_controls(datasets[task], profile, storage)
+        if c["leakage_alarm"]:
+            print(f"LEAKAGE ALARM {task}: shuffled-label control scores {c['shuffled']:.4f}, chance "
+                  f"{c['chance_mean']:.4f} (95th pct {c['chance_p95']:.4f})", file=sys.stderr)
     rows, controls = load_storage(storage, profile.name)
     rows = [r for r in rows if r["task"] in tasks]
     paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in tasks}, out_dir, backends,
@@ -155,6 +177,69 @@ def cmd_all(args) -> int:
     print(f"{len(rows)} pairings in {time.perf_counter() - started:.0f} s (embedding cache: {cache.hits} hits, "
           f"{cache.misses} computed); leaderboard: {paths['md']}")
     return 0
+
+
+def cmd_worker(args) -> int:
+    return cmd_all(args, worker=True)
+
+
+def _tune(datasets: dict, pairs, profile, storage: str, trials: int, *, recover: bool) -> None:
+    """Every selected study to its budget, with a progress bar and a line per finished study."""
+    from tqdm import tqdm
+
+    from bench.runner import STOP, run_study
+
+    with tqdm(total=len(datasets) * len(pairs) * trials, desc=profile.name, unit="trial", file=sys.stderr,
+              disable=None) as bar:
+        for n, (task, (backend, classifier)) in enumerate((t, p) for t in datasets for p in pairs):
+            if STOP.is_set():
+                return
+            bar.set_postfix_str(f"{task} {backend} x {classifier}")
+            row = run_study(datasets[task], backend, classifier, profile, storage, n_trials=trials,
+                            on_trial=lambda t: bar.update(1), recover=recover)
+            bar.update(max(0, (n + 1) * trials - bar.n))  # trials resumed from storage or run elsewhere
+            if row is None:
+                bar.write(f"{task:14s} {backend:11s} x {classifier:13s} left to the worker still running it")
+            elif row.get("status") == "ok":
+                bar.write(f"{task:14s} {backend:11s} x {classifier:13s} test {row['main_metric']} "
+                          f"{row['test_main']:.4f} (validation {row['validation_main']:.4f}, "
+                          f"{row['trials_complete']} complete, {row['trials_pruned']} pruned, "
+                          f"{row['trials_failed']} failed)")
+            else:
+                bar.write(f"{task:14s} {backend:11s} x {classifier:13s} FAILED: no trial completed")
+
+
+def _worker_argv(args, storage: str) -> list[str]:
+    argv = [sys.executable, "-m", "bench", "worker", "--profile", args.profile, "--storage", storage,
+            "--results-dir", str(args.results_dir), "--encoding", args.encoding]
+    for flag, value in (("--tasks", args.tasks), ("--embeddings", args.embeddings), ("--classifiers", args.classifiers)):
+        if value:
+            argv += [flag, ",".join(value)]
+    for flag in ("trials", "repeats", "study_timeout", "data_dir", "cache_dir", "elmo_handle", "vectors"):
+        if getattr(args, flag, None) is not None:
+            argv += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    for flag in ("per_label_thresholds", "top1_fallback", "no_cache"):
+        if getattr(args, flag):
+            argv.append(f"--{flag.replace('_', '-')}")
+    return argv
+
+
+def _spawn_workers(args, storage: str) -> None:
+    """Run ``--jobs`` worker processes on this machine against the same storage and wait for them."""
+    import subprocess
+
+    env = {**os.environ, "KERAS_BACKEND": os.environ["KERAS_BACKEND"]}
+    # One BLAS/XLA thread per worker: two single-threaded workers beat one two-threaded process here.
+    env.update({"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+                "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"})
+    workers = [subprocess.Popen(_worker_argv(args, storage), env=env) for _ in range(args.jobs)]
+    codes = [w.wait() for w in workers]
+    if any(codes):
+        print(f"worker exit codes {codes}; the coordinator finishes what they left", file=sys.stderr)
+
+
+def _resume_command(args) -> str:
+    return " ".join(["python -m bench", *sys.argv[1:]]) if sys.argv[1:2] == ["all"] else "python -m bench all ..."
 
 
 def _configure_elmo(handle: str | None, datasets: dict, profile_name: str) -> None:

@@ -55,10 +55,10 @@ def chance_scores(data: TaskData, draws: int = 20, seed: int = 0) -> list[float]
 
 def run_controls(data: TaskData, profile, storage: str) -> dict:
     """Compute (or load, if stored) the task's controls; stored in their own study for ``report``."""
-    from bench.runner import fit_and_score
+    from bench.runner import fit_and_score, storage_for
 
-    study = optuna.create_study(study_name=controls_study_name(profile.name, data.task.name), storage=storage,
-                                load_if_exists=True)
+    study = optuna.create_study(study_name=controls_study_name(profile.name, data.task.name),
+                                storage=storage_for(storage), load_if_exists=True)
     if "controls" in study.user_attrs:
         return study.user_attrs["controls"]
     task_type, main = data.task.task_type, metrics.MAIN_METRIC[data.task.task_type]

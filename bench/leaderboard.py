@@ -22,7 +22,7 @@ import pandas as pd
 
 from bench import metrics
 from bench.pairings import na_reason
-from bench.runner import decode_predictions, study_name
+from bench.runner import decode_predictions, storage_for, study_name
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:
@@ -45,7 +45,7 @@ def load_storage(storage: str, profile: str) -> tuple[list[dict], dict[str, dict
     Studies without a finished row appear as ``incomplete`` rows.
     """
     rows, controls = [], {}
-    for summary in optuna.get_all_study_summaries(storage=storage, include_best_trial=False):
+    for summary in optuna.get_all_study_summaries(storage=storage_for(storage), include_best_trial=False):
         parts = summary.study_name.split(":")
         if parts[0] != profile:
             continue
@@ -143,7 +143,7 @@ def write_study_views(storage: str, rows: list[dict], out_dir: Path) -> dict[str
         if r.get("trials_complete", 0) < 2:
             continue
         name = study_name(r["profile"], r["task"], r["backend"], r["classifier"])
-        study = optuna.load_study(study_name=name, storage=storage)
+        study = optuna.load_study(study_name=name, storage=storage_for(storage))
         try:
             importances[name] = optuna.importance.get_param_importances(study)
         except (RuntimeError, ValueError) as exc:  # e.g. every trial had the same parameters

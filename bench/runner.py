@@ -14,6 +14,7 @@ import collections
 import functools
 import hashlib
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -114,33 +115,84 @@ def _seed(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")
 
 
+HEARTBEAT_SECONDS, GRACE_SECONDS = 20, 90
+STOP = threading.Event()  # set by Ctrl-C: finish the current trial, start no new one
+_STORAGES: dict[str, optuna.storages.BaseStorage] = {}
+
+
+def storage_for(url: str) -> optuna.storages.BaseStorage:
+    """The Optuna storage behind a URL, one per process.
+
+    Relational storages (SQLite, PostgreSQL, MySQL) get heartbeats, so a trial whose worker died is
+    marked failed by the next worker after ``GRACE_SECONDS``. SQLite waits up to 5 minutes for a lock
+    instead of failing at once with "database is locked" when several local workers write.
+    """
+    if url not in _STORAGES:
+        kwargs = {"engine_kwargs": {"connect_args": {"timeout": 300}}} if url.startswith("sqlite") else {}
+        _STORAGES[url] = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS,
+                                                    grace_period=GRACE_SECONDS, **kwargs)
+    return _STORAGES[url]
+
+
 def open_study(storage: str, name: str) -> optuna.Study:
     return optuna.create_study(
-        study_name=name, storage=storage, direction="maximize", load_if_exists=True,
+        study_name=name, storage=storage_for(storage), direction="maximize", load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=_seed(name), n_startup_trials=3),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
     )
 
 
-def trials_counted(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """Trials that count against the budget: finished ones, pruned and failed included."""
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
-    return study.get_trials(deepcopy=False, states=done)
+def budget_state(study: optuna.Study) -> tuple[int, int]:
+    """(trials that spent budget, trials running now).
+
+    Complete, pruned and failed-with-an-error (e.g. a diverging loss) trials spend budget. A trial that
+    failed without one was interrupted (its worker was killed): it is kept, counted as interrupted, and
+    does not spend budget. Surplus trials (two workers raced for the last slot) are ignored.
+    """
+    spent = running = 0
+    for t in study.get_trials(deepcopy=False):
+        if t.user_attrs.get("surplus"):
+            continue
+        if t.state == optuna.trial.TrialState.RUNNING:
+            running += 1
+        elif t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) or (
+                t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get("error")):
+            spent += 1
+    return spent, running
+
+
+def fail_running_trials(study: optuna.Study) -> int:
+    """Mark trials left RUNNING by a killed run as failed (only safe when no other worker is alive)."""
+    stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for t in stale:
+        study._storage.set_trial_state_values(t._trial_id, state=optuna.trial.TrialState.FAIL)
+    return len(stale)
 
 
 def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str, *,
-              n_trials: int | None = None, on_trial=None) -> dict:
+              n_trials: int | None = None, on_trial=None, recover: bool = False) -> dict | None:
     """Tune one pairing to its budget (resuming what storage already holds), then score test: the best
-    configuration retrained with ``profile.repeats`` seeds, and the reference configuration (if any) once."""
+    configuration retrained with ``profile.repeats`` seeds, and the reference configuration (if any) once.
+
+    Any number of processes may run the same study at once (``bench worker``): each takes trials until
+    the budget is spent. The row is computed by the process that sees no trial running; others return
+    None. ``recover`` first fails trials a killed run left RUNNING (single-process runs only).
+    """
     budget = n_trials or profile.trials
     name = study_name(profile.name, data.task.name, backend, classifier)
     study = open_study(storage, name)
+    if recover:
+        fail_running_trials(study)
     main = metrics.MAIN_METRIC[data.task.task_type]
     kept: dict[int, Fit] = {}  # this process's best and reference trials, so test needs no retraining
     reference_number: list[int] = []
     decision = {"per_label": profile.per_label_thresholds, "top1": profile.top1_fallback}
 
     def objective(trial: optuna.Trial) -> float:
+        spent, running = budget_state(study)  # ``running`` includes this trial
+        if spent + running > budget:
+            trial.set_user_attr("surplus", True)
+            raise optuna.TrialPruned("surplus: another worker took the last trial of the budget")
         bp = suggest_backend(trial, backend, profile)
         cp = suggest_classifier(trial, classifier, profile)
         trial.set_user_attr("backend_params", bp)
@@ -151,7 +203,11 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
             if trial.should_prune():
                 raise optuna.TrialPruned(f"validation {score:.4f} at epoch {epoch + 1} is below the median")
 
-        fit = fit_and_score(data, backend, classifier, bp, cp, seed=profile.seed, on_epoch=report, **decision)
+        try:
+            fit = fit_and_score(data, backend, classifier, bp, cp, seed=profile.seed, on_epoch=report, **decision)
+        except TRIAL_ERRORS as exc:
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+            raise
         if trial.user_attrs.get("reference"):
             reference_number[:] = [trial.number]
         kept[trial.number] = fit
@@ -165,12 +221,17 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
     if not study.trials:
         reference = reference_params(backend, classifier, profile)
         if reference:
-            study.enqueue_trial(reference["params"], user_attrs={"reference": reference["name"]})
-    remaining = budget - len(trials_counted(study))
-    if remaining > 0:
-        callbacks = [lambda s, t: on_trial(t)] if on_trial else []
-        study.optimize(objective, n_trials=remaining, timeout=profile.study_timeout, catch=TRIAL_ERRORS,
-                       callbacks=callbacks, gc_after_trial=False)
+            study.enqueue_trial(reference["params"], user_attrs={"reference": reference["name"]}, skip_if_exists=True)
+    callbacks = [lambda s, t: on_trial(t)] if on_trial else []
+    deadline = time.monotonic() + profile.study_timeout if profile.study_timeout else None
+    while not STOP.is_set() and (deadline is None or time.monotonic() < deadline):
+        spent, running = budget_state(study)
+        if spent + running >= budget:
+            break
+        study.optimize(objective, n_trials=1, catch=TRIAL_ERRORS, callbacks=callbacks, gc_after_trial=False)
+    spent, running = budget_state(study)
+    if running or (spent < budget and deadline is None):
+        return None  # another worker is still on it, or this run was stopped: its row comes later
 
     row = study.user_attrs.get("row")
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
@@ -213,7 +274,9 @@ def decode_predictions(packed: dict) -> np.ndarray:
 
 def _row(study, data: TaskData, backend, classifier, profile: Profile, budget: int, best, repeats: list[Fit],
          reference) -> dict:
-    states = collections.Counter(t.state.name.lower() for t in study.get_trials(deepcopy=False))
+    states = collections.Counter(
+        "interrupted" if t.state.name == "FAIL" and not t.user_attrs.get("error") else t.state.name.lower()
+        for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus"))
     task_type = data.task.task_type
     main = metrics.MAIN_METRIC[task_type]
     first = repeats[0] if repeats else None
@@ -221,7 +284,8 @@ def _row(study, data: TaskData, backend, classifier, profile: Profile, budget: i
         "profile": profile.name, "task": data.task.name, "task_type": task_type, "backend": backend,
         "classifier": classifier, "main_metric": main, "status": "ok" if first else "failed",
         "trial_budget": budget, "trials_complete": states.get("complete", 0), "trials_pruned": states.get("pruned", 0),
-        "trials_failed": states.get("fail", 0), "study_timeout": profile.study_timeout,
+        "trials_failed": states.get("fail", 0), "trials_interrupted": states.get("interrupted", 0),
+        "study_timeout": profile.study_timeout,
         "sizes": {s: len(data.split(s)) for s in ("train", "validation", "test")},
         "versions": versions(),
     }

@@ -67,3 +67,23 @@ def get_backend(name: str) -> BackendSpec:
     if name not in BACKENDS:
         raise BenchError(f"unknown embedding backend {name!r}{did_you_mean(name, BACKENDS)}; known: {', '.join(BACKENDS)}")
     return BACKENDS[name]
+
+
+MEMORY_SHARE = 0.5  # refuse an array that would take more than this share of physical memory
+
+
+def check_memory(n_docs: int, length: int, width: int, what: str, itemsize: int = 4) -> None:
+    """Refuse, before allocating, a (docs x length x width) array that would not fit in memory.
+
+    Raises ``BenchError`` with the estimate and what to lower (``max_len``, subset size, or the backend).
+    """
+    import os
+
+    from bench.errors import BenchError
+
+    need = n_docs * length * width * itemsize
+    limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * MEMORY_SHARE
+    if need > limit:
+        raise BenchError(f"{what}: {n_docs:,} documents x {length} tokens x {width} dims x {itemsize} bytes = "
+                         f"{need / 2**30:.1f} GiB, more than {limit / 2**30:.1f} GiB ({MEMORY_SHARE:.0%} of memory); "
+                         f"lower max_len or the profile's subset size")

@@ -1,0 +1,74 @@
+"""Several workers on one storage: local SQLite with --jobs, and PostgreSQL when CI provides one."""
+
+import json
+import os
+import subprocess
+import sys
+
+import optuna
+import pytest
+
+SELECTION = ["--profile", "smoke", "--tasks", "so-python,so-tags100", "--embeddings", "learned,tfidf",
+             "--classifiers", "gru,logreg", "--trials", "3"]
+PLANNED = 2 * 2 * 3  # tasks x pairings x trials
+
+
+def bench(tmp_path, data_dir, *args, results="results"):
+    env = {**os.environ, "PAIRBENCH_DATA_DIR": str(data_dir), "PAIRBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-m", "bench", *args, "--results-dir", str(tmp_path / results)],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-4000:]
+    return out
+
+
+def planned_trials_done_once(storage):
+    done = 0
+    for name in optuna.get_all_study_names(storage):
+        if name.endswith(":controls"):
+            continue
+        trials = optuna.load_study(study_name=name, storage=storage).trials
+        counted = [t for t in trials if not t.user_attrs.get("surplus")]
+        assert all(t.state.name in ("COMPLETE", "PRUNED") for t in counted), name
+        assert len(counted) == 3, (name, [(t.number, t.state.name) for t in trials])
+        done += len(counted)
+    return done
+
+
+def structure(path):
+    rows = json.loads(path.read_text())
+    return sorted((r["task"], r["backend"], r["classifier"], r["status"], tuple(sorted(r))) for r in rows)
+
+
+def test_two_local_workers_share_sqlite_without_lock_errors(tmp_path, data_dir):
+    single = bench(tmp_path, data_dir, "all", *SELECTION, results="single")
+    out = bench(tmp_path, data_dir, "all", *SELECTION, "--jobs", "2")
+    assert "database is locked" not in out.stderr and "worker exit codes" not in out.stderr
+    assert out.stdout.count("worker done") == 2
+    storage = f"sqlite:///{tmp_path / 'results' / 'smoke' / 'optuna.sqlite3'}"
+    assert planned_trials_done_once(storage) == PLANNED
+    assert structure(tmp_path / "results" / "smoke" / "leaderboard.json") == \
+        structure(tmp_path / "single" / "smoke" / "leaderboard.json")
+
+
+@pytest.mark.skipif(not os.environ.get("PAIRBENCH_TEST_POSTGRES"),
+                    reason="set PAIRBENCH_TEST_POSTGRES=postgresql://user:password@127.0.0.1/db (.ci/run does)")
+def test_coordinator_and_two_workers_on_postgresql(tmp_path, data_dir):
+    url = os.environ["PAIRBENCH_TEST_POSTGRES"]
+    for name in optuna.get_all_study_names(url):  # a clean slate on a reused database
+        optuna.delete_study(study_name=name, storage=url)
+    single = bench(tmp_path, data_dir, "all", *SELECTION, results="single")
+    out = bench(tmp_path, data_dir, "all", *SELECTION, "--jobs", "2", "--storage", url)
+    assert out.stdout.count("worker done") == 2
+    assert planned_trials_done_once(url) == PLANNED
+    board = tmp_path / "results" / "smoke"
+    assert structure(board / "leaderboard.json") == structure(tmp_path / "single" / "smoke" / "leaderboard.json")
+    (board / "leaderboard.json").unlink()
+    report = bench(tmp_path, data_dir, "report", "--profile", "smoke", "--tasks", "so-python,so-tags100",
+                   "--embeddings", "learned,tfidf", "--classifiers", "gru,logreg", "--storage", url)
+    assert (board / "leaderboard.json").exists()
+    password = url.split("://", 1)[1].split("@", 1)[0].partition(":")[2]
+    if password:  # credentials never reach results or logs
+        for f in board.rglob("*"):
+            if f.is_file() and f.suffix in (".json", ".csv", ".md", ".html"):
+                assert password not in f.read_text(errors="ignore"), f
+        assert password not in out.stdout + out.stderr + report.stdout + report.stderr

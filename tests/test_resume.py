@@ -1,0 +1,79 @@
+"""Surviving a crash (SIGKILL) and an interrupt (Ctrl-C): nothing finished is lost, and the run resumes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+
+NAME = "smoke:so-lang4:learned:lstm"
+ARGS = ["all", "--profile", "smoke", "--tasks", "so-lang4", "--embeddings", "learned", "--classifiers", "lstm",
+        "--trials", "4"]
+
+
+def start(tmp_path, data_dir):
+    env = {**os.environ, "PAIRBENCH_DATA_DIR": str(data_dir), "PAIRBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    return subprocess.Popen([sys.executable, "-m", "bench", *ARGS, "--results-dir", str(tmp_path / "results")],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def trials(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'results' / 'smoke' / 'optuna.sqlite3'}"
+    try:
+        return optuna.load_study(study_name=NAME, storage=storage).trials
+    except Exception:  # the study or the file is not created yet
+        return []
+
+
+def wait_for(tmp_path, condition, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ts = trials(tmp_path)
+        if condition(ts):
+            return ts
+        time.sleep(0.2)
+    raise AssertionError(f"timed out; trials: {[(t.number, t.state.name) for t in trials(tmp_path)]}")
+
+
+def mid_second_trial(ts):
+    return (sum(t.state.name == "COMPLETE" for t in ts) >= 1
+            and any(t.state.name == "RUNNING" and t.number >= 1 for t in ts))
+
+
+def test_sigkill_mid_study_then_resume(tmp_path, data_dir):
+    run = start(tmp_path, data_dir)
+    before = wait_for(tmp_path, mid_second_trial)
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=60)
+    finished = {t.number: t.value for t in before if t.state.name == "COMPLETE"}
+    interrupted = next(t.number for t in before if t.state.name == "RUNNING")
+
+    again = start(tmp_path, data_dir)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err[-3000:]
+    after = {t.number: t for t in trials(tmp_path)}
+    assert all(after[n].value == v for n, v in finished.items())  # finished trials are kept as they were
+    assert after[interrupted].state.name == "FAIL" and not after[interrupted].user_attrs.get("error")
+    spent = [t for t in after.values() if t.state.name in ("COMPLETE", "PRUNED") and not t.user_attrs.get("surplus")]
+    assert len(spent) == 4  # the study went on to its budget; the interrupted trial did not spend it
+    row = json.loads((tmp_path / "results" / "smoke" / "leaderboard.json").read_text())[0]
+    assert row["status"] == "ok" and row["trials_interrupted"] == 1
+    assert row["trials_complete"] + row["trials_pruned"] == 4
+
+
+def test_ctrl_c_stops_after_the_current_trial_and_says_how_to_resume(tmp_path, data_dir):
+    run = start(tmp_path, data_dir)
+    wait_for(tmp_path, mid_second_trial)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 130, err[-3000:]
+    assert "Resume with: python -m bench all" in err
+    states = [t.state.name for t in trials(tmp_path)]
+    assert "RUNNING" not in states and states.count("COMPLETE") + states.count("PRUNED") >= 2
+    again = start(tmp_path, data_dir)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err[-3000:]
+    assert len([t for t in trials(tmp_path) if t.state.name in ("COMPLETE", "PRUNED")]) == 4
