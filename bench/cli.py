@@ -116,7 +116,7 @@ def cmd_all(args, worker: bool = False) -> int:
     from bench.controls import run_controls
     from bench.leaderboard import atomic_write, load_storage, write_leaderboard
     from bench.pairings import na_reason, valid_pairings
-    from bench.runner import STOP
+    from bench.runner import STOP, storage_for
     from bench.tasks import load_task, resolve_data_dir
     from embeddings.cache import configure as configure_cache
 
@@ -157,6 +157,7 @@ def cmd_all(args, worker: bool = False) -> int:
         print(f"worker done in {time.perf_counter() - started:.0f} s")
         return 0
     if args.jobs > 1:
+        storage_for(storage)  # create the schema once, before the workers race to
         _spawn_workers(args, storage)
     # The coordinator's pass: resumes or finishes every study and writes each row. Trials a killed run left
     # RUNNING are failed first when the storage is this machine's own and no worker is alive any more.

@@ -16,10 +16,12 @@ import hashlib
 import json
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import optuna
+import sqlalchemy.exc
 
 from bench import metrics
 from bench.pairings import feature_kind
@@ -129,8 +131,17 @@ def storage_for(url: str) -> optuna.storages.BaseStorage:
     """
     if url not in _STORAGES:
         kwargs = {"engine_kwargs": {"connect_args": {"timeout": 300}}} if url.startswith("sqlite") else {}
-        _STORAGES[url] = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS,
-                                                    grace_period=GRACE_SECONDS, **kwargs)
+        for attempt in range(5):
+            try:
+                with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's words only
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    _STORAGES[url] = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS,
+                                                                grace_period=GRACE_SECONDS, **kwargs)
+                break
+            except sqlalchemy.exc.IntegrityError:  # two workers created the schema at once: the other won
+                time.sleep(1 + attempt)
+        else:
+            raise RuntimeError("could not open the Optuna storage after 5 attempts")
     return _STORAGES[url]
 
 
