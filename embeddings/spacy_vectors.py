@@ -39,7 +39,7 @@ import numpy as np
 
 from bench.errors import BenchError
 from embeddings.cache import content_key, default_cache
-from embeddings.registry import BackendSpec, Features, register_backend
+from embeddings.registry import check_memory, BackendSpec, Features, register_backend
 from embeddings.tokenize import _TOKEN as TOKEN_PATTERN  # part of the cache key: a new tokeniser, new vectors
 from embeddings.tokenize import sequence_length, tokens_of
 
@@ -195,6 +195,7 @@ def embed_split(nlp, token_lists: list[list[str]], *, source: str, width: int, s
     from spacy.tokens import Doc
 
     docs = (Doc(nlp.vocab, words=toks) for toks in token_lists)
+    check_memory(len(token_lists), seq_len, width, f"spaCy token vectors ({source})")
     token_vectors = np.zeros((len(token_lists), seq_len, width), dtype=np.float32)
     pooled = np.zeros((len(token_lists), width), dtype=np.float32)
     total = missing = 0

@@ -87,3 +87,21 @@ def shared_data_dir() -> Path:
         if c and (Path(c) / "bbc_text.csv.gz").is_file():
             return Path(c)
     pytest.skip("real datasets not found: set PAIRBENCH_DATA_DIR to the shared data directory")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """Tests never read or fill the user's embedding cache (subprocesses inherit the variable)."""
+    import os
+
+    from embeddings.cache import configure
+
+    root = tmp_path_factory.mktemp("embedding-cache")
+    previous = os.environ.get("PAIRBENCH_CACHE_DIR")
+    os.environ["PAIRBENCH_CACHE_DIR"] = str(root)
+    configure(root)
+    yield root
+    if previous is None:
+        os.environ.pop("PAIRBENCH_CACHE_DIR", None)
+    else:
+        os.environ["PAIRBENCH_CACHE_DIR"] = previous
