@@ -151,8 +151,13 @@ def write_study_views(storage: str, rows: list[dict], out_dir: Path) -> dict[str
         try:
             from optuna.visualization import plot_optimization_history
 
-            html = plot_optimization_history(study).to_html(include_plotlyjs="cdn", full_html=True)
+            # plotly.js is written once beside the pages, so they open without a network.
+            html = plot_optimization_history(study).to_html(include_plotlyjs="directory", full_html=True)
             atomic_write(out_dir / "history" / f"{name.replace(':', '__')}.html", html)
+            if not (out_dir / "history" / "plotly.min.js").exists():
+                from plotly.offline import get_plotlyjs
+
+                atomic_write(out_dir / "history" / "plotly.min.js", get_plotlyjs())
         except ImportError:  # plotly is optional; importances still land
             pass
     path = out_dir / "importances.json"
