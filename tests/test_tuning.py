@@ -97,3 +97,15 @@ def test_plots_are_written_and_non_empty(tmp_path, kind):
     paths = write_plots(rows, tmp_path, ["learned", "tfidf"], ["lstm", "gru", "logreg"])
     png = paths[f"t-{kind}"].read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_importances_and_history_pages_are_written_from_storage(tmp_path, data_dir):
+    from bench.leaderboard import write_study_views
+
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    row = run_study(data, "tfidf", "logreg", PROFILES["smoke"], storage_url(tmp_path), n_trials=4)
+    paths = write_study_views(storage_url(tmp_path), [row], tmp_path / "out")
+    importances = __import__("json").loads(paths["importances"].read_text())
+    assert set(importances[study_name("smoke", "so-lang4", "tfidf", "logreg")]) >= {"C"}
+    page = next((tmp_path / "out" / "history").glob("*.html")).read_text()
+    assert 'src="plotly.min.js"' in page and (tmp_path / "out" / "history" / "plotly.min.js").stat().st_size > 1e6
