@@ -195,6 +195,7 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
     if recover:
         fail_running_trials(study)
     main = metrics.MAIN_METRIC[data.task.task_type]
+    fields = tuple(data.task.dataset.text_fields)
     kept: dict[int, Fit] = {}  # this process's best and reference trials, so test needs no retraining
     reference_number: list[int] = []
     decision = {"per_label": profile.per_label_thresholds, "top1": profile.top1_fallback}
@@ -204,8 +205,8 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
         if spent + running > budget:
             trial.set_user_attr("surplus", True)
             raise optuna.TrialPruned("surplus: another worker took the last trial of the budget")
-        bp = suggest_backend(trial, backend, profile)
-        cp = suggest_classifier(trial, classifier, profile)
+        bp = suggest_backend(trial, backend, profile, fields)
+        cp = suggest_classifier(trial, classifier, profile, two_inputs=bp.get("inputs") == "title+body")
         trial.set_user_attr("backend_params", bp)
         trial.set_user_attr("classifier_params", cp)
 
@@ -230,7 +231,7 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
         return fit.validation[main]
 
     if not study.trials:
-        reference = reference_params(backend, classifier, profile)
+        reference = reference_params(backend, classifier, profile, data.task.task_type, fields)
         if reference:
             study.enqueue_trial(reference["params"], user_attrs={"reference": reference["name"]}, skip_if_exists=True)
     callbacks = [lambda s, t: on_trial(t)] if on_trial else []

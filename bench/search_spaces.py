@@ -5,7 +5,7 @@ patience and the sequence-length cap come from the profile, not from the search.
 
 | part | searched | fixed |
 |---|---|---|
-| learned | embedding_dim {32, 64, 128}, vocab_size {5k, 20k}, max_len {cap/2, cap} | |
+| learned | embedding_dim {32, 64, 128}, vocab_size {5k, 20k}, max_len {cap/2, cap}; with title + body: inputs {joined, title+body}, title_len {18, 32} | |
 | tfidf | ngram_max {1, 2}, min_df {1, 2}, sublinear_tf | max_features 50,000 |
 | word2vec | vector_size {50, 100, 200}, window {3, 5, 8}, trainable {frozen, fine-tuned}, pooling {mean, tfidf}, max_len {cap/2, cap} | skip-gram, min_count 2, negative 5, epochs 10, seed, 1 worker |
 | vectors-&lt;file&gt; | trainable, pooling, max_len as word2vec | the file's vectors |
@@ -13,6 +13,7 @@ patience and the sequence-length cap come from the profile, not from the search.
 | elmo | max_len {cap/2, cap} | the model (``--elmo-handle``, or the biLM trained per run, sized by profile); equal scalar mix |
 | flatten-dense | dense_units {16, 32, 64}, dropout [0, 0.5], learning_rate [3e-4, 1e-2] log, batch_size {32, 64, 128} | epochs cap, patience |
 | lstm, bilstm, gru | units {32, 64, 128} + the flatten-dense ones | epochs cap, patience |
+| any Keras, title+body inputs | title_units {64, 128, 300}, body_units {64, 128, 200}, head_units {100, 200, 400}, head2_units {50, 150}, batch_size {64, 256, 800}, dropout, learning_rate | |
 | logreg | C [0.01, 100] log, class_weight {none, balanced} | max_iter 1,000 |
 """
 
@@ -23,14 +24,23 @@ import optuna
 from bench.profiles import Profile
 
 
-def suggest_backend(trial: optuna.Trial, backend: str, profile: Profile) -> dict:
-    """Backend settings for one trial (a backend without searchable settings returns ``{}``)."""
+def suggest_backend(trial: optuna.Trial, backend: str, profile: Profile, fields: tuple[str, ...] = ("text",)) -> dict:
+    """Backend settings for one trial (a backend without searchable settings returns ``{}``).
+
+    ``fields`` are the task's text fields: with a title and a body, ``learned`` also searches one joined
+    text against separate title and body inputs.
+    """
     if backend == "learned":
-        return {
+        params = {
             "embedding_dim": trial.suggest_categorical("embedding_dim", [32, 64, 128]),
             "vocab_size": trial.suggest_categorical("vocab_size", [5000, 20000]),
             "max_len": trial.suggest_categorical("max_len", sorted({max(8, profile.max_len // 2), profile.max_len})),
         }
+        if {"title", "body"} <= set(fields):
+            params["inputs"] = trial.suggest_categorical("inputs", ["joined", "title+body"])
+            if params["inputs"] == "title+body":
+                params["title_len"] = trial.suggest_categorical("title_len", [18, 32])
+        return params
     if backend == "tfidf":
         return {
             "ngram_max": trial.suggest_categorical("ngram_max", [1, 2]),
@@ -55,8 +65,8 @@ def suggest_backend(trial: optuna.Trial, backend: str, profile: Profile) -> dict
     return {"max_len": profile.max_len}
 
 
-def suggest_classifier(trial: optuna.Trial, classifier: str, profile: Profile) -> dict:
-    """Classifier settings for one trial."""
+def suggest_classifier(trial: optuna.Trial, classifier: str, profile: Profile, two_inputs: bool = False) -> dict:
+    """Classifier settings for one trial (``two_inputs``: the backend gives separate title and body inputs)."""
     if classifier == "logreg":
         return {
             "C": trial.suggest_float("C", 0.01, 100.0, log=True),
@@ -71,7 +81,15 @@ def suggest_classifier(trial: optuna.Trial, classifier: str, profile: Profile) -
         "epochs": profile.max_epochs,
         "patience": profile.patience,
     }
-    if classifier != "flatten-dense":
+    if two_inputs:  # the title+body network: an encoder per field and a two-layer head (own names: own ranges)
+        del params["dense_units"], params["batch_size"]
+        params["head_units"] = trial.suggest_categorical("head_units", [100, 200, 400])
+        params["head2_units"] = trial.suggest_categorical("head2_units", [50, 150])
+        params["batch_size"] = trial.suggest_categorical("batch_size_title_body", [64, 256, 800])
+        if classifier != "flatten-dense":
+            params["title_units"] = trial.suggest_categorical("title_units", [64, 128, 300])
+            params["body_units"] = trial.suggest_categorical("body_units", [64, 128, 200])
+    elif classifier != "flatten-dense":
         params["units"] = trial.suggest_categorical("units", [32, 64, 128])
     return params
 
@@ -80,8 +98,8 @@ def suggest_classifier(trial: optuna.Trial, classifier: str, profile: Profile) -
 # first trial of the matching study so the tuned result is never worse on validation than the reference.
 # Adapted to the profile: the sequence length is min(notebook length, profile cap), and epochs follow the
 # profile's cap with the same early stopping on validation as every trial (the notebooks ran 5 or 10
-# fixed epochs). The title/body two-encoder LSTM/GRU reference needs separate title and body inputs,
-# which the classifiers do not offer yet (see README, "Not yet built").
+# fixed epochs). The title+body reference applies to multi-label tasks with a title and a body; its
+# fixed 0.55 threshold becomes the validation-tuned threshold every trial gets.
 REFERENCES = {
     ("learned", "flatten-dense"): ("notebook Flatten-Dense: Embedding 128, Dense 32, batch 64, length 500",
                                    {"embedding_dim": 128, "vocab_size": 20000, "max_len": 500, "dense_units": 32,
@@ -97,13 +115,31 @@ REFERENCES = {
 }
 
 
-def reference_params(backend: str, classifier: str, profile: Profile) -> dict | None:
-    """The reference trial for a pairing (``{"name", "params"}``), adapted to the profile, or None."""
-    if (backend, classifier) not in REFERENCES:
+TITLE_BODY_REFERENCES = {
+    classifier: (f"notebook title+body {classifier.upper()}: title {classifier.upper()} 300 + body "
+                 f"{classifier.upper()} 200 on separate embeddings, Dense 400, Dropout 0.5, BatchNorm, Dense 150, "
+                 "batch 800, title length 18, body length 600",
+                 {"inputs": "title+body", "title_len": 18, "max_len": 600, "embedding_dim": 128, "vocab_size": 20000,
+                  "title_units": 300, "body_units": 200, "head_units": 400, "head2_units": 150, "dropout": 0.5,
+                  "batch_size_title_body": 800, "learning_rate": 1e-3})
+    for classifier in ("lstm", "gru")
+}
+
+
+def reference_params(backend: str, classifier: str, profile: Profile, task_type: str = "",
+                     fields: tuple[str, ...] = ()) -> dict | None:
+    """The reference trial for a pairing on a task (``{"name", "params"}``), adapted to the profile, or None."""
+    if backend == "learned" and task_type == "multilabel" and {"title", "body"} <= set(fields) \
+            and classifier in TITLE_BODY_REFERENCES:
+        name, params = TITLE_BODY_REFERENCES[classifier]
+    elif (backend, classifier) in REFERENCES:
+        name, params = REFERENCES[(backend, classifier)]
+    else:
         return None
-    name, params = REFERENCES[(backend, classifier)]
     params = dict(params)
     if "max_len" in params:
         lengths = sorted({max(8, profile.max_len // 2), profile.max_len})
         params["max_len"] = max([l for l in lengths if l <= params["max_len"]] or lengths[:1])
+    if {"title", "body"} <= set(fields) and "inputs" not in params and backend == "learned":
+        params["inputs"] = "joined"  # the single-text notebooks read title and body as one text
     return {"name": name, "params": params}

@@ -23,6 +23,14 @@ def tokens_of(split) -> list[list[str]]:
     return split.memo["tokens"]
 
 
+def field_tokens(split, field: str) -> list[list[str]]:
+    """Tokens of one text field (e.g. ``title``) of a split's documents, memoised like ``tokens_of``."""
+    key = ("tokens", field)
+    if key not in split.memo:
+        split.memo[key] = [tokenize(t) for t in split.fields[field]]
+    return split.memo[key]
+
+
 def build_vocabulary(token_lists: list[list[str]], max_size: int | None = None, min_count: int = 1) -> dict[str, int]:
     """Token -> id from training tokens, most frequent first; ids 0 (padding) and 1 (OOV) are reserved."""
     counts = collections.Counter(t for toks in token_lists for t in toks)

@@ -5,9 +5,12 @@ twice as fast as TensorFlow on these CPUs; ``KERAS_BACKEND=tensorflow`` works to
 """
 
 import importlib.util
+import logging
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax" if importlib.util.find_spec("jax") else "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter (CUDA probes on CPU)
+logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices for every new model
 
 from models.registry import CLASSIFIERS, ClassifierSpec, get_classifier, register_classifier  # noqa: E402
 from models import keras_classifiers, logreg  # noqa: E402,F401  (registers the built-in classifiers)

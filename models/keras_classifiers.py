@@ -29,36 +29,56 @@ def _encoder_input(keras, features, params: dict, masked: bool):
     return inputs, (layers.Masking(0.0)(inputs) if masked else inputs)
 
 
-def flatten_dense(keras, x, p):
-    x = keras.layers.Flatten()(x)
-    return keras.layers.Dense(p["dense_units"], activation="relu")(x)
+def flatten_dense(keras, x, units):
+    return keras.layers.Flatten()(x)
 
 
-def lstm(keras, x, p):
-    x = keras.layers.LSTM(p["units"])(x)
-    return keras.layers.Dense(p["dense_units"], activation="relu")(x)
+def lstm(keras, x, units):
+    return keras.layers.LSTM(units)(x)
 
 
-def bilstm(keras, x, p):
-    x = keras.layers.Bidirectional(keras.layers.LSTM(p["units"]))(x)
-    return keras.layers.Dense(p["dense_units"], activation="relu")(x)
+def bilstm(keras, x, units):
+    return keras.layers.Bidirectional(keras.layers.LSTM(units))(x)
 
 
-def gru(keras, x, p):
-    x = keras.layers.GRU(p["units"])(x)
-    return keras.layers.Dense(p["dense_units"], activation="relu")(x)
+def gru(keras, x, units):
+    return keras.layers.GRU(units)(x)
 
 
-ARCHITECTURES = {"flatten-dense": flatten_dense, "lstm": lstm, "bilstm": bilstm, "gru": gru}
+ENCODERS = {"flatten-dense": flatten_dense, "lstm": lstm, "bilstm": bilstm, "gru": gru}
+TWO_INPUTS = ("title", "body")  # the separate-encoder variant's inputs (``Features.train`` is then a dict)
+
+
+def _one_input(keras, architecture: str, features, p: dict):
+    """Embedding -> encoder -> Dense (relu) -> Dropout."""
+    inputs, x = _encoder_input(keras, features, p, masked=architecture != "flatten-dense")
+    x = ENCODERS[architecture](keras, x, p.get("units"))
+    x = keras.layers.Dense(p["dense_units"], activation="relu")(x)
+    return inputs, keras.layers.Dropout(p.get("dropout", 0.0))(x)
+
+
+def _title_and_body(keras, architecture: str, features, p: dict):
+    """Title and body each on its own Embedding and encoder, concatenated -> Dense (relu) -> Dropout ->
+    BatchNorm -> Dense (relu): the multi-label title+body notebook's network."""
+    inputs, encoded = {}, []
+    for field in TWO_INPUTS:
+        inputs[field] = keras.Input(shape=(features.train[field].shape[1],), dtype="int32", name=field)
+        x = keras.layers.Embedding(features.vocab_size, p.get("embedding_dim", 128), name=f"{field}_embedding",
+                                   mask_zero=architecture != "flatten-dense")(inputs[field])
+        encoded.append(ENCODERS[architecture](keras, x, p.get(f"{field}_units")))
+    x = keras.layers.Concatenate()(encoded)
+    x = keras.layers.Dense(p["head_units"], activation="relu")(x)
+    x = keras.layers.Dropout(p.get("dropout", 0.0))(x)
+    x = keras.layers.BatchNormalization()(x)
+    return inputs, keras.layers.Dense(p["head2_units"], activation="relu")(x)
 
 
 def build_network(architecture: str, features, task_type: str, n_outputs: int, params: dict):
-    """A compiled Keras model: encoder input -> architecture body -> dropout -> task head."""
+    """A compiled Keras model: input(s) -> encoder(s) -> dense head -> task output."""
     import keras
 
-    inputs, x = _encoder_input(keras, features, params, masked=architecture != "flatten-dense")
-    x = ARCHITECTURES[architecture](keras, x, params)
-    x = keras.layers.Dropout(params.get("dropout", 0.0))(x)
+    two = isinstance(features.train, dict)
+    inputs, x = (_title_and_body if two else _one_input)(keras, architecture, features, params)
     if task_type == "multiclass":
         outputs, loss = keras.layers.Dense(n_outputs, activation="softmax")(x), "sparse_categorical_crossentropy"
     else:
@@ -77,6 +97,8 @@ class KerasClassifier:
     params (see ``bench.search_spaces`` for the searched ranges): ``units`` (recurrent width, 32-128),
     ``dense_units`` (16-128), ``dropout`` (0-0.5), ``learning_rate`` (1e-4-1e-2, Adam), ``batch_size``
     (32-256), ``epochs`` (cap), ``patience`` (epochs without a better validation score before stopping).
+    With title and body inputs: ``title_units``, ``body_units``, ``head_units``, ``head2_units`` instead
+    of ``units`` and ``dense_units``.
     """
 
     def __init__(self, architecture: str, params: dict):

@@ -109,3 +109,27 @@ def test_importances_and_history_pages_are_written_from_storage(tmp_path, data_d
     assert set(importances[study_name("smoke", "so-lang4", "tfidf", "logreg")]) >= {"C"}
     page = next((tmp_path / "out" / "history").glob("*.html")).read_text()
     assert 'src="plotly.min.js"' in page and (tmp_path / "out" / "history" / "plotly.min.js").stat().st_size > 1e6
+
+
+def test_title_and_body_reference_runs_as_two_encoders(tmp_path, data_dir):
+    data = load_task("so-2008-top20", data_dir, max_sizes=TINY)
+    row = run_study(data, "learned", "gru", PROFILES["smoke"], storage_url(tmp_path), n_trials=1)
+    study = optuna.load_study(study_name=study_name("smoke", "so-2008-top20", "learned", "gru"),
+                              storage=storage_url(tmp_path))
+    first = study.trials[0]
+    assert first.params["inputs"] == "title+body" and first.params["title_units"] == 300
+    assert first.params["batch_size_title_body"] == 800 and first.params["max_len"] == PROFILES["smoke"].max_len
+    assert row["status"] == "ok" and row["reference"].startswith("notebook title+body GRU")
+    assert row["backend_info"]["seq_len"].startswith("title ")
+
+
+def test_title_and_body_network_has_two_inputs(data_dir):
+    from embeddings import get_backend
+    from models.keras_classifiers import build_network
+
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    features = get_backend("learned").build(data, {"inputs": "title+body", "title_len": 18, "max_len": 32}, "ids")
+    model = build_network("lstm", features, "multiclass", 4, {"title_units": 8, "body_units": 8, "head_units": 16,
+                                                                "head2_units": 8, "embedding_dim": 8})
+    assert sorted(i.name for i in model.inputs) == ["body", "title"]
+    assert model.predict(features.validation, verbose=0).shape == (len(data.validation), 4)
