@@ -110,7 +110,7 @@ class BiLMSettings:
 
 
 # Picked by run profile (``tiny`` for unconfigured use and the tests). Measured on 2 shared CPU cores
-# (load 4-5): tiny 90k params, ~6 s on 48 fixture documents; smoke 0.9M params, 76 s; standard 4.4M params,
+# (load 4-5): tiny 90k params, ~6 s on 48 fixture documents; smoke 0.9M params, 33-76 s; standard 4.4M params,
 # ~0.4 s a step, 700 steps in 5-6.5 min, perplexity 496 on the six tasks' validation text; full is not
 # measured (about 1.7x the standard step cost, 3,000 steps: roughly 35 minutes).
 PRESETS: dict[str, BiLMSettings] = {

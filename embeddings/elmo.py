@@ -25,7 +25,7 @@ lengths under it; recommended 64-200: ELMo's cost grows linearly with it).
 
 Measured on 2 CPU cores shared with other jobs (load average 4-5), biLM presets of ``embeddings.bilm``:
 smoke (``--tasks bbc-news,so-python``, 480 training documents): 0.9M params, held-out perplexity 542,
-76 s to train and export (tracing included); standard (all six tasks, 11,681 training documents, 1.43M
+33 s to train and 1 s to export (76 s while other runs shared the cores); standard (all six tasks, 11,681 training documents, 1.43M
 tokens): 4.4M params, perplexity 496 after 700 steps in 389 s (461 after 800 steps in 341 s on a less
 loaded machine). Mean-pooled vectors of such small biLMs are weak features on small subsets (smoke
 bbc-news: logistic regression 0.28 accuracy on ``default``, 0.36 on the character-CNN layer alone).

@@ -153,3 +153,19 @@ def build_tf1_hub_module(path: Path, width: int) -> Path:
         builder.save()
     (path / "tfhub_module.pb").write_bytes(b"\x08\x03")  # ModuleDef{format: 3}
     return path
+
+
+def test_configured_bilm_is_trained_once_on_the_training_splits_given(data_dir, isolated):
+    tasks = [load_task(name, data_dir, max_sizes=TINY, seed=0) for name in ("so-python", "bbc-news")]
+    done = elmo.configure(bilm_settings=bilm.PRESETS["tiny"], train_texts=[t for d in tasks for t in d.train.texts],
+                          validation_texts=["zzzonlyinvalidation " + t for d in tasks for t in d.validation.texts])
+    assert done["label"] == f"elmo ({bilm.label_of(done['report'])})" and done["report"]["validation_tokens"] > 0
+    features = [elmo.build(d, {"max_len": 16}, "pooled") for d in tasks]
+    assert {f.info["handle"] for f in features} == {done["handle"]}  # one biLM for every task of the run
+    vocab = (Path(done["handle"]) / "vocab.txt").read_text(encoding="utf-8").split()
+    assert "zzzonlyinvalidation" not in vocab
+
+
+def test_a_handle_that_cannot_be_loaded_is_reported_by_name(isolated, tmp_path):
+    with pytest.raises(ValueError, match="nothing-here"):
+        elmo.configure(handle=str(tmp_path / "nothing-here"))
