@@ -114,7 +114,7 @@ def cmd_all(args, worker: bool = False) -> int:
     import optuna
 
     from bench.controls import run_controls
-    from bench.leaderboard import atomic_write, load_storage, write_leaderboard
+    from bench.leaderboard import atomic_write, load_storage, provenance, write_leaderboard
     from bench.pairings import na_reason, valid_pairings
     from bench.runner import STOP, storage_for
     from bench.tasks import load_task, resolve_data_dir
@@ -173,10 +173,13 @@ def cmd_all(args, worker: bool = False) -> int:
                   f"{c['chance_mean']:.4f} (95th pct {c['chance_p95']:.4f})", file=sys.stderr)
     rows, controls = load_storage(storage, profile.name)
     rows = [r for r in rows if r["task"] in tasks]
+    atomic_write(out_dir / "provenance.json", json.dumps(provenance(
+        profile, ["python", "-m", "bench", *sys.argv[1:]], data_dir,
+        [d.task.dataset.filename for d in datasets.values()], time.perf_counter() - started), indent=1))
     paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in tasks}, out_dir, backends,
                               classifiers, storage)
     print(f"{len(rows)} pairings in {time.perf_counter() - started:.0f} s (embedding cache: {cache.hits} hits, "
-          f"{cache.misses} computed); leaderboard: {paths['md']}")
+          f"{cache.misses} computed); leaderboard: {paths['md']}; report: {paths['html']}")
     return 0
 
 
@@ -311,7 +314,7 @@ def cmd_report(args) -> int:
         raise BenchError(f"no studies of profile {profile.name!r} in storage {_redact(storage)}; run `python -m bench all` first")
     paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in tasks}, out_dir, backends,
                               classifiers, storage)
-    print(f"{len(rows)} pairings; leaderboard: {paths['md']}")
+    print(f"{len(rows)} pairings; leaderboard: {paths['md']}; report: {paths['html']}")
     return 0
 
 

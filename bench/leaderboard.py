@@ -6,7 +6,8 @@ task's controls), so ``report`` rebuilds every table and plot from the storage a
 Files: ``leaderboard.csv`` / ``.json`` (one row per pairing), ``leaderboard.md`` (per task: ranking with
 95% intervals, ties with the best, reference vs tuned, controls; a backend x classifier table; the
 marginal means), ``controls.json``, ``marginals.csv``, ``plots/<task>-heatmap.png``,
-``plots/<task>-pareto.png``, ``importances.json`` and ``history/<study>.html``.
+``plots/<task>-pareto.png``, ``importances.json``, ``history/<study>.html``, ``provenance.json`` and
+``index.html`` (a self-contained report).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +135,37 @@ def write_leaderboard(rows: list[dict], controls: dict[str, dict], out_dir: Path
     paths.update(write_plots(rows, out_dir / "plots", backends, classifiers))
     if storage:
         paths.update(write_study_views(storage, rows, out_dir))
+    from bench.html_report import render
+
+    provenance_file = out_dir / "provenance.json"
+    provenance = json.loads(provenance_file.read_text(encoding="utf-8")) if provenance_file.is_file() else {}
+    paths["html"] = out_dir / "index.html"
+    atomic_write(paths["html"], render(rows, controls, marginals, out_dir / "plots", provenance))
     return paths
+
+
+def provenance(profile, command: list[str], data_dir: Path, dataset_files: list[str], wall_seconds: float) -> dict:
+    """What produced a results folder: code, libraries, data, settings, machine, time and command."""
+    import hashlib
+    import subprocess
+
+    from bench.runner import versions
+
+    def sha256(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                cwd=Path(__file__).parent).stdout.strip() or None
+    except OSError:
+        commit = None
+    return {
+        "git_commit": commit, "command": " ".join(command), "wall_seconds": round(wall_seconds, 1),
+        "profile": profile.as_dict(), "seed": profile.seed, "versions": versions(),
+        "datasets": {f: sha256(data_dir / f) for f in sorted(set(dataset_files))},
+        "machine": {"cores": os.cpu_count(),
+                    "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
+    }
 
 
 def write_study_views(storage: str, rows: list[dict], out_dir: Path) -> dict[str, Path]:
@@ -145,7 +177,9 @@ def write_study_views(storage: str, rows: list[dict], out_dir: Path) -> dict[str
         name = study_name(r["profile"], r["task"], r["backend"], r["classifier"])
         study = optuna.load_study(study_name=name, storage=storage_for(storage))
         try:
-            importances[name] = optuna.importance.get_param_importances(study)
+            with warnings.catch_warnings():  # "importances will be equal" on tiny studies: the numbers say so
+                warnings.simplefilter("ignore", UserWarning)
+                importances[name] = optuna.importance.get_param_importances(study)
         except (RuntimeError, ValueError) as exc:  # e.g. every trial had the same parameters
             importances[name] = {"not computed": str(exc)}
         try:
