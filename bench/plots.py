@@ -76,5 +76,5 @@ def _pareto(task: str, rows: list[dict], backends, classifiers):
     ax.set_xlabel("embedding + training seconds (log)")
     ax.set_ylabel(f"test {rows[0]['main_metric']}")
     ax.set_title(f"{task}: score vs training cost")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     return fig
