@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.errors import BenchError
+from bench.errors import BenchError, redact
 from bench.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 
 RESULTS_DIR = Path("results")
@@ -174,7 +174,7 @@ def cmd_all(args, worker: bool = False) -> int:
     rows, controls = load_storage(storage, profile.name)
     rows = [r for r in rows if r["task"] in tasks]
     atomic_write(out_dir / "provenance.json", json.dumps(provenance(
-        profile, ["python", "-m", "bench", *sys.argv[1:]], data_dir,
+        profile, ["python", "-m", "bench", *map(redact, sys.argv[1:])], data_dir,
         [d.task.dataset.filename for d in datasets.values()], time.perf_counter() - started), indent=1))
     paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in tasks}, out_dir, backends,
                               classifiers, storage)
@@ -243,7 +243,7 @@ def _spawn_workers(args, storage: str) -> None:
 
 
 def _resume_command(args) -> str:
-    return " ".join(["python -m bench", *sys.argv[1:]]) if sys.argv[1:2] == ["all"] else "python -m bench all ..."
+    return " ".join(["python -m bench", *map(redact, sys.argv[1:])]) if sys.argv[1:2] == ["all"] else "python -m bench all ..."
 
 
 def _configure_elmo(handle: str | None, datasets: dict, profile_name: str) -> None:
@@ -311,7 +311,7 @@ def cmd_report(args) -> int:
     rows, controls = load_storage(storage, profile.name)
     rows = [r for r in rows if r["task"] in tasks]
     if not rows:
-        raise BenchError(f"no studies of profile {profile.name!r} in storage {_redact(storage)}; run `python -m bench all` first")
+        raise BenchError(f"no studies of profile {profile.name!r} in storage {redact(storage)}; run `python -m bench all` first")
     paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in tasks}, out_dir, backends,
                               classifiers, storage)
     print(f"{len(rows)} pairings; leaderboard: {paths['md']}; report: {paths['html']}")
@@ -332,10 +332,3 @@ def cmd_check(args) -> int:
         raise BenchError(f"{path}: {len(missing)} valid pairing(s) without a finished row: {', '.join(missing[:10])}")
     print(f"{path}: all {len(rows)} pairings finished")
     return 0
-
-
-def _redact(url: str) -> str:
-    """A storage URL without its password, for messages and logs."""
-    import re
-
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)

@@ -3,3 +3,10 @@
 
 class BenchError(Exception):
     """A problem with the user's input: the message names the file, row, option or value at fault."""
+
+
+def redact(text: str) -> str:
+    """A storage URL (or any argument) without its password, for messages, logs and provenance."""
+    import re
+
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", text)

@@ -83,6 +83,7 @@ def test_shuffled_control_scores_near_chance_on_a_real_task(tmp_path, shared_dat
     data = load_task("bbc-news", shared_data_dir, max_sizes={"train": 600, "validation": 200, "test": 200})
     controls = run_controls(data, PROFILES["smoke"], storage_url(tmp_path))
     assert not controls["leakage_alarm"], controls
+    assert controls["shuffled_ci95"][0] <= max(controls["majority"], controls["chance_p95"])
     assert controls["shuffled"] < max(controls["majority"], controls["chance_p95"]) + 0.05
     assert controls["chance_mean"] < 0.35  # 5 balanced classes
 
@@ -133,3 +134,12 @@ def test_title_and_body_network_has_two_inputs(data_dir):
                                                                 "head2_units": 8, "embedding_dim": 8})
     assert sorted(i.name for i in model.inputs) == ["body", "title"]
     assert model.predict(features.validation, verbose=0).shape == (len(data.validation), 4)
+
+
+def test_a_leaking_pipeline_raises_the_alarm(tmp_path, shared_data_dir, monkeypatch):
+    """Shuffled labels that still carry the truth (a leak) must be caught."""
+    import bench.controls as controls_module
+
+    monkeypatch.setattr(controls_module, "shuffled_labels", lambda y, seed: y)
+    data = load_task("bbc-news", shared_data_dir, max_sizes={"train": 600, "validation": 200, "test": 200})
+    assert run_controls(data, PROFILES["smoke"], storage_url(tmp_path))["leakage_alarm"]
