@@ -75,15 +75,16 @@ MEMORY_SHARE = 0.5  # refuse an array that would take more than this share of ph
 def check_memory(n_docs: int, length: int, width: int, what: str, itemsize: int = 4) -> None:
     """Refuse, before allocating, a (docs x length x width) array that would not fit in memory.
 
-    Raises ``BenchError`` with the estimate and what to lower (``max_len``, subset size, or the backend).
+    Raises ``MemoryEstimateError`` (a ``BenchError`` and a ``MemoryError``: inside a run it fails only
+    its trial) with the estimate and what to lower (``max_len``, the subset size, or the backend).
     """
     import os
 
-    from bench.errors import BenchError
+    from bench.errors import MemoryEstimateError
 
     need = n_docs * length * width * itemsize
     limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * MEMORY_SHARE
     if need > limit:
-        raise BenchError(f"{what}: {n_docs:,} documents x {length} tokens x {width} dims x {itemsize} bytes = "
+        raise MemoryEstimateError(f"{what}: {n_docs:,} documents x {length} tokens x {width} dims x {itemsize} bytes = "
                          f"{need / 2**30:.1f} GiB, more than {limit / 2**30:.1f} GiB ({MEMORY_SHARE:.0%} of memory); "
                          f"lower max_len or the profile's subset size")

@@ -133,3 +133,15 @@ def test_a_configuration_that_would_not_fit_in_memory_is_refused_before_allocati
     data = load_task("bbc-news", data_dir, max_sizes={"train": 40, "validation": 12, "test": 12})
     with pytest.raises(BenchError, match="spaCy token vectors"):
         get_backend("spacy-glove").build(data, {"max_len": 32}, "token_vectors")
+
+
+def test_a_trial_refused_for_memory_fails_alone(tmp_path, data_dir, monkeypatch):
+    from embeddings import registry
+
+    monkeypatch.setattr(registry, "MEMORY_SHARE", 1e-9)
+    data = load_task("bbc-news", data_dir, max_sizes={"train": 40, "validation": 12, "test": 12})
+    storage = f"sqlite:///{tmp_path / 'o.sqlite3'}"
+    row = run_study(data, "spacy-glove", "gru", PROFILES["smoke"], storage, n_trials=2)
+    trials = optuna.load_study(study_name=study_name("smoke", "bbc-news", "spacy-glove", "gru"), storage=storage).trials
+    assert [t.state.name for t in trials] == ["FAIL", "FAIL"] and "GiB" in trials[0].user_attrs["error"]
+    assert row["status"] == "failed" and row["trials_failed"] == 2
