@@ -56,7 +56,7 @@ def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir:
     parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>pairbench: {profile}</title>",
              f"<style>{_STYLE}</style></head><body>", f"<h1>pairbench leaderboard, profile <code>{profile}</code></h1>",
              "<p class=note>Validation chose each configuration; test was scored only for the chosen and the reference "
-             "configuration. Test = mean over repeats (seeds) ± sd; 95% CI = bootstrap over test documents; "
+             "configuration. Test = mean over repeats (seeds) ± sd; 95% CI = bootstrap over test documents of that mean; "
              "<b>tied</b> = not distinguishable from the task's best by a paired bootstrap (95%). Click a header to sort.</p>"]
     if provenance:
         parts.append("<details><summary>Provenance</summary><pre>" + html.escape(

@@ -77,9 +77,10 @@ def mark_ties(rows: list[dict]) -> list[dict]:
             continue
         best = max(scored, key=lambda r: r["test_main"])
         truth = decode_predictions(best["test_truth"])
-        preds = [decode_predictions(r["test_predictions"]) for r in scored]
-        samples = metrics.bootstrap(best["task_type"], best["main_metric"], truth, preds, seed=0,
-                                    n_classes=best.get("n_classes"))
+        # Each pairing's metric averaged over its repeats, on the same resamples of test documents (paired).
+        samples = [metrics.bootstrap(best["task_type"], best["main_metric"], truth,
+                                     [decode_predictions(p) for p in r["test_predictions"]], seed=0,
+                                     n_classes=best.get("n_classes")).mean(axis=0) for r in scored]
         best_samples = samples[scored.index(best)]
         for r, s in zip(scored, samples):
             r["best_in_task"] = r is best
@@ -212,8 +213,8 @@ def markdown(rows: list[dict], controls: dict, marginals: pd.DataFrame, backends
     if rows:
         lines += [f"Profile `{rows[0]['profile']}`. Validation chose each configuration; the test split was scored "
                   "only for the chosen (and the reference) configuration. Test = mean over the repeats (seeds) "
-                  "± standard deviation; the 95% interval is a bootstrap over test documents of the first "
-                  "repeat; **tied** = not distinguishable from the task's best by a paired bootstrap (95%).", ""]
+                  "± standard deviation; the 95% interval is a bootstrap over test documents of that mean; "
+                  "**tied** = not distinguishable from the task's best by a paired bootstrap (95%).", ""]
     for task in sorted({r["task"] for r in rows}):
         task_rows = [r for r in rows if r["task"] == task]
         main = next((r["main_metric"] for r in task_rows if r.get("main_metric")), "main")

@@ -308,7 +308,10 @@ def _row(study, data: TaskData, backend, classifier, profile: Profile, budget: i
         scores = [f.test[main] for f in repeats]
         y_test = data.y("test")
         n_classes = len(data.classes) if task_type == "multiclass" else None
-        samples = metrics.bootstrap(task_type, main, y_test, [first.test_pred], seed=profile.seed, n_classes=n_classes)[0]
+        # The interval is of the reported number itself: on each resample of test documents, the metric
+        # averaged over the repeats (seeds).
+        samples = metrics.bootstrap(task_type, main, y_test, [f.test_pred for f in repeats], seed=profile.seed,
+                                    n_classes=n_classes).mean(axis=0)
         row.update({
             "test_main": float(np.mean(scores)), "test_main_std": float(np.std(scores)), "test_main_repeats": scores,
             "repeats": len(repeats), "test_main_ci95": metrics.confidence_interval(samples),
@@ -321,7 +324,7 @@ def _row(study, data: TaskData, backend, classifier, profile: Profile, budget: i
             "embed_seconds": first.embed_seconds, "train_seconds": float(np.mean([f.train_seconds for f in repeats])),
             "inference_seconds": first.inference_seconds, "epochs_run": first.epochs_run, "n_params": first.n_params,
             "backend_info": first.info,
-            "test_predictions": encode_predictions(first.test_pred),
+            "test_predictions": [encode_predictions(f.test_pred) for f in repeats],
             "test_truth": encode_predictions(y_test),
             "n_classes": n_classes,
         })
