@@ -14,3 +14,14 @@ def redact(text: str) -> str:
     import re
 
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", text)
+
+
+def lookup(registry: dict, kind: str, name: str):
+    """``registry[name]``, or a ``BenchError`` naming the kind, suggesting the closest name, listing all."""
+    if name not in registry:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(registry), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise BenchError(f"unknown {kind} {name!r}{hint}; known: {', '.join(registry)}")
+    return registry[name]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import collections
-import difflib
 import functools
 import hashlib
 import html
@@ -24,7 +23,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from bench.errors import BenchError
+from bench.errors import BenchError, lookup
 
 DATA_DIR_ENV = "PAIRBENCH_DATA_DIR"
 SPLITS = ("train", "validation", "test")
@@ -183,14 +182,7 @@ register_task(Task("so-2008-top20", "multilabel", DATASETS["so_2008"],
 
 
 def get_task(name: str) -> Task:
-    if name not in TASKS:
-        raise BenchError(f"unknown task {name!r}{did_you_mean(name, TASKS)}; known: {', '.join(TASKS)}")
-    return TASKS[name]
-
-
-def did_you_mean(name: str, choices) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return lookup(TASKS, "task", name)
 
 
 # --------------------------------------------------------------------------- splits and loaded data

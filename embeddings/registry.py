@@ -61,12 +61,9 @@ def register_backend(spec: BackendSpec) -> BackendSpec:
 
 
 def get_backend(name: str) -> BackendSpec:
-    from bench.errors import BenchError
-    from bench.tasks import did_you_mean
+    from bench.errors import lookup
 
-    if name not in BACKENDS:
-        raise BenchError(f"unknown embedding backend {name!r}{did_you_mean(name, BACKENDS)}; known: {', '.join(BACKENDS)}")
-    return BACKENDS[name]
+    return lookup(BACKENDS, "embedding backend", name)
 
 
 MEMORY_SHARE = 0.5  # refuse an array that would take more than this share of physical memory

@@ -42,9 +42,6 @@ def register_classifier(spec: ClassifierSpec) -> ClassifierSpec:
 
 
 def get_classifier(name: str) -> ClassifierSpec:
-    from bench.errors import BenchError
-    from bench.tasks import did_you_mean
+    from bench.errors import lookup
 
-    if name not in CLASSIFIERS:
-        raise BenchError(f"unknown classifier {name!r}{did_you_mean(name, CLASSIFIERS)}; known: {', '.join(CLASSIFIERS)}")
-    return CLASSIFIERS[name]
+    return lookup(CLASSIFIERS, "classifier", name)
