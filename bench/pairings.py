@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from embeddings import BACKENDS, FEATURE_KINDS_DOC
+from embeddings import BACKENDS
 from models import CLASSIFIERS
 
 
@@ -25,4 +25,4 @@ def valid_pairings(backends=None, classifiers=None) -> list[tuple[str, str]]:
     return [(b, c) for b in (backends or BACKENDS) for c in (classifiers or CLASSIFIERS) if feature_kind(b, c)]
 
 
-__all__ = ["feature_kind", "na_reason", "valid_pairings", "FEATURE_KINDS_DOC"]
+__all__ = ["feature_kind", "na_reason", "valid_pairings"]

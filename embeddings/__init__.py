@@ -3,7 +3,7 @@
 Backends register themselves in ``embeddings.registry``; importing this package loads every built-in one.
 """
 
-from embeddings.registry import BACKENDS, FEATURE_KINDS as FEATURE_KINDS_DOC, BackendSpec, Features, get_backend, register_backend
+from embeddings.registry import BACKENDS, BackendSpec, Features, get_backend, register_backend
 from embeddings import learned, tfidf  # noqa: F401  (registers the built-in backends)
 from embeddings import word2vec, spacy_vectors  # noqa: F401,I001  (word2vec, vectors-<file>, spacy-sm, spacy-glove)
 from embeddings import elmo  # noqa: F401,I001  (elmo: TF Hub handle or a biLM trained here)
