@@ -233,10 +233,10 @@ def _spawn_workers(args, storage: str) -> None:
     """Run ``--jobs`` worker processes on this machine against the same storage and wait for them."""
     import subprocess
 
-    env = {**os.environ, "KERAS_BACKEND": os.environ["KERAS_BACKEND"]}
-    # One BLAS/XLA thread per worker: two single-threaded workers beat one two-threaded process here.
-    env.update({"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
-                "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"})
+    # Workers inherit KERAS_BACKEND (set by main) with everything else; one BLAS/XLA thread per worker,
+    # so N workers do not each claim every core.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+           "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
     workers = [subprocess.Popen(_worker_argv(args, storage), env=env) for _ in range(args.jobs)]
     codes = [w.wait() for w in workers]
     if any(codes):
