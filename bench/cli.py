@@ -6,12 +6,16 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
 from bench.errors import BenchError, redact
 from bench.profiles import DEFAULT_PROFILE, PROFILES, get_profile
+
+WORKER_INDEX, WORKER_COUNT = "PAIRBENCH_WORKER_INDEX", "PAIRBENCH_WORKER_COUNT"  # set by ``all --jobs`` for its workers
+DEFAULT_JOBS = max(1, min(os.cpu_count() or 1, 2))  # one worker per core; more needs more memory than measured
 
 RESULTS_DIR = Path("results")
 
@@ -64,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--vectors", help="pretrained word vectors (word2vec text/binary, GloVe text or gensim "
                      "KeyedVectors file), run as backend vectors-<file name> (default: $PAIRBENCH_VECTORS)")
     sub.add_parser("all", parents=[common, run], help="tune every valid pairing on every task, write the leaderboard") \
-        .add_argument("--jobs", type=int, default=1, help="worker processes on this machine (default 1)")
+        .add_argument("--jobs", type=int, default=DEFAULT_JOBS,
+                      help=f"worker processes on this machine (default: one per core, at most 2; here {DEFAULT_JOBS})")
     sub.add_parser("worker", parents=[common, run],
                    help="take trials from the studies in --storage until their budgets are spent (no leaderboard)") \
         .set_defaults(jobs=1)
@@ -83,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "profile", None) in PROFILES:
         # Must be set before Keras is first imported; an explicit KERAS_BACKEND wins.
         os.environ.setdefault("KERAS_BACKEND", PROFILES[args.profile].keras_backend)
+        if args.command in ("all", "worker") and os.environ["KERAS_BACKEND"] == "jax" and not args.no_cache:
+            _jax_compilation_cache(args)
     _install_interrupt_handler()
     try:
         return {"all": cmd_all, "worker": cmd_worker, "list": cmd_list, "report": cmd_report, "check": cmd_check,
@@ -119,6 +126,9 @@ def cmd_all(args, worker: bool = False) -> int:
     from bench.pairings import na_reason, valid_pairings
     from bench.runner import STOP, storage_for
     from bench.tasks import load_task, resolve_data_dir
+    from bench.timing import WAIT, MemorySampler, timed
+    from bench.timing import record as record_timing
+    from bench.timing import summary as timing_summary
     from embeddings.cache import configure as configure_cache
 
     profile = get_profile(args.profile)
@@ -149,17 +159,32 @@ def cmd_all(args, worker: bool = False) -> int:
     datasets = {t: load_task(t, data_dir, max_sizes=profile.max_sizes, seed=profile.seed, encoding=args.encoding)
                 for t in tasks}
     atomic_write(out_dir / "tasks.json", json.dumps({t: d.stats for t, d in datasets.items()}, indent=1))
-    if "elmo" in backends:
-        _configure_elmo(args.elmo_handle, datasets, profile.name)
     trials = args.trials or profile.trials
     started = time.perf_counter()
     if worker:
+        # The biLM is trained (or read from the cache) when the first elmo study needs it; elmo studies come
+        # last, and a coordinator of --jobs trains it meanwhile (one trainer per machine: see bilm.trained_bilm).
+        if "elmo" in backends:
+            _configure_elmo(args.elmo_handle, datasets, profile.name, lazy=True)
         _tune(datasets, pairs, profile, storage, trials, recover=False)
+        record_timing(out_dir, "worker")
         print(f"worker done in {time.perf_counter() - started:.0f} s")
         return 0
+    shutil.rmtree(out_dir / "timing", ignore_errors=True)  # this run's processes write their figures here
+    memory = MemorySampler()
+    memory.start()
     if args.jobs > 1:
         storage_for(storage)  # create the schema once, before the workers race to
-        _spawn_workers(args, storage)
+        workers = _spawn_workers(args, storage)
+        memory.pids += [w.pid for w in workers]
+        if "elmo" in backends:
+            _configure_elmo(args.elmo_handle, datasets, profile.name)
+        with timed(WAIT):
+            codes = [w.wait() for w in workers]
+        if any(codes):
+            print(f"worker exit codes {codes}; the coordinator finishes what they left", file=sys.stderr)
+    elif "elmo" in backends:
+        _configure_elmo(args.elmo_handle, datasets, profile.name)
     # The coordinator's pass: resumes or finishes every study and writes each row. Trials a killed run left
     # RUNNING are failed first when the storage is this machine's own and no worker is alive any more.
     _tune(datasets, pairs, profile, storage, trials, recover=args.storage is None)
@@ -174,9 +199,11 @@ def cmd_all(args, worker: bool = False) -> int:
                   f"{c['chance_mean']:.4f} (95th pct {c['chance_p95']:.4f})", file=sys.stderr)
     rows, controls = load_storage(storage, profile.name)
     rows = [r for r in rows if r["task"] in tasks]
+    record_timing(out_dir, "coordinator")
+    cost = timing_summary(out_dir, time.perf_counter() - started, memory.stop(), args.jobs)
     atomic_write(out_dir / "provenance.json", json.dumps(provenance(
         profile, ["python", "-m", "bench", *map(redact, sys.argv[1:])], data_dir,
-        [d.task.dataset.filename for d in datasets.values()], time.perf_counter() - started), indent=1))
+        [d.task.dataset.filename for d in datasets.values()], time.perf_counter() - started, cost), indent=1))
     paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in tasks}, out_dir, backends,
                               classifiers, storage)
     print(f"{len(rows)} pairings in {time.perf_counter() - started:.0f} s (embedding cache: {cache.hits} hits, "
@@ -196,7 +223,15 @@ def _tune(datasets: dict, pairs, profile, storage: str, trials: int, *, recover:
 
     with tqdm(total=len(datasets) * len(pairs) * trials, desc=profile.name, unit="trial", file=sys.stderr,
               disable=None) as bar:
-        for n, (task, (backend, classifier)) in enumerate((t, p) for t in datasets for p in pairs):
+        # ELMo studies last: a parallel run's biLM is being trained meanwhile (see cmd_all). Worker k of n
+        # (``--jobs``) first takes every n-th study from the k-th, then helps with whatever is left: workers
+        # seldom share a study, so the one that ran a study's trials still holds its best model and scores
+        # test without retraining it.
+        order = sorted(((t, p) for t in datasets for p in pairs), key=lambda tp: tp[1][0] == "elmo")
+        index, jobs = int(os.environ.get(WORKER_INDEX, 0)), max(1, int(os.environ.get(WORKER_COUNT, 1)))
+        first = order[index::jobs]
+        order = first + [tp for tp in order if tp not in first]
+        for n, (task, (backend, classifier)) in enumerate(order):
             if STOP.is_set():
                 return
             bar.set_postfix_str(f"{task} {backend} x {classifier}")
@@ -214,6 +249,17 @@ def _tune(datasets: dict, pairs, profile, storage: str, trials: int, *, recover:
                 bar.write(f"{task:14s} {backend:11s} x {classifier:13s} FAILED: no trial completed")
 
 
+def _jax_compilation_cache(args) -> None:
+    """Keep JAX's compiled programs on disk (``<cache>/jax``): a repeat of a configuration, or a trial whose
+    network has the same shapes as an earlier one (in any process), skips compilation (1-2 s a fit, measured)."""
+    import jax
+
+    from embeddings.cache import EmbeddingCache
+
+    jax.config.update("jax_compilation_cache_dir", str(EmbeddingCache(args.cache_dir).root / "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 def _worker_argv(args, storage: str) -> list[str]:
     argv = [sys.executable, "-m", "bench", "worker", "--profile", args.profile, "--storage", storage,
             "--results-dir", str(args.results_dir), "--encoding", args.encoding]
@@ -229,25 +275,23 @@ def _worker_argv(args, storage: str) -> list[str]:
     return argv
 
 
-def _spawn_workers(args, storage: str) -> None:
-    """Run ``--jobs`` worker processes on this machine against the same storage and wait for them."""
+def _spawn_workers(args, storage: str) -> list:
+    """Start ``--jobs`` worker processes on this machine against the same storage."""
     import subprocess
 
     # Workers inherit KERAS_BACKEND (set by main) with everything else; one BLAS/XLA thread per worker,
     # so N workers do not each claim every core.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
            "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
-    workers = [subprocess.Popen(_worker_argv(args, storage), env=env) for _ in range(args.jobs)]
-    codes = [w.wait() for w in workers]
-    if any(codes):
-        print(f"worker exit codes {codes}; the coordinator finishes what they left", file=sys.stderr)
+    return [subprocess.Popen(_worker_argv(args, storage), env={**env, WORKER_INDEX: str(k), WORKER_COUNT: str(args.jobs)})
+            for k in range(args.jobs)]
 
 
 def _resume_command(args) -> str:
     return " ".join(["python -m bench", *map(redact, sys.argv[1:])]) if sys.argv[1:2] == ["all"] else "python -m bench all ..."
 
 
-def _configure_elmo(handle: str | None, datasets: dict, profile_name: str) -> None:
+def _configure_elmo(handle: str | None, datasets: dict, profile_name: str, lazy: bool = False) -> None:
     """The elmo backend's model for this run: the handle, or one biLM trained on the training splits only."""
     from embeddings import bilm, elmo
 
@@ -258,10 +302,12 @@ def _configure_elmo(handle: str | None, datasets: dict, profile_name: str) -> No
     try:
         done = elmo.configure(handle, bilm.PRESETS.get(profile_name, bilm.PRESETS["standard"]),
                               train_texts=[t for d in datasets.values() for t in d.train.texts],
-                              validation_texts=[t for d in datasets.values() for t in d.validation.texts], log=log)
+                              validation_texts=[t for d in datasets.values() for t in d.validation.texts], log=log,
+                              lazy=lazy)
     except ValueError as exc:
         raise BenchError(f"{'--elmo-handle' if handle else 'elmo biLM'}: {exc}") from exc
-    log(f"{done['label']} ready in {time.perf_counter() - started:.1f} s")
+    if not lazy:
+        log(f"{done['label']} ready in {time.perf_counter() - started:.1f} s")
 
 
 def cmd_cache(args) -> int:

@@ -74,7 +74,7 @@ def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir:
                          f"{c['shuffled']:.4f}.{alarm}</p>")
         parts.append(f"<table class=sortable><thead><tr><th>backend</th><th>classifier</th><th>status</th>"
                      f"<th>test {main}</th><th>sd</th><th>CI low</th><th>CI high</th><th>tied</th><th>validation</th>"
-                     f"<th>reference val</th><th>reference test</th><th>trials</th><th>train s</th><th>params</th>"
+                     f"<th>reference val</th><th>reference test</th><th>trials</th><th>pairing s</th><th>train s</th><th>params</th>"
                      f"</tr></thead><tbody>")
         for r in task_rows:
             ci = r.get("test_main_ci95") or [None, None]
@@ -86,7 +86,7 @@ def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir:
                 _cell("best" if r.get("best_in_task") else "tied" if r.get("tied_with_best") else ""),
                 _cell(r.get("validation_main")), _cell(r.get("reference_validation_main")),
                 _cell(r.get("reference_test_main")), _cell(r.get("trials_complete")),
-                _cell(r.get("train_seconds"), 1), _cell(r.get("n_params"))]) + "</tr>")
+                _cell(r.get("wall_seconds"), 0), _cell(r.get("train_seconds"), 1), _cell(r.get("n_params"))]) + "</tr>")
         parts.append("</tbody></table>")
         parts.append(_image(plots_dir / f"{task}-heatmap.png") + _image(plots_dir / f"{task}-pareto.png"))
     if not marginals.empty:

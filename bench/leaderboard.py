@@ -145,8 +145,9 @@ def write_leaderboard(rows: list[dict], controls: dict[str, dict], out_dir: Path
     return paths
 
 
-def provenance(profile, command: list[str], data_dir: Path, dataset_files: list[str], wall_seconds: float) -> dict:
-    """What produced a results folder: code, libraries, data, settings, machine, time and command."""
+def provenance(profile, command: list[str], data_dir: Path, dataset_files: list[str], wall_seconds: float,
+               cost: dict | None = None) -> dict:
+    """What produced a results folder: code, libraries, data, settings, machine, time, cost and command."""
     import hashlib
     import subprocess
 
@@ -158,10 +159,13 @@ def provenance(profile, command: list[str], data_dir: Path, dataset_files: list[
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
                                 cwd=Path(__file__).parent).stdout.strip() or None
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                    text=True, timeout=10, cwd=Path(__file__).parent).stdout.strip())
     except OSError:
-        commit = None
+        commit = dirty = None
     return {
-        "git_commit": commit, "command": " ".join(command), "wall_seconds": round(wall_seconds, 1),
+        "git_commit": commit, "git_dirty": dirty, "command": " ".join(command), "wall_seconds": round(wall_seconds, 1),
+        "cost": cost,
         "profile": profile.as_dict(), "seed": profile.seed, "versions": versions(),
         "datasets": {f: sha256(data_dir / f) for f in sorted(set(dataset_files))},
         "machine": {"cores": os.cpu_count(),
@@ -219,20 +223,22 @@ def markdown(rows: list[dict], controls: dict, marginals: pd.DataFrame, backends
         task_rows = [r for r in rows if r["task"] == task]
         main = next((r["main_metric"] for r in task_rows if r.get("main_metric")), "main")
         sizes = next((r["sizes"] for r in task_rows if r.get("sizes")), {})
+        task_wall = sum(r.get("wall_seconds") or 0.0 for r in task_rows)
         lines += [f"## {task} ({task_rows[0].get('task_type', '')}, main metric: {main})", "",
-                  f"Documents train/validation/test: {sizes.get('train')}/{sizes.get('validation')}/{sizes.get('test')}", ""]
+                  f"Documents train/validation/test: {sizes.get('train')}/{sizes.get('validation')}/{sizes.get('test')}. "
+                  f"Time of all its pairings (trials and repeats, summed over workers): {task_wall / 60:.1f} min.", ""]
         c = controls.get(task)
         if c:
             alarm = " **LEAKAGE ALARM: the shuffled-label control scores clearly above chance**" if c["leakage_alarm"] else ""
             lines += [f"Controls: majority {c['majority']:.4f}, chance {c['chance_mean']:.4f} (95th pct "
                       f"{c['chance_p95']:.4f}), shuffled labels ({c['shuffled_pairing']}) {c['shuffled']:.4f}.{alarm}", ""]
         lines += ["| rank | backend | classifier | test " + main + " (mean ± sd) | 95% CI | tied | validation | "
-                  "reference val / test | trials (ok/pruned/failed of budget) | train s | params | other test metrics |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "reference val / test | trials (ok/pruned/failed of budget) | pairing s | train s | params | other test metrics |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for rank, r in enumerate(task_rows, 1):
             if r.get("status") != "ok":
                 lines.append(f"| {rank} | {_label(r)} | {r['classifier']} | {r.get('status')} | | | | | "
-                             f"{r.get('trials_complete', 0)} | | | |")
+                             f"{r.get('trials_complete', 0)} | | | | |")
                 continue
             others = ", ".join(f"{k} {v:.4f}" for k, v in (r.get("test_metrics") or {}).items() if k != main)
             trials = (f"{r.get('trials_complete', 0)}/{r.get('trials_pruned', 0)}/{r.get('trials_failed', 0)}"
@@ -244,7 +250,7 @@ def markdown(rows: list[dict], controls: dict, marginals: pd.DataFrame, backends
             lines.append(f"| {rank} | {_label(r)} | {r['classifier']} | {_fmt(r.get('test_main'))} ± "
                          f"{_fmt(r.get('test_main_std'))} (n={r.get('repeats')}) | [{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}] | "
                          f"{tied} | {_fmt(r.get('validation_main'))} | {ref} | {trials} | "
-                         f"{_fmt(r.get('train_seconds'), 1)} | {r.get('n_params') or ''} | {others} |")
+                         f"{_fmt(r.get('wall_seconds'), 0)} | {_fmt(r.get('train_seconds'), 1)} | {r.get('n_params') or ''} | {others} |")
         lines += ["", f"Test {main}, backend x classifier:", "",
                   "| backend | " + " | ".join(classifiers) + " |", "|---" * (len(classifiers) + 1) + "|"]
         by_pair = {(r["backend"], r["classifier"]): r for r in task_rows}

@@ -31,6 +31,7 @@ embedding cache's root by a hash of the training corpus and the settings.
 from __future__ import annotations
 
 import collections
+import fcntl
 import hashlib
 import json
 import math
@@ -495,12 +496,24 @@ def trained_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: 
         root = cache.root if cache.enabled else tempfile.mkdtemp(prefix="pairbench-bilm-")
     root = Path(root)
     target = root / f"{EXPORT_PREFIX}{key[:24]}"
+    root.mkdir(parents=True, exist_ok=True)
+    # One trainer per biLM on this machine: a second process asking for the same one waits for the first
+    # and then reads its export, instead of training it again on the same cores.
+    with open(root / f".{target.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _train_and_export(key, target, texts, settings, validation_texts, log)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _train_and_export(key: str, target: Path, texts, settings, validation_texts, log) -> tuple[Path, dict]:
+    root = target.parent
     report_file = target / "bilm_report.json"
     if report_file.is_file() and (target / "saved_model.pb").is_file():
         _TRAINED[key] = target, json.loads(report_file.read_text(encoding="utf-8"))
         return _TRAINED[key]
     trained = train_bilm(texts, settings, validation_texts=validation_texts, log=log)
-    root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{target.name}.", suffix=".tmp"))
     try:
         trained.report.export_dir = str(target)

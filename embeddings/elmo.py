@@ -45,30 +45,36 @@ from embeddings.tokenize import sequence_length, tokens_of
 VERSION = "1"
 BATCH_SIZE = 64  # documents per call of the signature (sorted by length, so little padding)
 
-_CONFIG: dict = {"handle": None, "label": None, "report": None, "bilm_settings": bilm.PRESETS["tiny"]}
+_CONFIG: dict = {"handle": None, "label": None, "report": None, "bilm_settings": bilm.PRESETS["tiny"], "corpus": None}
 _LOADED: dict[str, object] = {}  # handle -> loaded module, so each model is loaded once per process
 
 
 def configure(handle: str | None = None, bilm_settings: bilm.BiLMSettings | None = None, *,
-              train_texts: list[str] | None = None, validation_texts: list[str] | None = None, log=None) -> dict:
+              train_texts: list[str] | None = None, validation_texts: list[str] | None = None, log=None,
+              lazy: bool = False) -> dict:
     """Choose the model every later ``build`` uses; returns what was configured (label, params, perplexity).
 
     ``handle``: a TF Hub URL or local SavedModel path (trusted only); it wins over everything else.
     Without it and with ``train_texts`` (training text only, never validation or test), a biLM of
     ``bilm_settings`` (recommended: ``bilm.PRESETS[profile]``) is trained now, or taken from the cache,
     and its perplexity measured on ``validation_texts``. With neither, ``build`` trains a biLM of
-    ``bilm_settings`` (default ``tiny``) on each task's own training split.
+    ``bilm_settings`` (default ``tiny``) on each task's own training split. ``lazy``: train (or load) the
+    biLM of ``train_texts`` only when a ``build`` first needs it (a worker of a parallel run whose
+    coordinator trains it meanwhile; ``bilm.trained_bilm`` makes the worker wait rather than train twice).
     """
     settings = bilm_settings or bilm.PRESETS["tiny"]
     if handle:
         default_signature(load(handle), handle)  # fail now, not after hours of other pairings
         _CONFIG.update(handle=handle, label=f"elmo ({handle})", report=None, bilm_settings=settings)
+    elif train_texts is not None and lazy:
+        _CONFIG.update(handle=None, label=None, report=None, bilm_settings=settings,
+                       corpus=(list(train_texts), list(validation_texts or [])))
     elif train_texts is not None:
         path, report = bilm.trained_bilm(train_texts, settings, validation_texts=validation_texts, log=log)
         _CONFIG.update(handle=str(path), label=f"elmo ({bilm.label_of(report)})", report=report,
-                       bilm_settings=settings)
+                       bilm_settings=settings, corpus=None)
     else:
-        _CONFIG.update(handle=None, label=None, report=None, bilm_settings=settings)
+        _CONFIG.update(handle=None, label=None, report=None, bilm_settings=settings, corpus=None)
     return {"handle": _CONFIG["handle"], "label": _CONFIG["label"], "report": _CONFIG["report"]}
 
 
@@ -143,6 +149,11 @@ def _identity(handle: str) -> str:
 def _model_for(data) -> tuple[str, str, dict | None]:
     """(handle, label, biLM report) for this task: the configured model, or a biLM of its training split."""
     if _CONFIG["handle"]:
+        return _CONFIG["handle"], _CONFIG["label"], _CONFIG["report"]
+    if _CONFIG.get("corpus"):
+        train_texts, validation_texts = _CONFIG["corpus"]
+        path, report = bilm.trained_bilm(train_texts, _CONFIG["bilm_settings"], validation_texts=validation_texts)
+        _CONFIG.update(handle=str(path), label=f"elmo ({bilm.label_of(report)})", report=report, corpus=None)
         return _CONFIG["handle"], _CONFIG["label"], _CONFIG["report"]
     path, report = bilm.trained_bilm(data.train.texts, _CONFIG["bilm_settings"],
                                      validation_texts=data.validation.texts)

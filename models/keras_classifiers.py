@@ -115,9 +115,16 @@ class KerasClassifier:
         self.model = build_network(self.architecture, features, task_type, n_outputs, self.params)
         self.n_params = int(self.model.count_params())
         best, best_weights, waited = -np.inf, None, 0
+        y_fit = y_train.astype("float32") if task_type != "multiclass" else y_train
+        batch_size = self.params.get("batch_size", 64)
+        rng = np.random.default_rng(seed)
         for epoch in range(self.params.get("epochs", 5)):
-            history = self.model.fit(features.train, y_train.astype("float32") if task_type != "multiclass" else y_train,
-                                     batch_size=self.params.get("batch_size", 64), epochs=1, verbose=0, shuffle=True)
+            # Whole batches only: a last, smaller batch has another shape, and JAX (like tf.function) compiles
+            # the training step again for it (about 1-3 s per fit, measured). Each epoch drops a different
+            # random remainder (< one batch), so every document is trained on across epochs.
+            order = _epoch_order(rng, len(y_fit), batch_size)
+            history = self.model.fit(_take(features.train, order), y_fit[order], batch_size=batch_size, epochs=1,
+                                     verbose=0, shuffle=False)
             self.epochs_run = epoch + 1
             loss = float(history.history["loss"][-1])
             if not np.isfinite(loss):
@@ -138,6 +145,16 @@ class KerasClassifier:
     def predict_scores(self, x) -> np.ndarray:
         scores = self.model.predict(x, batch_size=512, verbose=0)
         return scores.ravel() if self.task_type == "binary" else scores
+
+
+def _epoch_order(rng: np.random.Generator, n: int, batch_size: int) -> np.ndarray:
+    """A shuffled order of the training rows, cut to whole batches (all rows when there are fewer than one)."""
+    order = rng.permutation(n)
+    return order if n <= batch_size else order[: n - n % batch_size]
+
+
+def _take(x, rows: np.ndarray):
+    return {k: v[rows] for k, v in x.items()} if isinstance(x, dict) else x[rows]
 
 
 for _name, _doc in [("flatten-dense", "Embedding, Flatten, Dense (relu), output"),
