@@ -76,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="tasks, backends, classifiers and the pairing matrix")
     sub.add_parser("report", parents=[common], help="rebuild the leaderboard from the Optuna storage alone")
     sub.add_parser("check", parents=[common], help="fail unless every valid pairing has a finished leaderboard row")
+    scale = sub.add_parser("scale", help="time and peak memory of two pairings on 1k-240k titles (so_lang4_titles)")
+    scale.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
+    scale.add_argument("--results-dir", type=Path, default=Path("results"), help="writes <dir>/scale/ (default results/)")
+    scale.add_argument("--sizes", type=_int_list, default=None,
+                       help="comma-separated training sizes (default 1000,4000,16000,64000,240000)")
+    speed = sub.add_parser("speed", help="Keras backends (JAX, TensorFlow, TensorFlow + XLA) and threads vs processes")
+    speed.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
+    speed.add_argument("--results-dir", type=Path, default=Path("results"), help="writes <dir>/benchmarks/ (default results/)")
     cache = sub.add_parser("cache", help="show the embedding cache's size, or clear it")
     cache.add_argument("--cache-dir", help="cache directory (default: $PAIRBENCH_CACHE_DIR or ~/.cache/pairbench)")
     cache.add_argument("--clear", action="store_true", help="delete every cached embedding")
@@ -93,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     _install_interrupt_handler()
     try:
         return {"all": cmd_all, "worker": cmd_worker, "list": cmd_list, "report": cmd_report, "check": cmd_check,
-                "cache": cmd_cache}[args.command](args)
+                "cache": cmd_cache, "scale": cmd_scale, "speed": cmd_speed}[args.command](args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -308,6 +316,41 @@ def _configure_elmo(handle: str | None, datasets: dict, profile_name: str, lazy:
         raise BenchError(f"{'--elmo-handle' if handle else 'elmo biLM'}: {exc}") from exc
     if not lazy:
         log(f"{done['label']} ready in {time.perf_counter() - started:.1f} s")
+
+
+def _int_list(value: str) -> list[int]:
+    try:
+        sizes = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {value!r}") from None
+    if not sizes or min(sizes) < 100:
+        raise argparse.ArgumentTypeError(f"expected sizes of at least 100 titles, got {value!r}")
+    return sizes
+
+
+def cmd_scale(args) -> int:
+    from bench import scale
+    from bench.tasks import DATASETS, resolve_data_dir
+
+    data_dir = resolve_data_dir(args.data_dir)
+    for name in ("so_lang4_titles", "so_lang4"):
+        if not (data_dir / DATASETS[name].filename).is_file():
+            raise BenchError(f"missing data file {DATASETS[name].filename} in {data_dir}: pass --data-dir DIR or "
+                             "set PAIRBENCH_DATA_DIR")
+    started = time.perf_counter()
+    paths = scale.run(data_dir, args.results_dir / "scale", sizes=args.sizes or scale.SIZES)
+    print(f"scale done in {time.perf_counter() - started:.0f} s; table: {paths['md']}; plot: {paths['png']}")
+    return 0
+
+
+def cmd_speed(args) -> int:
+    from bench import speed
+    from bench.tasks import resolve_data_dir
+
+    started = time.perf_counter()
+    paths = speed.run(resolve_data_dir(args.data_dir), args.results_dir / "benchmarks")
+    print(f"speed done in {time.perf_counter() - started:.0f} s; table: {paths['md']}")
+    return 0
 
 
 def cmd_cache(args) -> int:

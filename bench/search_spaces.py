@@ -7,7 +7,7 @@ patience and the sequence-length cap come from the profile, not from the search.
 |---|---|---|
 | learned | embedding_dim {32, 64, 128}, vocab_size {5k, 20k}, max_len {cap/2, cap}; with title + body: inputs {joined, title+body}, title_len {18, 32} | |
 | tfidf | ngram_max {1, 2}, min_df {1, 2}, sublinear_tf | max_features 50,000 |
-| word2vec | vector_size {50, 100, 200}, window {3, 5, 8}, trainable {frozen, fine-tuned}, pooling {mean, tfidf}, max_len {cap/2, cap} | skip-gram, min_count 2, negative 5, epochs 10, seed, 1 worker |
+| word2vec | vector_size {50, 100, 200}, window {3, 5, 8}, trainable {frozen, fine-tuned}, pooling {mean, tfidf}, max_len {cap/2, cap} | skip-gram, min_count 2, negative 5, epochs 5, seed, 1 worker |
 | vectors-&lt;file&gt; | trainable, pooling, max_len as word2vec | the file's vectors |
 | spacy-sm, spacy-glove | max_len {cap/2, cap} (token_vectors only) | pipeline, nlp.pipe batch 256 |
 | elmo | max_len {cap/2, cap} | the model (``--elmo-handle``, or the biLM trained per run, sized by profile); equal scalar mix |

@@ -128,3 +128,18 @@ def test_a_pipeline_that_is_not_installed_names_itself():
 
     with pytest.raises(BenchError, match="cannot load the spaCy pipeline 'xx_no_such_pipeline'"):
         get_backend("spacy-sm").build(None, {"pipeline": "xx_no_such_pipeline"}, "pooled")
+
+
+
+def test_static_table_lookup_equals_the_pipe_path(data):
+    """The batched lookup of a components-free vectors pipeline gives exactly what nlp.pipe per doc gives."""
+    from embeddings.spacy_vectors import _pipe_vectors, _static_vectors, glove_pipeline
+    from embeddings.tokenize import tokens_of
+
+    nlp = glove_pipeline()
+    tokens = tokens_of(data.train) + [[], ["zzqx-not-a-word"], ["the", "the", "qqqzz"], ["c#"] * 30]
+    fast = _static_vectors(nlp, tokens, width=50, seq_len=12)
+    slow = _pipe_vectors(nlp, tokens, source="vectors", width=50, seq_len=12)
+    for key in ("token_vectors", "pooled", "counts"):
+        np.testing.assert_allclose(fast[key], slow[key], rtol=0, atol=1e-6, err_msg=key)
+    assert fast["counts"][1] > 0 and np.abs(fast["token_vectors"]).sum() > 0

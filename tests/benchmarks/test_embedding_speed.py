@@ -5,7 +5,8 @@ By default (``--benchmark-disable`` in pyproject) each benchmark runs once as a 
 figures are printed and recorded in ``extra_info`` (``--benchmark-json``):
 - ``cached_vs_computed``: the second use of a cached embedding against computing it (the issue asks >= 10x);
 - ``throughput``: documents per second through the backend (cache off) next to the library called
-  directly on the same texts (gensim ``Word2Vec``, spaCy ``nlp.pipe``): the harness's overhead.
+  directly on the same texts (gensim ``Word2Vec``, spaCy ``nlp.pipe``, the ELMo module's ``default``
+  signature in batches of 64): the harness's overhead. The issue asks for at least 0.9x.
 """
 
 import time
@@ -18,7 +19,7 @@ from embeddings.cache import EmbeddingCache
 from embeddings.tokenize import tokens_of
 
 SIZES = {"train": 3000, "validation": 300, "test": 300}
-KIND = {"word2vec": "ids", "spacy-sm": "token_vectors", "spacy-glove": "token_vectors"}
+KIND = {"word2vec": "ids", "spacy-sm": "token_vectors", "spacy-glove": "token_vectors", "elmo": "token_vectors"}
 PARAMS = {"max_len": 32}
 
 
@@ -39,11 +40,25 @@ def use_cache(monkeypatch, cache: EmbeddingCache) -> EmbeddingCache:
     return cache
 
 
-def warm_pipeline(backend: str) -> None:
-    """Load (or build) the spaCy pipeline first, so timings measure embedding, not loading."""
+@pytest.fixture(scope="module")
+def elmo_model(titles, cache_root):
+    """A tiny biLM trained on the titles' training split (as a run would), configured for ``elmo``."""
+    from embeddings import bilm, elmo
+
+    path, _ = bilm.trained_bilm(titles.train.texts, bilm.PRESETS["tiny"], root=cache_root / "bilm")
+    elmo.configure(str(path))
+    elmo.embed_texts(str(path), titles.validation.texts[:8], 8)  # load the module once, outside the timings
+    yield str(path)
+    elmo.configure(None)
+
+
+def warm_pipeline(backend: str, request=None) -> None:
+    """Load (or build) the spaCy pipeline / ELMo module first, so timings measure embedding, not loading."""
     from embeddings.spacy_vectors import glove_pipeline, load_pipeline, sm_pipeline_name
 
-    if backend == "spacy-sm":
+    if backend == "elmo" and request is not None:
+        request.getfixturevalue("elmo_model")
+    elif backend == "spacy-sm":
         load_pipeline(sm_pipeline_name())
     elif backend == "spacy-glove":
         glove_pipeline()
@@ -59,9 +74,9 @@ def timed(fn, seconds: list):
 
 
 @pytest.mark.parametrize("backend", list(KIND))
-def test_cached_vs_computed(benchmark, backend, titles, cache_root, monkeypatch):
+def test_cached_vs_computed(benchmark, backend, titles, cache_root, monkeypatch, request):
     cache = use_cache(monkeypatch, EmbeddingCache(cache_root / backend))
-    warm_pipeline(backend)
+    warm_pipeline(backend, request)
     build = get_backend(backend).build
     start = time.perf_counter()
     build(titles, PARAMS, KIND[backend])
@@ -86,6 +101,17 @@ def _library_direct(backend: str, data):
         sentences = tokens_of(data.train)
         settings = {k: v for k, v in DEFAULTS.items()}
         return len(sentences), lambda: Word2Vec(sentences=sentences, sg=1, **settings)
+    if backend == "elmo":
+        import tensorflow as tf
+
+        from embeddings import elmo
+        from embeddings.tokenize import sequence_length
+
+        length = sequence_length(tokens_of(data.train), PARAMS["max_len"])
+        texts = [" ".join(t[:length]) for s in ("train", "validation", "test") for t in tokens_of(data.split(s))]
+        signature, name = elmo.default_signature(elmo.load(elmo._CONFIG["handle"]), elmo._CONFIG["handle"])
+        batches = [tf.constant(texts[i:i + elmo.BATCH_SIZE]) for i in range(0, len(texts), elmo.BATCH_SIZE)]
+        return len(texts), lambda: [signature(**{name: b})["elmo"].numpy() for b in batches]
     from embeddings.spacy_vectors import glove_pipeline, load_pipeline, sm_pipeline_name
 
     nlp = load_pipeline(sm_pipeline_name()) if backend == "spacy-sm" else glove_pipeline()
@@ -96,9 +122,9 @@ def _library_direct(backend: str, data):
 
 @pytest.mark.parametrize("via", ["harness", "library"])
 @pytest.mark.parametrize("backend", list(KIND))
-def test_throughput(benchmark, backend, via, titles, monkeypatch):
+def test_throughput(benchmark, backend, via, titles, monkeypatch, request):
     use_cache(monkeypatch, EmbeddingCache(enabled=False))
-    warm_pipeline(backend)
+    warm_pipeline(backend, request)
     if via == "harness":  # word2vec trains on train only; spaCy embeds all three splits
         docs = len(titles.train) if backend == "word2vec" else sum(len(titles.split(s)) for s in SIZES)
         fn = lambda: get_backend(backend).build(titles, PARAMS, KIND[backend])  # noqa: E731
