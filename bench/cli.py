@@ -301,6 +301,7 @@ def _resume_command(args) -> str:
 
 def _configure_elmo(handle: str | None, datasets: dict, profile_name: str, lazy: bool = False) -> None:
     """The elmo backend's model for this run: the handle, or one biLM trained on the training splits only."""
+    from bench.timing import timed
     from embeddings import bilm, elmo
 
     def log(line: str) -> None:
@@ -308,10 +309,11 @@ def _configure_elmo(handle: str | None, datasets: dict, profile_name: str, lazy:
 
     started = time.perf_counter()
     try:
-        done = elmo.configure(handle, bilm.PRESETS.get(profile_name, bilm.PRESETS["standard"]),
-                              train_texts=[t for d in datasets.values() for t in d.train.texts],
-                              validation_texts=[t for d in datasets.values() for t in d.validation.texts], log=log,
-                              lazy=lazy)
+        with timed("embed"):  # training the biLM (or loading the module) is embedding work
+            done = elmo.configure(handle, bilm.PRESETS.get(profile_name, bilm.PRESETS["standard"]),
+                                  train_texts=[t for d in datasets.values() for t in d.train.texts],
+                                  validation_texts=[t for d in datasets.values() for t in d.validation.texts],
+                                  log=log, lazy=lazy)
     except ValueError as exc:
         raise BenchError(f"{'--elmo-handle' if handle else 'elmo biLM'}: {exc}") from exc
     if not lazy:

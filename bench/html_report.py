@@ -61,6 +61,11 @@ def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir:
     if provenance:
         parts.append("<details><summary>Provenance</summary><pre>" + html.escape(
             "\n".join(f"{k}: {v}" for k, v in provenance.items())) + "</pre></details>")
+    from bench.leaderboard import SUMMARY_HEADER, summary
+
+    parts.append("<h2>Summary</h2><table class=sortable><thead><tr>" + "".join(
+        f"<th>{html.escape(h)}</th>" for h in SUMMARY_HEADER) + "</tr></thead><tbody>" + "".join(
+        "<tr>" + "".join(_cell(c) for c in cells) + "</tr>" for cells in summary(rows)) + "</tbody></table>")
     for task in sorted({r["task"] for r in rows}):
         task_rows = [r for r in rows if r["task"] == task]
         main = next((r["main_metric"] for r in task_rows if r.get("main_metric")), "main")
@@ -89,6 +94,12 @@ def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir:
                 _cell(r.get("wall_seconds"), 0), _cell(r.get("train_seconds"), 1), _cell(r.get("n_params"))]) + "</tr>")
         parts.append("</tbody></table>")
         parts.append(_image(plots_dir / f"{task}-heatmap.png") + _image(plots_dir / f"{task}-pareto.png"))
+        histories = [(r, f"history/{r['profile']}__{task}__{r['backend']}__{r['classifier']}.html") for r in task_rows]
+        histories = [(r, link) for r, link in histories if (plots_dir.parent / link).is_file()]
+        if histories:  # local pages beside the report (plotly.js included there): no network either
+            parts.append("<details><summary>Optuna optimisation history per pairing</summary><p>" + " · ".join(
+                f"<a href='{html.escape(link)}'>{html.escape(r['backend'])} x {html.escape(r['classifier'])}</a>"
+                for r, link in histories) + "</p></details>")
     if not marginals.empty:
         parts.append("<h2>Does the representation or the classifier matter more?</h2><table class=sortable><thead>"
                      "<tr><th>factor</th><th>level</th><th>mean test main</th><th>mean gap to task best</th>"

@@ -212,6 +212,38 @@ def _label(r: dict) -> str:
     return (r.get("backend_info") or {}).get("label") or r["backend"]
 
 
+SUMMARY_HEADER = ("task", "best pairing", "test (95% CI)", "TF-IDF + logreg", "best - baseline",
+                  "best reference (test)", "pairings tied with the best")
+
+
+def summary(rows: list[dict]) -> list[tuple[str, ...]]:
+    """Per task: the best pairing against the TF-IDF + logistic regression baseline and the best of the
+    reference (notebook) configurations, on test (the mean over repeats; references: one seed)."""
+    out = []
+    for task in sorted({r["task"] for r in rows}):
+        ok = [r for r in rows if r["task"] == task and r.get("status") == "ok"]
+        if not ok:
+            continue
+        best = max(ok, key=lambda r: r["test_main"])
+        base = next((r for r in ok if (r["backend"], r["classifier"]) == ("tfidf", "logreg")), None)
+        refs = [r for r in ok if r.get("reference") and r.get("reference_test_main") is not None]
+        ref = max(refs, key=lambda r: r["reference_test_main"], default=None)
+        ci = best.get("test_main_ci95") or [None, None]
+        out.append((
+            task, f"{best['backend']} + {best['classifier']}",
+            f"{_fmt(best['test_main'], 3)} [{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]",
+            _fmt(base["test_main"], 3) if base else "not run",
+            f"{best['test_main'] - base['test_main']:+.3f}" if base else "",
+            f"{_fmt(ref['reference_test_main'], 3)} ({ref['backend']} + {ref['classifier']})" if ref else "none run",
+            f"{sum(1 for r in ok if r.get('tied_with_best') and not r.get('best_in_task'))} of {len(ok) - 1}"))
+    return out
+
+
+def summary_table(rows: list[dict]) -> list[str]:
+    lines = ["## Summary", "", "| " + " | ".join(SUMMARY_HEADER) + " |", "|---" * len(SUMMARY_HEADER) + "|"]
+    return lines + ["| " + " | ".join(cells) + " |" for cells in summary(rows)] + [""]
+
+
 def markdown(rows: list[dict], controls: dict, marginals: pd.DataFrame, backends, classifiers) -> str:
     lines = ["# Leaderboard", ""]
     if rows:
@@ -219,6 +251,7 @@ def markdown(rows: list[dict], controls: dict, marginals: pd.DataFrame, backends
                   "only for the chosen (and the reference) configuration. Test = mean over the repeats (seeds) "
                   "± standard deviation; the 95% interval is a bootstrap over test documents of that mean; "
                   "**tied** = not distinguishable from the task's best by a paired bootstrap (95%).", ""]
+    lines += summary_table(rows)
     for task in sorted({r["task"] for r in rows}):
         task_rows = [r for r in rows if r["task"] == task]
         main = next((r["main_metric"] for r in task_rows if r.get("main_metric")), "main")
