@@ -291,8 +291,22 @@ def _spawn_workers(args, storage: str) -> list:
     # so N workers do not each claim every core.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
            "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
-    return [subprocess.Popen(_worker_argv(args, storage), env={**env, WORKER_INDEX: str(k), WORKER_COUNT: str(args.jobs)})
+    return [subprocess.Popen(_worker_argv(args, storage), env={**env, WORKER_INDEX: str(k), WORKER_COUNT: str(args.jobs)},
+                             preexec_fn=_die_with_parent)
             for k in range(args.jobs)]
+
+
+def _die_with_parent() -> None:
+    """In a worker (before exec): be killed when the coordinator dies, as if the whole run had been killed,
+    instead of running on, orphaned (Linux ``PR_SET_PDEATHSIG``; elsewhere workers outlive a killed
+    coordinator and finish their current studies). The run then resumes as after any crash."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _resume_command(args) -> str:

@@ -14,10 +14,25 @@ ARGS = ["all", "--profile", "smoke", "--tasks", "so-lang4", "--embeddings", "lea
         "--trials", "4"]
 
 
-def start(tmp_path, data_dir):
+def start(tmp_path, data_dir, jobs=1):
     env = {**os.environ, "PAIRBENCH_DATA_DIR": str(data_dir), "PAIRBENCH_CACHE_DIR": str(tmp_path / "cache")}
-    return subprocess.Popen([sys.executable, "-m", "bench", *ARGS, "--results-dir", str(tmp_path / "results")],
+    return subprocess.Popen([sys.executable, "-m", "bench", *ARGS, "--jobs", str(jobs), "--results-dir",
+                             str(tmp_path / "results")],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def workers_of(tmp_path) -> list[int]:
+    """Live ``bench worker`` processes of this test's run (found by their results directory)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"worker" in argv and str(tmp_path / "results").encode() in argv:
+            pids.append(int(entry))
+    return pids
 
 
 def trials(tmp_path):
@@ -77,3 +92,20 @@ def test_ctrl_c_stops_after_the_current_trial_and_says_how_to_resume(tmp_path, d
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err[-3000:]
     assert len([t for t in trials(tmp_path) if t.state.name in ("COMPLETE", "PRUNED")]) == 4
+
+
+def test_killing_the_coordinator_kills_its_workers_and_the_run_resumes(tmp_path, data_dir):
+    run = start(tmp_path, data_dir, jobs=2)
+    wait_for(tmp_path, mid_second_trial)
+    assert workers_of(tmp_path), "the run should have worker processes"
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=60)
+    deadline = time.time() + 30
+    while workers_of(tmp_path) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not workers_of(tmp_path), "workers outlived their killed coordinator"
+    again = start(tmp_path, data_dir, jobs=2)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err[-3000:]
+    spent = [t for t in trials(tmp_path) if t.state.name in ("COMPLETE", "PRUNED") and not t.user_attrs.get("surplus")]
+    assert len(spent) == 4
