@@ -97,7 +97,9 @@ def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir:
         histories = [(r, f"history/{r['profile']}__{task}__{r['backend']}__{r['classifier']}.html") for r in task_rows]
         histories = [(r, link) for r, link in histories if (plots_dir.parent / link).is_file()]
         if histories:  # local pages beside the report (plotly.js included there): no network either
-            parts.append("<details><summary>Optuna optimisation history per pairing</summary><p>" + " · ".join(
+            parts.append("<details><summary>Optuna optimisation history per pairing (pages in history/, written "
+                         "beside this report by <code>bench all</code> / <code>bench report</code>; not committed)"
+                         "</summary><p>" + " · ".join(
                 f"<a href='{html.escape(link)}'>{html.escape(r['backend'])} x {html.escape(r['classifier'])}</a>"
                 for r, link in histories) + "</p></details>")
     if not marginals.empty:
