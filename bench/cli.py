@@ -14,6 +14,9 @@ from pathlib import Path
 from bench.errors import BenchError, redact
 from bench.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 
+# One BLAS / TensorFlow / XLA thread per process (the workers; ``bench speed``'s single-threaded runs).
+ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+                  "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
 WORKER_INDEX, WORKER_COUNT = "PAIRBENCH_WORKER_INDEX", "PAIRBENCH_WORKER_COUNT"  # set by ``all --jobs`` for its workers
 DEFAULT_JOBS = max(1, min(os.cpu_count() or 1, 2))  # one worker per core; more needs more memory than measured
 
@@ -289,8 +292,7 @@ def _spawn_workers(args, storage: str) -> list:
 
     # Workers inherit KERAS_BACKEND (set by main) with everything else; one BLAS/XLA thread per worker,
     # so N workers do not each claim every core.
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
-           "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+    env = {**os.environ, **ONE_THREAD_ENV}
     return [subprocess.Popen(_worker_argv(args, storage), env={**env, WORKER_INDEX: str(k), WORKER_COUNT: str(args.jobs)},
                              preexec_fn=_die_with_parent)
             for k in range(args.jobs)]

@@ -37,12 +37,12 @@ SEED = 13
 
 def _documents(data_dir: Path, encoding: str = "utf-8") -> tuple[list[str], list[str], list[str], list[str]]:
     """(scaling titles, their labels, evaluation titles, their labels), de-duplicated by normalised title."""
-    from bench.tasks import DATASETS, read_table, split_of
+    from bench.tasks import DATASETS, normalise, read_table, split_of
 
     def clean(frame, text: str) -> tuple[list[str], list[str]]:
         seen, texts, labels = set(), [], []
         for title, label in zip(frame[text].astype(str), frame["language"].astype(str)):
-            key = " ".join(title.lower().split())
+            key = normalise(title)
             if key and key not in seen:
                 seen.add(key)
                 texts.append(title)
@@ -57,10 +57,10 @@ def _documents(data_dir: Path, encoding: str = "utf-8") -> tuple[list[str], list
     # so_lang4's validation split (its fixed hash split is over title + body; titles alone are read here)
     keep = [i for i, (t, b) in enumerate(zip(source["title"].astype(str), source["body"].astype(str)))
             if split_of(f"{t}\n{b}") == "validation"]
-    valid_titles = {" ".join(str(source["title"].iloc[i]).lower().split()) for i in keep}
-    pairs = [(t, l) for t, l in zip(eval_texts, eval_labels) if " ".join(t.lower().split()) in valid_titles]
-    seen_train = {" ".join(t.lower().split()) for t in texts}
-    pairs = [(t, l) for t, l in pairs if " ".join(t.lower().split()) not in seen_train][:EVAL_DOCS]
+    valid_titles = {normalise(str(source["title"].iloc[i])) for i in keep}
+    seen_train = {normalise(t) for t in texts}
+    pairs = [(t, l) for t, l in zip(eval_texts, eval_labels)
+             if normalise(t) in valid_titles and normalise(t) not in seen_train][:EVAL_DOCS]
     return texts, labels, [t for t, _ in pairs], [l for _, l in pairs]
 
 

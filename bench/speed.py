@@ -23,8 +23,6 @@ CLASSIFIERS = ("flatten-dense", "lstm", "bilstm", "gru")
 VARIANTS = (("jax", False), ("tensorflow", False), ("tensorflow", True))
 EPOCHS = 3
 PARAMS = {"units": 64, "dense_units": 32, "dropout": 0.2, "learning_rate": 1e-3, "batch_size": 64}
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
-              "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
 
 
 def fit_epochs(data_dir: str, classifier: str, jit_compile: bool, fits: int = 1) -> dict:
@@ -60,11 +58,13 @@ def fit_epochs(data_dir: str, classifier: str, jit_compile: bool, fits: int = 1)
 
 def _child(data_dir: Path, backend: str, classifier: str, jit: bool, fits: int = 1, threads: int = 1,
            wait: bool = True):
+    from bench.cli import ONE_THREAD_ENV
+
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     if threads == 1:
-        env.update(ONE_THREAD)
+        env.update(ONE_THREAD_ENV)
     else:
-        for key in ONE_THREAD:
+        for key in ONE_THREAD_ENV:
             env.pop(key, None)
     cmd = [sys.executable, "-m", "bench.speed", str(data_dir), classifier, str(int(jit)), str(fits)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

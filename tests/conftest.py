@@ -105,3 +105,26 @@ def isolated_cache(tmp_path_factory):
         os.environ.pop("PAIRBENCH_CACHE_DIR", None)
     else:
         os.environ["PAIRBENCH_CACHE_DIR"] = previous
+
+
+@pytest.fixture
+def headless_dom(tmp_path):
+    """A function: load an HTML file in headless Chromium, assert it loaded without errors, return its DOM.
+    Skips, saying why, where chromium is not installed."""
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium not installed (apt-get install chromium) to load the report")
+
+    def load(page: Path) -> str:
+        out = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                              f"--user-data-dir={tmp_path / 'chromium-profile'}", "--enable-logging=stderr", "--v=0",
+                              "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert "Uncaught" not in out.stderr, out.stderr[-2000:]
+        return out.stdout
+
+    return load

@@ -1,15 +1,9 @@
 """The self-contained HTML report opens in a real headless browser, without network or script errors."""
 
-import json
-import shutil
-import subprocess
-
 import pandas as pd
-import pytest
 
 from bench.html_report import render
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ROWS = [{"profile": "smoke", "task": t, "task_type": "multiclass", "backend": b, "classifier": c, "status": "ok",
          "main_metric": "macro_f1", "test_main": s, "test_main_std": 0.01, "test_main_ci95": [s - 0.05, s + 0.05],
          "validation_main": s, "trials_complete": 2, "train_seconds": 1.0, "n_params": 10, "best_in_task": i == 0,
@@ -26,17 +20,10 @@ def test_report_is_self_contained():
     assert "bbc-news" in page and "so-lang4" in page
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium) to load the report")
-def test_report_loads_in_headless_chromium_without_errors(tmp_path):
+def test_report_loads_in_headless_chromium_without_errors(tmp_path, headless_dom):
     page = tmp_path / "index.html"
     page.write_text(render(ROWS, CONTROLS, pd.DataFrame(), tmp_path, {}))
-    out = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                          f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert "Uncaught" not in out.stderr, out.stderr[-2000:]
-    dom = out.stdout
+    dom = headless_dom(page)
     for task in ("bbc-news", "so-lang4"):
         assert f"id=\"{task}\"" in dom
     assert dom.count("<tr class=\"best\">") == 2
