@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -73,9 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("all", parents=[common, run], help="tune every valid pairing on every task, write the leaderboard") \
         .add_argument("--jobs", type=int, default=DEFAULT_JOBS,
                       help=f"worker processes on this machine (default: one per core, at most 2; here {DEFAULT_JOBS})")
-    sub.add_parser("worker", parents=[common, run],
-                   help="take trials from the studies in --storage until their budgets are spent (no leaderboard)") \
-        .set_defaults(jobs=1)
+    worker = sub.add_parser("worker", parents=[common, run],
+                            help="take trials from the studies in --storage until their budgets are spent (no leaderboard)")
+    worker.set_defaults(jobs=1)
+    # Internal: the process a parallel run starts to train its biLM (see cmd_all), not for users.
+    worker.add_argument("--bilm-only", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("list", help="tasks, backends, classifiers and the pairing matrix")
     sub.add_parser("report", parents=[common], help="rebuild the leaderboard from the Optuna storage alone")
     sub.add_parser("check", parents=[common], help="fail unless every valid pairing has a finished leaderboard row")
@@ -99,8 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "profile", None) in PROFILES:
         # Must be set before Keras is first imported; an explicit KERAS_BACKEND wins.
         os.environ.setdefault("KERAS_BACKEND", PROFILES[args.profile].keras_backend)
-        if args.command in ("all", "worker") and os.environ["KERAS_BACKEND"] == "jax" and not args.no_cache:
-            _jax_compilation_cache(args)
+        if args.command in ("all", "worker") and os.environ["KERAS_BACKEND"] == "jax":
+            from bench.timing import count_compilation
+
+            count_compilation()
+            if not args.no_cache:
+                _jax_compilation_cache(args)
     _install_interrupt_handler()
     try:
         return {"all": cmd_all, "worker": cmd_worker, "list": cmd_list, "report": cmd_report, "check": cmd_check,
@@ -172,9 +179,13 @@ def cmd_all(args, worker: bool = False) -> int:
     atomic_write(out_dir / "tasks.json", json.dumps({t: d.stats for t, d in datasets.items()}, indent=1))
     trials = args.trials or profile.trials
     started = time.perf_counter()
+    if worker and getattr(args, "bilm_only", False):
+        _configure_elmo(args.elmo_handle, datasets, profile.name)
+        record_timing(out_dir, "bilm")
+        return 0
     if worker:
         # The biLM is trained (or read from the cache) when the first elmo study needs it; elmo studies come
-        # last, and a coordinator of --jobs trains it meanwhile (one trainer per machine: see bilm.trained_bilm).
+        # last, and a parallel run trains it meanwhile (one trainer per machine: see bilm.trained_bilm).
         if "elmo" in backends:
             _configure_elmo(args.elmo_handle, datasets, profile.name, lazy=True)
         _tune(datasets, pairs, profile, storage, trials, recover=False)
@@ -187,9 +198,16 @@ def cmd_all(args, worker: bool = False) -> int:
     if args.jobs > 1:
         storage_for(storage)  # create the schema once, before the workers race to
         workers = _spawn_workers(args, storage)
-        memory.pids += [w.pid for w in workers]
-        if "elmo" in backends:
+        if "elmo" in backends and not args.elmo_handle and not args.no_cache:
+            # The biLM is trained beside the workers in a process of its own: TensorFlow keeps ~1.5 GB after
+            # training (measured), which a process that exits gives back. Its export lands in the cache,
+            # where the workers' elmo studies (and this process, lazily) read it.
+            workers.append(subprocess.Popen(_worker_argv(args, storage) + ["--bilm-only"],
+                                            preexec_fn=_die_with_parent))
+            _configure_elmo(args.elmo_handle, datasets, profile.name, lazy=True)
+        elif "elmo" in backends:
             _configure_elmo(args.elmo_handle, datasets, profile.name)
+        memory.pids += [w.pid for w in workers]
         with timed(WAIT):
             codes = [w.wait() for w in workers]
         if any(codes):
@@ -288,8 +306,6 @@ def _worker_argv(args, storage: str) -> list[str]:
 
 def _spawn_workers(args, storage: str) -> list:
     """Start ``--jobs`` worker processes on this machine against the same storage."""
-    import subprocess
-
     # Workers inherit KERAS_BACKEND (set by main) with everything else; one BLAS/XLA thread per worker,
     # so N workers do not each claim every core.
     env = {**os.environ, **ONE_THREAD_ENV}

@@ -19,6 +19,9 @@ from pathlib import Path
 
 KINDS = ("embed", "fit", "predict")  # the work itself; the rest of a process's wall time is harness time
 WAIT = "wait"  # a coordinator waiting for its workers: neither work nor harness
+COMPILE = "compile"  # JAX tracing, lowering and XLA compilation: a part of fit and predict, counted apart too
+COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
+                  "/jax/core/compile/backend_compile_duration")
 TOTALS: collections.Counter = collections.Counter()
 _STACK: list[list] = []  # [kind, started] of the open timers, innermost last
 _STARTED = time.perf_counter()
@@ -38,6 +41,17 @@ def timed(kind: str):
         TOTALS[k] += now - started
         if _STACK:
             _STACK[-1][1] = now
+
+
+def count_compilation() -> None:
+    """Add JAX's own compile-time events to ``TOTALS[COMPILE]`` (call once, after choosing the JAX backend)."""
+    import jax.monitoring
+
+    def listen(event: str, seconds: float, **_) -> None:
+        if event in COMPILE_EVENTS:
+            TOTALS[COMPILE] += seconds
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
 
 
 def rss_bytes(pid: int) -> int:
@@ -79,7 +93,7 @@ def record(out_dir: Path, role: str) -> Path:
     wall = time.perf_counter() - _STARTED
     path.write_text(json.dumps({
         "role": role, "pid": os.getpid(), "wall_seconds": round(wall, 2),
-        "seconds": {k: round(TOTALS.get(k, 0.0), 2) for k in (*KINDS, WAIT)},
+        "seconds": {k: round(TOTALS.get(k, 0.0), 2) for k in (*KINDS, WAIT, COMPILE)},
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }, indent=1), encoding="utf-8")
     return path
@@ -88,6 +102,7 @@ def record(out_dir: Path, role: str) -> Path:
 def summary(out_dir: Path, run_wall: float, peak_total_rss: int | None, jobs: int) -> dict:
     """The run's time budget: work (embed, fit, predict) against the processes' wall time.
 
+    ``compile_seconds`` is the part of fitting and prediction JAX spent tracing and compiling.
     ``harness_share`` is the time no process spent in the three kinds of work, over the processes' summed
     wall time (less a coordinator's waiting for its workers); ``parallel_efficiency`` is the processes' busy time over (run wall time x jobs).
     """
@@ -98,6 +113,7 @@ def summary(out_dir: Path, run_wall: float, peak_total_rss: int | None, jobs: in
     return {
         "run_wall_seconds": round(run_wall, 1), "jobs": jobs, "processes": len(processes),
         "process_wall_seconds": round(wall, 1), "work_seconds": {k: round(v, 1) for k, v in work.items()},
+        "compile_seconds": round(sum(p["seconds"].get(COMPILE, 0.0) for p in processes), 1),
         "harness_seconds": round(wall - busy, 1), "harness_share": round((wall - busy) / wall, 4) if wall else None,
         "parallel_efficiency": round(busy / (run_wall * jobs), 4) if run_wall and jobs else None,
         "peak_rss_bytes_total": peak_total_rss,

@@ -53,6 +53,9 @@ BOS_CHAR, EOS_CHAR, BOW_CHAR, EOW_CHAR, PAD_CHAR, N_CHARS = 257, 258, 259, 260, 
 # Word ids: 0 padding, then the unknown word and the sentence boundaries, then words by frequency.
 PAD_ID, UNK_ID, BOS_ID, EOS_ID, FIRST_WORD_ID = 0, 1, 2, 3, 4
 EXPORT_PREFIX = "elmo-bilm-"
+# Windows per held-out perplexity batch: the full softmax over the vocabulary is [batch, window, vocabulary]
+# floats (256 windows x 22 x 20,004 words = 450 MB, several copies in flight; 64 keep it near 110 MB).
+EVAL_BATCH = 64
 _TRAINED: dict[str, tuple[Path, dict]] = {}  # corpus key -> (export dir, report), so a process trains each once
 
 
@@ -412,7 +415,7 @@ def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: li
     def eval_step(chars, words, lengths):
         return module.loss(chars, words, lengths, training=False, sampled=False)
 
-    before = _perplexity(eval_step, held_out, 256)
+    before = _perplexity(eval_step, held_out, EVAL_BATCH)
 
     sampled = module.softmax_b.shape[0] > 2 * settings.num_sampled
     optimizer_vars = [v for v in module.trainable_variables if v is not module.scalar_mix and v is not module.gamma]
@@ -448,7 +451,7 @@ def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: li
             if log:
                 log(f"biLM step {step + 1}/{settings.steps}: training loss {curve[-1]:.3f} "
                     f"({time.perf_counter() - started:.0f} s)")
-    after = _perplexity(eval_step, held_out, 256)
+    after = _perplexity(eval_step, held_out, EVAL_BATCH)
     n_params = int(sum(np.prod(v.shape) for v in module.trainable_variables))
     report = BiLMReport(settings.as_dict(), n_params, len(vocab) + FIRST_WORD_ID,
                         int(sum(len(t) for t in train_tokens)), int(held_out.lengths.sum()) if held_out else 0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from embeddings.registry import BackendSpec, Features, register_backend
-from embeddings.tokenize import build_vocabulary, field_tokens, oov_rate, sequence_length, to_ids, tokens_of
+from embeddings.tokenize import field_tokens, oov_rate, sequence_length, split_vocabulary, to_ids, tokens_of
 
 
 def build(data, params: dict, kind: str) -> Features:
@@ -17,8 +17,8 @@ def build(data, params: dict, kind: str) -> Features:
     """
     train = tokens_of(data.train)
     if params.get("inputs") == "title+body":
-        return _title_and_body(data, params, build_vocabulary(train, params.get("vocab_size", 20000)))
-    vocab = build_vocabulary(train, params.get("vocab_size", 20000))
+        return _title_and_body(data, params, split_vocabulary(data.train, params.get("vocab_size", 20000)))
+    vocab = split_vocabulary(data.train, params.get("vocab_size", 20000))
     length = sequence_length(train, params["max_len"])
     splits = {s: to_ids(tokens_of(data.split(s)), vocab, length) for s in ("train", "validation", "test")}
     return Features(

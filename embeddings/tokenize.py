@@ -31,13 +31,24 @@ def field_tokens(split, field: str) -> list[list[str]]:
     return split.memo[key]
 
 
-def build_vocabulary(token_lists: list[list[str]], max_size: int | None = None, min_count: int = 1) -> dict[str, int]:
-    """Token -> id from training tokens, most frequent first; ids 0 (padding) and 1 (OOV) are reserved."""
+def split_vocabulary(split, max_size: int | None = None, min_count: int = 1) -> dict[str, int]:
+    """Token -> id from a (training) split's tokens, most frequent first; ids 0 (padding) and 1 (OOV) are
+    reserved. The counting is done once per split and reused by every trial."""
+    if "ranked" not in split.memo:
+        split.memo["ranked"] = _ranked(tokens_of(split))
+    return _vocabulary(split.memo["ranked"], max_size, min_count)
+
+
+def _ranked(token_lists: list[list[str]]) -> list[tuple[str, int]]:
     counts = collections.Counter(t for toks in token_lists for t in toks)
-    ranked = sorted((kv for kv in counts.items() if kv[1] >= min_count), key=lambda kv: (-kv[1], kv[0]))
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _vocabulary(ranked: list[tuple[str, int]], max_size: int | None, min_count: int) -> dict[str, int]:
+    kept = [tok for tok, count in ranked if count >= min_count]
     if max_size:
-        ranked = ranked[: max(0, max_size - 2)]
-    return {tok: i + 2 for i, (tok, _) in enumerate(ranked)}
+        kept = kept[: max(0, max_size - 2)]
+    return {tok: i + 2 for i, tok in enumerate(kept)}
 
 
 def sequence_length(token_lists: list[list[str]], cap: int, percentile: float = 95.0) -> int:

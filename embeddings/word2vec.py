@@ -33,7 +33,7 @@ from bench.errors import BenchError
 from embeddings.cache import content_key, default_cache
 from embeddings.registry import BACKENDS, BackendSpec, Features, register_backend
 from embeddings.tokenize import _TOKEN as TOKEN_PATTERN  # part of the cache key: a new tokeniser, new vectors
-from embeddings.tokenize import build_vocabulary, oov_rate, sequence_length, to_ids, tokens_of
+from embeddings.tokenize import oov_rate, sequence_length, split_vocabulary, to_ids, tokens_of
 
 VERSION = "1"
 VECTORS_ENV = "PAIRBENCH_VECTORS"
@@ -119,7 +119,7 @@ def trained_vectors(data, params: dict) -> WordVectors:
 
     def compute() -> dict[str, np.ndarray]:
         train = tokens_of(data.train)
-        if sum(len(t) for t in train) and not build_vocabulary(train, min_count=int(settings["min_count"])):
+        if sum(len(t) for t in train) and not split_vocabulary(data.train, min_count=int(settings["min_count"])):
             raise BenchError(f"word2vec: no training word occurs min_count={settings['min_count']} times; "
                              f"lower min_count (recommended 1-2 for under 1,000 training documents)")
         table = train_word2vec(train, settings)
@@ -246,7 +246,7 @@ def features_from_table(data, table: WordVectors, params: dict, kind: str, info:
     info = {"vector_width": width, **info}
     if kind == "ids":
         train = tokens_of(data.train)
-        ranked = build_vocabulary(train)  # most frequent first, ids from 2
+        ranked = split_vocabulary(data.train)  # most frequent first, ids from 2
         words = [w for w in sorted(ranked, key=ranked.get) if w in table.index]
         vocab = {w: i + 2 for i, w in enumerate(words)}
         matrix = np.zeros((len(vocab) + 2, width), dtype=np.float32)  # rows 0 (padding) and 1 (OOV) stay zero

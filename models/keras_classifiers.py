@@ -15,75 +15,160 @@ from models.registry import ClassifierSpec, register_classifier
 SEQUENCE_KINDS = ("ids", "token_vectors")
 
 
-def _encoder_input(keras, features, params: dict, masked: bool):
+class NumpyInit:
+    """Keras' default initialisers (same distributions), drawn with NumPy.
+
+    On the JAX backend every Keras initialiser is a small jitted program compiled for each new weight
+    shape: about 1.5 s per bidirectional-LSTM model, as long as compiling its training step (measured
+    with ``jax_log_compiles``), and nearly every trial has new shapes. NumPy arrays need no compilation.
+    One instance per network; each weight gets its own seed from it in build order, so a seed gives the
+    same network.
+    """
+
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, kind: str) -> "Drawn":
+        return Drawn(kind, int(self.rng.integers(2**31)))
+
+
+class Drawn:
+    """One weight's initialiser (a Keras initialiser callable; ``get_config`` lets Bidirectional copy it)."""
+
+    def __init__(self, kind: str, seed: int):
+        if kind not in DRAWS:
+            raise ValueError(f"unknown initialiser {kind!r}; expected one of {', '.join(DRAWS)}")
+        self.kind, self.seed = kind, seed
+
+    def __call__(self, shape, dtype=None):
+        return DRAWS[self.kind](np.random.default_rng(self.seed), tuple(shape)).astype("float32")
+
+    def get_config(self) -> dict:
+        return {"kind": self.kind, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Drawn":
+        return cls(**config)
+
+
+def _glorot_uniform(rng, shape):  # Dense, LSTM and GRU input kernels
+    limit = np.sqrt(6.0 / (shape[0] + shape[-1]))
+    return rng.uniform(-limit, limit, shape)
+
+
+def _orthogonal(rng, shape):  # recurrent kernels: orthonormal along the shorter side
+    rows, cols = int(np.prod(shape[:-1])), shape[-1]
+    q, r = np.linalg.qr(rng.normal(size=(max(rows, cols), min(rows, cols))))
+    q *= np.sign(np.diag(r))
+    return (q.T if rows < cols else q).reshape(shape)
+
+
+def _lstm_bias(rng, shape):  # zeros, the forget gate's block at 1 (Keras' unit_forget_bias)
+    bias = np.zeros(shape)
+    bias[shape[0] // 4: shape[0] // 2] = 1.0
+    return bias
+
+
+DRAWS = {
+    "glorot_uniform": _glorot_uniform,
+    "orthogonal": _orthogonal,
+    "uniform": lambda rng, shape: rng.uniform(-0.05, 0.05, shape),  # Embedding's RandomUniform(-0.05, 0.05)
+    "zeros": lambda rng, shape: np.zeros(shape),
+    "ones": lambda rng, shape: np.ones(shape),
+    "lstm_bias": _lstm_bias,
+}
+
+
+def _dense(keras, init: NumpyInit, units: int, activation: str):
+    return keras.layers.Dense(units, activation=activation, kernel_initializer=init("glorot_uniform"),
+                              bias_initializer=init("zeros"))
+
+
+def _embedding(keras, init: NumpyInit, vocab_size: int, width: int, **kwargs):
+    return keras.layers.Embedding(vocab_size, width, embeddings_initializer=init("uniform"), **kwargs)
+
+
+def _encoder_input(keras, init: NumpyInit, features, params: dict, masked: bool):
     """Input tensor and the per-token vectors it yields (masked where padding must be ignored)."""
     layers = keras.layers
     if features.kind == "ids":
         inputs = keras.Input(shape=(features.train.shape[1],), dtype="int32", name="token_ids")
         width = (features.embedding_matrix.shape[1] if features.embedding_matrix is not None
                  else params.get("embedding_dim", 128))
-        embedding = layers.Embedding(features.vocab_size, width, mask_zero=masked,
-                                     trainable=features.trainable, name="embedding")
+        embedding = _embedding(keras, init, features.vocab_size, width, mask_zero=masked,
+                               trainable=features.trainable, name="embedding")
         return inputs, embedding(inputs)
     inputs = keras.Input(shape=features.train.shape[1:], dtype="float32", name="token_vectors")
     return inputs, (layers.Masking(0.0)(inputs) if masked else inputs)
 
 
-def flatten_dense(keras, x, units):
+def flatten_dense(keras, init, x, units):
     return keras.layers.Flatten()(x)
 
 
-def lstm(keras, x, units):
-    return keras.layers.LSTM(units)(x)
+def _lstm_layer(keras, init, units, **kwargs):
+    return keras.layers.LSTM(units, kernel_initializer=init("glorot_uniform"), recurrent_initializer=init("orthogonal"),
+                             bias_initializer=init("lstm_bias"), unit_forget_bias=False, **kwargs)
 
 
-def bilstm(keras, x, units):
-    return keras.layers.Bidirectional(keras.layers.LSTM(units))(x)
+def lstm(keras, init, x, units):
+    return _lstm_layer(keras, init, units)(x)
 
 
-def gru(keras, x, units):
-    return keras.layers.GRU(units)(x)
+def bilstm(keras, init, x, units):
+    # The backward layer is given, not cloned from the forward one's config, so it draws its own weights.
+    with keras.saving.custom_object_scope({"Drawn": Drawn}):  # Bidirectional rebuilds its layers from config
+        return keras.layers.Bidirectional(_lstm_layer(keras, init, units),
+                                          backward_layer=_lstm_layer(keras, init, units, go_backwards=True))(x)
+
+
+def gru(keras, init, x, units):
+    return keras.layers.GRU(units, kernel_initializer=init("glorot_uniform"), recurrent_initializer=init("orthogonal"),
+                            bias_initializer=init("zeros"))(x)
 
 
 ENCODERS = {"flatten-dense": flatten_dense, "lstm": lstm, "bilstm": bilstm, "gru": gru}
 TWO_INPUTS = ("title", "body")  # the separate-encoder variant's inputs (``Features.train`` is then a dict)
 
 
-def _one_input(keras, architecture: str, features, p: dict):
+def _one_input(keras, init: NumpyInit, architecture: str, features, p: dict):
     """Embedding -> encoder -> Dense (relu) -> Dropout."""
-    inputs, x = _encoder_input(keras, features, p, masked=architecture != "flatten-dense")
-    x = ENCODERS[architecture](keras, x, p.get("units"))
-    x = keras.layers.Dense(p["dense_units"], activation="relu")(x)
+    inputs, x = _encoder_input(keras, init, features, p, masked=architecture != "flatten-dense")
+    x = ENCODERS[architecture](keras, init, x, p.get("units"))
+    x = _dense(keras, init, p["dense_units"], "relu")(x)
     return inputs, keras.layers.Dropout(p.get("dropout", 0.0))(x)
 
 
-def _title_and_body(keras, architecture: str, features, p: dict):
+def _title_and_body(keras, init: NumpyInit, architecture: str, features, p: dict):
     """Title and body each on its own Embedding and encoder, concatenated -> Dense (relu) -> Dropout ->
     BatchNorm -> Dense (relu): the multi-label title+body notebook's network."""
     inputs, encoded = {}, []
     for field in TWO_INPUTS:
         inputs[field] = keras.Input(shape=(features.train[field].shape[1],), dtype="int32", name=field)
-        x = keras.layers.Embedding(features.vocab_size, p.get("embedding_dim", 128), name=f"{field}_embedding",
-                                   mask_zero=architecture != "flatten-dense")(inputs[field])
-        encoded.append(ENCODERS[architecture](keras, x, p.get(f"{field}_units")))
+        x = _embedding(keras, init, features.vocab_size, p.get("embedding_dim", 128), name=f"{field}_embedding",
+                       mask_zero=architecture != "flatten-dense")(inputs[field])
+        encoded.append(ENCODERS[architecture](keras, init, x, p.get(f"{field}_units")))
     x = keras.layers.Concatenate()(encoded)
-    x = keras.layers.Dense(p["head_units"], activation="relu")(x)
+    x = _dense(keras, init, p["head_units"], "relu")(x)
     x = keras.layers.Dropout(p.get("dropout", 0.0))(x)
-    x = keras.layers.BatchNormalization()(x)
-    return inputs, keras.layers.Dense(p["head2_units"], activation="relu")(x)
+    x = keras.layers.BatchNormalization(beta_initializer=init("zeros"), gamma_initializer=init("ones"),
+                                        moving_mean_initializer=init("zeros"),
+                                        moving_variance_initializer=init("ones"))(x)
+    return inputs, _dense(keras, init, p["head2_units"], "relu")(x)
 
 
-def build_network(architecture: str, features, task_type: str, n_outputs: int, params: dict):
-    """A compiled Keras model: input(s) -> encoder(s) -> dense head -> task output."""
+def build_network(architecture: str, features, task_type: str, n_outputs: int, params: dict, seed: int = 0):
+    """A compiled Keras model: input(s) -> encoder(s) -> dense head -> task output; ``seed`` draws the weights."""
     import keras
 
+    init = NumpyInit(seed)
     two = isinstance(features.train, dict)
-    inputs, x = (_title_and_body if two else _one_input)(keras, architecture, features, params)
+    inputs, x = (_title_and_body if two else _one_input)(keras, init, architecture, features, params)
     if task_type == "multiclass":
-        outputs, loss = keras.layers.Dense(n_outputs, activation="softmax")(x), "sparse_categorical_crossentropy"
+        outputs, loss = _dense(keras, init, n_outputs, "softmax")(x), "sparse_categorical_crossentropy"
     else:
         units = 1 if task_type == "binary" else n_outputs
-        outputs, loss = keras.layers.Dense(units, activation="sigmoid")(x), "binary_crossentropy"
+        outputs, loss = _dense(keras, init, units, "sigmoid")(x), "binary_crossentropy"
     model = keras.Model(inputs, outputs, name=architecture)
     if features.kind == "ids" and features.embedding_matrix is not None:
         model.get_layer("embedding").set_weights([features.embedding_matrix.astype("float32")])
@@ -112,7 +197,7 @@ class KerasClassifier:
 
         keras.utils.set_random_seed(seed)
         self.task_type = task_type
-        self.model = build_network(self.architecture, features, task_type, n_outputs, self.params)
+        self.model = build_network(self.architecture, features, task_type, n_outputs, self.params, seed=seed)
         self.n_params = int(self.model.count_params())
         best, best_weights, waited = -np.inf, None, 0
         y_fit = y_train.astype("float32") if task_type != "multiclass" else y_train
@@ -143,8 +228,26 @@ class KerasClassifier:
         return self
 
     def predict_scores(self, x) -> np.ndarray:
-        scores = self.model.predict(x, batch_size=512, verbose=0)
+        # One batch shape per split, so one compiled prediction step: a split that fits in one batch is one
+        # batch; a larger one is padded to whole batches (a smaller last batch would compile again).
+        arrays = list(x.values()) if isinstance(x, dict) else [x]
+        n = len(arrays[0])
+        row_bytes = sum(4 * int(np.prod(a.shape[1:])) for a in arrays)
+        batch = min(n, max(64, min(2048, PREDICT_BYTES // max(row_bytes, 1))))
+        padded = _pad_rows(x, -n % batch) if n else x
+        scores = self.model.predict(padded, batch_size=max(batch, 1), verbose=0)[:n]
         return scores.ravel() if self.task_type == "binary" else scores
+
+
+PREDICT_BYTES = 128 * 2**20  # input floats per prediction batch: 2,048 id rows, ~1,300 rows of 100 x 256 vectors
+
+
+def _pad_rows(x, extra: int):
+    """``x`` with ``extra`` rows of zeros appended (padding ids / zero vectors, masked like any padding)."""
+    if not extra:
+        return x
+    pad = lambda a: np.concatenate([a, np.zeros((extra, *a.shape[1:]), dtype=a.dtype)])  # noqa: E731
+    return {k: pad(v) for k, v in x.items()} if isinstance(x, dict) else pad(x)
 
 
 def _epoch_order(rng: np.random.Generator, n: int, batch_size: int) -> np.ndarray:

@@ -72,3 +72,19 @@ def test_coordinator_and_two_workers_on_postgresql(tmp_path, data_dir):
             if f.is_file() and f.suffix in (".json", ".csv", ".md", ".html"):
                 assert password not in f.read_text(errors="ignore"), f
         assert password not in out.stdout + out.stderr + report.stdout + report.stderr
+
+
+def test_a_parallel_run_trains_its_bilm_once_in_a_process_of_its_own(tmp_path, data_dir):
+    out = bench(tmp_path, data_dir, "all", "--profile", "smoke", "--tasks", "so-python", "--embeddings", "elmo",
+                "--classifiers", "logreg,gru", "--trials", "1", "--jobs", "2")
+    assert "worker exit codes" not in out.stderr and out.stdout.count("worker done") == 2
+    assert out.stderr.count("biLM step 150/150") == 1, "the biLM should be trained exactly once"
+    exports = [p for p in (tmp_path / "cache").iterdir() if p.name.startswith("elmo-bilm-") and p.is_dir()]
+    assert len(exports) == 1 and (exports[0] / "saved_model.pb").is_file()
+    timing = tmp_path / "results" / "smoke" / "timing"
+    roles = sorted(json.loads(p.read_text())["role"] for p in timing.glob("*.json"))
+    assert roles == ["bilm", "coordinator", "worker", "worker"]
+    bilm = next(json.loads(p.read_text()) for p in timing.glob("bilm-*.json"))
+    assert bilm["seconds"]["embed"] > 1  # the training itself is embedding work
+    rows = json.loads((tmp_path / "results" / "smoke" / "leaderboard.json").read_text())
+    assert {(r["backend"], r["classifier"], r["status"]) for r in rows} == {("elmo", "logreg", "ok"), ("elmo", "gru", "ok")}
