@@ -59,10 +59,11 @@ def sequence_length(token_lists: list[list[str]], cap: int, percentile: float = 
 
 def to_ids(token_lists: list[list[str]], vocab: dict[str, int], length: int) -> np.ndarray:
     """Post-padded, post-truncated id matrix of shape (docs, length); unknown tokens map to OOV."""
+    clipped = [toks[:length] for toks in token_lists]
+    lengths = np.fromiter(map(len, clipped), dtype=np.int64, count=len(clipped))
+    ids = np.fromiter((vocab.get(t, OOV) for toks in clipped for t in toks), dtype=np.int32, count=int(lengths.sum()))
     out = np.zeros((len(token_lists), length), dtype=np.int32)
-    for row, toks in enumerate(token_lists):
-        ids = [vocab.get(t, OOV) for t in toks[:length]]
-        out[row, : len(ids)] = ids
+    out[np.arange(length) < lengths[:, None]] = ids  # row by row, left to right: each document's ids in order
     return out
 
 
