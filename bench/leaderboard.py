@@ -163,10 +163,14 @@ def provenance(profile, command: list[str], data_dir: Path, dataset_files: list[
         return hashlib.sha256(path.read_bytes()).hexdigest()
 
     try:
+        root = Path(__file__).resolve().parents[1]
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                                cwd=Path(__file__).parent).stdout.strip() or None
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                                    text=True, timeout=10, cwd=Path(__file__).parent).stdout.strip())
+                                cwd=root).stdout.strip() or None
+        # Dirty means the code differs from the commit; results/ is excluded, as a run rewrites its own
+        # committed tables there before this is recorded.
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                     ":(exclude)results"], capture_output=True, text=True, timeout=10,
+                                    cwd=root).stdout.strip())
     except OSError:
         commit = dirty = None
     return {

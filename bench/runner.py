@@ -258,15 +258,18 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
         study.optimize(objective, n_trials=1, catch=TRIAL_ERRORS, callbacks=callbacks, gc_after_trial=False)
     spent, running = budget_state(study)
     if running or (spent < budget and deadline is None):
-        kept.clear()
-        release_memory()
+        if kept:  # this process trained here: give its memory back (a study with nothing to do costs nothing)
+            kept.clear()
+            release_memory()
         return None  # another worker is still on it, or this run was stopped: its row comes later
 
     row = study.user_attrs.get("row")
+    trained = bool(kept)
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not completed:
         row = _row(study, data, backend, classifier, profile, budget, None, [], None)
     elif not row or row.get("best_trial") != study.best_trial.number or row.get("status") != "ok":
+        trained = True
         best = study.best_trial
 
         def test_fit(trial: optuna.trial.FrozenTrial, seed: int) -> Fit:
@@ -285,7 +288,8 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
         row = _row(study, data, backend, classifier, profile, budget, best, repeats, (reference, reference_fit))
         row["wall_seconds"] = round(_trial_seconds(study) + time.perf_counter() - started, 1)
     study.set_user_attr("row", row)
-    release_memory()
+    if trained:
+        release_memory()
     return row
 
 
