@@ -33,12 +33,11 @@ def test_numpy_initialisers_follow_keras_defaults_and_the_seed():
     one = build_network("bilstm", features, "multiclass", 3, params, seed=1)
     again = build_network("bilstm", features, "multiclass", 3, params, seed=1)
     other = build_network("bilstm", features, "multiclass", 3, params, seed=2)
-    weights = {w.path: np.asarray(w.numpy()) for w in one.weights}
     assert all(np.array_equal(a, b) for a, b in zip(one.get_weights(), again.get_weights()))
     assert not all(np.array_equal(a, b) for a, b in zip(one.get_weights(), other.get_weights()))
-    layers = [k for k in weights if k.startswith("bidirectional/")]  # forward's 3 weights, then backward's
-    forward = {k.split("/")[-1]: weights[k] for k in layers[:3]}
-    backward = {k.split("/")[-1]: weights[k] for k in layers[3:]}
+    bidirectional = next(layer for layer in one.layers if hasattr(layer, "backward_layer"))
+    forward = {w.name: np.asarray(w.numpy()) for w in bidirectional.forward_layer.weights}
+    backward = {w.name: np.asarray(w.numpy()) for w in bidirectional.backward_layer.weights}
     assert sorted(forward) == sorted(backward) == ["bias", "kernel", "recurrent_kernel"]
     assert not np.array_equal(forward["kernel"], backward["kernel"])  # each direction draws its own weights
     recurrent = forward["recurrent_kernel"]  # (units, 4 units): orthonormal rows, like Keras' Orthogonal
@@ -47,7 +46,7 @@ def test_numpy_initialisers_follow_keras_defaults_and_the_seed():
     assert np.array_equal(bias[8:16], np.ones(8)) and not bias[:8].any() and not bias[16:].any()
     kernel = forward["kernel"]  # Glorot uniform: within sqrt(6 / (fan_in + fan_out))
     assert np.abs(kernel).max() <= np.sqrt(6 / (6 + 32)) and kernel.std() > 0
-    embedding = next(v for k, v in weights.items() if "embedding" in k)
+    embedding = np.asarray(one.get_layer("embedding").weights[0].numpy())
     assert np.abs(embedding).max() <= 0.05 and embedding.std() > 0.02
     assert NumpyInit(3)("orthogonal")((4, 4)).dtype == np.float32
 
