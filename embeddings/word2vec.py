@@ -246,8 +246,7 @@ def features_from_table(data, table: WordVectors, params: dict, kind: str, info:
     info = {"vector_width": width, **info}
     if kind == "ids":
         train = tokens_of(data.train)
-        ranked = split_vocabulary(data.train)  # most frequent first, ids from 2
-        words = [w for w in sorted(ranked, key=ranked.get) if w in table.index]
+        words = [w for w in split_vocabulary(data.train) if w in table.index]  # most frequent first
         vocab = {w: i + 2 for i, w in enumerate(words)}
         matrix = np.zeros((len(vocab) + 2, width), dtype=np.float32)  # rows 0 (padding) and 1 (OOV) stay zero
         if words:
