@@ -202,6 +202,16 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
     the budget is spent. The row is computed by the process that sees no trial running; others return
     None. ``recover`` first fails trials a killed run left RUNNING (single-process runs only).
     """
+    row, trained = _tune_and_score(data, backend, classifier, profile, storage, n_trials, on_trial, recover)
+    if trained:  # this process trained here, and every model is out of scope now: give the memory back
+        release_memory()
+    return row
+
+
+def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str,
+                    n_trials: int | None, on_trial, recover: bool) -> tuple[dict | None, bool]:
+    """``run_study``'s work: the row (None while another worker is still on the study) and whether this
+    process trained a model."""
     budget = n_trials or profile.trials
     name = study_name(profile.name, data.task.name, backend, classifier)
     study = open_study(storage, name, warmup_epochs=max(1, profile.max_epochs // 4))
@@ -258,10 +268,7 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
         study.optimize(objective, n_trials=1, catch=TRIAL_ERRORS, callbacks=callbacks, gc_after_trial=False)
     spent, running = budget_state(study)
     if running or (spent < budget and deadline is None):
-        if kept:  # this process trained here: give its memory back (a study with nothing to do costs nothing)
-            kept.clear()
-            release_memory()
-        return None  # another worker is still on it, or this run was stopped: its row comes later
+        return None, bool(kept)  # another worker is still on it, or this run was stopped: its row comes later
 
     row = study.user_attrs.get("row")
     trained = bool(kept)
@@ -288,27 +295,38 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
         row = _row(study, data, backend, classifier, profile, budget, best, repeats, (reference, reference_fit))
         row["wall_seconds"] = round(_trial_seconds(study) + time.perf_counter() - started, 1)
     study.set_user_attr("row", row)
-    if trained:
-        release_memory()
-    return row
+    return row, trained
 
 
 def release_memory() -> None:
     """Give back what a finished study's networks held: JAX keeps every compiled program (some 25-35 MB
     per recurrent network, measured) in process-wide caches until they are cleared, and glibc keeps freed
     heap pages. Without this a worker grew past 5 GB over a standard run; with it, it stays near its
-    size after one study. The cost: 1.1-1.3 s a call (measured in a process holding TensorFlow, JAX,
-    spaCy and gensim: mostly the two collections), and small shared programs compile again afterwards."""
-    gc.collect()
+    size after one study.
+
+    What survives the collection is the process's long-lived state (modules, datasets, the storage), so it
+    is then frozen out of the garbage collector's sight (``settle_heap``): a full collection had to walk
+    half a million objects of TensorFlow, JAX and spaCy, 0.26-0.30 s each time (measured), three times a
+    release and again whenever Python's own full collections ran during training. Frozen, a collection
+    walks only what the next study creates."""
     if "keras" in sys.modules:
         sys.modules["keras"].backend.clear_session()
     if "jax" in sys.modules:
         sys.modules["jax"].clear_caches()
-    gc.collect()
+    settle_heap()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to trim
         pass
+
+
+def settle_heap() -> None:
+    """Collect garbage, then move every surviving object to the collector's permanent generation
+    (``gc.freeze``): later collections skip it. Objects there are still freed when their last reference
+    goes; only a reference cycle among them would be kept, which is why this runs when only long-lived
+    state is left (at a worker's start and after ``release_memory``)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _trial_seconds(study: optuna.Study) -> float:

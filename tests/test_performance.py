@@ -98,6 +98,64 @@ def test_released_memory_leaves_kept_models_usable():
     np.testing.assert_allclose(clf.predict_scores(features.validation), before, rtol=1e-5)
 
 
+def test_every_split_is_predicted_in_batches_of_one_shape(monkeypatch):
+    features = _ids(n=150)
+    y = np.arange(150) % 3
+    clf = KerasClassifier("gru", {"units": 4, "dense_units": 4, "embedding_dim": 4, "epochs": 1})
+    clf.fit(features, y, y[:10], task_type="multiclass", n_outputs=3, score_fn=lambda *_: 0.0)
+    calls = []
+    predict = clf.model.predict
+    monkeypatch.setattr(clf.model, "predict", lambda x, batch_size, verbose: calls.append((len(x), batch_size))
+                        or predict(x, batch_size=batch_size, verbose=verbose))
+    # A validation-sized and a test-sized split (as 500 and 1,000 documents are in the standard profile).
+    assert clf.predict_scores(features.train[:100]).shape == (100, 3)
+    assert clf.predict_scores(features.train).shape == (150, 3)
+    (rows_a, batch_a), (rows_b, batch_b) = calls
+    assert batch_a == batch_b and rows_a % batch_a == 0 and rows_b % batch_b == 0
+
+
+def test_a_finished_study_leaves_no_network_alive_and_settles_the_heap(tmp_path, data_dir, monkeypatch):
+    """run_study releases memory once every model of the study is out of scope: a model still referenced
+    at that moment would be frozen by settle_heap, and a reference cycle through it never collected."""
+    import gc
+
+    from bench import runner
+
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    alive = []
+
+    def release():
+        gc.collect()
+        alive.append(sum(isinstance(o, KerasClassifier) for o in gc.get_objects()))
+        runner.settle_heap()
+
+    monkeypatch.setattr(runner, "release_memory", release)
+    row = runner.run_study(data, "learned", "gru", PROFILES["smoke"], f"sqlite:///{tmp_path / 's.db'}", n_trials=2)
+    assert row["status"] == "ok"
+    assert alive == [0]
+    assert gc.get_freeze_count() > 0
+    gc.unfreeze()
+
+
+def test_settled_heap_still_collects_new_cycles():
+    import gc
+    import weakref
+
+    from bench.runner import settle_heap
+
+    class Node:
+        pass
+
+    settle_heap()
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    del a, b
+    gc.collect()
+    assert gone() is None
+    gc.unfreeze()
+
+
 def test_logreg_standardises_dense_vectors_with_training_statistics_only():
     rng = np.random.default_rng(0)
     train = rng.normal(5.0, 3.0, size=(60, 4)).astype(np.float16)
