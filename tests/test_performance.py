@@ -99,6 +99,8 @@ def test_released_memory_leaves_kept_models_usable():
 
 
 def test_every_split_is_predicted_in_batches_of_one_shape(monkeypatch):
+    import models.keras_classifiers as kc
+
     features = _ids(n=150)
     y = np.arange(150) % 3
     clf = KerasClassifier("gru", {"units": 4, "dense_units": 4, "embedding_dim": 4, "epochs": 1})
@@ -107,11 +109,15 @@ def test_every_split_is_predicted_in_batches_of_one_shape(monkeypatch):
     predict = clf.model.predict
     monkeypatch.setattr(clf.model, "predict", lambda x, batch_size, verbose: calls.append((len(x), batch_size))
                         or predict(x, batch_size=batch_size, verbose=verbose))
-    # A validation-sized and a test-sized split (as 500 and 1,000 documents are in the standard profile).
-    assert clf.predict_scores(features.train[:100]).shape == (100, 3)
-    assert clf.predict_scores(features.train).shape == (150, 3)
-    (rows_a, batch_a), (rows_b, batch_b) = calls
-    assert batch_a == batch_b and rows_a % batch_a == 0 and rows_b % batch_b == 0
+    # A validation-sized and a test-sized split, scaled down from the standard profile's 500 and 1,000
+    # documents with 512-row batches; and two splits under a batch (bbc-news: 226 and 217 documents).
+    monkeypatch.setattr(kc, "PREDICT_ROWS", 64)
+    assert clf.predict_scores(features.train[:60]).shape == (60, 3)
+    assert clf.predict_scores(features.train[:120]).shape == (120, 3)
+    monkeypatch.setattr(kc, "PREDICT_ROWS", 512)
+    assert clf.predict_scores(features.train[:140]).shape == (140, 3)
+    assert clf.predict_scores(features.train[:129]).shape == (129, 3)
+    assert calls == [(64, 64), (128, 64), (256, 256), (256, 256)]
 
 
 def test_a_finished_study_leaves_no_network_alive_and_settles_the_heap(tmp_path, data_dir, monkeypatch):
