@@ -238,7 +238,7 @@ class KerasClassifier:
         row_bytes = sum(4 * int(np.prod(a.shape[1:])) for a in arrays)
         fits = max(64, min(PREDICT_ROWS, PREDICT_BYTES // max(row_bytes, 1)))
         batch = min(fits, max(64, 1 << max(n - 1, 0).bit_length()))
-        padded = _pad_rows(x, -n % batch) if n else x
+        padded = _pad_rows(x, -n % batch)
         scores = self.model.predict(padded, batch_size=batch, verbose=0)[:n]
         return scores.ravel() if self.task_type == "binary" else scores
 
