@@ -15,7 +15,8 @@ from pathlib import Path
 from bench.errors import BenchError, redact
 from bench.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 
-# One BLAS / TensorFlow / XLA thread per process (the workers; ``bench speed``'s single-threaded runs).
+# One BLAS / TensorFlow / XLA thread per process: every process of ``all`` and ``worker`` (so a result does not
+# depend on how many threads summed it, whatever --jobs), and ``bench speed``'s single-threaded runs.
 ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
                   "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
 WORKER_INDEX, WORKER_COUNT = "PAIRBENCH_WORKER_INDEX", "PAIRBENCH_WORKER_COUNT"  # set by ``all --jobs`` for its workers
@@ -99,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter (CUDA probes on CPU)
+    if args.command in ("all", "worker"):
+        os.environ.update(ONE_THREAD_ENV)  # before NumPy, JAX or TensorFlow first load in this process
     if getattr(args, "profile", None) in PROFILES:
         # Must be set before Keras is first imported; an explicit KERAS_BACKEND wins.
         os.environ.setdefault("KERAS_BACKEND", PROFILES[args.profile].keras_backend)
@@ -174,8 +177,8 @@ def cmd_all(args, worker: bool = False) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     # Load (and validate) every task before any training starts.
-    datasets = {t: load_task(t, data_dir, max_sizes=profile.max_sizes, seed=profile.seed, encoding=args.encoding)
-                for t in tasks}
+    datasets = {t: load_task(t, data_dir, max_sizes=profile.max_sizes, seed=profile.seed, encoding=args.encoding,
+                             window=profile.window) for t in tasks}
     atomic_write(out_dir / "tasks.json", json.dumps({t: d.stats for t, d in datasets.items()}, indent=1))
     trials = args.trials or profile.trials
     started = time.perf_counter()
@@ -188,7 +191,7 @@ def cmd_all(args, worker: bool = False) -> int:
         # last, and a parallel run trains it meanwhile (one trainer per machine: see bilm.trained_bilm).
         if "elmo" in backends:
             _configure_elmo(args.elmo_handle, datasets, profile.name, lazy=True)
-        _tune(datasets, pairs, profile, storage, trials, recover=False)
+        _tune(datasets, pairs, profile, storage, trials, recover=False, exclusive=True)
         record_timing(out_dir, "worker")
         print(f"worker done in {time.perf_counter() - started:.0f} s")
         return 0
@@ -222,7 +225,7 @@ def cmd_all(args, worker: bool = False) -> int:
               file=sys.stderr)
         return 130
     for task in tasks:
-        c = run_controls(datasets[task], profile, storage)
+        c = run_controls(datasets[task], profile, storage, n_trials=trials)
         if c["leakage_alarm"]:
             print(f"LEAKAGE ALARM {task}: shuffled-label control scores {c['shuffled']:.4f}, chance "
                   f"{c['chance_mean']:.4f} (95th pct {c['chance_p95']:.4f})", file=sys.stderr)
@@ -244,8 +247,10 @@ def cmd_worker(args) -> int:
     return cmd_all(args, worker=True)
 
 
-def _tune(datasets: dict, pairs, profile, storage: str, trials: int, *, recover: bool) -> None:
-    """Every selected study to its budget, with a progress bar and a line per finished study."""
+def _tune(datasets: dict, pairs, profile, storage: str, trials: int, *, recover: bool, exclusive: bool = False) -> None:
+    """Every selected study to its budget, with a progress bar and a line per finished study.
+
+    ``exclusive`` (workers): skip a study another process holds, so each study runs in one process."""
     from tqdm import tqdm
 
     from bench.runner import STOP, run_study, settle_heap
@@ -256,9 +261,7 @@ def _tune(datasets: dict, pairs, profile, storage: str, trials: int, *, recover:
     with tqdm(total=len(datasets) * len(pairs) * trials, desc=profile.name, unit="trial", file=sys.stderr,
               disable=None) as bar:
         # ELMo studies last: a parallel run's biLM is being trained meanwhile (see cmd_all). Worker k of n
-        # (``--jobs``) first takes every n-th study from the k-th, then helps with whatever is left: workers
-        # seldom share a study, so the one that ran a study's trials still holds its best model and scores
-        # test without retraining it.
+        # (``--jobs``) first takes every n-th study from the k-th, then any other study no process holds yet.
         order = sorted(((t, p) for t in datasets for p in pairs), key=lambda tp: tp[1][0] == "elmo")
         index, jobs = int(os.environ.get(WORKER_INDEX, 0)), max(1, int(os.environ.get(WORKER_COUNT, 1)))
         first = order[index::jobs]
@@ -268,7 +271,7 @@ def _tune(datasets: dict, pairs, profile, storage: str, trials: int, *, recover:
                 return
             bar.set_postfix_str(f"{task} {backend} x {classifier}")
             row = run_study(datasets[task], backend, classifier, profile, storage, n_trials=trials,
-                            on_trial=lambda t: bar.update(1), recover=recover)
+                            on_trial=lambda t: bar.update(1), recover=recover, exclusive=exclusive)
             bar.update(max(0, (n + 1) * trials - bar.n))  # trials resumed from storage or run elsewhere
             if row is None:
                 bar.write(f"{task:14s} {backend:11s} x {classifier:13s} left to the worker still running it")

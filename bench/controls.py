@@ -8,6 +8,10 @@
   prior and nothing else, so it must not beat both baselines clearly: when even the lower end of its 95%
   bootstrap interval (over test documents) is above max(majority, 95th percentile of chance), labels leak
   into features through some other path, and that is reported as a leakage alarm.
+
+Stored with them, per task: the text window (tokens, and the share of the test split's tokens it keeps),
+and ``full_text_tfidf``: TF-IDF + logistic regression tuned like every pairing but on whole documents, a
+reference outside the ranking that shows what the window costs.
 """
 
 from __future__ import annotations
@@ -59,9 +63,12 @@ def shuffled_labels(y: np.ndarray, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).permutation(y)
 
 
-def run_controls(data: TaskData, profile, storage: str) -> dict:
+FULL_TEXT = "full-text"  # the study variant of the full-text TF-IDF reference
+
+
+def run_controls(data: TaskData, profile, storage: str, n_trials: int | None = None) -> dict:
     """Compute (or load, if stored) the task's controls; stored in their own study for ``report``."""
-    from bench.runner import fit_and_score, storage_for
+    from bench.runner import fit_and_score, run_study, storage_for
 
     study = optuna.create_study(study_name=controls_study_name(profile.name, data.task.name),
                                 storage=storage_for(storage), load_if_exists=True)
@@ -85,7 +92,14 @@ def run_controls(data: TaskData, profile, storage: str) -> dict:
         "shuffled_pairing": "tfidf x logreg", "shuffled": shuffled.test[main],
         "shuffled_ci95": shuffled_ci,
         "leakage_alarm": bool(shuffled_ci[0] > max(majority, chance_hi)),
+        "window": data.stats.get("window"),
     }
+    if data.window is not None:
+        full = run_study(data.with_window(None), "tfidf", "logreg", profile, storage, n_trials=n_trials,
+                         variant=FULL_TEXT)
+        if full and full.get("status") == "ok":
+            result["full_text_tfidf"] = {k: full[k] for k in ("test_main", "test_main_ci95", "validation_main",
+                                                              "best_params")}
     result = json.loads(json.dumps(result))
     study.set_user_attr("controls", result)
     return result

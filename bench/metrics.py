@@ -126,14 +126,27 @@ def bootstrap(task_type: str, metric: str, y_true, y_preds: list, *, n_resamples
               seed: int = 0, n_classes: int | None = None) -> np.ndarray:
     """Metric of each prediction set on the same ``n_resamples`` resamples of the test documents,
     shape (len(y_preds), n_resamples). Resampling the same documents for every set makes them paired."""
+    weights = resample_weights(len(y_true), n_resamples, seed)
+    return np.array([resampled_metric(task_type, metric, y_true, y_pred, weights, n_classes) for y_pred in y_preds])
+
+
+def resample_weights(n_documents: int, n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """How often each test document is drawn in each resample, shape (n_resamples, n_documents): the resamples
+    ``bootstrap`` draws for the same seed. Draw them once per task and pass them to ``resampled_metric``."""
+    n = n_documents
+    return np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_resamples).astype(np.float32)
+
+
+def resampled_metric(task_type: str, metric: str, y_true, y_pred, weights: np.ndarray,
+                     n_classes: int | None = None) -> np.ndarray:
+    """One prediction set's metric on the resamples ``weights`` (from ``resample_weights``), shape (n_resamples,);
+    equal to the matching row of ``bootstrap``."""
     y_true = np.asarray(y_true)
-    n = len(y_true)
-    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_resamples).astype(np.float32)
-    out = []
-    for y_pred in y_preds:
-        tp, fp, fn = (c.astype(np.float32) for c in _counts(task_type, y_true, np.asarray(y_pred), n_classes))
-        out.append(_metric_from_sums(task_type, metric, weights @ tp, weights @ fp, weights @ fn, n))
-    return np.array(out)
+    counts = [c.astype(np.float32) for c in _counts(task_type, y_true, np.asarray(y_pred), n_classes)]
+    if metric != "macro_f1":  # the other metrics read only the sums over labels: one column instead of K
+        counts = [c.sum(axis=1, keepdims=True) for c in counts]
+    tp, fp, fn = (weights @ c for c in counts)
+    return _metric_from_sums(task_type, metric, tp, fp, fn, len(y_true))
 
 
 def confidence_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
@@ -142,8 +155,64 @@ def confidence_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float
     return float(lo), float(hi)
 
 
-def tied_with_best(best_samples: np.ndarray, other_samples: np.ndarray, level: float = 0.95) -> bool:
-    """Paired bootstrap: the other pairing is tied with the best when the interval of the difference
-    (best - other) on the same resamples contains zero."""
-    lo, _ = confidence_interval(best_samples - other_samples, level)
-    return lo <= 0.0
+# --------------------------------------------------------------------------- seeds, families of comparisons, losses
+
+TIE_RESAMPLES = 10_000  # Holm's smallest threshold is 0.05 / 24 ~ 0.002: 1,000 resamples would resolve p only to 0.001
+TIE_LEVEL = 0.05  # family-wise error rate of the "not tied" claims of one task
+
+
+def seed_and_document_samples(per_repeat: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Bootstrap samples of the mean over repeats that see both sources of variance.
+
+    ``per_repeat`` is (repeats, resamples): each repeat's metric on the same document resamples (the output
+    of ``bootstrap``). On each resample the repeats (seeds) are drawn again with replacement and averaged,
+    so a seed that diverged widens the interval instead of hiding in the mean (a two-level bootstrap).
+    One repeat (or a deterministic classifier) leaves the document bootstrap as it is.
+    """
+    per_repeat = np.atleast_2d(np.asarray(per_repeat, dtype=np.float64))
+    repeats, resamples = per_repeat.shape
+    if repeats == 1:
+        return per_repeat[0]
+    draws = np.random.default_rng(seed).integers(0, repeats, size=(resamples, repeats))
+    return per_repeat[draws, np.arange(resamples)[:, None]].mean(axis=1)
+
+
+def seeds_disagree(scores: list[float], per_repeat: np.ndarray, level: float = 0.95) -> bool:
+    """True when the repeats (seeds) are further apart than the test documents explain: the spread of their
+    scores is wider than one repeat's document-bootstrap interval (the mean width over repeats)."""
+    if len(scores) < 2:
+        return False
+    widths = [np.subtract(*confidence_interval(s, level)[::-1]) for s in np.atleast_2d(per_repeat)]
+    return bool(max(scores) - min(scores) > float(np.mean(widths)))
+
+
+def paired_p_value(reference_samples: np.ndarray, other_samples: np.ndarray) -> float:
+    """Two-sided bootstrap p-value that two pairings score the same, from their metric on the same resamples
+    (with the +1 correction, so it is never 0)."""
+    diff = np.asarray(reference_samples) - np.asarray(other_samples)
+    n = diff.size
+    below, above = (np.count_nonzero(diff <= 0) + 1) / (n + 1), (np.count_nonzero(diff >= 0) + 1) / (n + 1)
+    return float(min(1.0, 2 * min(below, above)))
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error control over all the comparisons given):
+    reject where the adjusted value is below the level."""
+    p = np.asarray(p_values, dtype=np.float64)
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted.tolist()
+
+
+def tuned_main_score(task_type: str, y_true: np.ndarray, scores: np.ndarray) -> float:
+    """The main metric at the one decision threshold that is best on these documents (argmax for multiclass):
+    the per-epoch validation signal of iterative classifiers. A fixed 0.5 threshold scores 0 on a tag set
+    whose priors are all far below 0.5, however well the network ranks; tuning it each epoch judges the
+    epoch as the final decision will (which tunes it once more, after training)."""
+    threshold = tune_thresholds(task_type, y_true, scores)
+    return main_score(task_type, y_true, scores, threshold)

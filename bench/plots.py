@@ -1,4 +1,5 @@
-"""Per-task PNG plots: a backend x classifier heatmap of the main metric, and main metric vs training time."""
+"""Per-task PNG plots: a backend x classifier heatmap of the main metric (pairings that did not learn hatched),
+and main metric vs training time."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import io
 from pathlib import Path
 
 import matplotlib
+import matplotlib.patches
 import matplotlib.ticker
 
 matplotlib.use("Agg")  # files only, no display
@@ -35,15 +37,23 @@ def write_plots(rows: list[dict], out_dir: Path, backends, classifiers) -> dict[
 def _heatmap(task: str, rows: list[dict], backends, classifiers):
     used_b = [b for b in backends if any(r["backend"] == b for r in rows)]
     grid = np.full((len(used_b), len(classifiers)), np.nan)
+    did_not_learn = np.zeros(grid.shape, dtype=bool)
     for r in rows:
         if r["backend"] in used_b and r["classifier"] in classifiers:
-            grid[used_b.index(r["backend"]), list(classifiers).index(r["classifier"])] = r["test_main"]
+            at = used_b.index(r["backend"]), list(classifiers).index(r["classifier"])
+            grid[at], did_not_learn[at] = r["test_main"], bool(r.get("did_not_learn"))
     fig, ax = plt.subplots(figsize=(1.6 * len(classifiers) + 2, 0.6 * len(used_b) + 1.6))
     image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", vmin=np.nanmin(grid), vmax=np.nanmax(grid),
                       aspect="auto")
     for i in range(len(used_b)):
         for j in range(len(classifiers)):
             text = "n/a" if np.isnan(grid[i, j]) else f"{grid[i, j]:.3f}"
+            if did_not_learn[i, j]:  # hatched and labelled: its score is no better than the controls
+                ax.add_patch(matplotlib.patches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
+                                                          edgecolor="lightgrey", linewidth=0))
+                ax.text(j, i, f"{text}\ndid not learn", ha="center", va="center", fontsize=8,
+                        bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5})
+                continue
             ax.text(j, i, text, ha="center", va="center", color="white" if not np.isnan(grid[i, j]) and
                     grid[i, j] < np.nanmean(grid) else "black", fontsize=9)
     ax.set_xticks(range(len(classifiers)), classifiers, rotation=20)

@@ -1,7 +1,8 @@
 """The Optuna loop: one study per (profile, task, backend, classifier), test scored once at the end.
 
 Each trial fits the backend on the training split, trains the classifier on it with early stopping on
-the validation split, and returns the validation main metric. When a study has its budget of trials,
+the validation main metric at a threshold tuned each epoch (``metrics.tuned_main_score``), and returns
+the validation main metric at the decision threshold(s) tuned on validation after training. When a study has its budget of trials,
 its best configuration is trained once more (same seed) and scored on the test split; that result is
 stored in the study itself, so ``python -m bench report`` rebuilds the leaderboard from storage alone
 and a rerun does no training.
@@ -78,12 +79,17 @@ class Fit:
     test_pred: np.ndarray | None = field(repr=False, default=None)
     inference_seconds: float = 0.0
     decision: dict = field(default_factory=dict)
+    best_epoch: int = 0  # 0-based epoch whose weights were restored
+    stopped_by: str = ""  # "patience" (validation stopped improving), "cap" (the epoch cap), "" (not iterative)
 
 
 def fit_and_score(data: TaskData, backend: str, classifier: str, backend_params: dict, classifier_params: dict,
                   *, seed: int, on_epoch=None, score_test: bool = False, per_label: bool = False, top1: bool = False,
                   y_train: np.ndarray | None = None) -> Fit:
     """Fit backend and classifier on train, tune the decision threshold(s) on validation, optionally score test.
+
+    The per-epoch signal (early stopping, the restored epoch, pruning through ``on_epoch``) is the validation
+    main metric at the global threshold best for that epoch: it does not depend on a fixed threshold.
 
     ``per_label`` and ``top1`` are the multi-label decision options (see ``metrics.tune_thresholds``);
     ``y_train`` replaces the training labels (the label-shuffled control).
@@ -97,7 +103,7 @@ def fit_and_score(data: TaskData, backend: str, classifier: str, backend_params:
     start = time.perf_counter()
     with timed("fit"):
         model.fit(features, y_train, y_val, task_type=task_type, n_outputs=len(data.classes),
-                  score_fn=lambda y, s: metrics.main_score(task_type, y, s), on_epoch=on_epoch, seed=seed)
+                  score_fn=lambda y, s: metrics.tuned_main_score(task_type, y, s), on_epoch=on_epoch, seed=seed)
     train_seconds = time.perf_counter() - start
     with timed("predict"):
         val_scores = model.predict_scores(features.validation)
@@ -106,7 +112,7 @@ def fit_and_score(data: TaskData, backend: str, classifier: str, backend_params:
     threshold = metrics.tune_thresholds(task_type, y_val, val_scores, per_label=per_label, top1=top1)
     fit = Fit(metrics.compute(task_type, y_val, val_scores, threshold, **decision), threshold, embed_seconds,
               train_seconds, model.n_params, getattr(model, "epochs_run", 1), features.info, model, features,
-              decision=decision)
+              decision=decision, best_epoch=getattr(model, "best_epoch", 0), stopped_by=getattr(model, "stopped_by", ""))
     return score_test_split(data, fit) if score_test else fit
 
 
@@ -155,15 +161,70 @@ def storage_for(url: str) -> optuna.storages.BaseStorage:
 
 def open_study(storage: str, name: str, warmup_epochs: int = 1) -> optuna.Study:
     """The study, created on first use. The median pruner waits for 2 finished trials and, within a trial,
-    for ``warmup_epochs`` (a quarter of the epoch cap): a trial whose validation score after that is below
+    for ``warmup_epochs`` (``Profile.prune_warmup``): a trial whose validation signal after that is below
     the median of earlier trials at the same epoch stops. Pruning at epoch 1 would favour fast starters
-    (high learning rates) rather than good configurations; waiting for half the cap (the setting before)
-    let most of a 6-trial budget run to the end, which is where the standard profile's time went."""
+    (high learning rates) rather than good configurations."""
     return optuna.create_study(
         study_name=name, storage=storage_for(storage), direction="maximize", load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=_seed(name), n_startup_trials=3),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=warmup_epochs),
     )
+
+
+class StudyClaim:
+    """One process's exclusive hold on a study, so its trial sequence never depends on another process's timing.
+
+    The claim is a study of its own, ``<study>:claim``: creating a study is atomic in every Optuna storage
+    (SQLite, PostgreSQL, MySQL), so of several workers asking at once exactly one gets it. The holder
+    refreshes a heartbeat every ``HEARTBEAT_SECONDS``; a claim whose heartbeat is older than
+    ``GRACE_SECONDS`` (its worker died) is taken over. ``release`` deletes it once the study is finished.
+    """
+
+    def __init__(self, storage: str, name: str):
+        self.storage, self.name = storage_for(storage), f"{name}:claim"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> bool:
+        for _ in range(2):
+            try:
+                claim = optuna.create_study(study_name=self.name, storage=self.storage)
+            except optuna.exceptions.DuplicatedStudyError:
+                if not self._take_over_stale():
+                    return False
+                continue
+            claim.set_user_attr("heartbeat", time.time())
+            self._thread = threading.Thread(target=self._beat, args=(claim,), daemon=True)
+            self._thread.start()
+            return True
+        return False
+
+    def _take_over_stale(self) -> bool:
+        try:
+            claim = optuna.load_study(study_name=self.name, storage=self.storage)
+            beat = claim.user_attrs.get("heartbeat", 0.0)
+            if time.time() - beat <= GRACE_SECONDS:
+                return False
+            optuna.delete_study(study_name=self.name, storage=self.storage)
+        except KeyError:  # released meanwhile
+            pass
+        return True
+
+    def _beat(self, claim: optuna.Study) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                claim.set_user_attr("heartbeat", time.time())
+            except Exception:  # noqa: BLE001  (a storage hiccup: the next beat tries again)
+                pass
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            optuna.delete_study(study_name=self.name, storage=self.storage)
+        except KeyError:
+            pass
 
 
 def budget_state(study: optuna.Study) -> tuple[int, int]:
@@ -194,27 +255,42 @@ def fail_running_trials(study: optuna.Study) -> int:
 
 
 def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str, *,
-              n_trials: int | None = None, on_trial=None, recover: bool = False) -> dict | None:
+              n_trials: int | None = None, on_trial=None, recover: bool = False, variant: str = "",
+              exclusive: bool = False) -> dict | None:
     """Tune one pairing to its budget (resuming what storage already holds), then score test: the best
     configuration retrained with ``profile.repeats`` seeds, and the reference configuration (if any) once.
 
     Any number of processes may run the same study at once (``bench worker``): each takes trials until
     the budget is spent. The row is computed by the process that sees no trial running; others return
-    None. ``recover`` first fails trials a killed run left RUNNING (single-process runs only).
+    None. ``recover`` first fails trials a killed run left RUNNING (single-process runs only). ``variant``
+    names a study outside the leaderboard (e.g. ``full-text``: the same pairing on whole documents).
+    ``exclusive``: run the study only if no other process holds it (``StudyClaim``), else return None at
+    once; the workers of a run do this, so every study's trials run in one process, in order.
     """
-    row, trained = _tune_and_score(data, backend, classifier, profile, storage, n_trials, on_trial, recover)
+    claim = None
+    if exclusive:
+        name = study_name(profile.name, data.task.name, backend, classifier) + (f":{variant}" if variant else "")
+        claim = StudyClaim(storage, name)
+        if not claim.acquire():
+            return None
+    try:
+        row, trained = _tune_and_score(data, backend, classifier, profile, storage, n_trials, on_trial, recover,
+                                       variant)
+    finally:
+        if claim is not None:
+            claim.release()
     if trained:  # this process trained here, and every model is out of scope now: give the memory back
         release_memory()
     return row
 
 
 def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str,
-                    n_trials: int | None, on_trial, recover: bool) -> tuple[dict | None, bool]:
+                    n_trials: int | None, on_trial, recover: bool, variant: str = "") -> tuple[dict | None, bool]:
     """``run_study``'s work: the row (None while another worker is still on the study) and whether this
     process trained a model."""
     budget = n_trials or profile.trials
-    name = study_name(profile.name, data.task.name, backend, classifier)
-    study = open_study(storage, name, warmup_epochs=max(1, profile.max_epochs // 4))
+    name = study_name(profile.name, data.task.name, backend, classifier) + (f":{variant}" if variant else "")
+    study = open_study(storage, name, warmup_epochs=profile.prune_warmup)
     if recover:
         fail_running_trials(study)
     main = metrics.MAIN_METRIC[data.task.task_type]
@@ -287,7 +363,8 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
                                  trial.user_attrs["classifier_params"], seed=seed, score_test=True, **decision)
 
         started = time.perf_counter()
-        repeats = [test_fit(best, profile.seed + r) for r in range(profile.repeats)]
+        n_repeats = 1 if get_classifier(classifier).deterministic else profile.repeats
+        repeats = [test_fit(best, profile.seed + r) for r in range(n_repeats)]
         reference = next((t for t in completed if t.user_attrs.get("reference")), None)
         reference_fit = None
         if reference is not None:
@@ -371,13 +448,18 @@ def _row(study, data: TaskData, backend, classifier, profile: Profile, budget: i
         scores = [f.test[main] for f in repeats]
         y_test = data.y("test")
         n_classes = len(data.classes) if task_type == "multiclass" else None
-        # The interval is of the reported number itself: on each resample of test documents, the metric
-        # averaged over the repeats (seeds).
-        samples = metrics.bootstrap(task_type, main, y_test, [f.test_pred for f in repeats], seed=profile.seed,
-                                    n_classes=n_classes).mean(axis=0)
+        # The interval is of the reported number itself, the mean over repeats, and sees both sources of
+        # variance: test documents are resampled, and on each resample the seeds are drawn again.
+        per_repeat = metrics.bootstrap(task_type, main, y_test, [f.test_pred for f in repeats], seed=profile.seed,
+                                       n_classes=n_classes)
+        iterative = first.stopped_by != ""
         row.update({
             "test_main": float(np.mean(scores)), "test_main_std": float(np.std(scores)), "test_main_repeats": scores,
-            "repeats": len(repeats), "test_main_ci95": metrics.confidence_interval(samples),
+            "repeats": len(repeats), "deterministic": get_classifier(classifier).deterministic,
+            "test_main_ci95": metrics.confidence_interval(metrics.seed_and_document_samples(per_repeat, profile.seed)),
+            "test_main_ci95_documents": metrics.confidence_interval(per_repeat.mean(axis=0)),
+            "seeds_disagree": metrics.seeds_disagree(scores, per_repeat),
+            "window": data.window,
             "validation_main": best.value,
             "test_metrics": {k: float(np.mean([f.test[k] for f in repeats])) for k in first.test},
             "validation_metrics": first.validation,
@@ -385,7 +467,10 @@ def _row(study, data: TaskData, backend, classifier, profile: Profile, budget: i
             "best_trial": best.number,
             "best_params": {**best.user_attrs["backend_params"], **best.user_attrs["classifier_params"]},
             "embed_seconds": first.embed_seconds, "train_seconds": float(np.mean([f.train_seconds for f in repeats])),
-            "inference_seconds": first.inference_seconds, "epochs_run": first.epochs_run, "n_params": first.n_params,
+            "inference_seconds": first.inference_seconds, "n_params": first.n_params,
+            "epochs_run": [f.epochs_run for f in repeats], "best_epoch": [f.best_epoch + 1 for f in repeats],
+            "epoch_cap": best.user_attrs["classifier_params"].get("epochs") if iterative else None,
+            "stopped_by_cap": [f.stopped_by == "cap" for f in repeats] if iterative else [],
             "backend_info": first.info,
             "test_predictions": [encode_predictions(f.test_pred) for f in repeats],
             "test_truth": encode_predictions(y_test),

@@ -36,8 +36,8 @@ def fit_epochs(data_dir: str, classifier: str, jit_compile: bool, fits: int = 1)
     from models.keras_classifiers import build_network
 
     profile = get_profile("standard")
-    data = load_task("bbc-news", data_dir, max_sizes=profile.max_sizes, seed=profile.seed)
-    features = get_backend("learned").build(data, {"vocab_size": 20000, "max_len": profile.max_len}, "ids")
+    data = load_task("bbc-news", data_dir, max_sizes=profile.max_sizes, seed=profile.seed, window=profile.window)
+    features = get_backend("learned").build(data, {"vocab_size": 20000}, "ids")
     y = data.y("train")
     n = len(y) - len(y) % PARAMS["batch_size"]
     epochs, started = [], time.perf_counter()

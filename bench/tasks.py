@@ -190,23 +190,41 @@ def get_task(name: str) -> Task:
 
 @dataclass
 class Split:
-    """One split of a task: documents (their text fields), joined texts and labels."""
+    """One split of a task: documents (their text fields), joined texts and labels.
+
+    ``window`` (tokens): when set, ``texts`` are the first ``window`` tokens of each document, re-joined by
+    spaces, and that is all any backend reads (``raw_texts`` keeps the whole documents)."""
 
     fields: dict[str, list[str]]
     labels: list
+    window: int | None = None
     memo: dict = field(default_factory=dict, repr=False)  # derived data (tokens) reused across trials
+
+    @property
+    def raw_texts(self) -> list[str]:
+        if "raw_texts" not in self.memo:
+            self.memo["raw_texts"] = ["\n".join(parts) for parts in zip(*self.fields.values())]
+        return self.memo["raw_texts"]
 
     @property
     def texts(self) -> list[str]:
         if "texts" not in self.memo:
-            self.memo["texts"] = ["\n".join(parts) for parts in zip(*self.fields.values())]
+            from embeddings.tokenize import tokenize
+
+            self.memo["texts"] = self.raw_texts if self.window is None else \
+                [" ".join(tokenize(t)[: self.window]) for t in self.raw_texts]
         return self.memo["texts"]
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, index) -> "Split":
-        return Split({k: [v[i] for i in index] for k, v in self.fields.items()}, [self.labels[i] for i in index])
+        return Split({k: [v[i] for i in index] for k, v in self.fields.items()}, [self.labels[i] for i in index],
+                     self.window)
+
+    def windowed(self, window: int | None) -> "Split":
+        """The same documents read through another window (``None``: whole documents)."""
+        return Split(self.fields, self.labels, window)
 
 
 @dataclass
@@ -219,7 +237,20 @@ class TaskData:
     validation: Split
     test: Split
     stats: dict
-    key: str = ""  # identifies exactly these documents (task, sizes, seed); used by caches
+    key: str = ""  # identifies exactly these documents and the window (task, sizes, seed, window); used by caches
+
+    @property
+    def window(self) -> int | None:
+        """Tokens per document every backend reads (the profile's window, or less when no training document is
+        that long); ``None``: whole documents."""
+        return self.train.window
+
+    def with_window(self, window: int | None) -> "TaskData":
+        """The same documents and labels read through another window (``None``: the full text)."""
+        splits = {s: self.split(s).windowed(window) for s in SPLITS}
+        key = self.key.rsplit("|window", 1)[0] + f"|window{window}"
+        return TaskData(self.task, self.classes, splits["train"], splits["validation"], splits["test"],
+                        self.stats, key=key)
 
     def split(self, name: str) -> Split:
         return {"train": self.train, "validation": self.validation, "test": self.test}[name]
@@ -322,8 +353,9 @@ def _label_key(label) -> object:
 
 
 def load_task(task: Task | str, data_dir: str | os.PathLike | None = None, *, max_sizes: dict[str, int] | None = None,
-              seed: int = 0, encoding: str = "utf-8") -> TaskData:
-    """Load a task's fixed splits, cut each split to ``max_sizes[split]`` documents (deterministically).
+              seed: int = 0, encoding: str = "utf-8", window: int | None = None) -> TaskData:
+    """Load a task's fixed splits, cut each split to ``max_sizes[split]`` documents (deterministically), and
+    set the text window every backend reads: the first ``window`` tokens of each document (``None``: all).
 
     De-duplication keeps the first copy of each normalised text (its label wins when copies disagree;
     the count of such groups is reported). Multiclass and binary subsets are stratified; multi-label
@@ -364,9 +396,33 @@ def load_task(task: Task | str, data_dir: str | os.PathLike | None = None, *, ma
     _assert_disjoint(task, splits)
     stats["used"] = {s: len(splits[s]) for s in SPLITS}
     stats["label_counts"] = {s: _label_counts(splits[s].labels) for s in SPLITS}
+    if window is not None:
+        stats["window"] = _apply_window(splits, window)
     sizes = ",".join(str(len(splits[s])) for s in SPLITS)
     return TaskData(task, classes, splits["train"], splits["validation"], splits["test"], stats,
-                    key=f"{task.name}|{sizes}|seed{seed}")
+                    key=f"{task.name}|{sizes}|seed{seed}|window{splits['train'].window}")
+
+
+def _apply_window(splits: dict[str, Split], window: int) -> dict:
+    """Cut every split to the first ``window`` tokens (or the longest training document, when shorter: a
+    network has no position for more) and say what that keeps of the test split."""
+    from embeddings.tokenize import tokenize
+
+    if window < 1:
+        raise BenchError(f"the text window must be at least 1 token, got {window}")
+    lengths = {s: [len(tokenize(t)) for t in splits[s].raw_texts] for s in SPLITS}
+    effective = min(window, max(lengths["train"], default=1))
+    for s in SPLITS:
+        splits[s] = splits[s].windowed(effective)
+    test = lengths["test"]
+    train_windows = set(splits["train"].texts)
+    return {
+        "tokens": window, "effective_tokens": effective,
+        "test_tokens_kept": round(sum(min(n, effective) for n in test) / max(1, sum(test)), 4),
+        "test_documents_truncated": round(sum(n > effective for n in test) / max(1, len(test)), 4),
+        # Documents whose windows equal a training document's window although their full texts differ.
+        "windows_shared_with_train": {s: sum(t in train_windows for t in splits[s].texts) for s in ("validation", "test")},
+    }
 
 
 def _subsample(task: Task, split: Split, n: int, seed: int) -> list[int]:

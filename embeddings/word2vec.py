@@ -136,7 +136,7 @@ def build_word2vec(data, params: dict, kind: str) -> Features:
     3-10, recommended 5; ``min_count`` 1-5, recommended 2; ``negative`` 5-20; ``epochs`` 5-20, recommended
     10; ``seed``; ``workers`` 1 for reproducible vectors), and for the features: ``trainable`` (ids: fine-tune
     the embedding matrix, else frozen; default False), ``pooling`` (pooled: ``"mean"`` or ``"tfidf"``),
-    ``max_len`` (ids: cap on the padded length; the 95th percentile of training lengths under it is used).
+    ``max_len`` (ids: optional cap on the padded length under the task's window).
     """
     table = trained_vectors(data, params)
     info = {"source": f"word2vec skip-gram on the training split ({len(table.words)} words)",
@@ -251,7 +251,7 @@ def features_from_table(data, table: WordVectors, params: dict, kind: str, info:
         matrix = np.zeros((len(vocab) + 2, width), dtype=np.float32)  # rows 0 (padding) and 1 (OOV) stay zero
         if words:
             matrix[2:] = table.vectors[[table.index[w] for w in words]]
-        length = sequence_length(train, params["max_len"])
+        length = sequence_length(train, params.get("max_len"))
         ids = {s: to_ids(tokens_of(data.split(s)), vocab, length) for s in ("train", "validation", "test")}
         trainable = bool(params.get("trainable", False))
         info.update(vocabulary=len(vocab), seq_len=length, trainable=trainable,

@@ -157,8 +157,11 @@ def _title_and_body(keras, init: NumpyInit, architecture: str, features, p: dict
     return inputs, _dense(keras, init, p["head2_units"], "relu")(x)
 
 
-def build_network(architecture: str, features, task_type: str, n_outputs: int, params: dict, seed: int = 0):
-    """A compiled Keras model: input(s) -> encoder(s) -> dense head -> task output; ``seed`` draws the weights."""
+def build_network(architecture: str, features, task_type: str, n_outputs: int, params: dict, seed: int = 0,
+                  output_bias: np.ndarray | None = None):
+    """A compiled Keras model: input(s) -> encoder(s) -> dense head -> task output; ``seed`` draws the weights.
+
+    ``output_bias`` (see ``prior_bias``) starts the output layer at the training label priors."""
     import keras
 
     init = NumpyInit(seed)
@@ -170,6 +173,9 @@ def build_network(architecture: str, features, task_type: str, n_outputs: int, p
         units = 1 if task_type == "binary" else n_outputs
         outputs, loss = _dense(keras, init, units, "sigmoid")(x), "binary_crossentropy"
     model = keras.Model(inputs, outputs, name=architecture)
+    if output_bias is not None:
+        kernel, _ = model.layers[-1].get_weights()
+        model.layers[-1].set_weights([kernel, np.asarray(output_bias, dtype="float32").reshape(-1)])
     if features.kind == "ids" and features.embedding_matrix is not None:
         model.get_layer("embedding").set_weights([features.embedding_matrix.astype("float32")])
     model.compile(optimizer=keras.optimizers.Adam(params.get("learning_rate", 1e-3)), loss=loss)
@@ -177,13 +183,18 @@ def build_network(architecture: str, features, task_type: str, n_outputs: int, p
 
 
 class KerasClassifier:
-    """A Keras network trained epoch by epoch, scored on validation after each epoch.
+    """A Keras network trained epoch by epoch, judged on the validation split after each epoch.
 
     params (see ``bench.search_spaces`` for the searched ranges): ``units`` (recurrent width, 32-128),
     ``dense_units`` (16-128), ``dropout`` (0-0.5), ``learning_rate`` (1e-4-1e-2, Adam), ``batch_size``
-    (32-256), ``epochs`` (cap), ``patience`` (epochs without a better validation score before stopping).
-    With title and body inputs: ``title_units``, ``body_units``, ``head_units``, ``head2_units`` instead
-    of ``units`` and ``dense_units``.
+    (32-256), ``epochs`` (a safety cap), ``patience`` (epochs without a better validation signal before
+    stopping; recommended 3), ``min_delta`` (how much an epoch must raise the best validation signal to
+    count as better; recommended 1e-3 for F1 scores). With title and body inputs: ``title_units``, ``body_units``,
+    ``head_units``, ``head2_units`` instead of ``units`` and ``dense_units``.
+
+    Token-vector inputs are standardised per dimension with the training split's mean and standard
+    deviation over real (non-padding) tokens; padding stays exactly zero, so it is still masked.
+    After ``fit``: ``epochs_run``, ``best_epoch`` (0-based, restored) and ``stopped_by`` ("patience" or "cap").
     """
 
     def __init__(self, architecture: str, params: dict):
@@ -191,48 +202,69 @@ class KerasClassifier:
         self.n_params = 0
         self.epochs_run = 0
         self.best_epoch = -1
+        self.stopped_by = ""
+        self.scaling = None  # (mean, std) of the training split's token vectors
 
     def fit(self, features, y_train, y_val, *, task_type, n_outputs, score_fn, on_epoch=None, seed=0):
+        """``score_fn(y_val, scores)`` is the per-epoch validation signal (higher is better; the runner passes
+        the main metric at a threshold tuned that epoch): it picks the epoch to restore and decides when to stop."""
         import keras
 
         keras.utils.set_random_seed(seed)
         self.task_type = task_type
-        self.model = build_network(self.architecture, features, task_type, n_outputs, self.params, seed=seed)
+        if features.kind == "token_vectors":
+            self.scaling = token_statistics(features.train)
+        x_train, x_val = self._scaled(features.train), self._scaled(features.validation)
+        self.model = build_network(self.architecture, features, task_type, n_outputs, self.params, seed=seed,
+                                   output_bias=prior_bias(task_type, y_train, n_outputs))
         self.n_params = int(self.model.count_params())
         best, best_weights, waited = -np.inf, None, 0
         y_fit = y_train.astype("float32") if task_type != "multiclass" else y_train
         batch_size = self.params.get("batch_size", 64)
+        patience, min_delta = self.params.get("patience", 3), self.params.get("min_delta", 0.0)
         rng = np.random.default_rng(seed)
-        for epoch in range(self.params.get("epochs", 5)):
+        self.stopped_by = "cap"
+        for epoch in range(self.params.get("epochs", 30)):
             # Whole batches only: a last, smaller batch has another shape, and JAX (like tf.function) compiles
-            # the training step again for it (about 1-3 s per fit, measured). Each epoch drops a different
-            # random remainder (< one batch), so every document is trained on across epochs.
+            # the training step again for it. Each epoch drops a different random remainder (< one batch),
+            # so every document is trained on across epochs.
             order = _epoch_order(rng, len(y_fit), batch_size)
-            history = self.model.fit(_take(features.train, order), y_fit[order], batch_size=batch_size, epochs=1,
+            history = self.model.fit(_take(x_train, order), y_fit[order], batch_size=batch_size, epochs=1,
                                      verbose=0, shuffle=False)
             self.epochs_run = epoch + 1
             loss = float(history.history["loss"][-1])
             if not np.isfinite(loss):
                 raise FloatingPointError(f"{self.architecture}: training loss became {loss} at epoch {epoch + 1}")
-            score = score_fn(y_val, self.predict_scores(features.validation))
-            if score > best:
+            score = score_fn(y_val, self._predict(x_val))
+            if not np.isfinite(score):
+                raise FloatingPointError(f"{self.architecture}: validation signal became {score} at epoch {epoch + 1}")
+            if best_weights is None or score > best + min_delta:
                 best, best_weights, waited, self.best_epoch = score, self.model.get_weights(), 0, epoch
             else:
                 waited += 1
             if on_epoch is not None:
                 on_epoch(epoch, score)
-            if waited >= self.params.get("patience", 2):
+            if waited >= patience:
+                self.stopped_by = "patience"
                 break
-        if best_weights is not None:
-            self.model.set_weights(best_weights)  # early stopping restores the best epoch
+        self.model.set_weights(best_weights)  # early stopping restores the best epoch
         return self
 
+    def _scaled(self, x):
+        if self.scaling is None:
+            return x
+        mean, std = self.scaling
+        real = np.any(x != 0, axis=-1, keepdims=True)
+        return np.where(real, (x - mean) / std, 0.0).astype(np.float32)
+
     def predict_scores(self, x) -> np.ndarray:
+        return self._predict(self._scaled(x))
+
+    def _predict(self, x) -> np.ndarray:
         # One batch shape for every split, so one compiled prediction step per network: rows are padded to
-        # whole batches of the same size (a smaller last batch, or another split's size, compiles again:
-        # 0.3-0.4 s of tracing and compiling a time, measured). The size is the split's row count rounded up
-        # to a power of two, at most PREDICT_ROWS: 500 validation and 1,000 test documents share 512-row
-        # batches, bbc-news' 226 and 217 share 256, with little padding to compute.
+        # whole batches of the same size (a smaller last batch, or another split's size, compiles again).
+        # The size is the split's row count rounded up to a power of two, at most PREDICT_ROWS: 500
+        # validation and 1,000 test documents share 512-row batches, with little padding to compute.
         arrays = list(x.values()) if isinstance(x, dict) else [x]
         n = len(arrays[0])
         row_bytes = sum(4 * int(np.prod(a.shape[1:])) for a in arrays)
@@ -241,6 +273,29 @@ class KerasClassifier:
         padded = _pad_rows(x, -n % batch)
         scores = self.model.predict(padded, batch_size=batch, verbose=0)[:n]
         return scores.ravel() if self.task_type == "binary" else scores
+
+
+def prior_bias(task_type: str, y_train: np.ndarray, n_outputs: int) -> np.ndarray:
+    """Output biases at which an untrained network predicts the training label priors: log-odds of each
+    label (sigmoid outputs) or log-frequencies of the classes (softmax). With zero biases every sigmoid
+    starts at 0.5, and a multi-label network whose tags have priors of 0.01-0.2 spends its first epochs
+    learning only to say "no" before its features learn anything."""
+    if task_type == "multiclass":
+        prior = np.bincount(np.asarray(y_train), minlength=n_outputs) / max(1, len(y_train))
+        return np.log(np.clip(prior, 1e-4, 1.0))
+    prior = np.clip(np.asarray(y_train, dtype=np.float64).reshape(len(y_train), -1).mean(axis=0), 1e-4, 1 - 1e-4)
+    return np.log(prior / (1 - prior))
+
+
+def token_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and standard deviation of the real (not all-zero padding) token vectors of a
+    (docs, length, width) array; a constant dimension gets standard deviation 1."""
+    flat = np.asarray(x, dtype=np.float32).reshape(-1, x.shape[-1])
+    real = flat[np.any(flat != 0, axis=1)]
+    if not len(real):
+        return np.zeros(x.shape[-1], np.float32), np.ones(x.shape[-1], np.float32)
+    mean, std = real.mean(axis=0, dtype=np.float64), real.std(axis=0, dtype=np.float64)
+    return mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32)
 
 
 PREDICT_ROWS = 512  # rows per prediction batch: a 500-document validation split is one batch, 1,000 test rows two

@@ -56,4 +56,5 @@ class LogRegClassifier:
 
 
 register_classifier(ClassifierSpec("logreg", ("pooled", "sparse"), LogRegClassifier,
-                                   "scikit-learn logistic regression (one-vs-rest for multi-label)"))
+                                   "scikit-learn logistic regression (one-vs-rest for multi-label)",
+                                   deterministic=True))  # L-BFGS has no random part: random_state is unused

@@ -31,6 +31,9 @@ class ClassifierSpec:
     accepts: tuple[str, ...]  # feature kinds, in order of preference
     make: Callable[[dict], Classifier]  # params -> unfitted classifier
     description: str
+    # True when the seed cannot change a fit (e.g. L-BFGS logistic regression): its best configuration is
+    # scored once, and the leaderboard says "deterministic" instead of a repeat count.
+    deterministic: bool = False
 
 
 CLASSIFIERS: dict[str, ClassifierSpec] = {}

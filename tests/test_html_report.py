@@ -7,8 +7,10 @@ from bench.html_report import render
 ROWS = [{"profile": "smoke", "task": t, "task_type": "multiclass", "backend": b, "classifier": c, "status": "ok",
          "main_metric": "macro_f1", "test_main": s, "test_main_std": 0.01, "test_main_ci95": [s - 0.05, s + 0.05],
          "validation_main": s, "trials_complete": 2, "train_seconds": 1.0, "n_params": 10, "best_in_task": i == 0,
-         "tied_with_best": i == 0}
-        for t in ("bbc-news", "so-lang4") for i, (b, c, s) in enumerate([("tfidf", "logreg", 0.9), ("learned", "gru", 0.7)])]
+         "tied_with_best": i == 0, "vs_best": ["best", "tied", "worse"][i], "deterministic": i == 0,
+         "did_not_learn": t == "bbc-news" and i == 2}
+        for t in ("bbc-news", "so-lang4")
+        for i, (b, c, s) in enumerate([("tfidf", "logreg", 0.9), ("learned", "gru", 0.7), ("learned", "lstm", 0.2)])]
 CONTROLS = {"bbc-news": {"majority": 0.07, "chance_mean": 0.2, "chance_p95": 0.25, "shuffled": 0.21,
                          "shuffled_pairing": "tfidf x logreg", "leakage_alarm": False}}
 
@@ -16,8 +18,9 @@ CONTROLS = {"bbc-news": {"majority": 0.07, "chance_mean": 0.2, "chance_p95": 0.2
 def test_report_is_self_contained():
     page = render(ROWS, CONTROLS, pd.DataFrame(), pd.io.common.Path("/nonexistent"), {"git_commit": "abc"})
     assert "http://" not in page and "https://" not in page
-    assert page.count("<table class=sortable>") == 3  # the summary, then one per task
-    assert "bbc-news" in page and "so-lang4" in page
+    assert page.count("<table class=sortable>") == 4  # the summary, one ranking per task, one did-not-learn list
+    assert "bbc-news: did not learn" in page and "so-lang4: did not learn" not in page
+    assert page.count("<tr class=") == len(ROWS) and "(deterministic)" in page
 
 
 def test_report_loads_in_headless_chromium_without_errors(tmp_path, headless_dom):

@@ -87,5 +87,5 @@ def test_paired_bootstrap_separates_a_clearly_better_classifier_and_ties_equal_o
     good = np.where(rng.random(600) < 0.9, y, 1 - y)
     bad = np.where(rng.random(600) < 0.6, y, 1 - y)
     samples = metrics.bootstrap("binary", "f1", y, [good, bad, good.copy()], seed=1)
-    assert not metrics.tied_with_best(samples[0], samples[1])
-    assert metrics.tied_with_best(samples[0], samples[2])
+    assert metrics.paired_p_value(samples[0], samples[1]) < 0.01
+    assert metrics.paired_p_value(samples[0], samples[2]) == 1.0

@@ -24,7 +24,7 @@ def bench(tmp_path, data_dir, *args, results="results"):
 def planned_trials_done_once(storage):
     done = 0
     for name in optuna.get_all_study_names(storage):
-        if name.endswith(":controls"):
+        if name.count(":") != 3:  # the controls, and the full-text TF-IDF reference (a study of the controls)
             continue
         trials = optuna.load_study(study_name=name, storage=storage).trials
         counted = [t for t in trials if not t.user_attrs.get("surplus")]
@@ -39,15 +39,26 @@ def structure(path):
     return sorted((r["task"], r["backend"], r["classifier"], r["status"], tuple(sorted(r))) for r in rows)
 
 
-def test_two_local_workers_share_sqlite_without_lock_errors(tmp_path, data_dir):
-    single = bench(tmp_path, data_dir, "all", *SELECTION, results="single")
+def test_two_local_workers_share_sqlite_without_lock_errors_and_score_as_one_process_does(tmp_path, data_dir):
+    bench(tmp_path, data_dir, "all", *SELECTION, "--jobs", "1", results="single")
     out = bench(tmp_path, data_dir, "all", *SELECTION, "--jobs", "2")
     assert "database is locked" not in out.stderr and "worker exit codes" not in out.stderr
     assert out.stdout.count("worker done") == 2
     storage = f"sqlite:///{tmp_path / 'results' / 'smoke' / 'optuna.sqlite3'}"
     assert planned_trials_done_once(storage) == PLANNED
-    assert structure(tmp_path / "results" / "smoke" / "leaderboard.json") == \
-        structure(tmp_path / "single" / "smoke" / "leaderboard.json")
+    parallel, single = (tmp_path / d / "smoke" / "leaderboard.json" for d in ("results", "single"))
+    assert structure(parallel) == structure(single)
+    # The same test scores to the last digit whatever --jobs, and whatever else the run selected.
+    assert scores(parallel) == scores(single)
+    bench(tmp_path, data_dir, "all", *SELECTION[:2], "--tasks", "so-python", "--embeddings", "learned",
+          "--classifiers", "gru", "--trials", "3", "--jobs", "2", results="subset")
+    subset = scores(tmp_path / "subset" / "smoke" / "leaderboard.json")
+    assert subset == {k: v for k, v in scores(single).items() if k == ("so-python", "learned", "gru")}
+
+
+def scores(path):
+    return {(r["task"], r["backend"], r["classifier"]): (r["test_main_repeats"], r["validation_main"])
+            for r in json.loads(path.read_text())}
 
 
 @pytest.mark.skipif(not os.environ.get("PAIRBENCH_TEST_POSTGRES"),

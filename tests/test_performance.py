@@ -181,12 +181,16 @@ def test_logreg_standardises_dense_vectors_with_training_statistics_only():
     assert tfidf_like.scaling is None  # sparse rows are never centred
 
 
-def test_the_notebook_reference_trial_keeps_unscaled_vectors():
+def test_the_notebook_reference_trial_keeps_unscaled_vectors_under_parameters_of_its_own():
+    from bench.search_spaces import REFERENCES
+
     study = optuna.create_study()
-    study.enqueue_trial({"C": 1.0, "class_weight": None}, user_attrs={"reference": "notebook"})
+    study.enqueue_trial(REFERENCES[("elmo", "logreg")][1], user_attrs={"reference": "notebook"})
     reference, tuned = study.ask(), study.ask()
-    assert suggest_classifier(reference, "logreg", PROFILES["smoke"])["standardize"] is False
-    assert suggest_classifier(tuned, "logreg", PROFILES["smoke"])["standardize"] is True
+    unscaled, scaled = (suggest_classifier(t, "logreg", PROFILES["smoke"]) for t in (reference, tuned))
+    assert unscaled["standardize"] is False and unscaled["C"] == 1.0 and scaled["standardize"] is True
+    # The sampler's model of C is fitted to standardised trials only.
+    assert set(reference.params) == {"unscaled_C", "unscaled_class_weight"} and set(tuned.params) == {"C", "class_weight"}
 
 
 def test_training_vocabulary_is_counted_once_per_split_and_ranked(data_dir):

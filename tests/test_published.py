@@ -69,6 +69,22 @@ def test_html_report_shows_every_task_and_pairing(rows):
     assert page.count("<tr class=") == len(rows)
 
 
+def test_the_report_code_still_renders_the_committed_rows(rows):
+    """Rows of a run before seeds, ties and windows were recorded (no predictions, ``epochs_run`` an int) render."""
+    from bench.html_report import render
+    from bench.leaderboard import mark_did_not_learn, mark_ties, marginal_means, markdown, summary
+
+    controls = json.loads((PUBLISHED / "controls.json").read_text(encoding="utf-8"))
+    rows = mark_did_not_learn(mark_ties([dict(r) for r in rows]), controls)
+    marginals = marginal_means(rows)
+    text = markdown(rows, controls, marginals, list(BACKENDS), list(CLASSIFIERS))
+    page = render(rows, controls, marginals, PUBLISHED / "plots", {})
+    for r in rows:
+        assert f" {_fmt(r['test_main'])} ± {_fmt(r['test_main_std'])} (n=3) |" in text
+    assert page.count("<tr class=") == len(rows) and len(summary(rows, controls)) == len(TASKS)
+    assert marginals["did_not_learn_left_out"].sum() == 2 * sum(bool(r["did_not_learn"]) for r in rows) > 0
+
+
 def test_provenance_is_complete(rows):
     prov = json.loads((PUBLISHED / "provenance.json").read_text(encoding="utf-8"))
     assert len(prov["git_commit"]) == 40 and prov["git_dirty"] is False

@@ -1,0 +1,152 @@
+"""Every neural pairing gets a fair chance to learn, and every backend reads the same window of text."""
+
+import random
+
+import numpy as np
+import optuna
+import pytest
+
+from bench import metrics
+from bench.controls import FULL_TEXT, majority_predictions, run_controls
+from bench.profiles import PROFILES
+from bench.runner import GRACE_SECONDS, StudyClaim, fit_and_score, study_name
+from bench.tasks import Split, Task, TaskData, load_task
+from embeddings import get_backend
+from embeddings.tokenize import field_tokens, tokenize, tokens_of
+from models.keras_classifiers import KerasClassifier, prior_bias, token_statistics
+
+TINY = {"train": 48, "validation": 16, "test": 16}
+KERAS = {"units": 16, "dense_units": 16, "dropout": 0.1, "learning_rate": 1e-2, "batch_size": 32, "epochs": 30,
+         "patience": 3, "min_delta": 1e-3}
+
+
+def rare_tags_task(n_train: int = 600, seed: int = 0) -> TaskData:
+    """A multi-label task whose eight tags all have priors below 0.5 (0.05-0.3) and are learnable: each tag
+    brings its own words into a title of filler words."""
+    rng = random.Random(seed)
+    tags = [f"tag{i}" for i in range(8)]
+    priors = np.linspace(0.05, 0.3, len(tags))
+    filler = "how do i get the value from a list when using my code in this function with error".split()
+
+    def split(n: int) -> Split:
+        titles, labels = [], []
+        for _ in range(n):
+            present = tuple(t for t, p in zip(tags, priors) if rng.random() < p)
+            words = [rng.choice(filler) for _ in range(8)] + [f"{t}w{rng.randrange(3)}" for t in present]
+            rng.shuffle(words)
+            titles.append(" ".join(words))
+            labels.append(present)
+        return Split({"title": titles}, labels)
+
+    task = Task("rare-tags", "multilabel", None, lambda row, where: (), "eight rare tags")
+    data = TaskData(task, tags, split(n_train), split(200), split(300), {}, key=f"rare-tags-{seed}")
+    assert data.y("train").mean(axis=0).max() < 0.5
+    return data
+
+
+def test_a_network_on_rare_tags_trains_past_epoch_3_and_beats_the_majority_control():
+    data = rare_tags_task()
+    fit = fit_and_score(data, "learned", "gru", {"vocab_size": 500, "embedding_dim": 16}, KERAS, seed=0,
+                        score_test=True)
+    majority = metrics.point_estimate("multilabel", "micro_f1", data.y("test"), majority_predictions(data))
+    assert fit.epochs_run > 3 and fit.stopped_by == "patience"
+    assert fit.test["micro_f1"] > majority + 0.2, (fit.test, majority)
+
+
+def test_the_output_layer_starts_at_the_training_priors():
+    y = np.array([[1, 0], [0, 0], [0, 0], [0, 1]])
+    assert np.allclose(1 / (1 + np.exp(-prior_bias("multilabel", y, 2))), [0.25, 0.25])
+    assert np.allclose(np.exp(prior_bias("multiclass", np.array([0, 0, 0, 1]), 3))[:2], [0.75, 0.25])
+
+
+def test_token_vectors_are_standardised_with_training_statistics_and_padding_stays_zero():
+    from embeddings.registry import Features
+
+    rng = np.random.default_rng(0)
+    x = (10 + 3.4 * rng.standard_normal((40, 6, 4))).astype(np.float32)
+    x[:, 4:] = 0.0  # padding
+    y = (x[:, 0, 0] > 10).astype(np.int64)
+    features = Features("token_vectors", x, x[:10].copy(), x[10:20].copy())
+    before = features.train.copy()
+    clf = KerasClassifier("lstm", {**KERAS, "epochs": 1}).fit(features, y, y[:10], task_type="binary", n_outputs=1,
+                                                              score_fn=lambda *_: 0.0, seed=0)
+    scaled = clf._scaled(features.train)
+    real = scaled[:, :4].reshape(-1, 4)
+    assert np.allclose(real.mean(axis=0), 0, atol=1e-4) and np.allclose(real.std(axis=0), 1, atol=1e-3)
+    assert (scaled[:, 4:] == 0).all()  # still masked
+    assert np.array_equal(features.train, before)  # the (cached) vectors themselves are untouched
+    mean, std = token_statistics(x)
+    assert np.allclose(mean, x[:, :4].reshape(-1, 4).mean(axis=0), atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def windowed(data_dir):
+    """so-lang4 (title + body) read through a 12-token window, and the same documents with a long tail of
+    other words appended after the window: a backend that reads past the window tells them apart."""
+    data = load_task("so-lang4", data_dir, max_sizes=TINY, seed=0, window=12)
+    tail = " extra words beyond the window zzztail " * 5
+    longer = TaskData(data.task, data.classes, *(Split({"title": s.fields["title"], "body": [b + tail for b in s.fields["body"]]},
+                                                       s.labels, s.window) for s in (data.train, data.validation, data.test)),
+                      data.stats, key=data.key + "|tail")
+    return data, longer
+
+
+def test_the_window_is_the_first_tokens_of_each_document_and_its_fields(windowed):
+    data, _ = windowed
+    assert data.window == 12 and data.stats["window"]["tokens"] == 12
+    for split in (data.train, data.validation, data.test):
+        for raw, toks in zip(split.raw_texts, tokens_of(split)):
+            assert toks == tokenize(raw)[:12]
+        joined = [t + b for t, b in zip(field_tokens(split, "title"), field_tokens(split, "body"))]
+        assert joined == tokens_of(split)  # the title+body inputs read the same tokens as the joined text
+    kept = data.stats["window"]["test_tokens_kept"]
+    assert 0 < kept < 1 and data.stats["window"]["test_documents_truncated"] > 0
+
+
+@pytest.mark.parametrize("backend,kind,params", [
+    ("tfidf", "sparse", {}), ("learned", "ids", {"vocab_size": 500}), ("learned", "ids", {"inputs": "title+body"}),
+    ("word2vec", "ids", {"vector_size": 8, "epochs": 1}), ("word2vec", "pooled", {"vector_size": 8, "epochs": 1}),
+    ("spacy-glove", "token_vectors", {}), ("spacy-sm", "pooled", {}), ("elmo", "token_vectors", {}),
+])
+def test_every_backend_reads_only_the_window(windowed, backend, kind, params):
+    data, longer = windowed
+    a, b = (get_backend(backend).build(d, params, kind) for d in (data, longer))
+    for split in ("train", "validation", "test"):
+        x, y = a.split(split), b.split(split)
+        if isinstance(x, dict):
+            assert all(np.array_equal(x[k], y[k]) for k in x)
+        elif hasattr(x, "toarray"):
+            assert np.array_equal(x.toarray(), y.toarray())
+        else:
+            assert np.array_equal(np.asarray(x), np.asarray(y)), f"{backend} read past the window ({split})"
+
+
+def test_the_full_text_tfidf_reference_is_tuned_on_whole_documents_outside_the_ranking(tmp_path, data_dir):
+    from bench.leaderboard import load_storage
+
+    profile = PROFILES["smoke"]
+    data = load_task("so-lang4", data_dir, max_sizes=TINY, window=12)
+    storage = f"sqlite:///{tmp_path / 'optuna.sqlite3'}"
+    controls = run_controls(data, profile, storage, n_trials=2)
+    full = controls["full_text_tfidf"]
+    assert 0 <= full["test_main"] <= 1 and set(full["best_params"]) >= {"C", "ngram_max"}
+    assert controls["window"]["tokens"] == 12
+    study = optuna.load_study(study_name=study_name("smoke", "so-lang4", "tfidf", "logreg") + f":{FULL_TEXT}",
+                              storage=storage)
+    assert len(study.trials) == 2
+    rows, stored = load_storage(storage, "smoke")
+    assert rows == [] and stored["so-lang4"]["full_text_tfidf"] == full
+
+
+def test_a_study_is_claimed_by_one_process_and_a_dead_claim_is_taken_over(tmp_path, monkeypatch):
+    storage = f"sqlite:///{tmp_path / 'optuna.sqlite3'}"
+    first, second = StudyClaim(storage, "smoke:t:b:c"), StudyClaim(storage, "smoke:t:b:c")
+    assert first.acquire() and not second.acquire()
+    first.release()
+    assert second.acquire()
+    second._stop.set()  # its worker "dies": the heartbeat stops
+    import bench.runner as runner
+
+    later = runner.time.time() + GRACE_SECONDS + 1
+    monkeypatch.setattr(runner.time, "time", lambda: later)
+    assert StudyClaim(storage, "smoke:t:b:c").acquire()
