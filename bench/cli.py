@@ -91,6 +91,16 @@ def _parser() -> argparse.ArgumentParser:
     speed = sub.add_parser("speed", help="Keras backends (JAX, TensorFlow, TensorFlow + XLA) and threads vs processes")
     speed.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
     speed.add_argument("--results-dir", type=Path, default=Path("results"), help="writes <dir>/benchmarks/ (default results/)")
+    diff = sub.add_parser("diff", help="what changed between two leaderboards (Markdown, or --json)")
+    diff.add_argument("old", type=Path, help="a results folder (e.g. results/smoke-baseline) or a leaderboard.json")
+    diff.add_argument("new", type=Path, help="a results folder (e.g. results/smoke) or a leaderboard.json")
+    diff.add_argument("--json", action="store_true", help="print the comparison as JSON instead of Markdown")
+    diff.add_argument("--fail-on-regression", action="store_true",
+                      help="exit 1 when a pairing got significantly worse (Holm-corrected)")
+    diff.add_argument("--fail-on-removed", action="store_true", help="exit 1 when a pairing of OLD is missing from NEW")
+    baseline = sub.add_parser("baseline", help="write the small copy of a leaderboard that `diff` compares against")
+    baseline.add_argument("results", type=Path, help="a results folder, e.g. results/smoke")
+    baseline.add_argument("out", type=Path, help="where to write it, e.g. results/smoke-baseline")
     cache = sub.add_parser("cache", help="show the embedding cache's size, or clear it")
     cache.add_argument("--cache-dir", help="cache directory (default: $PAIRBENCH_CACHE_DIR or ~/.cache/pairbench)")
     cache.add_argument("--clear", action="store_true", help="delete every cached embedding")
@@ -114,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     _install_interrupt_handler()
     try:
         return {"all": cmd_all, "worker": cmd_worker, "list": cmd_list, "report": cmd_report, "check": cmd_check,
-                "cache": cmd_cache, "scale": cmd_scale, "speed": cmd_speed}[args.command](args)
+                "cache": cmd_cache, "scale": cmd_scale, "speed": cmd_speed, "diff": cmd_diff,
+                "baseline": cmd_baseline}[args.command](args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -392,6 +403,28 @@ def cmd_speed(args) -> int:
     started = time.perf_counter()
     paths = speed.run(resolve_data_dir(args.data_dir), args.results_dir / "benchmarks")
     print(f"speed done in {time.perf_counter() - started:.0f} s; table: {paths['md']}")
+    return 0
+
+
+def cmd_diff(args) -> int:
+    from bench import diff
+
+    report = diff.compare(diff.load_side(args.old), diff.load_side(args.new))
+    print(json.dumps(report, indent=1) if args.json else diff.markdown(report))
+    worse, removed = report["counts"]["worse"], report["counts"]["removed"]
+    if args.fail_on_removed and removed:
+        print(f"error: {removed} pairing(s) of {args.old} are missing from {args.new}", file=sys.stderr)
+        return 1
+    if args.fail_on_regression and worse:
+        print(f"error: {worse} pairing(s) significantly worse in {args.new} than in {args.old}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_baseline(args) -> int:
+    from bench.diff import write_baseline
+
+    print(f"baseline written: {write_baseline(args.results, args.out)}")
     return 0
 
 
