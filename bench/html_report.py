@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.leaderboard import (MARGINALS_INTRO, MARGINALS_TITLE, Table, controls_line, intro, marginals_table,
-                               ranking_tables, summary_table, task_facts)
+from bench.tables import (MARGINALS_INTRO, MARGINALS_TITLE, Table, controls_line, intro, marginals_table,
+                          ranking_tables, summary_table, task_facts)
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1300px;color:#222}

@@ -9,8 +9,8 @@ import pytest
 
 from bench import metrics
 from bench.html_report import render
-from bench.leaderboard import (mark_did_not_learn, mark_ties, marginal_means, marginals_table, markdown,
-                               ranking_tables, summary, summary_table)
+from bench.leaderboard import mark_did_not_learn, mark_ties, marginal_means
+from bench.tables import marginals_table, markdown, ranking_tables, summary, summary_table
 from bench.runner import encode_predictions
 
 N = 1000

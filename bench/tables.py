@@ -1,0 +1,319 @@
+"""The table model both reports render: every table of ``leaderboard.md`` and ``index.html`` is built here once,
+as headers and rows of cell texts (``Table``), and written as Markdown (``markdown``) or HTML
+(``bench.html_report``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from bench import metrics
+from bench.leaderboard import _per_repeat, _validation_order, learning_floor
+from bench.pairings import na_reason
+
+
+# --------------------------------------------------------------------------- the table model both reports render
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table as both reports show it: ``rows`` of cell texts under ``headers``. ``kinds`` gives each row's
+    standing against the task's best ("best", "tied", "worse", "better" or "") for pairing tables (the HTML
+    page colours rows by it) and is None for other tables; ``note`` is a sentence shown under the table."""
+
+    headers: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+    kinds: list[str] | None = None
+    note: str = ""
+
+
+def _fmt(value, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _label(r: dict) -> str:
+    return (r.get("backend_info") or {}).get("label") or r["backend"]
+
+
+def _interval(ci, digits: int = 3) -> str:
+    lo, hi = ci or (None, None)
+    return f"[{_fmt(lo, digits)}, {_fmt(hi, digits)}]"
+
+
+def _standing(r: dict) -> str:
+    """best / tied / worse / better; rows of older runs only carry ``best_in_task`` and ``tied_with_best``."""
+    if r.get("status") != "ok":
+        return ""
+    return r.get("vs_best") or ("best" if r.get("best_in_task") else "tied" if r.get("tied_with_best") else "")
+
+
+def _task_best(ok: list[dict]) -> dict:
+    """The row ``mark_ties`` chose, else (rows of older runs marked their best on test) the best on validation."""
+    return next((r for r in ok if r.get("vs_best") == "best"), None) or min(ok, key=_validation_order)
+
+
+def _comparisons(rows: list[dict]) -> str:
+    counts = sorted({sum(1 for r in rows if r["task"] == t and r.get("status") == "ok") - 1
+                     for t in {r["task"] for r in rows}})
+    return "no" if not counts else str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+
+
+def intro(rows: list[dict]) -> list[str]:
+    """What the columns mean, one sentence per term, for the top of both reports."""
+    level = f"{metrics.TIE_LEVEL:.0%}"
+    return [
+        "Validation chose each configuration (Optuna); the test split was scored only for the chosen (and the "
+        "reference) configuration.",
+        "Test = mean over the repeats (fits with different seeds) ± standard deviation; \"deterministic\" = a "
+        "classifier the seed cannot change (e.g. logistic regression with lbfgs), fitted and scored once.",
+        "95% CI = a two-level bootstrap of that mean: test documents resampled, and on each resample the seeds "
+        "drawn again, so a seed that diverged widens it; \"seeds disagree\" flags a pairing whose seeds are further "
+        "apart than one fit's document interval explains.",
+        "The task's best is the pairing with the highest validation score, not the highest test score (the highest "
+        "of many noisy test scores overstates).",
+        f"\"tied\" = not significantly different from the best on test: a two-sided paired bootstrap on the same "
+        f"{metrics.TIE_RESAMPLES:,} resamples of test documents (seeds resampled too), Holm-corrected over the "
+        f"task's {_comparisons(rows)} comparisons with its best (family-wise error {level}); \"worse\" / "
+        f"\"better\" = significantly below / above the best; the Holm-adjusted p follows the word.",
+        "\"Did not learn\" = the upper end of the 95% CI is at or below the task's floor, max(majority baseline, "
+        "95th percentile of chance); those pairings are listed apart and left out of the marginal means.",
+        "Epochs: per repeat, of the cap; * = the fit ran to the cap instead of stopping early.",
+    ]
+
+
+def _window(ok: list[dict], control: dict) -> str:
+    """The tokens every backend reads (the effective window, when the training documents are shorter) and what
+    it keeps of the test split."""
+    window = control.get("window") or {}
+    tokens = (window.get("effective_tokens") or window.get("tokens")
+              or next((r["window"] for r in ok if r.get("window")), None))
+    if not tokens:
+        return "not recorded"
+    text = f"{tokens} tokens"
+    if window.get("test_tokens_kept") is not None:
+        text += f", keeps {window['test_tokens_kept']:.0%} of test tokens"
+    if window.get("test_documents_truncated") is not None:
+        text += f" ({window['test_documents_truncated']:.0%} of documents cut)"
+    return text
+
+
+def _cap_share(ok: list[dict]) -> str:
+    """Share of the final fits of iterative rows (non-null ``epoch_cap``) that ran to the epoch cap."""
+    if not any("epoch_cap" in r for r in ok):
+        return "not recorded"
+    iterative = [r for r in ok if r.get("epoch_cap") is not None]
+    flags = [bool(f) for r in iterative
+             for f in (_per_repeat(r.get("stopped_by_cap")) or [False] * (r.get("repeats") or 1))]
+    return f"{sum(flags)} of {len(flags)} fits, {sum(flags) / len(flags):.0%}" if flags else "no iterative fits"
+
+
+def _ties(ok: list[dict]) -> str:
+    standing = [_standing(r) for r in ok]
+    text = f"{standing.count('tied')} of {len(ok) - 1}"
+    if any(r.get("vs_best") for r in ok):
+        text += f"; {standing.count('worse')} worse, {standing.count('better')} better"
+    return text
+
+
+SUMMARY_HEADER = ("task", "best pairing (by validation)", "its test (95% CI)", "TF-IDF + logreg, window",
+                  "TF-IDF + logreg, full text (reference, not ranked)", "best - window baseline", "window",
+                  "did not learn", "fits stopped by the epoch cap", "tied with the best (Holm)",
+                  "best reference (test)")
+
+
+def summary(rows: list[dict], controls: dict[str, dict] | None = None) -> list[tuple[str, ...]]:
+    """Per task, the cells under ``SUMMARY_HEADER``: the validation-chosen best pairing against TF-IDF + logistic
+    regression on the window and on the full text, the window, the pairings that did not learn, the share of
+    Keras fits stopped by the epoch cap, the ties with the best, and the best reference (notebook) configuration
+    (one seed)."""
+    controls = controls or {}
+    out = []
+    for task in sorted({r["task"] for r in rows}):
+        ok = [r for r in rows if r["task"] == task and r.get("status") == "ok"]
+        if not ok:
+            continue
+        control = controls.get(task) or {}
+        best = _task_best(ok)
+        base = next((r for r in ok if (r["backend"], r["classifier"]) == ("tfidf", "logreg")), None)
+        full = control.get("full_text_tfidf")
+        refs = [r for r in ok if r.get("reference") and r.get("reference_test_main") is not None]
+        ref = max(refs, key=lambda r: r["reference_test_main"], default=None)
+        did_not_learn = sum(1 for r in ok if r.get("did_not_learn"))
+        out.append((
+            task, f"{best['backend']} + {best['classifier']}",
+            f"{_fmt(best['test_main'], 3)} {_interval(best.get('test_main_ci95'))}",
+            f"{_fmt(base['test_main'], 3)} {_interval(base.get('test_main_ci95'))}" if base else "not run",
+            f"{_fmt(full['test_main'], 3)} {_interval(full.get('test_main_ci95'))}" if full else "not run",
+            f"{best['test_main'] - base['test_main']:+.3f}" if base else "",
+            _window(ok, control),
+            f"{did_not_learn} of {len(ok)}" if control else "no controls",
+            _cap_share(ok), _ties(ok),
+            f"{_fmt(ref['reference_test_main'], 3)} ({ref['backend']} + {ref['classifier']})" if ref else "none run"))
+    return out
+
+
+def summary_table(rows: list[dict], controls: dict[str, dict] | None = None) -> Table:
+    return Table(SUMMARY_HEADER, summary(rows, controls))
+
+
+def task_facts(task_rows: list[dict]) -> tuple[str, str]:
+    """A task's heading and the sentence under it (split sizes, window, time spent)."""
+    r0 = task_rows[0]
+    main = next((r["main_metric"] for r in task_rows if r.get("main_metric")), "main")
+    sizes = next((r["sizes"] for r in task_rows if r.get("sizes")), {})
+    window = next((r["window"] for r in task_rows if r.get("window")), None)
+    wall = sum(r.get("wall_seconds") or 0.0 for r in task_rows)
+    return (f"{r0['task']} ({r0.get('task_type', '')}, main metric: {main})",
+            f"Documents train/validation/test: {sizes.get('train')}/{sizes.get('validation')}/{sizes.get('test')}. "
+            + (f"Every backend reads the first {window} tokens of a document. " if window else "")
+            + f"Time of all its pairings (trials and repeats, summed over workers): {wall / 60:.1f} min.")
+
+
+def controls_line(control: dict | None) -> tuple[str, str]:
+    """The task's controls as a sentence, and the leakage alarm ("" when quiet)."""
+    if not control:
+        return "", ""
+    text = (f"Controls: majority {control['majority']:.4f}, chance {control['chance_mean']:.4f} (95th pct "
+            f"{control['chance_p95']:.4f}), shuffled labels ({control.get('shuffled_pairing', '')}) "
+            f"{control['shuffled']:.4f}; \"did not learn\" floor {learning_floor(control):.4f}.")
+    full = control.get("full_text_tfidf")
+    if full:
+        text += (f" TF-IDF + logreg on the full text (a reference outside the ranking): test {full['test_main']:.4f} "
+                 f"{_interval(full.get('test_main_ci95'))}, validation {full['validation_main']:.4f}.")
+    alarm = ("LEAKAGE ALARM: the shuffled-label control scores clearly above chance" if control.get("leakage_alarm")
+             else "")
+    return text, alarm
+
+
+def _test_cell(r: dict) -> str:
+    runs = "deterministic" if r.get("deterministic") else f"n={r.get('repeats')}"
+    text = f"{_fmt(r.get('test_main'))} ± {_fmt(r.get('test_main_std'))} ({runs})"
+    if r.get("seeds_disagree"):
+        text += "; seeds disagree: " + ", ".join(f"{s:.3f}" for s in r.get("test_main_repeats") or [])
+    return text
+
+
+def _epochs_cell(r: dict) -> str:
+    if "epoch_cap" in r and r["epoch_cap"] is None:
+        return "not iterative"
+    at_cap = _per_repeat(r.get("stopped_by_cap"))
+    runs = ", ".join(f"{e}*" if i < len(at_cap) and at_cap[i] else str(e)
+                     for i, e in enumerate(_per_repeat(r.get("epochs_run"))))
+    return f"{runs} of {r['epoch_cap']}" if runs and r.get("epoch_cap") else runs
+
+
+def _standing_cell(r: dict) -> str:
+    word = _standing(r)
+    return f"{word} (p {r['p_vs_best_holm']:.4f})" if word and r.get("p_vs_best_holm") is not None else word
+
+
+def ranking_header(main: str) -> tuple[str, ...]:
+    return ("rank", "backend", "classifier", f"test {main} (mean ± sd)", "95% CI", "vs best (Holm p)", "validation",
+            "epochs", "reference val / test", "trials (ok/pruned/failed of budget)", "pairing s", "train s", "params",
+            "other test metrics")
+
+
+def _ranking_cells(rank: int, r: dict, main: str) -> tuple[str, ...]:
+    if r.get("status") != "ok":
+        return (str(rank), _label(r), r["classifier"], str(r.get("status")), "", "", "", "", "",
+                str(r.get("trials_complete", 0)), "", "", "", "")
+    return (str(rank), _label(r), r["classifier"], _test_cell(r), _interval(r.get("test_main_ci95")),
+            _standing_cell(r), _fmt(r.get("validation_main")), _epochs_cell(r),
+            f"{_fmt(r.get('reference_validation_main'))} / {_fmt(r.get('reference_test_main'))}"
+            if r.get("reference") else "",
+            f"{r.get('trials_complete', 0)}/{r.get('trials_pruned', 0)}/{r.get('trials_failed', 0)} of "
+            f"{r.get('trial_budget', '?')}",
+            _fmt(r.get("wall_seconds"), 0), _fmt(r.get("train_seconds"), 1), str(r.get("n_params") or ""),
+            ", ".join(f"{k} {v:.4f}" for k, v in (r.get("test_metrics") or {}).items() if k != main))
+
+
+def ranking_tables(task_rows: list[dict], control: dict | None) -> tuple[Table, Table | None]:
+    """A task's ranking (in the order given) and, apart, its pairings that did not learn (None when there are none);
+    ranks run on across both."""
+    main = next((r["main_metric"] for r in task_rows if r.get("main_metric")), "main")
+    learned = [r for r in task_rows if not r.get("did_not_learn")]
+    failed = [r for r in task_rows if r.get("did_not_learn")]
+    ranked = list(enumerate(learned + failed, 1))
+
+    def table(part: list[tuple[int, dict]], note: str = "") -> Table:
+        return Table(ranking_header(main), [_ranking_cells(rank, r, main) for rank, r in part],
+                     [_standing(r) for _, r in part], note)
+
+    if not failed:
+        return table(ranked), None
+    floor = learning_floor(control)
+    note = (f"Did not learn: the upper end of the 95% CI is at or below the floor {_fmt(floor)} = max(majority, "
+            "95th percentile of chance); left out of the marginal means.")
+    return table(ranked[:len(learned)]), table(ranked[len(learned):], note)
+
+
+def grid_table(task_rows: list[dict], backends, classifiers) -> Table:
+    """Test main metric, backend x classifier ("n/a": not a valid pairing; "(did not learn)" marked)."""
+    by_pair = {(r["backend"], r["classifier"]): r for r in task_rows}
+
+    def cell(b: str, c: str) -> str:
+        r = by_pair.get((b, c))
+        if na_reason(b, c):
+            return "n/a"
+        if r is None:
+            return "not run"
+        return _fmt(r.get("test_main")) + (" (did not learn)" if r.get("did_not_learn") else "")
+
+    return Table(("backend", *classifiers), [(b, *(cell(b, c) for c in classifiers)) for b in backends])
+
+
+def marginals_table(marginals: pd.DataFrame) -> Table:
+    """The marginal means, with the count of pairings left out (did not learn) per level and in total."""
+    def mean(value) -> str:  # NaN: every pairing of the level did not learn
+        return "" if pd.isna(value) else _fmt(float(value))
+
+    rows = [(m.factor, str(m.level), mean(m.mean_test_main), mean(m.mean_gap_to_task_best), str(int(m.pairings)),
+             str(int(m.did_not_learn_left_out))) for m in marginals.itertuples()]
+    per_factor = marginals[marginals["factor"] == "backend"]
+    left_out, kept = int(per_factor["did_not_learn_left_out"].sum()), int(per_factor["pairings"].sum())
+    note = (f"{left_out} of {left_out + kept} finished pairings did not learn and are left out of these means; "
+            "the gap is to the test score of the task's best (chosen on validation), so a negative gap is a "
+            "pairing that scored above it on test.")
+    return Table(("factor", "level", "mean test main", "mean gap to task best", "pairings", "did not learn (left out)"),
+                 rows, note=note)
+
+
+MARGINALS_TITLE = "Does the representation or the classifier matter more?"
+MARGINALS_INTRO = "Mean test main metric and mean gap to the task's best pairing, across tasks."
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def _markdown_table(table: Table) -> list[str]:
+    def line(cells) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    lines = [line(table.headers), "|---" * len(table.headers) + "|", *map(line, table.rows), ""]
+    return lines + ([table.note, ""] if table.note else [])
+
+
+def markdown(rows: list[dict], controls: dict, marginals: pd.DataFrame, backends, classifiers) -> str:
+    lines = ["# Leaderboard", ""]
+    if rows:
+        lines += [f"Profile `{rows[0]['profile']}`.", "", *(f"- {sentence}" for sentence in intro(rows)), ""]
+    lines += ["## Summary", "", *_markdown_table(summary_table(rows, controls))]
+    for task in sorted({r["task"] for r in rows}):
+        task_rows = [r for r in rows if r["task"] == task]
+        title, facts = task_facts(task_rows)
+        lines += [f"## {title}", "", facts, ""]
+        text, alarm = controls_line(controls.get(task))
+        if text:
+            lines += [text + (f" **{alarm}**" if alarm else ""), ""]
+        ranking, did_not_learn = ranking_tables(task_rows, controls.get(task))
+        lines += _markdown_table(ranking)
+        if did_not_learn:
+            lines += [f"### {task}: did not learn", "", *_markdown_table(did_not_learn)]
+        main = next((r["main_metric"] for r in task_rows if r.get("main_metric")), "main")
+        lines += [f"Test {main}, backend x classifier:", "",
+                  *_markdown_table(grid_table(task_rows, backends, classifiers))]
+    if not marginals.empty:
+        lines += [f"## {MARGINALS_TITLE}", "", MARGINALS_INTRO, "", *_markdown_table(marginals_table(marginals))]
+    return "\n".join(lines)
