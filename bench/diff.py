@@ -74,8 +74,9 @@ def _interval_p(old: dict, new: dict) -> float | None:
     return math.erfc(abs(change) / se / math.sqrt(2))
 
 
-def _paired_p(old: dict, new: dict) -> float | None:
-    """Two-sided paired-bootstrap p of the change, from both rows' stored test predictions (same documents only)."""
+def _paired_p(old: dict, new: dict, weights: dict[int, np.ndarray]) -> float | None:
+    """Two-sided paired-bootstrap p of the change, from both rows' stored test predictions (same documents only).
+    ``weights`` holds the document resamples per test-split size, drawn once for all pairings."""
     from bench.runner import decode_predictions
 
     if not (old.get("test_predictions") and new.get("test_predictions")):
@@ -83,9 +84,10 @@ def _paired_p(old: dict, new: dict) -> float | None:
     truth = decode_predictions(old["test_truth"])
     if not np.array_equal(truth, decode_predictions(new["test_truth"])):
         return None
-    weights = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)
+    if len(truth) not in weights:
+        weights[len(truth)] = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)
     samples = [metrics.seed_and_document_samples(np.array([
-        metrics.resampled_metric(r["task_type"], r["main_metric"], truth, decode_predictions(p), weights,
+        metrics.resampled_metric(r["task_type"], r["main_metric"], truth, decode_predictions(p), weights[len(truth)],
                                  n_classes=r.get("n_classes")) for p in r["test_predictions"]]), seed=0)
         for r in (old, new)]
     return metrics.paired_p_value(samples[1], samples[0])
@@ -105,6 +107,7 @@ def _with_predictions(side: Side) -> dict:
 def compare(old: Side, new: Side) -> dict:
     """Every pairing's change, and the changed settings, as a JSON-able dict (see the module docstring)."""
     stored = (_with_predictions(old), _with_predictions(new))
+    weights: dict[int, np.ndarray] = {}
     pairings = []
     for key in sorted(set(old.rows) | set(new.rows)):
         a, b = old.rows.get(key), new.rows.get(key)
@@ -124,7 +127,7 @@ def compare(old: Side, new: Side) -> dict:
             item["verdict"] = "failed"
         else:
             item["change"] = b["test_main"] - a["test_main"]
-            p = _paired_p(stored[0].get(key, {}), stored[1].get(key, {}))
+            p = _paired_p(stored[0].get(key, {}), stored[1].get(key, {}), weights)
             item["test"], item["p"] = ("paired bootstrap", p) if p is not None else ("intervals", _interval_p(a, b))
         pairings.append(item)
     tested = [i for i in pairings if i["p"] is not None]

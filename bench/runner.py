@@ -267,15 +267,12 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
     ``exclusive``: run the study only if no other process holds it (``StudyClaim``), else return None at
     once; the workers of a run do this, so every study's trials run in one process, in order.
     """
-    claim = None
-    if exclusive:
-        name = study_name(profile.name, data.task.name, backend, classifier) + (f":{variant}" if variant else "")
-        claim = StudyClaim(storage, name)
-        if not claim.acquire():
-            return None
+    name = study_name(profile.name, data.task.name, backend, classifier) + (f":{variant}" if variant else "")
+    claim = StudyClaim(storage, name) if exclusive else None
+    if claim is not None and not claim.acquire():
+        return None
     try:
-        row, trained = _tune_and_score(data, backend, classifier, profile, storage, n_trials, on_trial, recover,
-                                       variant)
+        row, trained = _tune_and_score(data, backend, classifier, profile, storage, name, n_trials, on_trial, recover)
     finally:
         if claim is not None:
             claim.release()
@@ -284,12 +281,11 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
     return row
 
 
-def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str,
-                    n_trials: int | None, on_trial, recover: bool, variant: str = "") -> tuple[dict | None, bool]:
+def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str, name: str,
+                    n_trials: int | None, on_trial, recover: bool) -> tuple[dict | None, bool]:
     """``run_study``'s work: the row (None while another worker is still on the study) and whether this
     process trained a model."""
     budget = n_trials or profile.trials
-    name = study_name(profile.name, data.task.name, backend, classifier) + (f":{variant}" if variant else "")
     study = open_study(storage, name, warmup_epochs=profile.prune_warmup)
     if recover:
         fail_running_trials(study)

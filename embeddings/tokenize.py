@@ -31,14 +31,13 @@ def field_tokens(split, field: str) -> list[list[str]]:
     key = ("tokens", field)
     if key not in split.memo:
         window = getattr(split, "window", None)
-        names = list(split.fields)
-        per_field = {name: [tokenize(t) for t in split.fields[name]] for name in names[: names.index(field) + 1]}
-        out = []
-        for i in range(len(split.fields[field])):
-            used = sum(len(per_field[name][i]) for name in names[: names.index(field)])
-            toks = per_field[field][i]
-            out.append(toks if window is None else toks[: max(0, window - used)])
-        split.memo[key] = out
+        tokens = [tokenize(t) for t in split.fields[field]]
+        if window is not None:
+            earlier = list(split.fields)[: list(split.fields).index(field)]
+            used = [sum(map(len, parts)) for parts in zip(*(field_tokens(split, name) for name in earlier))] \
+                if earlier else [0] * len(tokens)
+            tokens = [toks[: max(0, window - n)] for toks, n in zip(tokens, used)]
+        split.memo[key] = tokens
     return split.memo[key]
 
 
