@@ -177,7 +177,8 @@ def build_network(architecture: str, features, task_type: str, n_outputs: int, p
         kernel, _ = model.layers[-1].get_weights()
         model.layers[-1].set_weights([kernel, np.asarray(output_bias, dtype="float32").reshape(-1)])
     if features.kind == "ids" and features.embedding_matrix is not None:
-        model.get_layer("embedding").set_weights([features.embedding_matrix.astype("float32")])
+        matrix = features.embedding_matrix if features.trainable else standardised_matrix(features)
+        model.get_layer("embedding").set_weights([matrix.astype("float32")])
     model.compile(optimizer=keras.optimizers.Adam(params.get("learning_rate", 1e-3)), loss=loss)
     return model
 
@@ -192,8 +193,9 @@ class KerasClassifier:
     count as better; recommended 1e-3 for F1 scores). With title and body inputs: ``title_units``, ``body_units``,
     ``head_units``, ``head2_units`` instead of ``units`` and ``dense_units``.
 
-    Token-vector inputs are standardised per dimension with the training split's mean and standard
-    deviation over real (non-padding) tokens; padding stays exactly zero, so it is still masked.
+    Token-vector inputs, and a frozen embedding matrix (``standardised_matrix``), are standardised per
+    dimension with the training split's mean and standard deviation over real (non-padding) tokens; padding
+    stays exactly zero, so it is still masked. A fine-tuned matrix starts from the vectors as they are.
     After ``fit``: ``epochs_run``, ``best_epoch`` (0-based, restored) and ``stopped_by`` ("patience" or "cap").
     """
 
@@ -296,6 +298,24 @@ def token_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(x.shape[-1], np.float32), np.ones(x.shape[-1], np.float32)
     mean, std = real.mean(axis=0, dtype=np.float64), real.std(axis=0, dtype=np.float64)
     return mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32)
+
+
+def standardised_matrix(features) -> np.ndarray:
+    """A frozen embedding matrix standardised per dimension with the mean and standard deviation of the
+    vectors of the training split's tokens (each occurrence counts; padding and OOV, ids 0 and 1, left out
+    and kept zero): a frozen matrix is a token-vector input like any other. Vectors trained on a small
+    corpus share one direction (so-titles20's 2,000 titles: median cosine 0.99 to their mean, per-dimension
+    spread 0.03), and a network reading them unscaled learned nothing in 30 epochs."""
+    matrix = np.asarray(features.embedding_matrix, dtype=np.float64)
+    counts = np.bincount(np.asarray(features.train).ravel(), minlength=len(matrix)).astype(np.float64)
+    counts[:2] = 0
+    if counts.sum() == 0:
+        return features.embedding_matrix
+    mean = counts @ matrix / counts.sum()
+    std = np.sqrt(counts @ (matrix - mean) ** 2 / counts.sum())
+    out = (matrix - mean) / np.where(std > 1e-6, std, 1.0)
+    out[:2] = 0.0
+    return out.astype(np.float32)
 
 
 PREDICT_ROWS = 512  # rows per prediction batch: a 500-document validation split is one batch, 1,000 test rows two
