@@ -25,6 +25,9 @@ DEFAULT_JOBS = max(1, min(os.cpu_count() or 1, 2))  # one worker per core; more 
 RESULTS_DIR = Path("results")
 
 
+_CHILDREN: list = []  # this process's worker processes (``all --jobs N``), which its interrupt handler stops too
+
+
 def _install_interrupt_handler() -> None:
     """First Ctrl-C: finish the current trial, then stop and say how to resume. Second: stop now."""
     import signal
@@ -32,6 +35,9 @@ def _install_interrupt_handler() -> None:
     from bench.runner import STOP
 
     def handler(signum, frame):
+        for child in _CHILDREN:  # workers have a process group of their own: each Ctrl-C reaches them once, here
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
         if STOP.is_set():
             raise KeyboardInterrupt
         STOP.set()
@@ -216,8 +222,7 @@ def cmd_all(args, worker: bool = False) -> int:
             # The biLM is trained beside the workers in a process of its own: TensorFlow keeps ~1.5 GB after
             # training (measured), which a process that exits gives back. Its export lands in the cache,
             # where the workers' elmo studies (and this process, lazily) read it.
-            workers.append(subprocess.Popen(_worker_argv(args, storage) + ["--bilm-only"],
-                                            preexec_fn=_die_with_parent))
+            workers.append(_child(_worker_argv(args, storage) + ["--bilm-only"]))
             _configure_elmo(args.elmo_handle, datasets, profile.name, lazy=True)
         elif "elmo" in backends:
             _configure_elmo(args.elmo_handle, datasets, profile.name)
@@ -328,9 +333,16 @@ def _spawn_workers(args, storage: str) -> list:
     # Workers inherit KERAS_BACKEND (set by main) with everything else; one BLAS/XLA thread per worker,
     # so N workers do not each claim every core.
     env = {**os.environ, **ONE_THREAD_ENV}
-    return [subprocess.Popen(_worker_argv(args, storage), env={**env, WORKER_INDEX: str(k), WORKER_COUNT: str(args.jobs)},
-                             preexec_fn=_die_with_parent)
+    return [_child(_worker_argv(args, storage), env={**env, WORKER_INDEX: str(k), WORKER_COUNT: str(args.jobs)})
             for k in range(args.jobs)]
+
+
+def _child(argv: list[str], **kwargs) -> subprocess.Popen:
+    """A worker process: killed with the coordinator, and in a process group of its own, so an interrupt
+    reaches it once, forwarded by the coordinator (from a terminal, or sent to the coordinator's pid alone)."""
+    child = subprocess.Popen(argv, preexec_fn=_die_with_parent, process_group=0, **kwargs)
+    _CHILDREN.append(child)
+    return child
 
 
 def _die_with_parent() -> None:

@@ -94,6 +94,20 @@ def test_ctrl_c_stops_after_the_current_trial_and_says_how_to_resume(tmp_path, d
     assert len([t for t in trials(tmp_path) if t.state.name in ("COMPLETE", "PRUNED")]) == 4
 
 
+def test_an_interrupt_sent_to_the_coordinator_alone_stops_its_workers_after_their_current_trial(tmp_path, data_dir):
+    run = start(tmp_path, data_dir, jobs=2)
+    wait_for(tmp_path, mid_second_trial)
+    assert workers_of(tmp_path), "the run should have worker processes"
+    os.kill(run.pid, signal.SIGINT)  # not the process group: as a script or service manager would send it
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 130, err[-3000:]
+    assert "Resume with: python -m bench all" in err
+    assert not workers_of(tmp_path), "workers ran on after the interrupt"
+    states = [t.state.name for t in trials(tmp_path)]
+    assert "RUNNING" not in states
+    assert states.count("COMPLETE") + states.count("PRUNED") < 4  # stopped before the study's budget of 4
+
+
 def test_killing_the_coordinator_kills_its_workers_and_the_run_resumes(tmp_path, data_dir):
     run = start(tmp_path, data_dir, jobs=2)
     wait_for(tmp_path, mid_second_trial)
