@@ -77,6 +77,7 @@ def _interval_p(old: dict, new: dict) -> float | None:
 def _paired_p(old: dict, new: dict, weights: dict[int, np.ndarray]) -> float | None:
     """Two-sided paired-bootstrap p of the change, from both rows' stored test predictions (same documents only).
     ``weights`` holds the document resamples per test-split size, drawn once for all pairings."""
+    from bench.leaderboard import row_samples
     from bench.runner import decode_predictions
 
     if not (old.get("test_predictions") and new.get("test_predictions")):
@@ -86,11 +87,8 @@ def _paired_p(old: dict, new: dict, weights: dict[int, np.ndarray]) -> float | N
         return None
     if len(truth) not in weights:
         weights[len(truth)] = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)
-    samples = [metrics.seed_and_document_samples(np.array([
-        metrics.resampled_metric(r["task_type"], r["main_metric"], truth, decode_predictions(p), weights[len(truth)],
-                                 n_classes=r.get("n_classes")) for p in r["test_predictions"]]), seed=0)
-        for r in (old, new)]
-    return metrics.paired_p_value(samples[1], samples[0])
+    return metrics.paired_p_value(row_samples(new, truth, weights[len(truth)]),
+                                  row_samples(old, truth, weights[len(truth)]))
 
 
 def _with_predictions(side: Side) -> dict:

@@ -84,7 +84,7 @@ def _validation_order(r: dict) -> tuple:
     return (-score if score is not None else float("inf"), r["backend"], r["classifier"])
 
 
-def _row_samples(r: dict, truth: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def row_samples(r: dict, truth: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The row's test metric (mean over repeats) on the task's document resamples, with its seeds resampled too."""
     per_repeat = [metrics.resampled_metric(r["task_type"], r["main_metric"], truth, decode_predictions(p), weights,
                                            n_classes=r.get("n_classes")) for p in r["test_predictions"]]
@@ -110,9 +110,9 @@ def mark_ties(rows: list[dict]) -> list[dict]:
         best = min(scored, key=_validation_order)
         truth = decode_predictions(best["test_truth"])
         weights = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)  # shared: the test is paired
-        best_samples = _row_samples(best, truth, weights)
+        best_samples = row_samples(best, truth, weights)
         others = [r for r in scored if r is not best]
-        samples = [_row_samples(r, truth, weights) for r in others]
+        samples = [row_samples(r, truth, weights) for r in others]
         p_values = [metrics.paired_p_value(best_samples, s) for s in samples]
         for r, s, p, p_holm in zip(others, samples, p_values, metrics.holm(p_values)):
             tied = p_holm >= metrics.TIE_LEVEL
