@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,7 +63,20 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--storage", help="Optuna storage URL (default: sqlite under results/<profile>/)")
     common.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where results/<profile>/ goes")
 
-    run = argparse.ArgumentParser(add_help=False)
+    inputs = argparse.ArgumentParser(add_help=False)
+    inputs.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
+    inputs.add_argument("--encoding", default="utf-8", help="text encoding of the data files (default utf-8)")
+    inputs.add_argument("--cache-dir", help="embedding cache directory (default: $PAIRBENCH_CACHE_DIR or ~/.cache/pairbench)")
+    inputs.add_argument("--no-cache", action="store_true", help="compute every embedding afresh and store nothing")
+    inputs.add_argument("--elmo-handle", help="TF Hub handle (URL or path) of a trusted ELMo model, e.g. "
+                        "https://tfhub.dev/google/elmo/3 (default: a small biLM pretrained here on the corpus)")
+    inputs.add_argument("--vectors", help="pretrained word vectors (word2vec text/binary, GloVe text or gensim "
+                        "KeyedVectors file), run as backend vectors-<file name> (default: $PAIRBENCH_VECTORS)")
+    inputs.add_argument("--corpus", action="append", default=[], metavar="PATH",
+                        help="a UTF-8 text file, one document per line, added to the pretraining corpus of "
+                        "word2vec-corpus and the biLM (repeatable; leak-guarded like the rest)")
+
+    run = argparse.ArgumentParser(add_help=False, parents=[inputs])
     run.add_argument("--trials", type=int, help="trials per pairing (default: the profile's budget)")
     run.add_argument("--repeats", type=int, help="seeds the best configuration is retrained with (default: profile's)")
     run.add_argument("--study-timeout", type=float, help="wall-clock cap per study in seconds (trials left unrun)")
@@ -70,22 +84,15 @@ def _parser() -> argparse.ArgumentParser:
                      help="multi-label: tune one decision threshold per label on validation (default: one global)")
     run.add_argument("--top1-fallback", action="store_true",
                      help="multi-label: predict at least the highest-scoring label for every document")
-    run.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
-    run.add_argument("--encoding", default="utf-8", help="text encoding of the data files (default utf-8)")
-    run.add_argument("--cache-dir", help="embedding cache directory (default: $PAIRBENCH_CACHE_DIR or ~/.cache/pairbench)")
-    run.add_argument("--no-cache", action="store_true", help="compute every embedding afresh and store nothing")
-    run.add_argument("--elmo-handle", help="TF Hub handle (URL or path) of a trusted ELMo model, e.g. "
-                     "https://tfhub.dev/google/elmo/3 (default: train a small biLM on the tasks' training splits)")
-    run.add_argument("--vectors", help="pretrained word vectors (word2vec text/binary, GloVe text or gensim "
-                     "KeyedVectors file), run as backend vectors-<file name> (default: $PAIRBENCH_VECTORS)")
     sub.add_parser("all", parents=[common, run], help="tune every valid pairing on every task, write the leaderboard") \
         .add_argument("--jobs", type=int, default=DEFAULT_JOBS,
                       help=f"worker processes on this machine (default: one per core, at most 2; here {DEFAULT_JOBS})")
     worker = sub.add_parser("worker", parents=[common, run],
                             help="take trials from the studies in --storage until their budgets are spent (no leaderboard)")
     worker.set_defaults(jobs=1)
-    # Internal: the process a parallel run starts to train its biLM (see cmd_all), not for users.
-    worker.add_argument("--bilm-only", action="store_true", help=argparse.SUPPRESS)
+    sub.add_parser("pretrain", parents=[common, inputs],
+                   help="build the pretraining corpus and the models the selected backends pretrain on it "
+                   "(word2vec-corpus, the elmo biLM), print their cost; `all` does this first when needed")
     sub.add_parser("list", help="tasks, backends, classifiers and the pairing matrix")
     sub.add_parser("report", parents=[common], help="rebuild the leaderboard from the Optuna storage alone")
     sub.add_parser("check", parents=[common], help="fail unless every valid pairing has a finished leaderboard row")
@@ -118,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter (CUDA probes on CPU)
     if args.command in ("all", "worker"):
         os.environ.update(ONE_THREAD_ENV)  # before NumPy, JAX or TensorFlow first load in this process
+    elif args.command == "pretrain":  # a process of its own, before any worker: every core is its
+        os.environ.update({k: str(os.cpu_count() or 1) for k in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")})
     if getattr(args, "profile", None) in PROFILES:
         # Must be set before Keras is first imported; an explicit KERAS_BACKEND wins.
         os.environ.setdefault("KERAS_BACKEND", PROFILES[args.profile].keras_backend)
@@ -127,9 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             count_compilation()
             if not args.no_cache:
                 _jax_compilation_cache(args)
-    _install_interrupt_handler()
+    if args.command != "pretrain":  # pretraining has nothing to finish: Ctrl-C stops it at once
+        _install_interrupt_handler()
     try:
-        return {"all": cmd_all, "worker": cmd_worker, "list": cmd_list, "report": cmd_report, "check": cmd_check,
+        return {"all": cmd_all, "worker": cmd_worker, "pretrain": cmd_pretrain, "list": cmd_list, "report": cmd_report, "check": cmd_check,
                 "cache": cmd_cache, "scale": cmd_scale, "speed": cmd_speed, "diff": cmd_diff,
                 "baseline": cmd_baseline}[args.command](args)
     except BenchError as exc:
@@ -167,6 +177,7 @@ def cmd_all(args, worker: bool = False) -> int:
     from bench.timing import WAIT, MemorySampler, timed
     from bench.timing import record as record_timing
     from bench.timing import summary as timing_summary
+    from embeddings.cache import PRETRAINING_ENV
     from embeddings.cache import configure as configure_cache
 
     profile = get_profile(args.profile)
@@ -199,15 +210,11 @@ def cmd_all(args, worker: bool = False) -> int:
     atomic_write(out_dir / "tasks.json", json.dumps({t: d.stats for t, d in datasets.items()}, indent=1))
     trials = args.trials or profile.trials
     started = time.perf_counter()
-    if worker and getattr(args, "bilm_only", False):
-        _configure_elmo(args.elmo_handle, datasets, profile.name)
-        record_timing(out_dir, "bilm")
-        return 0
+    parts = _pretraining_parts(args, backends, data_dir)
     if worker:
-        # The biLM is trained (or read from the cache) when the first elmo study needs it; elmo studies come
-        # last, and a parallel run trains it meanwhile (one trainer per machine: see bilm.trained_bilm).
-        if "elmo" in backends:
-            _configure_elmo(args.elmo_handle, datasets, profile.name, lazy=True)
+        # A worker started by `all` finds the pretrained models in the cache; one started by hand on another
+        # machine builds them first (one process per machine trains the biLM: see bilm.trained_bilm).
+        _configure_pretrained(args, backends, parts, profile.name)
         _tune(datasets, pairs, profile, storage, trials, recover=False, exclusive=True)
         record_timing(out_dir, "worker")
         print(f"worker done in {time.perf_counter() - started:.0f} s")
@@ -215,48 +222,53 @@ def cmd_all(args, worker: bool = False) -> int:
     shutil.rmtree(out_dir / "timing", ignore_errors=True)  # this run's processes write their figures here
     memory = MemorySampler()
     memory.start()
-    if args.jobs > 1:
-        storage_for(storage)  # create the schema once, before the workers race to
-        workers = _spawn_workers(args, storage)
-        if "elmo" in backends and not args.elmo_handle and not args.no_cache:
-            # The biLM is trained beside the workers in a process of its own: TensorFlow keeps ~1.5 GB after
-            # training (measured), which a process that exits gives back. Its export lands in the cache,
-            # where the workers' elmo studies (and this process, lazily) read it.
-            workers.append(_child(_worker_argv(args, storage) + ["--bilm-only"]))
-            _configure_elmo(args.elmo_handle, datasets, profile.name, lazy=True)
-        elif "elmo" in backends:
-            _configure_elmo(args.elmo_handle, datasets, profile.name)
-        memory.pids += [w.pid for w in workers]
-        with timed(WAIT):
-            codes = [w.wait() for w in workers]
-        if any(codes):
-            print(f"worker exit codes {codes}; the coordinator finishes what they left", file=sys.stderr)
-    elif "elmo" in backends:
-        _configure_elmo(args.elmo_handle, datasets, profile.name)
-    # The coordinator's pass: resumes or finishes every study and writes each row. Trials a killed run left
-    # RUNNING are failed first when the storage is this machine's own and no worker is alive any more.
-    _tune(datasets, pairs, profile, storage, trials, recover=args.storage is None)
-    if STOP.is_set():
-        print(f"stopped after the current trial; finished trials are saved. Resume with: {_resume_command(args)}",
-              file=sys.stderr)
-        return 130
-    for task in tasks:
-        c = run_controls(datasets[task], profile, storage, n_trials=trials)
-        if c["leakage_alarm"]:
-            print(f"LEAKAGE ALARM {task}: shuffled-label control scores {c['shuffled']:.4f}, chance "
-                  f"{c['chance_mean']:.4f} (95th pct {c['chance_p95']:.4f})", file=sys.stderr)
-    rows, controls = load_storage(storage, profile.name)
-    rows = [r for r in rows if r["task"] in tasks]
-    record_timing(out_dir, "coordinator")
-    cost = timing_summary(out_dir, time.perf_counter() - started, memory.stop(), args.jobs)
-    atomic_write(out_dir / "provenance.json", json.dumps(provenance(
-        profile, ["python", "-m", "bench", *map(redact, sys.argv[1:])], data_dir,
-        [d.task.dataset.filename for d in datasets.values()], time.perf_counter() - started, cost), indent=1))
-    paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in tasks}, out_dir, backends,
-                              classifiers, storage)
-    print(f"{len(rows)} pairings in {time.perf_counter() - started:.0f} s (embedding cache: {cache.hits} hits, "
-          f"{cache.misses} computed); leaderboard: {paths['md']}; report: {paths['html']}")
-    return 0
+    scratch = None
+    if parts and args.no_cache:  # built once for this run's processes, deleted at its end
+        scratch = tempfile.mkdtemp(prefix="pairbench-pretraining-")
+        os.environ[PRETRAINING_ENV] = scratch
+    try:
+        pretraining = _pretrain_first(args, parts, memory) if parts else None
+        if pretraining is None and parts:
+            return 130 if STOP.is_set() else 2
+        _configure_pretrained(args, backends, parts, profile.name)
+        if args.jobs > 1:
+            storage_for(storage)  # create the schema once, before the workers race to
+            workers = _spawn_workers(args, storage)
+            memory.pids += [w.pid for w in workers]
+            with timed(WAIT):
+                codes = [w.wait() for w in workers]
+            if any(codes):
+                print(f"worker exit codes {codes}; the coordinator finishes what they left", file=sys.stderr)
+        # The coordinator's pass: resumes or finishes every study and writes each row. Trials a killed run left
+        # RUNNING are failed first when the storage is this machine's own and no worker is alive any more.
+        _tune(datasets, pairs, profile, storage, trials, recover=args.storage is None)
+        if STOP.is_set():
+            print(f"stopped after the current trial; finished trials are saved. Resume with: {_resume_command(args)}",
+                  file=sys.stderr)
+            return 130
+        for task in tasks:
+            c = run_controls(datasets[task], profile, storage, n_trials=trials)
+            if c["leakage_alarm"]:
+                print(f"LEAKAGE ALARM {task}: shuffled-label control scores {c['shuffled']:.4f}, chance "
+                      f"{c['chance_mean']:.4f} (95th pct {c['chance_p95']:.4f})", file=sys.stderr)
+        rows, controls = load_storage(storage, profile.name)
+        rows = [r for r in rows if r["task"] in tasks]
+        record_timing(out_dir, "coordinator")
+        cost = timing_summary(out_dir, time.perf_counter() - started, memory.stop(), args.jobs)
+        if pretraining:  # the one-time build, like a download of weights: the run's target counts without it
+            cost["pretraining"] = pretraining
+            cost["wall_seconds_after_pretraining"] = round(cost["run_wall_seconds"] - pretraining["wall_seconds"], 1)
+        atomic_write(out_dir / "provenance.json", json.dumps(provenance(
+            profile, ["python", "-m", "bench", *map(redact, sys.argv[1:])], data_dir,
+            [d.task.dataset.filename for d in datasets.values()], time.perf_counter() - started, cost), indent=1))
+        paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in tasks}, out_dir, backends,
+                                  classifiers, storage)
+        print(f"{len(rows)} pairings in {time.perf_counter() - started:.0f} s (embedding cache: {cache.hits} hits, "
+              f"{cache.misses} computed); leaderboard: {paths['md']}; report: {paths['html']}")
+        return 0
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def cmd_worker(args) -> int:
@@ -313,16 +325,27 @@ def _jax_compilation_cache(args) -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
+def _input_flags(args) -> list[str]:
+    """The data, cache and model options of this command line, for a child process."""
+    argv = []
+    for flag in ("data_dir", "cache_dir", "elmo_handle", "vectors"):
+        if getattr(args, flag, None) is not None:
+            argv += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    for path in args.corpus:
+        argv += ["--corpus", str(path)]
+    return argv + (["--no-cache"] if args.no_cache else [])
+
+
 def _worker_argv(args, storage: str) -> list[str]:
     argv = [sys.executable, "-m", "bench", "worker", "--profile", args.profile, "--storage", storage,
-            "--results-dir", str(args.results_dir), "--encoding", args.encoding]
+            "--results-dir", str(args.results_dir), "--encoding", args.encoding] + _input_flags(args)
     for flag, value in (("--tasks", args.tasks), ("--embeddings", args.embeddings), ("--classifiers", args.classifiers)):
         if value:
             argv += [flag, ",".join(value)]
-    for flag in ("trials", "repeats", "study_timeout", "data_dir", "cache_dir", "elmo_handle", "vectors"):
+    for flag in ("trials", "repeats", "study_timeout"):
         if getattr(args, flag, None) is not None:
             argv += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
-    for flag in ("per_label_thresholds", "top1_fallback", "no_cache"):
+    for flag in ("per_label_thresholds", "top1_fallback"):
         if getattr(args, flag):
             argv.append(f"--{flag.replace('_', '-')}")
     return argv
@@ -362,25 +385,89 @@ def _resume_command(args) -> str:
     return " ".join(["python -m bench", *map(redact, sys.argv[1:])]) if sys.argv[1:2] == ["all"] else "python -m bench all ..."
 
 
-def _configure_elmo(handle: str | None, datasets: dict, profile_name: str, lazy: bool = False) -> None:
-    """The elmo backend's model for this run: the handle, or one biLM trained on the training splits only."""
+def _pretraining_parts(args, backends, data_dir: Path) -> tuple[str, ...]:
+    """What the selected backends pretrain on the corpus (empty: no corpus is read); checks every --corpus file
+    before anything runs and points the corpus at this run's data directory and files."""
+    from embeddings import corpus, pretraining
+
+    files = [corpus.check_corpus_file(f) for f in args.corpus]
+    corpus.configure(data_dir, files, args.encoding)
+    parts = pretraining.needs(backends, args.elmo_handle)
+    if files and not parts:
+        print("note: --corpus is not used: no selected backend pretrains on the corpus (word2vec-corpus, or elmo "
+              "without --elmo-handle)", file=sys.stderr)
+    return parts
+
+
+def _pretrain_first(args, parts: tuple[str, ...], memory) -> dict | None:
+    """Run ``bench pretrain`` in a process of its own (every core, and TensorFlow's memory given back when it
+    exits) before any tuning; returns its pretraining.json plus the wall time, or None when it failed."""
+    argv = [sys.executable, "-m", "bench", "pretrain", "--profile", args.profile, "--results-dir",
+            str(args.results_dir), "--encoding", args.encoding] + _input_flags(args)
+    if args.embeddings:
+        argv += ["--embeddings", ",".join(args.embeddings)]
+    started = time.perf_counter()
+    child = _child(argv)
+    memory.pids.append(child.pid)
+    code = child.wait()
+    if code:
+        if code != 2:  # 2: a one-line error is already printed
+            print(f"error: pretraining ({' '.join(argv[1:4])}) exited with code {code}", file=sys.stderr)
+        return None
+    built = json.loads((args.results_dir / args.profile / "pretraining.json").read_text(encoding="utf-8"))
+    return {"wall_seconds": round(time.perf_counter() - started, 1), "cache": built.get("cache"), "parts": list(parts)}
+
+
+def _configure_pretrained(args, backends, parts: tuple[str, ...], profile_name: str) -> None:
+    """The elmo backend's model for this process: the hub handle, or the biLM pretrained on the corpus (read
+    from the cache; trained here first when absent, e.g. in a worker started by hand on another machine)."""
     from bench.timing import timed
-    from embeddings import bilm, elmo
+    from embeddings import bilm, corpus, elmo, pretraining
+
+    if not ("bilm" in parts or ("elmo" in backends and args.elmo_handle)):
+        return
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    started = time.perf_counter()
+    texts = pretraining.bilm_corpus(corpus.current()) if "bilm" in parts else {}
     try:
-        with timed("embed"):  # training the biLM (or loading the module) is embedding work
-            done = elmo.configure(handle, bilm.PRESETS.get(profile_name, bilm.PRESETS["standard"]),
-                                  train_texts=[t for d in datasets.values() for t in d.train.texts],
-                                  validation_texts=[t for d in datasets.values() for t in d.validation.texts],
-                                  log=log, lazy=lazy)
+        with timed("embed"):  # loading the module (or training the biLM) is embedding work
+            elmo.configure(args.elmo_handle, bilm.PRESETS.get(profile_name, bilm.PRESETS["standard"]), log=log,
+                           **texts)
     except ValueError as exc:
-        raise BenchError(f"{'--elmo-handle' if handle else 'elmo biLM'}: {exc}") from exc
-    if not lazy:
-        log(f"{done['label']} ready in {time.perf_counter() - started:.1f} s")
+        raise BenchError(f"{'--elmo-handle' if args.elmo_handle else 'elmo biLM'}: {exc}") from exc
+
+
+def cmd_pretrain(args) -> int:
+    from bench.leaderboard import atomic_write
+    from bench.tasks import resolve_data_dir
+    from embeddings import bilm, pretraining
+    from embeddings.cache import configure as configure_cache
+
+    profile = get_profile(args.profile)
+    configure_cache(args.cache_dir, enabled=not args.no_cache)
+    _, backends, _ = _selection(args)
+    parts = _pretraining_parts(args, backends, resolve_data_dir(args.data_dir))
+    if not parts:
+        print("nothing to pretrain: no selected backend pretrains on the corpus (word2vec-corpus, or elmo without "
+              "--elmo-handle)")
+        return 0
+    built = pretraining.pretrain(parts, bilm.PRESETS.get(profile.name, bilm.PRESETS["standard"]),
+                                 log=lambda line: print(line, file=sys.stderr, flush=True))
+    out_dir = args.results_dir / profile.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / "corpus.json", json.dumps(built.pop("corpus_summary"), indent=1))
+    atomic_write(out_dir / "pretraining.json", json.dumps(built, indent=1))
+    figures = [f"corpus {built['corpus']['documents']:,} documents, {built['corpus']['tokens']:,} tokens "
+               f"({built['corpus']['seconds']} s)"]
+    if "word2vec" in built:
+        figures.append(f"word2vec-corpus {built['word2vec']['words']:,} words ({built['word2vec']['seconds']} s)")
+    if "bilm" in built:
+        figures.append(f"{built['bilm']['label']} ({built['bilm']['seconds']} s)")
+    print(f"pretraining done in {built['seconds']:.0f} s, {built['cache']} cache: {'; '.join(figures)}; "
+          f"written {out_dir / 'corpus.json'}, {out_dir / 'pretraining.json'}")
+    return 0
 
 
 def _int_list(value: str) -> list[int]:

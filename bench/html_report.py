@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.tables import (MARGINALS_INTRO, MARGINALS_TITLE, Table, controls_line, intro, marginals_table,
+                          pretraining_sections,
                           ranking_tables, summary_table, task_facts)
 
 _STYLE = """
@@ -58,7 +59,8 @@ def _image(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
-def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir: Path, provenance: dict) -> str:
+def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir: Path, provenance: dict,
+           pretraining: dict | None = None) -> str:
     """The page: the same tables as leaderboard.md (``bench.leaderboard``'s table model) plus the plots."""
     profile = rows[0]["profile"] if rows else "?"
     parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>pairbench: {profile}</title>",
@@ -93,5 +95,8 @@ def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir:
     if not marginals.empty:
         parts.append(f"<h2>{html.escape(MARGINALS_TITLE)}</h2><p class=note>{html.escape(MARGINALS_INTRO)}</p>"
                      + _table(marginals_table(marginals)))
+    for title, intro_text, table in pretraining_sections(pretraining):
+        parts.append(f"<h2>{html.escape(title)}</h2>" + (f"<p class=note>{html.escape(intro_text)}</p>" if intro_text else "")
+                     + _table(table))
     parts.append(f"<script>{_SORT}</script></body></html>")
     return "\n".join(parts)

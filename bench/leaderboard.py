@@ -122,6 +122,43 @@ def mark_ties(rows: list[dict]) -> list[dict]:
     return rows
 
 
+# (trained on the task's training split, pretrained on the corpus): the ablation "does pretraining help?"
+PRETRAINING_PAIRS = (("word2vec", "word2vec-corpus"),)
+BEST_OF_BACKEND = "best (validation-chosen)"
+
+
+def pretraining_effects(rows: list[dict]) -> list[dict]:
+    """Per task, what pretraining on the corpus changed: the pretrained backend's test score minus the task-only
+    backend's, per classifier and between the validation-chosen best row of each, with a 95% interval from a
+    paired bootstrap (the same test-document resamples for both, each row's seeds resampled too; not corrected
+    for the several comparisons). ``verdict``: "helped" or "hurt" when the interval excludes 0, else "no clear
+    difference"."""
+    effects = []
+    for task in sorted({r["task"] for r in rows}):
+        scored = {(r["backend"], r["classifier"]): r for r in rows
+                  if r["task"] == task and r.get("status") == "ok" and r.get("test_predictions")}
+        for task_only, pretrained in PRETRAINING_PAIRS:
+            base = {c: r for (b, c), r in scored.items() if b == task_only}
+            other = {c: r for (b, c), r in scored.items() if b == pretrained}
+            if not base or not other:
+                continue
+            pairs = [(c, base[c], other[c]) for c in sorted(set(base) & set(other))]
+            pairs.append((BEST_OF_BACKEND, min(base.values(), key=_validation_order),
+                          min(other.values(), key=_validation_order)))
+            truth = decode_predictions(pairs[0][1]["test_truth"])
+            weights = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)
+            for classifier, a, b in pairs:
+                difference = row_samples(b, truth, weights) - row_samples(a, truth, weights)
+                low, high = (float(v) for v in np.percentile(difference, [2.5, 97.5]))
+                effects.append({
+                    "task": task, "task_only": task_only, "pretrained": pretrained, "classifier": classifier,
+                    "task_only_classifier": a["classifier"], "pretrained_classifier": b["classifier"],
+                    "task_only_test": a["test_main"], "pretrained_test": b["test_main"],
+                    "difference": b["test_main"] - a["test_main"], "difference_ci95": [low, high],
+                    "verdict": "helped" if low > 0 else "hurt" if high < 0 else "no clear difference"})
+    return effects
+
+
 def learning_floor(control: dict | None) -> float | None:
     """The score a pairing must beat to have learned anything: max(majority baseline, 95th percentile of chance)."""
     return max(control["majority"], control["chance_p95"]) if control else None
@@ -201,9 +238,12 @@ def write_leaderboard(rows: list[dict], controls: dict[str, dict], out_dir: Path
                                            indent=1, sort_keys=True))
     atomic_write(out_dir / "controls.json", json.dumps(controls, indent=1, sort_keys=True))
     atomic_write(out_dir / "marginals.csv", marginals.to_csv(index=False))
+    pretraining = _pretraining(rows, out_dir)
+    if pretraining["effects"]:
+        atomic_write(out_dir / "pretraining_effects.json", json.dumps(pretraining["effects"], indent=1))
     from bench.tables import markdown
 
-    atomic_write(paths["md"], markdown(rows, controls, marginals, backends, classifiers))
+    atomic_write(paths["md"], markdown(rows, controls, marginals, backends, classifiers, pretraining))
     from bench.plots import write_plots
 
     paths.update(write_plots(rows, out_dir / "plots", backends, classifiers))
@@ -214,8 +254,20 @@ def write_leaderboard(rows: list[dict], controls: dict[str, dict], out_dir: Path
     provenance_file = out_dir / "provenance.json"
     provenance = json.loads(provenance_file.read_text(encoding="utf-8")) if provenance_file.is_file() else {}
     paths["html"] = out_dir / "index.html"
-    atomic_write(paths["html"], render(rows, controls, marginals, out_dir / "plots", provenance))
+    atomic_write(paths["html"], render(rows, controls, marginals, out_dir / "plots", provenance, pretraining))
     return paths
+
+
+def _pretraining(rows: list[dict], out_dir: Path) -> dict:
+    """What the reports say of pretraining: the corpus (``corpus.json``), its build (``pretraining.json``), both
+    written by ``bench pretrain``, when a pretrained backend has a row; and ``pretraining_effects``."""
+    used = {r["backend"] for r in rows} & {"elmo", *(p for _, p in PRETRAINING_PAIRS)}
+
+    def read(name: str) -> dict | None:
+        path = out_dir / name
+        return json.loads(path.read_text(encoding="utf-8")) if used and path.is_file() else None
+
+    return {"corpus": read("corpus.json"), "build": read("pretraining.json"), "effects": pretraining_effects(rows)}
 
 
 def provenance(profile, command: list[str], data_dir: Path, dataset_files: list[str], wall_seconds: float,

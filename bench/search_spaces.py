@@ -8,7 +8,7 @@ patience and the text window come from the profile, not from the search.
 | learned | embedding_dim {32, 64, 128}, vocab_size {5k, 20k}; with title + body: inputs {joined, title+body} | the window |
 | tfidf | ngram_max {1, 2}, min_df {1, 2}, sublinear_tf | max_features 50,000 |
 | word2vec | vector_size {50, 100, 200}, window {3, 5, 8}, trainable {frozen, fine-tuned}, pooling {mean, tfidf} | skip-gram, min_count 2, negative 5, epochs 5, seed, 1 worker |
-| vectors-&lt;file&gt; | trainable, pooling as word2vec | the file's vectors |
+| word2vec-corpus, vectors-&lt;file&gt; | trainable, pooling as word2vec | the vectors (pretrained once on the corpus: 100-d, window 5, min_count 3; or the file's) |
 | spacy-sm, spacy-glove | | pipeline, nlp.pipe batch 256 |
 | elmo | | the model (``--elmo-handle``, or the biLM trained per run, sized by profile); equal scalar mix |
 | flatten-dense | dense_units {16, 32, 64}, dropout [0, 0.5], learning_rate [3e-4, 1e-2] log, batch_size {32, 64, 128} | epochs cap, patience, min_delta; token vectors standardised on the training split |
@@ -46,7 +46,7 @@ def suggest_backend(trial: optuna.Trial, backend: str, profile: Profile, fields:
             "sublinear_tf": trial.suggest_categorical("sublinear_tf", [True, False]),
             "max_features": 50000,
         }
-    if backend == "word2vec" or backend.startswith("vectors-"):
+    if backend in ("word2vec", "word2vec-corpus") or backend.startswith("vectors-"):
         params = {
             "trainable": trial.suggest_categorical("trainable", [False, True]),
             "pooling": trial.suggest_categorical("pooling", ["mean", "tfidf"]),

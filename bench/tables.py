@@ -287,6 +287,55 @@ MARGINALS_INTRO = "Mean test main metric and mean gap to the task's best pairing
 # --------------------------------------------------------------------------- Markdown
 
 
+PRETRAINING_TITLE = "Pretraining corpus"
+EFFECTS_TITLE = "Does pretraining help?"
+EFFECTS_INTRO = ("Test score of the backend pretrained on the corpus minus the one trained on the task's training split "
+                 "alone, same classifier (and between the validation-chosen best of each); the interval is a 95% paired "
+                 "bootstrap over test documents and seeds, not corrected for the several comparisons.")
+
+
+def corpus_table(corpus: dict, build: dict | None) -> Table:
+    """The pretraining corpus by source (``corpus.json``), and what building it and its models cost."""
+    sources = corpus["sources"]
+    rows = [(s["file"], f"{s['documents']:,}", f"{s['tokens']:,}", f"{s['dropped_by_leak_guard']:,}",
+             f"{s['duplicates_dropped']:,}") for s in sources]
+    rows.append(("all", f"{corpus['documents']:,}", f"{corpus['tokens']:,}",
+                 f"{sum(s['dropped_by_leak_guard'] for s in sources):,}", f"{sum(s['duplicates_dropped'] for s in sources):,}"))
+    note = (f"Training splits of every dataset plus unlabelled titles and --corpus files; a document whose text or title "
+            f"equals a validation or test text or title of any task is dropped. sha256 {corpus['sha256'][:16]}; "
+            f"{corpus.get('held_out', {}).get('documents', 0):,} documents held out of the biLM's training for its perplexity.")
+    if build:
+        parts = [f"{name} {build[name]['seconds']} s ({build[name]['cache']} cache)" for name in ("corpus", "word2vec", "bilm")
+                 if name in build]
+        note += f" Built in {build.get('seconds')} s: {', '.join(parts)}."
+        if "bilm" in build:
+            note += f" elmo: {build['bilm']['label']}."
+    return Table(("source", "documents", "tokens", "dropped by the leak guard", "duplicates dropped"), rows, note=note)
+
+
+def effects_table(effects: list[dict]) -> Table:
+    rows = []
+    for e in effects:
+        pair = (f"{e['classifier']}" if e["classifier"] != "best (validation-chosen)" else
+                f"best: {e['task_only_classifier']} vs {e['pretrained_classifier']}")
+        rows.append((e["task"], f"{e['pretrained']} vs {e['task_only']}", pair, _fmt(e["task_only_test"]),
+                     _fmt(e["pretrained_test"]), f"{e['difference']:+.4f}", _interval(e["difference_ci95"]), e["verdict"]))
+    return Table(("task", "backends", "classifier", "task split only", "pretrained", "difference", "95% CI", "verdict"),
+                 rows)
+
+
+def pretraining_sections(pretraining: dict | None) -> list[tuple[str, str, Table]]:
+    """(title, intro, table) of the pretraining sections both reports show, in order."""
+    if not pretraining:
+        return []
+    sections = []
+    if pretraining.get("corpus"):
+        sections.append((PRETRAINING_TITLE, "", corpus_table(pretraining["corpus"], pretraining.get("build"))))
+    if pretraining.get("effects"):
+        sections.append((EFFECTS_TITLE, EFFECTS_INTRO, effects_table(pretraining["effects"])))
+    return sections
+
+
 def _markdown_table(table: Table) -> list[str]:
     def line(cells) -> str:
         return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
@@ -295,7 +344,8 @@ def _markdown_table(table: Table) -> list[str]:
     return lines + ([table.note, ""] if table.note else [])
 
 
-def markdown(rows: list[dict], controls: dict, marginals: pd.DataFrame, backends, classifiers) -> str:
+def markdown(rows: list[dict], controls: dict, marginals: pd.DataFrame, backends, classifiers,
+             pretraining: dict | None = None) -> str:
     lines = ["# Leaderboard", ""]
     if rows:
         lines += [f"Profile `{rows[0]['profile']}`.", "", *(f"- {sentence}" for sentence in intro(rows)), ""]
@@ -316,4 +366,6 @@ def markdown(rows: list[dict], controls: dict, marginals: pd.DataFrame, backends
                   *_markdown_table(grid_table(task_rows, backends, classifiers))]
     if not marginals.empty:
         lines += [f"## {MARGINALS_TITLE}", "", MARGINALS_INTRO, "", *_markdown_table(marginals_table(marginals))]
+    for title, intro_text, table in pretraining_sections(pretraining):
+        lines += [f"## {title}", "", *([intro_text, ""] if intro_text else []), *_markdown_table(table)]
     return "\n".join(lines)

@@ -124,7 +124,7 @@ PRESETS: dict[str, BiLMSettings] = {
     "smoke": BiLMSettings(char_dim=16, filters=((1, 32), (2, 32), (3, 64), (4, 64)), n_highway=1, projection_dim=64,
                           cell_dim=128, vocab_size=8000, min_count=1, batch_size=32, steps=150, learning_rate=4e-3,
                           num_sampled=512),
-    "standard": BiLMSettings(),
+    "standard": BiLMSettings(batch_size=128, steps=3200, learning_rate=3e-3),
     "full": BiLMSettings(filters=((1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 256)), cell_dim=512,
                          vocab_size=50000, steps=3000, num_sampled=2048),
 }
@@ -142,6 +142,7 @@ class BiLMReport:
     perplexity: float | None  # held-out (validation texts), full softmax, both directions
     perplexity_before: float | None  # the same, before the first update (falls if training works)
     train_loss: list[float] = field(default_factory=list)  # mean loss per tenth of training
+    perplexity_curve: list[float] = field(default_factory=list)  # held-out perplexity after each tenth
     seconds: float = 0.0
     export_dir: str = ""
 
@@ -151,9 +152,11 @@ class BiLMReport:
 
 
 def label_of(report: dict) -> str:
-    """How leaderboards name a biLM, from its report: ``biLM trained here, 3.1M params, ppl 270``."""
-    ppl = report.get("perplexity")
-    return f"biLM trained here, {report['n_params'] / 1e6:.1f}M params, ppl {'n/a' if ppl is None else f'{ppl:.0f}'}"
+    """How leaderboards name a biLM, from its report: ``biLM trained here, 4.4M params, 5.6M tokens, ppl 180``."""
+    ppl, tokens = report.get("perplexity"), report.get("train_tokens") or 0
+    size = f"{tokens / 1e6:.1f}M" if tokens >= 1e5 else f"{tokens / 1e3:.0f}k"
+    return (f"biLM trained here, {report['n_params'] / 1e6:.1f}M params, {size} tokens, "
+            f"ppl {'n/a' if ppl is None else f'{ppl:.0f}'}")
 
 
 def _tf():
@@ -379,6 +382,19 @@ def _perplexity(eval_step, batches: _Batches | None, batch_size: int) -> float |
     return float(math.exp(total / max(count, 1.0)))
 
 
+def _length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator, pool: int = 50):
+    """Training batches forever, epoch after epoch: each epoch a seeded shuffle, sorted by length within pools of
+    ``pool`` batches, cut into batches, the batches shuffled. A batch of titles is then not padded to a news
+    window's length (most of the corpus is short titles)."""
+    while True:
+        order = rng.permutation(len(lengths))
+        pools = [order[i:i + pool * batch_size] for i in range(0, len(order), pool * batch_size)]
+        cut = [p[np.argsort(lengths[p], kind="stable")] for p in pools]
+        epoch = [b[i:i + batch_size] for b in cut for i in range(0, len(b), batch_size)]
+        for index in rng.permutation(len(epoch)):
+            yield epoch[index]
+
+
 class TrainedBiLM(NamedTuple):
     module: object  # the tf.Module; ``module.default`` is the ELMo-style signature
     vocabulary: list[str]  # words by id, from FIRST_WORD_ID on
@@ -430,7 +446,9 @@ def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: li
         grads = tape.gradient(loss, optimizer_vars)
         grads, _ = tf.clip_by_global_norm(grads, 5.0)
         step_var.assign_add(1.0)
-        lr = settings.learning_rate * tf.sqrt(1.0 - 0.999 ** step_var) / (1.0 - 0.9 ** step_var)
+        # Adam's bias correction, and a linear decay to a tenth of the rate by the last step.
+        decay = 1.0 - 0.9 * (step_var - 1.0) / max(1.0, settings.steps - 1.0)
+        lr = settings.learning_rate * decay * tf.sqrt(1.0 - 0.999 ** step_var) / (1.0 - 0.9 ** step_var)
         for var, grad, (m, v) in zip(optimizer_vars, grads, slots):  # Adam written out: Keras 3 here may run on JAX
             if isinstance(grad, tf.IndexedSlices):
                 grad = tf.convert_to_tensor(grad)
@@ -439,24 +457,29 @@ def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: li
             var.assign_sub(lr * m / (tf.sqrt(v) + 1e-8))
         return loss
 
-    rng = np.random.default_rng(settings.seed)
+    batches = _length_batches(train.lengths, settings.batch_size, np.random.default_rng(settings.seed))
     losses: list[float] = []
     curve: list[float] = []
+    held_out_curve: list[float] = []
     chunk = max(1, settings.steps // 10)
     for step in range(settings.steps):
-        rows = rng.integers(0, len(train), settings.batch_size)
+        rows = next(batches)
         losses.append(float(train_step(*train.take(rows))))
         if (step + 1) % chunk == 0 or step + 1 == settings.steps:
             curve.append(round(float(np.mean(losses[-chunk:])), 4))
+            ppl = _perplexity(eval_step, held_out, EVAL_BATCH)
+            if ppl is not None:
+                held_out_curve.append(round(ppl, 2))
             if log:
-                log(f"biLM step {step + 1}/{settings.steps}: training loss {curve[-1]:.3f} "
-                    f"({time.perf_counter() - started:.0f} s)")
-    after = _perplexity(eval_step, held_out, EVAL_BATCH)
+                log(f"biLM step {step + 1}/{settings.steps}: training loss {curve[-1]:.3f}"
+                    + ("" if ppl is None else f", held-out perplexity {ppl:.1f}")
+                    + f" ({time.perf_counter() - started:.0f} s)")
+    after = held_out_curve[-1] if held_out_curve else None
     n_params = int(sum(np.prod(v.shape) for v in module.trainable_variables))
     report = BiLMReport(settings.as_dict(), n_params, len(vocab) + FIRST_WORD_ID,
                         int(sum(len(t) for t in train_tokens)), int(held_out.lengths.sum()) if held_out else 0,
                         None if after is None else round(after, 2), None if before is None else round(before, 2),
-                        curve, round(time.perf_counter() - started, 2))
+                        curve, held_out_curve, round(time.perf_counter() - started, 2))
     return TrainedBiLM(module, vocab, report)
 
 
@@ -489,15 +512,10 @@ def trained_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: 
     defaults to the embedding cache's root; with the cache disabled it is a fresh temporary directory.
     Returns (directory, report as a dict).
     """
-    from embeddings.cache import default_cache
-
     key = corpus_key(list(texts) + ["\x1e"] + list(validation_texts or []), settings)
     if key in _TRAINED and (_TRAINED[key][0] / "saved_model.pb").is_file():
         return _TRAINED[key]
-    if root is None:
-        cache = default_cache()
-        root = cache.root if cache.enabled else tempfile.mkdtemp(prefix="pairbench-bilm-")
-    root = Path(root)
+    root = _root(root)
     target = root / f"{EXPORT_PREFIX}{key[:24]}"
     root.mkdir(parents=True, exist_ok=True)
     # One trainer per biLM on this machine: a second process asking for the same one waits for the first
@@ -508,6 +526,26 @@ def trained_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: 
             return _train_and_export(key, target, texts, settings, validation_texts, log)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _root(root: str | os.PathLike | None) -> Path:
+    from embeddings.cache import pretraining_cache
+
+    if root is None:
+        cache = pretraining_cache()
+        root = cache.root if cache.enabled else tempfile.mkdtemp(prefix="pairbench-bilm-")
+    return Path(root)
+
+
+def is_trained(texts: list[str], settings: BiLMSettings, *, validation_texts: list[str] | None = None,
+               root: str | os.PathLike | None = None) -> bool:
+    """Whether ``trained_bilm`` with these arguments would read an export instead of training."""
+    from embeddings.cache import pretraining_cache
+
+    if root is None and not pretraining_cache().enabled:
+        return False
+    key = corpus_key(list(texts) + ["\x1e"] + list(validation_texts or []), settings)
+    return (_root(root) / f"{EXPORT_PREFIX}{key[:24]}" / "saved_model.pb").is_file()
 
 
 def _train_and_export(key: str, target: Path, texts, settings, validation_texts, log) -> tuple[Path, dict]:
@@ -531,5 +569,5 @@ def _train_and_export(key: str, target: Path, texts, settings, validation_texts,
     return _TRAINED[key]
 
 
-__all__ = ["BiLMSettings", "BiLMReport", "PRESETS", "TrainedBiLM", "train_bilm", "export_bilm", "trained_bilm",
+__all__ = ["BiLMSettings", "BiLMReport", "PRESETS", "TrainedBiLM", "train_bilm", "export_bilm", "trained_bilm", "is_trained",
            "corpus_key", "label_of", "vocabulary_of"]

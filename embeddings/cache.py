@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 CACHE_ENV = "PAIRBENCH_CACHE_DIR"
+PRETRAINING_ENV = "PAIRBENCH_PRETRAINING_DIR"  # set by ``bench all --no-cache`` for its processes
 MMAP_BYTES = 64 * 2**20  # arrays larger than this are memory-mapped on load
 
 
@@ -141,3 +142,19 @@ def default_cache() -> EmbeddingCache:
 def configure(root: str | os.PathLike | None = None, enabled: bool = True) -> EmbeddingCache:
     _DEFAULT[:] = [EmbeddingCache(root, enabled)]
     return _DEFAULT[0]
+
+
+def pretraining_cache() -> EmbeddingCache:
+    """Where the pretrained artefacts (corpus, its word2vec table, the biLM) live: the embedding cache; with
+    the cache disabled, the run's own directory in ``$PAIRBENCH_PRETRAINING_DIR`` when set (``bench all
+    --no-cache`` builds them once there for all its processes and deletes it at the end), else nowhere."""
+    cache = default_cache()
+    root = os.environ.get(PRETRAINING_ENV)
+    if cache.enabled or not root:
+        return cache
+    if root not in _PRETRAINING:
+        _PRETRAINING[root] = EmbeddingCache(root)
+    return _PRETRAINING[root]
+
+
+_PRETRAINING: dict[str, EmbeddingCache] = {}

@@ -7,11 +7,12 @@ Where the model comes from (``configure``):
   ``python -m bench all --elmo-handle HANDLE``. Leaderboard rows are labelled with the handle.
   **Give only handles you trust**: loading a hub model runs that model's graph.
 - otherwise a small ELMo-architecture biLM trained here (``embeddings.bilm``), because the real weights
-  cannot be downloaded on machines without internet: the CLI trains one per run on the union of the
-  selected tasks' training splits, sized by the run profile (``bilm.PRESETS``), and reports its held-out
-  perplexity on their validation splits; without configuration (e.g. in the tests) a ``tiny`` biLM is
-  trained on each task's training split. Rows are labelled e.g. ``elmo (biLM trained here, 3.1M params,
-  ppl 270)``. The biLM is exported as a SavedModel and loaded through the same ``hub.load`` path.
+  cannot be downloaded on machines without internet: the CLI pretrains one, once, on the leak-guarded
+  pretraining corpus (``embeddings.corpus``; the same for every task selection), sized by the run profile
+  (``bilm.PRESETS``), and reports its perplexity on the corpus' held-out slice; without configuration
+  (e.g. in the tests) a ``tiny`` biLM is trained on each task's training split. Rows are labelled e.g.
+  ``elmo (biLM trained here, 4.4M params, 5.6M tokens, ppl 180)``. The biLM is exported as a SavedModel
+  and loaded through the same ``hub.load`` path.
 
 Either way the model's ``default`` signature is called on batches of texts re-joined from the shared
 tokeniser's tokens (the signature splits on whitespace, as hub ELMo does), truncated to the sequence
@@ -22,13 +23,7 @@ tokens. The width is read from the model's output, never assumed. Vectors are ca
 
 params: ``max_len`` (optional cap on tokens per document under the task's window; ELMo's cost grows
 linearly with the length).
-
-Measured on 2 CPU cores shared with other jobs (load average 4-5), biLM presets of ``embeddings.bilm``:
-smoke (``--tasks bbc-news,so-python``, 480 training documents): 0.9M params, held-out perplexity 542,
-33 s to train and 1 s to export (76 s while other runs shared the cores); standard (all six tasks, 11,681 training documents, 1.43M
-tokens): 4.4M params, perplexity 496 after 700 steps in 389 s (461 after 800 steps in 341 s on a less
-loaded machine). Mean-pooled vectors of such small biLMs are weak features on small subsets (smoke
-bbc-news: logistic regression 0.28 accuracy on ``default``, 0.36 on the character-CNN layer alone).
+What the presets cost and reach is measured in the README's performance section.
 """
 
 from __future__ import annotations
@@ -45,36 +40,31 @@ from embeddings.tokenize import sequence_length, tokens_of
 VERSION = "1"
 BATCH_SIZE = 64  # documents per call of the signature (sorted by length, so little padding)
 
-_CONFIG: dict = {"handle": None, "label": None, "report": None, "bilm_settings": bilm.PRESETS["tiny"], "corpus": None}
+_CONFIG: dict = {"handle": None, "label": None, "report": None, "bilm_settings": bilm.PRESETS["tiny"]}
 _LOADED: dict[str, object] = {}  # handle -> loaded module, so each model is loaded once per process
 
 
 def configure(handle: str | None = None, bilm_settings: bilm.BiLMSettings | None = None, *,
-              train_texts: list[str] | None = None, validation_texts: list[str] | None = None, log=None,
-              lazy: bool = False) -> dict:
+              train_texts: list[str] | None = None, validation_texts: list[str] | None = None, log=None) -> dict:
     """Choose the model every later ``build`` uses; returns what was configured (label, params, perplexity).
 
     ``handle``: a TF Hub URL or local SavedModel path (trusted only); it wins over everything else.
-    Without it and with ``train_texts`` (training text only, never validation or test), a biLM of
-    ``bilm_settings`` (recommended: ``bilm.PRESETS[profile]``) is trained now, or taken from the cache,
-    and its perplexity measured on ``validation_texts``. With neither, ``build`` trains a biLM of
-    ``bilm_settings`` (default ``tiny``) on each task's own training split. ``lazy``: train (or load) the
-    biLM of ``train_texts`` only when a ``build`` first needs it (a worker of a parallel run whose
-    coordinator trains it meanwhile; ``bilm.trained_bilm`` makes the worker wait rather than train twice).
+    Without it and with ``train_texts`` (the pretraining corpus, never a validation or test text: see
+    ``embeddings.pretraining.bilm_corpus``), a biLM of ``bilm_settings`` (recommended:
+    ``bilm.PRESETS[profile]``) is trained now, or read from the cache, and its perplexity measured on
+    ``validation_texts``. With neither, ``build`` trains a biLM of ``bilm_settings`` (default ``tiny``) on
+    each task's own training split.
     """
     settings = bilm_settings or bilm.PRESETS["tiny"]
     if handle:
         default_signature(load(handle), handle)  # fail now, not after hours of other pairings
         _CONFIG.update(handle=handle, label=f"elmo ({handle})", report=None, bilm_settings=settings)
-    elif train_texts is not None and lazy:
-        _CONFIG.update(handle=None, label=None, report=None, bilm_settings=settings,
-                       corpus=(list(train_texts), list(validation_texts or [])))
     elif train_texts is not None:
         path, report = bilm.trained_bilm(train_texts, settings, validation_texts=validation_texts, log=log)
         _CONFIG.update(handle=str(path), label=f"elmo ({bilm.label_of(report)})", report=report,
-                       bilm_settings=settings, corpus=None)
+                       bilm_settings=settings)
     else:
-        _CONFIG.update(handle=None, label=None, report=None, bilm_settings=settings, corpus=None)
+        _CONFIG.update(handle=None, label=None, report=None, bilm_settings=settings)
     return {"handle": _CONFIG["handle"], "label": _CONFIG["label"], "report": _CONFIG["report"]}
 
 
@@ -149,11 +139,6 @@ def _identity(handle: str) -> str:
 def _model_for(data) -> tuple[str, str, dict | None]:
     """(handle, label, biLM report) for this task: the configured model, or a biLM of its training split."""
     if _CONFIG["handle"]:
-        return _CONFIG["handle"], _CONFIG["label"], _CONFIG["report"]
-    if _CONFIG.get("corpus"):
-        train_texts, validation_texts = _CONFIG["corpus"]
-        path, report = bilm.trained_bilm(train_texts, _CONFIG["bilm_settings"], validation_texts=validation_texts)
-        _CONFIG.update(handle=str(path), label=f"elmo ({bilm.label_of(report)})", report=report, corpus=None)
         return _CONFIG["handle"], _CONFIG["label"], _CONFIG["report"]
     path, report = bilm.trained_bilm(data.train.texts, _CONFIG["bilm_settings"],
                                      validation_texts=data.validation.texts)

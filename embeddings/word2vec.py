@@ -1,4 +1,5 @@
-"""``word2vec``: gensim skip-gram vectors trained on the training split; ``vectors-<name>``: a pretrained file.
+"""``word2vec``: gensim skip-gram vectors trained on the task's training split; ``word2vec-corpus``: the same
+trained once on the pretraining corpus (``embeddings.corpus``); ``vectors-<name>``: a pretrained file.
 
 Both yield token ids with an embedding matrix (frozen or fine-tuned by the Keras classifiers) and pooled
 document vectors (mean or TF-IDF-weighted mean of token vectors) for logistic regression.
@@ -141,6 +142,50 @@ def build_word2vec(data, params: dict, kind: str) -> Features:
     table = trained_vectors(data, params)
     info = {"source": f"word2vec skip-gram on the training split ({len(table.words)} words)",
             **{k: v for k, v in word2vec_settings(params).items() if k in ("window", "min_count", "epochs")}}
+    return features_from_table(data, table, params, kind, info)
+
+
+# --------------------------------------------------------------------------- word2vec pretrained on the corpus
+
+# Fixed, like a downloaded table: trained once per corpus, shared by every task, trial and run. 100 dimensions
+# and a 5-word window are the middle of what the task-only search tries; min_count 3 on 5-6M tokens keeps
+# words with a few contexts and drops typos.
+CORPUS_SETTINGS = {**DEFAULTS, "vector_size": 100, "window": 5, "min_count": 3}
+
+
+def corpus_vectors(corpus=None) -> tuple[WordVectors, dict]:
+    """The word2vec table of the pretraining corpus (``embeddings.corpus.current()`` unless given), trained
+    once and then read from the cache (keyed by the corpus' sha256 and the settings); and the corpus summary."""
+    from embeddings import corpus as corpus_module
+    from embeddings.cache import pretraining_cache
+    from embeddings.tokenize import tokenize
+
+    corpus = corpus or corpus_module.current()
+    identity = {**CORPUS_SETTINGS, "gensim": importlib.metadata.version("gensim"), "tokenizer": TOKEN_PATTERN.pattern,
+                "corpus": corpus.sha256}
+    key = content_key("word2vec-corpus", VERSION, identity, [])
+
+    def compute() -> dict[str, np.ndarray]:
+        table = train_word2vec([tokenize(t) for t in corpus.texts], CORPUS_SETTINGS)
+        return {"words": _pack(table.words), "vectors": table.vectors}
+
+    arrays = pretraining_cache().get_or_compute(key, compute, float16=("vectors",))
+    table = WordVectors(_unpack(arrays["words"]), np.asarray(arrays["vectors"], dtype=np.float32), "word2vec-corpus")
+    return table, corpus.summary
+
+
+def build_word2vec_corpus(data, params: dict, kind: str) -> Features:
+    """Skip-gram vectors pretrained on the guarded corpus (``CORPUS_SETTINGS``; nothing is searched but how
+    the classifier uses them).
+
+    params: ``trainable`` (ids: fine-tune the matrix; default False), ``pooling`` (``"mean"``/``"tfidf"``),
+    ``max_len`` (ids).
+    """
+    table, summary = corpus_vectors()
+    tokens = summary["tokens"]
+    info = {"label": f"word2vec-corpus ({tokens / 1e6:.1f}M-token corpus, {len(table.words):,} words)",
+            "source": f"word2vec skip-gram on the pretraining corpus ({summary['documents']:,} documents, "
+                      f"{tokens:,} tokens)", "corpus_sha256": summary["sha256"], "table_size": len(table.words)}
     return features_from_table(data, table, params, kind, info)
 
 
@@ -295,5 +340,7 @@ def pooled_vectors(token_lists: list[list[str]], table: WordVectors, weights: np
 
 register_backend(BackendSpec("word2vec", ("ids", "pooled"), build_word2vec,
                              "gensim skip-gram trained on the training split (ids frozen/fine-tuned; pooled mean)"))
+register_backend(BackendSpec("word2vec-corpus", ("ids", "pooled"), build_word2vec_corpus,
+                             "gensim skip-gram pretrained once on the leak-guarded corpus (ids frozen/fine-tuned; pooled)"))
 if os.environ.get(VECTORS_ENV):
     use_pretrained_vectors(os.environ[VECTORS_ENV])
