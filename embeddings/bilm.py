@@ -124,7 +124,7 @@ PRESETS: dict[str, BiLMSettings] = {
     "smoke": BiLMSettings(char_dim=16, filters=((1, 32), (2, 32), (3, 64), (4, 64)), n_highway=1, projection_dim=64,
                           cell_dim=128, vocab_size=8000, min_count=1, batch_size=32, steps=150, learning_rate=4e-3,
                           num_sampled=512),
-    "standard": BiLMSettings(batch_size=128, steps=3200, learning_rate=3e-3),
+    "standard": BiLMSettings(batch_size=128, steps=2500),
     "full": BiLMSettings(filters=((1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 256)), cell_dim=512,
                          vocab_size=50000, steps=3000, num_sampled=2048),
 }
@@ -382,19 +382,6 @@ def _perplexity(eval_step, batches: _Batches | None, batch_size: int) -> float |
     return float(math.exp(total / max(count, 1.0)))
 
 
-def _length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator, pool: int = 50):
-    """Training batches forever, epoch after epoch: each epoch a seeded shuffle, sorted by length within pools of
-    ``pool`` batches, cut into batches, the batches shuffled. A batch of titles is then not padded to a news
-    window's length (most of the corpus is short titles)."""
-    while True:
-        order = rng.permutation(len(lengths))
-        pools = [order[i:i + pool * batch_size] for i in range(0, len(order), pool * batch_size)]
-        cut = [p[np.argsort(lengths[p], kind="stable")] for p in pools]
-        epoch = [b[i:i + batch_size] for b in cut for i in range(0, len(b), batch_size)]
-        for index in rng.permutation(len(epoch)):
-            yield epoch[index]
-
-
 class TrainedBiLM(NamedTuple):
     module: object  # the tf.Module; ``module.default`` is the ELMo-style signature
     vocabulary: list[str]  # words by id, from FIRST_WORD_ID on
@@ -457,13 +444,13 @@ def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: li
             var.assign_sub(lr * m / (tf.sqrt(v) + 1e-8))
         return loss
 
-    batches = _length_batches(train.lengths, settings.batch_size, np.random.default_rng(settings.seed))
+    rng = np.random.default_rng(settings.seed)
     losses: list[float] = []
     curve: list[float] = []
     held_out_curve: list[float] = []
     chunk = max(1, settings.steps // 10)
     for step in range(settings.steps):
-        rows = next(batches)
+        rows = rng.integers(0, len(train), settings.batch_size)
         losses.append(float(train_step(*train.take(rows))))
         if (step + 1) % chunk == 0 or step + 1 == settings.steps:
             curve.append(round(float(np.mean(losses[-chunk:])), 4))
