@@ -200,6 +200,7 @@ def cmd_all(args, worker: bool = False) -> int:
         reasons = "; ".join(na_reason(b, c) for b in backends for c in classifiers)
         raise BenchError(f"no valid pairing in this selection: {reasons}")
     data_dir = resolve_data_dir(args.data_dir)
+    parts = _pretraining_parts(args, backends, data_dir)
     storage, out_dir = _storage(args, profile)
     cache = configure_cache(args.cache_dir, enabled=not args.no_cache)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -210,7 +211,6 @@ def cmd_all(args, worker: bool = False) -> int:
     atomic_write(out_dir / "tasks.json", json.dumps({t: d.stats for t, d in datasets.items()}, indent=1))
     trials = args.trials or profile.trials
     started = time.perf_counter()
-    parts = _pretraining_parts(args, backends, data_dir)
     if worker:
         # A worker started by `all` finds the pretrained models in the cache; one started by hand on another
         # machine builds them first (one process per machine trains the biLM: see bilm.trained_bilm).
@@ -229,7 +229,11 @@ def cmd_all(args, worker: bool = False) -> int:
     try:
         pretraining = _pretrain_first(args, parts, memory) if parts else None
         if pretraining is None and parts:
-            return 130 if STOP.is_set() else 2
+            if STOP.is_set():
+                print(f"stopped while pretraining (what was finished is cached). Resume with: {_resume_command(args)}",
+                      file=sys.stderr)
+                return 130
+            return 2
         _configure_pretrained(args, backends, parts, profile.name)
         if args.jobs > 1:
             storage_for(storage)  # create the schema once, before the workers race to
@@ -268,6 +272,7 @@ def cmd_all(args, worker: bool = False) -> int:
         return 0
     finally:
         if scratch:
+            os.environ.pop(PRETRAINING_ENV, None)
             shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -393,7 +398,7 @@ def _pretraining_parts(args, backends, data_dir: Path) -> tuple[str, ...]:
     files = [corpus.check_corpus_file(f) for f in args.corpus]
     corpus.configure(data_dir, files, args.encoding)
     parts = pretraining.needs(backends, args.elmo_handle)
-    if files and not parts:
+    if files and not parts and args.command != "worker":
         print("note: --corpus is not used: no selected backend pretrains on the corpus (word2vec-corpus, or elmo "
               "without --elmo-handle)", file=sys.stderr)
     return parts

@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 
 from bench.tables import (MARGINALS_INTRO, MARGINALS_TITLE, Table, controls_line, intro, marginals_table,
-                          pretraining_sections,
                           ranking_tables, summary_table, task_facts)
 
 _STYLE = """
@@ -60,7 +59,7 @@ def _image(path: Path) -> str:
 
 
 def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir: Path, provenance: dict,
-           pretraining: dict | None = None) -> str:
+           sections: list[tuple[str, str, Table]] = ()) -> str:
     """The page: the same tables as leaderboard.md (``bench.leaderboard``'s table model) plus the plots."""
     profile = rows[0]["profile"] if rows else "?"
     parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>pairbench: {profile}</title>",
@@ -83,7 +82,8 @@ def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir:
         parts.append(_table(ranking))
         if did_not_learn:
             parts.append(f"<h3>{html.escape(task)}: did not learn</h3>" + _table(did_not_learn))
-        parts.append(_image(plots_dir / f"{task}-heatmap.png") + _image(plots_dir / f"{task}-pareto.png"))
+        parts.append(_image(plots_dir / f"{task}-heatmap.png") + _image(plots_dir / f"{task}-pareto.png")
+                     + _image(plots_dir / f"{task}-budget.png"))
         histories = [(r, f"history/{r['profile']}__{task}__{r['backend']}__{r['classifier']}.html") for r in task_rows]
         histories = [(r, link) for r, link in histories if (plots_dir.parent / link).is_file()]
         if histories:  # local pages beside the report (plotly.js included there): no network either
@@ -95,7 +95,7 @@ def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir:
     if not marginals.empty:
         parts.append(f"<h2>{html.escape(MARGINALS_TITLE)}</h2><p class=note>{html.escape(MARGINALS_INTRO)}</p>"
                      + _table(marginals_table(marginals)))
-    for title, intro_text, table in pretraining_sections(pretraining):
+    for title, intro_text, table in sections:
         parts.append(f"<h2>{html.escape(title)}</h2>" + (f"<p class=note>{html.escape(intro_text)}</p>" if intro_text else "")
                      + _table(table))
     parts.append(f"<script>{_SORT}</script></body></html>")

@@ -241,12 +241,17 @@ def write_leaderboard(rows: list[dict], controls: dict[str, dict], out_dir: Path
     pretraining = _pretraining(rows, out_dir)
     if pretraining["effects"]:
         atomic_write(out_dir / "pretraining_effects.json", json.dumps(pretraining["effects"], indent=1))
-    from bench.tables import markdown
+    budget = budget_curves(storage, rows) if storage else {}
+    if budget:
+        atomic_write(out_dir / "budget.json", json.dumps(budget, indent=1, sort_keys=True))
+    from bench.tables import budget_sections, markdown, pretraining_sections
 
-    atomic_write(paths["md"], markdown(rows, controls, marginals, backends, classifiers, pretraining))
-    from bench.plots import write_plots
+    sections = pretraining_sections(pretraining) + budget_sections(budget)
+    atomic_write(paths["md"], markdown(rows, controls, marginals, backends, classifiers, sections))
+    from bench.plots import write_budget_plots, write_plots
 
     paths.update(write_plots(rows, out_dir / "plots", backends, classifiers))
+    paths.update(write_budget_plots(budget, out_dir / "plots"))
     if storage:
         paths.update(write_study_views(storage, rows, out_dir))
     from bench.html_report import render
@@ -254,7 +259,7 @@ def write_leaderboard(rows: list[dict], controls: dict[str, dict], out_dir: Path
     provenance_file = out_dir / "provenance.json"
     provenance = json.loads(provenance_file.read_text(encoding="utf-8")) if provenance_file.is_file() else {}
     paths["html"] = out_dir / "index.html"
-    atomic_write(paths["html"], render(rows, controls, marginals, out_dir / "plots", provenance, pretraining))
+    atomic_write(paths["html"], render(rows, controls, marginals, out_dir / "plots", provenance, sections))
     return paths
 
 
@@ -300,6 +305,24 @@ def provenance(profile, command: list[str], data_dir: Path, dataset_files: list[
         "machine": {"cores": os.cpu_count(),
                     "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
     }
+
+
+def budget_curves(storage: str, rows: list[dict]) -> dict[str, dict]:
+    """Per study of ``rows``: its completed trials' validation scores in trial order and the expected best
+    validation score after n = 1..N of them (``metrics.expected_best``: what a smaller tuning budget would
+    have given on average). Pruned and failed trials are left out."""
+    curves = {}
+    for r in rows:
+        if r.get("status") != "ok":
+            continue
+        name = study_name(r["profile"], r["task"], r["backend"], r["classifier"])
+        study = optuna.load_study(study_name=name, storage=storage_for(storage))
+        values = [t.value for t in sorted(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)),
+                                          key=lambda t: t.number)]
+        curves[name] = {"task": r["task"], "backend": r["backend"], "classifier": r["classifier"],
+                        "main_metric": r.get("main_metric"), "values": values,
+                        "expected_best": metrics.expected_best(values)}
+    return curves
 
 
 def write_study_views(storage: str, rows: list[dict], out_dir: Path) -> dict[str, Path]:

@@ -155,6 +155,19 @@ def confidence_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float
     return float(lo), float(hi)
 
 
+def expected_best(values, n_max: int | None = None) -> list[float]:
+    """Expected best score of n trials, n = 1..``n_max`` (default: as many as ``values``), drawn with replacement
+    from the completed trials' scores: Dodge et al. (2019), "Show Your Work", the with-replacement estimator
+    E[max of n] = sum_i v_(i) ((i/N)^n - ((i-1)/N)^n) over the N scores sorted ascending. Rises with n and
+    reaches the best observed score as n grows; a curve still rising at the last trial says more trials
+    would likely have found a better configuration."""
+    v = np.sort(np.asarray([x for x in values if x is not None], dtype=np.float64))
+    if v.size == 0:
+        return []
+    i = np.arange(1, v.size + 1) / v.size
+    return [float(np.sum(v * (i ** n - (i - 1 / v.size) ** n))) for n in range(1, (n_max or v.size) + 1)]
+
+
 # --------------------------------------------------------------------------- seeds, families of comparisons, losses
 
 TIE_RESAMPLES = 10_000  # Holm's smallest threshold is 0.05 / 24 ~ 0.002: 1,000 resamples would resolve p only to 0.001

@@ -88,3 +88,33 @@ def _pareto(task: str, rows: list[dict], backends, classifiers):
     ax.set_title(f"{task}: score vs training cost")
     ax.legend(loc="best", fontsize=8)
     return fig
+
+
+def write_budget_plots(budget: dict[str, dict], out_dir: Path) -> dict[str, Path]:
+    """``<task>-budget.png``: the expected best validation score against completed trials, a line per pairing."""
+    from bench.leaderboard import atomic_write
+
+    paths = {}
+    for task in sorted({c["task"] for c in budget.values()}):
+        curves = sorted((c for c in budget.values() if c["task"] == task and c["expected_best"]),
+                        key=lambda c: -c["expected_best"][-1])
+        if not curves:
+            continue
+        fig, ax = plt.subplots(figsize=(8, 5))
+        styles = ["-", "--", ":", "-."]
+        for k, c in enumerate(curves):
+            n = np.arange(1, len(c["expected_best"]) + 1)
+            ax.plot(n, c["expected_best"], styles[(k // 10) % 4], marker=".", lw=1.2, color=plt.cm.tab10(k % 10),
+                    label=f"{c['backend']} + {c['classifier']}")
+        ax.set_xlabel("completed trials n")
+        ax.set_ylabel(f"expected best validation {curves[0].get('main_metric') or 'score'}")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_title(f"{task}: expected best validation score after n trials (Dodge et al. 2019)")
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        path = out_dir / f"{task}-budget.png"
+        atomic_write(path, buffer.getvalue())
+        paths[f"{task}-budget"] = path
+    return paths

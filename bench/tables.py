@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from bench import metrics
@@ -336,6 +337,35 @@ def pretraining_sections(pretraining: dict | None) -> list[tuple[str, str, Table
     return sections
 
 
+BUDGET_TITLE = "Tuning budget: is a pairing still rising at its last trial?"
+BUDGET_INTRO = ("Expected best validation score after n completed trials (Dodge et al. 2019, with replacement over the "
+                "study's completed trials; plots/<task>-budget.png per task). \"Last-trial gain\": what the last "
+                "completed trial adds to that expectation; \"still rising\": a gain above 0.005.")
+RISING = 0.005
+
+
+def budget_table(budget: dict[str, dict]) -> Table:
+    """Per task, how much the last completed trial still adds to the expected best validation score."""
+    rows = []
+    for task in sorted({c["task"] for c in budget.values()}):
+        curves = [c for c in budget.values() if c["task"] == task and len(c["expected_best"]) >= 2]
+        if not curves:
+            continue
+        gains = {f"{c['backend']} + {c['classifier']}": c["expected_best"][-1] - c["expected_best"][-2] for c in curves}
+        top = max(gains, key=gains.get)
+        trials = sorted({len(c["expected_best"]) for c in curves})
+        rows.append((task, str(len(curves)), f"{trials[0]}-{trials[-1]}" if len(trials) > 1 else str(trials[0]),
+                     str(sum(g > RISING for g in gains.values())), f"{np.median(list(gains.values())):.4f}",
+                     f"{top} (+{gains[top]:.4f})"))
+    return Table(("task", "pairings", "completed trials", "still rising", "median last-trial gain", "largest gain"),
+                 rows)
+
+
+def budget_sections(budget: dict[str, dict]) -> list[tuple[str, str, Table]]:
+    table = budget_table(budget) if budget else None
+    return [(BUDGET_TITLE, BUDGET_INTRO, table)] if table and table.rows else []
+
+
 def _markdown_table(table: Table) -> list[str]:
     def line(cells) -> str:
         return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
@@ -345,7 +375,8 @@ def _markdown_table(table: Table) -> list[str]:
 
 
 def markdown(rows: list[dict], controls: dict, marginals: pd.DataFrame, backends, classifiers,
-             pretraining: dict | None = None) -> str:
+             sections: list[tuple[str, str, Table]] = ()) -> str:
+    """leaderboard.md; ``sections``: (title, intro, table) shown after the marginals (pretraining, budget)."""
     lines = ["# Leaderboard", ""]
     if rows:
         lines += [f"Profile `{rows[0]['profile']}`.", "", *(f"- {sentence}" for sentence in intro(rows)), ""]
@@ -366,6 +397,6 @@ def markdown(rows: list[dict], controls: dict, marginals: pd.DataFrame, backends
                   *_markdown_table(grid_table(task_rows, backends, classifiers))]
     if not marginals.empty:
         lines += [f"## {MARGINALS_TITLE}", "", MARGINALS_INTRO, "", *_markdown_table(marginals_table(marginals))]
-    for title, intro_text, table in pretraining_sections(pretraining):
+    for title, intro_text, table in sections:
         lines += [f"## {title}", "", *([intro_text, ""] if intro_text else []), *_markdown_table(table)]
     return "\n".join(lines)

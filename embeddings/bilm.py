@@ -1,7 +1,7 @@
 """A small ELMo-architecture bidirectional language model, trained here and exported like TF Hub ELMo.
 
 The real ``google/elmo/3`` weights cannot be downloaded on machines without internet, so the ``elmo``
-backend can use a biLM trained on the benchmark's own training texts instead. The architecture follows
+backend can use a biLM pretrained on the benchmark's leak-guarded corpus (``embeddings.corpus``) instead. The architecture follows
 Peters et al. (2018), "Deep contextualized word representations", and its reference code (bilm-tf),
 scaled down:
 
@@ -113,10 +113,8 @@ class BiLMSettings:
         return asdict(self)
 
 
-# Picked by run profile (``tiny`` for unconfigured use and the tests). Measured on 2 shared CPU cores
-# (load 4-5): tiny 90k params, ~6 s on 48 fixture documents; smoke 0.9M params, 33-76 s; standard 4.4M params,
-# ~0.4 s a step, 700 steps in 5-6.5 min, perplexity 496 on the six tasks' validation text; full is not
-# measured (about 1.7x the standard step cost, 3,000 steps: roughly 35 minutes).
+# Picked by run profile (``tiny`` for unconfigured use and the tests); what each costs and reaches is in the
+# README's performance section.
 PRESETS: dict[str, BiLMSettings] = {
     "tiny": BiLMSettings(char_dim=8, filters=((1, 16), (2, 16), (3, 32)), n_highway=1, projection_dim=32,
                          cell_dim=64, max_chars=16, vocab_size=2000, min_count=1, window=16, batch_size=32,

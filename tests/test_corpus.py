@@ -1,0 +1,218 @@
+"""The pretraining corpus: what goes in, the leak guard, caching of what is pretrained on it, bad input."""
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from bench.tasks import DATASETS, html_to_text, normalise, split_of
+from conftest import make_data_dir
+from embeddings import corpus as corpus_module
+from embeddings.tokenize import tokenize
+
+
+def _read(path, sep=","):
+    return pd.read_csv(path, sep=sep, keep_default_na=False, dtype=str)
+
+
+def _write(path, frame, sep=","):
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as handle:
+        frame.to_csv(handle, index=False, sep=sep)
+
+
+@pytest.fixture(scope="module")
+def leaky_dir(tmp_path_factory):
+    """Fixture data where another file's training split holds a so_2008 *test* title, the way the real
+    so_titles20 and so_2008 files share questions: planted in so_titles20 and in so_lang4_titles."""
+    root = make_data_dir(tmp_path_factory.mktemp("leaky"), n=120, seed=3)
+    so2008 = _read(root / "so_2008.csv.gz")
+    titles20 = _read(root / "so_titles20.csv.gz")
+    planted = []
+    for title, body in zip(so2008["Title"], so2008["Body"]):
+        # a test document of so_2008 whose title alone would land in the training split of a title-only file
+        if split_of(f"{title}\n{html_to_text(body)}") == "test" and split_of(title) == "train":
+            planted.append(title)
+    assert planted, "the fixture has no so_2008 test document to plant"
+    leak = planted[0]
+    titles20 = pd.concat([titles20, pd.DataFrame([{"text": leak.upper(), "label_id": "0", "tag": "php"}])])
+    _write(root / "so_titles20.csv.gz", titles20)
+    lang_titles = _read(root / "so_lang4_titles.csv.gz")
+    lang_titles = pd.concat([lang_titles, pd.DataFrame([{"id": "planted", "language": "java", "title": f"  {leak} "}])])
+    _write(root / "so_lang4_titles.csv.gz", lang_titles)
+    return root, leak
+
+
+def test_a_planted_test_title_in_another_files_training_split_is_dropped_and_counted(leaky_dir, tmp_path):
+    root, leak = leaky_dir
+    clean = corpus_module.build_corpus(make_data_dir(tmp_path / "clean", n=120, seed=3))
+    built = corpus_module.build_corpus(root)
+    assert normalise(leak) not in {normalise(t) for t in built.texts}
+    dropped = built.summary["dropped_by_leak_guard"]
+    assert dropped["so_titles20.csv.gz"] == clean.summary["dropped_by_leak_guard"]["so_titles20.csv.gz"] + 1
+    assert dropped["so_lang4_titles.csv.gz"] == clean.summary["dropped_by_leak_guard"]["so_lang4_titles.csv.gz"] + 1
+    # every validation/test text and title of every task's dataset is absent from the corpus
+    guard = corpus_module.guarded_keys(root, corpus_module.task_datasets())
+    assert guard and not guard & {normalise(t) for t in built.texts}
+    titles = {normalise(t.split("\n")[0]) for t in built.texts}
+    assert not guard & titles
+    # the summary adds up and says where each document came from
+    assert built.summary["documents"] == len(built.texts) == sum(s["documents"] for s in built.summary["sources"])
+    assert built.summary["tokens"] == sum(len(tokenize(t)) for t in built.texts)
+    assert [s["file"] for s in built.summary["sources"]][-1] == DATASETS["so_lang4_titles"].filename
+    assert 0 < built.held_out.sum() < len(built.texts)
+
+
+def test_a_corpus_file_is_guarded_too_and_empty_lines_are_skipped(leaky_dir, tmp_path):
+    root, leak = leaky_dir
+    extra = tmp_path / "extra.txt"
+    extra.write_text(f"a new document about rust lifetimes\n\n{leak}\nanother one about gradle builds\n", encoding="utf-8")
+    built = corpus_module.build_corpus(root, (extra,))
+    source = built.summary["sources"][-1]
+    assert source["file"] == str(extra.resolve())
+    assert (source["documents"], source["dropped_by_leak_guard"]) == (2, 1)
+    assert "another one about gradle builds" in built.texts
+
+
+def test_word2vec_on_the_corpus_never_sees_a_guarded_document(leaky_dir, monkeypatch):
+    from embeddings import word2vec
+
+    root, leak = leaky_dir
+    seen = []
+    real = word2vec.train_word2vec
+    monkeypatch.setattr(word2vec, "train_word2vec", lambda tokens, settings: seen.extend(tokens) or real(tokens, settings))
+    corpus = corpus_module.build_corpus(root)
+    table, summary = word2vec.corpus_vectors(corpus)
+    assert seen and summary["sha256"] == corpus.sha256 and len(table.words) > 10
+    guard = corpus_module.guarded_keys(root, corpus_module.task_datasets())
+    assert not {" ".join(tokens) for tokens in seen} & {" ".join(tokenize(g)) for g in guard}
+    assert tokenize(leak) not in seen
+
+
+def _cli(*args, cwd, data_dir):
+    import os
+
+    env = {**os.environ, "PAIRBENCH_DATA_DIR": str(data_dir)}
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=900)
+
+
+def test_the_corpus_is_the_same_whatever_the_selection_and_the_bilm_is_trained_once(data_dir, tmp_path):
+    results = tmp_path / "results"
+    first = _cli("pretrain", "--profile", "smoke", "--tasks", "bbc-news", "--embeddings", "elmo,word2vec-corpus",
+                 "--results-dir", str(results), cwd=tmp_path, data_dir=data_dir)
+    assert first.returncode == 0, first.stderr[-2000:]
+    built = json.loads((results / "smoke" / "pretraining.json").read_text())
+    corpus = json.loads((results / "smoke" / "corpus.json").read_text())
+    assert built["parts"] == ["word2vec", "bilm"] and built["bilm"]["cache"] == "cold"
+    assert built["bilm"]["perplexity"] < built["bilm"]["perplexity_before"]
+    assert corpus["documents"] > 0 and corpus["sha256"] == built["corpus"]["sha256"]
+
+    second = _cli("pretrain", "--profile", "smoke", "--tasks", "so-tags100,so-python", "--embeddings", "elmo",
+                  "--results-dir", str(results), cwd=tmp_path, data_dir=data_dir)
+    assert second.returncode == 0, second.stderr[-2000:]
+    again = json.loads((results / "smoke" / "pretraining.json").read_text())
+    assert again["corpus"]["sha256"] == corpus["sha256"]  # another task selection: the same corpus
+    assert again["bilm"]["cache"] == "warm" and again["bilm"]["export_dir"] == built["bilm"]["export_dir"]
+    assert again["bilm"]["perplexity"] == built["bilm"]["perplexity"]
+    assert "biLM step" not in second.stderr  # nothing was trained
+
+
+def test_nothing_is_pretrained_when_no_selected_backend_needs_it(data_dir, tmp_path):
+    extra = tmp_path / "extra.txt"
+    extra.write_text("one document\n", encoding="utf-8")
+    results = tmp_path / "results"
+    out = _cli("all", "--profile", "smoke", "--tasks", "bbc-news", "--embeddings", "tfidf", "--jobs", "1",
+               "--corpus", str(extra), "--results-dir", str(results), cwd=tmp_path, data_dir=data_dir)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "--corpus is not used" in out.stderr
+    assert not (results / "smoke" / "corpus.json").exists()
+    assert "pretraining" not in json.loads((results / "smoke" / "provenance.json").read_text())["cost"]
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "no such file"),
+    (b"", "no document"),
+    (b"\n   \n", "no document"),
+    (b"caf\xe9 au lait\n", "not UTF-8 (line 1"),
+])
+def test_bad_corpus_files_fail_in_one_line_naming_the_file(data_dir, tmp_path, content, expected):
+    path = tmp_path / "user corpus.txt"
+    if content is not None:
+        path.write_bytes(content)
+    out = _cli("pretrain", "--profile", "smoke", "--embeddings", "word2vec-corpus", "--corpus", str(path),
+               "--results-dir", str(tmp_path / "results"), cwd=tmp_path, data_dir=data_dir)
+    assert out.returncode == 2
+    lines = [l for l in out.stderr.splitlines() if l.startswith("error:")]
+    assert len(lines) == 1 and str(path) in lines[0] and expected in lines[0], out.stderr[-2000:]
+
+
+def test_an_unreadable_corpus_file_is_named(tmp_path, monkeypatch):
+    from bench.errors import BenchError
+
+    path = tmp_path / "locked.txt"
+    path.write_text("text\n", encoding="utf-8")
+    real_open = open
+
+    def locked(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied")
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", locked)
+    with pytest.raises(BenchError, match=r"--corpus .*locked.txt: cannot read it \(Permission denied\)"):
+        corpus_module.check_corpus_file(path)
+
+
+def test_the_corpus_needs_every_dataset_file(tmp_path):
+    from bench.errors import BenchError
+
+    root = make_data_dir(tmp_path / "data", n=30)
+    (root / "so_lang4_titles.csv.gz").unlink()
+    with pytest.raises(BenchError, match="missing data file so_lang4_titles.csv.gz"):
+        corpus_module.build_corpus(root)
+    shutil.rmtree(root)
+
+
+def test_a_run_pretrains_first_then_its_workers_read_the_cache(data_dir, tmp_path):
+    results = tmp_path / "results"
+    args = ("all", "--profile", "smoke", "--tasks", "bbc-news", "--embeddings", "word2vec,word2vec-corpus,elmo",
+            "--classifiers", "logreg", "--jobs", "2", "--results-dir", str(results))
+    out = _cli(*args, cwd=tmp_path, data_dir=data_dir)
+    assert out.returncode == 0, out.stderr[-3000:]
+    board = results / "smoke"
+    cost = json.loads((board / "provenance.json").read_text())["cost"]
+    assert cost["pretraining"]["cache"] == "cold" and cost["pretraining"]["parts"] == ["word2vec", "bilm"]
+    assert out.stderr.count("biLM step") == 10  # trained once, by the pretraining process, not by a worker
+    rows = {r["backend"]: r for r in json.loads((board / "leaderboard.json").read_text())}
+    corpus = json.loads((board / "corpus.json").read_text())
+    assert rows["elmo"]["backend_info"]["label"].startswith("elmo (biLM trained here")
+    assert f"{corpus['tokens'] / 1e3:.0f}k tokens" in rows["elmo"]["backend_info"]["label"]
+    assert rows["word2vec-corpus"]["backend_info"]["corpus_sha256"] == corpus["sha256"]
+    effects = json.loads((board / "pretraining_effects.json").read_text())
+    assert [e["classifier"] for e in effects] == ["logreg", "best (validation-chosen)"]
+    assert all(e["difference_ci95"][0] <= e["difference"] <= e["difference_ci95"][1] for e in effects)
+    md = (board / "leaderboard.md").read_text()
+    assert "## Pretraining corpus" in md and "## Does pretraining help?" in md and corpus["sha256"][:16] in md
+    assert "Does pretraining help?" in (board / "index.html").read_text()
+
+    again = _cli(*args, cwd=tmp_path, data_dir=data_dir)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads((board / "provenance.json").read_text())["cost"]["pretraining"]["cache"] == "warm"
+    assert "biLM step" not in again.stderr
+
+
+def test_without_the_cache_a_run_pretrains_once_for_all_its_processes_and_keeps_nothing(data_dir, tmp_path):
+    import os
+    import tempfile
+
+    before = set(os.listdir(tempfile.gettempdir()))
+    out = _cli("all", "--profile", "smoke", "--tasks", "bbc-news", "--embeddings", "elmo", "--classifiers", "logreg",
+               "--jobs", "2", "--no-cache", "--results-dir", str(tmp_path / "results"), cwd=tmp_path, data_dir=data_dir)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stderr.count("biLM step") == 10
+    left = {n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("pairbench-pretraining-")}
+    assert not left
