@@ -72,7 +72,8 @@ class BiLMSettings:
     Vocabulary: ``vocab_size`` (most frequent training words kept incl. the 4 special ids; rarer ones
     still reach the character CNN but are predicted as the unknown word), ``min_count``.
     Training: ``window`` (tokens per training sequence, ELMo's 20 unroll steps), ``batch_size``,
-    ``steps`` (Adam updates), ``learning_rate``, ``dropout`` (on the LSTM inputs, ELMo 0.1),
+    ``steps`` (Adam updates), ``learning_rate`` (the first step's; it decays linearly to a tenth by the
+    last), ``dropout`` (on the LSTM inputs, ELMo 0.1),
     ``num_sampled`` (negative samples of the sampled softmax, used when the vocabulary is more than
     twice as large; ELMo 8,192 of 793k), ``eval_windows`` (held-out sequences, drawn with the seed, on
     which perplexity is measured with the full softmax: a fixed sample keeps that cost bounded), ``seed``.
