@@ -93,6 +93,18 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("pretrain", parents=[common, inputs],
                    help="build the pretraining corpus and the models the selected backends pretrain on it "
                    "(word2vec-corpus, the elmo biLM), print their cost; `all` does this first when needed")
+    curves = sub.add_parser("curves", parents=[common, inputs],
+                            help="learning curves: the tuned configurations retrained at several training sizes "
+                            "(writes results/curves/)")
+    curves.add_argument("--sizes", type=_curve_sizes, help="comma-separated training sizes, capped by each task's "
+                        "training split, whose whole size is always the last point (default 250,500,...,32000)")
+    curves.add_argument("--retune", action="store_true",
+                        help="tune afresh at each size (the profile's trials) instead of reusing the tuned configuration")
+    curves.add_argument("--seeds", type=int, default=3, help="seeds each point is trained with (default 3)")
+    curves.add_argument("--tuned-storage", help="the Optuna storage of the tuned studies (default: "
+                        "results/<profile>/optuna.sqlite3, written by `bench all`)")
+    curves.add_argument("--jobs", type=int, default=DEFAULT_JOBS, help=f"worker processes (default {DEFAULT_JOBS})")
+    curves.add_argument("--curves-worker", action="store_true", help=argparse.SUPPRESS)  # a process of --jobs
     sub.add_parser("list", help="tasks, backends, classifiers and the pairing matrix")
     sub.add_parser("report", parents=[common], help="rebuild the leaderboard from the Optuna storage alone")
     sub.add_parser("check", parents=[common], help="fail unless every valid pairing has a finished leaderboard row")
@@ -123,14 +135,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter (CUDA probes on CPU)
-    if args.command in ("all", "worker"):
+    if args.command in ("all", "worker", "curves"):
         os.environ.update(ONE_THREAD_ENV)  # before NumPy, JAX or TensorFlow first load in this process
     elif args.command == "pretrain":  # a process of its own, before any worker: every core is its
         os.environ.update({k: str(os.cpu_count() or 1) for k in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")})
     if getattr(args, "profile", None) in PROFILES:
         # Must be set before Keras is first imported; an explicit KERAS_BACKEND wins.
         os.environ.setdefault("KERAS_BACKEND", PROFILES[args.profile].keras_backend)
-        if args.command in ("all", "worker") and os.environ["KERAS_BACKEND"] == "jax":
+        if args.command in ("all", "worker", "curves") and os.environ["KERAS_BACKEND"] == "jax":
             from bench.timing import count_compilation
 
             count_compilation()
@@ -139,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "pretrain":  # pretraining has nothing to finish: Ctrl-C stops it at once
         _install_interrupt_handler()
     try:
-        return {"all": cmd_all, "worker": cmd_worker, "pretrain": cmd_pretrain, "list": cmd_list, "report": cmd_report, "check": cmd_check,
+        return {"all": cmd_all, "worker": cmd_worker, "pretrain": cmd_pretrain, "curves": cmd_curves, "list": cmd_list, "report": cmd_report, "check": cmd_check,
                 "cache": cmd_cache, "scale": cmd_scale, "speed": cmd_speed, "diff": cmd_diff,
                 "baseline": cmd_baseline}[args.command](args)
     except BenchError as exc:
@@ -472,6 +484,102 @@ def cmd_pretrain(args) -> int:
         figures.append(f"{built['bilm']['label']} ({built['bilm']['seconds']} s)")
     print(f"pretraining done in {built['seconds']:.0f} s, {built['cache']} cache: {'; '.join(figures)}; "
           f"written {out_dir / 'corpus.json'}, {out_dir / 'pretraining.json'}")
+    return 0
+
+
+def _curve_sizes(value: str) -> list[int]:
+    try:
+        sizes = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {value!r}") from None
+    if not sizes or min(sizes) < 10:
+        raise argparse.ArgumentTypeError(f"expected training sizes of at least 10 documents, got {value!r}")
+    return sizes
+
+
+def cmd_curves(args) -> int:
+    import optuna
+
+    from bench import curves
+    from bench.leaderboard import load_storage, provenance
+    from bench.runner import STOP, storage_for
+    from bench.tasks import load_task, resolve_data_dir
+    from bench.timing import MemorySampler
+    from bench.timing import summary as timing_summary
+    from bench.timing import record as record_timing
+    from embeddings.cache import configure as configure_cache
+
+    profile = get_profile(args.profile)
+    if not 1 <= args.seeds <= 20:
+        raise BenchError(f"--seeds must be between 1 and 20, got {args.seeds}")
+    if not 1 <= args.jobs <= 64:
+        raise BenchError(f"--jobs must be between 1 and 64, got {args.jobs}")
+    profile = dataclasses.replace(profile, repeats=args.seeds)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    tasks, backends, _ = _selection(args)
+    data_dir = resolve_data_dir(args.data_dir)
+    parts = _pretraining_parts(args, backends, data_dir)
+    tuned = args.tuned_storage or f"sqlite:///{(args.results_dir / profile.name / 'optuna.sqlite3').resolve()}"
+    if tuned.startswith("sqlite:///") and not Path(tuned.removeprefix("sqlite:///")).is_file():
+        raise BenchError(f"no tuned studies at {tuned.removeprefix('sqlite:///')}: learning curves retrain the "
+                         f"configurations `python -m bench all --profile {profile.name}` tuned (or pass --tuned-storage)")
+    tuned_rows, _ = load_storage(tuned, profile.name)
+    out_dir = args.results_dir / "curves"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    storage = args.storage or f"sqlite:///{(out_dir / 'optuna.sqlite3').resolve()}"
+    cache = configure_cache(args.cache_dir, enabled=not args.no_cache)
+    sizes = {"train": None, "validation": profile.max_validation, "test": profile.max_test}
+    datasets = {t: load_task(t, data_dir, max_sizes=sizes, seed=profile.seed, encoding=args.encoding,
+                             window=profile.window) for t in tasks}
+    plans = curves.plan(datasets, tuned_rows, tuned, backends, args.sizes or curves.DEFAULT_SIZES, args.retune)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    if args.curves_worker:
+        _configure_pretrained(args, backends, parts, profile.name)
+        curves.run_plans(plans, datasets, profile, storage, retune=args.retune, exclusive=True, log=log)
+        record_timing(out_dir, "worker")
+        return 0
+    shutil.rmtree(out_dir / "timing", ignore_errors=True)
+    memory = MemorySampler()
+    memory.start()
+    pretraining = _pretrain_first(args, parts, memory) if parts else None
+    if pretraining is None and parts:
+        return 130 if STOP.is_set() else 2
+    _configure_pretrained(args, backends, parts, profile.name)
+    codes = []
+    if args.jobs > 1:
+        storage_for(storage)
+        argv = [sys.executable, "-m", "bench", "curves", "--curves-worker", "--profile", args.profile,
+                "--storage", storage, "--tuned-storage", tuned, "--results-dir", str(args.results_dir),
+                "--encoding", args.encoding, "--seeds", str(args.seeds), "--jobs", "1"] + _input_flags(args)
+        for flag, value in (("--tasks", args.tasks), ("--embeddings", args.embeddings), ("--sizes", args.sizes)):
+            if value:
+                argv += [flag, ",".join(map(str, value))]
+        argv += ["--retune"] if args.retune else []
+        workers = [_child(argv, env={**os.environ, **ONE_THREAD_ENV}) for _ in range(args.jobs)]
+        memory.pids += [w.pid for w in workers]
+        codes = [w.wait() for w in workers]
+        if any(codes):
+            print(f"curve worker exit codes {codes}; the coordinator finishes what they left", file=sys.stderr)
+    rows = curves.run_plans(plans, datasets, profile, storage, retune=args.retune, recover=args.storage is None,
+                            log=log)
+    if STOP.is_set():
+        print(f"stopped after the current trial; finished points are saved. Resume with: python -m bench "
+              f"{' '.join(map(redact, sys.argv[1:]))}", file=sys.stderr)
+        return 130
+    record_timing(out_dir, "coordinator")
+    cost = timing_summary(out_dir, time.perf_counter() - started, memory.stop(), args.jobs)
+    cost["worker_exit_codes"] = codes
+    recs = curves.records(rows)
+    prov = provenance(profile, ["python", "-m", "bench", *map(redact, sys.argv[1:])], data_dir,
+                      [d.task.dataset.filename for d in datasets.values()], time.perf_counter() - started, cost)
+    prov["tuned_storage"] = redact(tuned)
+    paths = curves.write(recs, out_dir, prov)
+    print(f"{len(recs)} curve points in {time.perf_counter() - started:.0f} s (embedding cache: {cache.hits} hits, "
+          f"{cache.misses} computed); summary: {paths['md']}; report: {paths['html']}")
     return 0
 
 

@@ -40,7 +40,7 @@ document.querySelectorAll('table.sortable th').forEach((th, col) => th.addEventL
 """
 
 
-def _table(table: Table) -> str:
+def table_html(table: Table) -> str:
     """A sortable table; pairing rows carry their standing against the best as their class."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in table.headers)
     kinds = table.kinds if table.kinds is not None else [None] * len(table.rows)
@@ -51,11 +51,17 @@ def _table(table: Table) -> str:
     return f"<table class=sortable><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
 
 
-def _image(path: Path) -> str:
+def image_html(path: Path) -> str:
     if not path.is_file():
         return ""
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def page(title: str, parts: list[str]) -> str:
+    """A self-contained page (style and table sorting inline, no network) around ``parts`` of HTML."""
+    return "\n".join([f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>",
+                      f"<style>{_STYLE}</style></head><body>", *parts, f"<script>{_SORT}</script></body></html>"])
 
 
 def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir: Path, provenance: dict,
@@ -69,7 +75,7 @@ def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir:
     if provenance:
         parts.append("<details><summary>Provenance</summary><pre>" + html.escape(
             "\n".join(f"{k}: {v}" for k, v in provenance.items())) + "</pre></details>")
-    parts.append("<h2>Summary</h2>" + _table(summary_table(rows, controls)))
+    parts.append("<h2>Summary</h2>" + table_html(summary_table(rows, controls)))
     for task in sorted({r["task"] for r in rows}):
         task_rows = [r for r in rows if r["task"] == task]
         title, facts = task_facts(task_rows)
@@ -79,11 +85,11 @@ def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir:
             alarm = f" <span class=alarm>{html.escape(alarm)}</span>" if alarm else ""
             parts.append(f"<p>{html.escape(text)}{alarm}</p>")
         ranking, did_not_learn = ranking_tables(task_rows, controls.get(task))
-        parts.append(_table(ranking))
+        parts.append(table_html(ranking))
         if did_not_learn:
-            parts.append(f"<h3>{html.escape(task)}: did not learn</h3>" + _table(did_not_learn))
-        parts.append(_image(plots_dir / f"{task}-heatmap.png") + _image(plots_dir / f"{task}-pareto.png")
-                     + _image(plots_dir / f"{task}-budget.png"))
+            parts.append(f"<h3>{html.escape(task)}: did not learn</h3>" + table_html(did_not_learn))
+        parts.append(image_html(plots_dir / f"{task}-heatmap.png") + image_html(plots_dir / f"{task}-pareto.png")
+                     + image_html(plots_dir / f"{task}-budget.png"))
         histories = [(r, f"history/{r['profile']}__{task}__{r['backend']}__{r['classifier']}.html") for r in task_rows]
         histories = [(r, link) for r, link in histories if (plots_dir.parent / link).is_file()]
         if histories:  # local pages beside the report (plotly.js included there): no network either
@@ -94,9 +100,9 @@ def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir:
                 for r, link in histories) + "</p></details>")
     if not marginals.empty:
         parts.append(f"<h2>{html.escape(MARGINALS_TITLE)}</h2><p class=note>{html.escape(MARGINALS_INTRO)}</p>"
-                     + _table(marginals_table(marginals)))
+                     + table_html(marginals_table(marginals)))
     for title, intro_text, table in sections:
         parts.append(f"<h2>{html.escape(title)}</h2>" + (f"<p class=note>{html.escape(intro_text)}</p>" if intro_text else "")
-                     + _table(table))
+                     + table_html(table))
     parts.append(f"<script>{_SORT}</script></body></html>")
     return "\n".join(parts)

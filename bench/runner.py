@@ -256,7 +256,7 @@ def fail_running_trials(study: optuna.Study) -> int:
 
 def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str, *,
               n_trials: int | None = None, on_trial=None, recover: bool = False, variant: str = "",
-              exclusive: bool = False) -> dict | None:
+              exclusive: bool = False, first_trial: dict | None = None) -> dict | None:
     """Tune one pairing to its budget (resuming what storage already holds), then score test: the best
     configuration retrained with ``profile.repeats`` seeds, and the reference configuration (if any) once.
 
@@ -266,13 +266,17 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
     names a study outside the leaderboard (e.g. ``full-text``: the same pairing on whole documents).
     ``exclusive``: run the study only if no other process holds it (``StudyClaim``), else return None at
     once; the workers of a run do this, so every study's trials run in one process, in order.
+    ``first_trial``: ``{"params": ..., "user_attrs": ...}`` of a trial of another study (its Optuna ``params``,
+    and ``reference`` when it was a reference configuration), which the first trial repeats instead of the
+    reference configuration: learning curves retrain a configuration tuned elsewhere this way.
     """
     name = study_name(profile.name, data.task.name, backend, classifier) + (f":{variant}" if variant else "")
     claim = StudyClaim(storage, name) if exclusive else None
     if claim is not None and not claim.acquire():
         return None
     try:
-        row, trained = _tune_and_score(data, backend, classifier, profile, storage, name, n_trials, on_trial, recover)
+        row, trained = _tune_and_score(data, backend, classifier, profile, storage, name, n_trials, on_trial, recover,
+                                       first_trial)
     finally:
         if claim is not None:
             claim.release()
@@ -282,7 +286,8 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
 
 
 def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str, name: str,
-                    n_trials: int | None, on_trial, recover: bool) -> tuple[dict | None, bool]:
+                    n_trials: int | None, on_trial, recover: bool,
+                    first_trial: dict | None = None) -> tuple[dict | None, bool]:
     """``run_study``'s work: the row (None while another worker is still on the study) and whether this
     process trained a model."""
     budget = n_trials or profile.trials
@@ -327,7 +332,9 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
         trial.set_user_attr("seconds", {"embed": fit.embed_seconds, "train": fit.train_seconds})
         return fit.validation[main]
 
-    if not study.trials:
+    if not study.trials and first_trial is not None:
+        study.enqueue_trial(first_trial["params"], user_attrs=first_trial.get("user_attrs") or None, skip_if_exists=True)
+    elif not study.trials:
         reference = reference_params(backend, classifier, profile, data.task.task_type, fields)
         if reference:
             study.enqueue_trial(reference["params"], user_attrs={"reference": reference["name"]}, skip_if_exists=True)

@@ -366,7 +366,7 @@ def budget_sections(budget: dict[str, dict]) -> list[tuple[str, str, Table]]:
     return [(BUDGET_TITLE, BUDGET_INTRO, table)] if table and table.rows else []
 
 
-def _markdown_table(table: Table) -> list[str]:
+def markdown_table(table: Table) -> list[str]:
     def line(cells) -> str:
         return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
@@ -380,7 +380,7 @@ def markdown(rows: list[dict], controls: dict, marginals: pd.DataFrame, backends
     lines = ["# Leaderboard", ""]
     if rows:
         lines += [f"Profile `{rows[0]['profile']}`.", "", *(f"- {sentence}" for sentence in intro(rows)), ""]
-    lines += ["## Summary", "", *_markdown_table(summary_table(rows, controls))]
+    lines += ["## Summary", "", *markdown_table(summary_table(rows, controls))]
     for task in sorted({r["task"] for r in rows}):
         task_rows = [r for r in rows if r["task"] == task]
         title, facts = task_facts(task_rows)
@@ -389,14 +389,14 @@ def markdown(rows: list[dict], controls: dict, marginals: pd.DataFrame, backends
         if text:
             lines += [text + (f" **{alarm}**" if alarm else ""), ""]
         ranking, did_not_learn = ranking_tables(task_rows, controls.get(task))
-        lines += _markdown_table(ranking)
+        lines += markdown_table(ranking)
         if did_not_learn:
-            lines += [f"### {task}: did not learn", "", *_markdown_table(did_not_learn)]
+            lines += [f"### {task}: did not learn", "", *markdown_table(did_not_learn)]
         main = next((r["main_metric"] for r in task_rows if r.get("main_metric")), "main")
         lines += [f"Test {main}, backend x classifier:", "",
-                  *_markdown_table(grid_table(task_rows, backends, classifiers))]
+                  *markdown_table(grid_table(task_rows, backends, classifiers))]
     if not marginals.empty:
-        lines += [f"## {MARGINALS_TITLE}", "", MARGINALS_INTRO, "", *_markdown_table(marginals_table(marginals))]
+        lines += [f"## {MARGINALS_TITLE}", "", MARGINALS_INTRO, "", *markdown_table(marginals_table(marginals))]
     for title, intro_text, table in sections:
-        lines += [f"## {title}", "", *([intro_text, ""] if intro_text else []), *_markdown_table(table)]
+        lines += [f"## {title}", "", *([intro_text, ""] if intro_text else []), *markdown_table(table)]
     return "\n".join(lines)

@@ -1,0 +1,266 @@
+"""``python -m bench curves``: learning curves, test score against training-set size, per task and pairing.
+
+For each task: TF-IDF + logistic regression and, for every other backend, its best classifier (the
+validation-chosen row among that backend's pairings in the profile's studies, read from the profile's
+storage). Each is retrained at every training size with the configuration tuned at the profile's size
+(``retune``: tuned afresh at each size with the profile's budget of trials), with ``seeds`` seeds, and
+scored on the profile's validation and test documents, the same at every size. The training subsets are
+nested: the first n documents of one seeded permutation of the task's whole training split. Sizes above
+the split are dropped and the whole split is always the last point.
+
+Each (task, pairing, size) is a study of its own in the curves storage (default
+``results/curves/optuna.sqlite3``), ``<profile>:<task>:<backend>:<classifier>:curve-n<size>`` (``-tuned``
+with ``retune``): a run resumes after a crash, workers share it like ``all``'s, features come from the
+embedding cache.
+
+Writes ``results/curves/``: ``curves.csv`` and ``curves.json`` (task, pairing, size, seed scores, mean,
+95% interval, validation score), ``plots/<task>-curve.png`` (log x, an interval band per pairing), and
+``summary.md`` and ``index.html``: per task, the smallest size at which the best neural pairing (chosen on
+validation at that size) has a 95% interval wholly above TF-IDF's, or "none up to N".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from bench.errors import BenchError
+from bench.profiles import Profile
+from bench.tables import Table, markdown_table
+
+DEFAULT_SIZES = (250, 500, 1000, 2000, 4000, 8000, 16000, 32000)
+BASELINE = ("tfidf", "logreg")
+
+
+def sizes_for(n_train: int, sizes) -> list[int]:
+    """The requested sizes below the training split's size, then the whole split."""
+    return sorted({int(s) for s in sizes if 0 < int(s) < n_train}) + [n_train]
+
+
+def nested_order(n_train: int, seed: int) -> np.ndarray:
+    """One seeded permutation of the training split: size n trains on its first n documents, so every
+    subset contains the smaller ones."""
+    return np.random.default_rng(seed).permutation(n_train)
+
+
+def at_size(data, size: int, order: np.ndarray):
+    """``data`` with its training split cut to the first ``size`` documents of ``order`` (validation and
+    test untouched); its key names the size, so caches never mix sizes."""
+    from bench.tasks import TaskData
+
+    train = data.train.subset(sorted(int(i) for i in order[:size]))
+    stats = {**data.stats, "curve_train_size": size}
+    return TaskData(data.task, data.classes, train, data.validation, data.test, stats, key=f"{data.key}|curve-n{size}")
+
+
+def variant(size: int, retune: bool) -> str:
+    return f"curve-n{size}" + ("-tuned" if retune else "")
+
+
+def pairings_for(rows: list[dict], task: str, backends) -> list[tuple[str, str, dict]]:
+    """(backend, classifier, tuned row) to draw for a task: TF-IDF + logistic regression, and each other
+    selected backend with its validation-chosen best classifier."""
+    from bench.leaderboard import _validation_order
+
+    ok = [r for r in rows if r["task"] == task and r.get("status") == "ok"]
+    chosen = []
+    for backend in backends:
+        candidates = [r for r in ok if r["backend"] == backend]
+        if backend == BASELINE[0]:
+            candidates = [r for r in candidates if r["classifier"] == BASELINE[1]]
+        if candidates:
+            best = min(candidates, key=_validation_order)
+            chosen.append((backend, best["classifier"], best))
+    return chosen
+
+
+def tuned_trial(storage: str, row: dict) -> dict:
+    """The chosen trial of a tuned study (its Optuna parameters, and whether it was a reference
+    configuration), for ``runner.run_study(first_trial=...)``."""
+    from bench.runner import storage_for, study_name
+
+    name = study_name(row["profile"], row["task"], row["backend"], row["classifier"])
+    study = optuna.load_study(study_name=name, storage=storage_for(storage))
+    trial = next(t for t in study.get_trials(deepcopy=False) if t.number == row["best_trial"])
+    attrs = {"reference": trial.user_attrs["reference"]} if trial.user_attrs.get("reference") else {}
+    return {"params": dict(trial.params), "user_attrs": attrs}
+
+
+@dataclasses.dataclass
+class Plan:
+    """One (task, pairing, size) to run: the data at that size and the trial it repeats (None: tune)."""
+
+    task: str
+    backend: str
+    classifier: str
+    size: int
+    sizes: list[int]
+    first_trial: dict | None
+
+
+def plan(datasets: dict, tuned_rows: list[dict], tuned_storage: str, backends, sizes, retune: bool) -> list[Plan]:
+    plans = []
+    for task, data in datasets.items():
+        chosen = pairings_for(tuned_rows, task, backends)
+        if not any(b == BASELINE[0] for b, _, _ in chosen):
+            raise BenchError(f"task {task}: no finished tfidf x logreg study in the tuned storage; run "
+                             f"`python -m bench all` for it first")
+        task_sizes = sizes_for(len(data.train), sizes)
+        for backend, classifier, row in chosen:
+            first = None if retune else tuned_trial(tuned_storage, row)
+            plans += [Plan(task, backend, classifier, n, task_sizes, first) for n in task_sizes]
+    # Small sizes first, so a partial run has whole curves up to some size.
+    return sorted(plans, key=lambda p: (p.size, p.task, p.backend))
+
+
+def run_plans(plans: list[Plan], datasets: dict, profile: Profile, storage: str, *, retune: bool,
+              exclusive: bool = False, recover: bool = False, log=None) -> list[dict]:
+    """Run each plan's study (resuming what the storage holds); the finished rows, each with its ``size``."""
+    from bench.runner import STOP, run_study
+
+    orders = {task: nested_order(len(data.train), profile.seed) for task, data in datasets.items()}
+    rows = []
+    for p in plans:
+        if STOP.is_set():
+            break
+        data = at_size(datasets[p.task], p.size, orders[p.task])
+        row = run_study(data, p.backend, p.classifier, profile, storage, n_trials=None if retune else 1,
+                        recover=recover, variant=variant(p.size, retune), exclusive=exclusive,
+                        first_trial=p.first_trial)
+        if row is None:
+            continue
+        row = {**row, "curve_size": p.size, "curve_retuned": retune}
+        rows.append(row)
+        if log and row.get("status") == "ok":
+            log(f"{p.task:14s} {p.backend:15s} x {p.classifier:13s} n={p.size:6d} test {row['main_metric']} "
+                f"{row['test_main']:.4f} [{row['test_main_ci95'][0]:.3f}, {row['test_main_ci95'][1]:.3f}]")
+    return rows
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def records(rows: list[dict]) -> list[dict]:
+    """The rows as the curve files hold them, sorted by task, pairing and size."""
+    out = []
+    for r in rows:
+        if r.get("status") != "ok":
+            continue
+        out.append({"task": r["task"], "backend": r["backend"], "classifier": r["classifier"],
+                    "size": r["curve_size"], "retuned": r["curve_retuned"], "main_metric": r["main_metric"],
+                    "seed_scores": r["test_main_repeats"], "mean": r["test_main"],
+                    "ci95": list(r["test_main_ci95"]), "validation": r["validation_main"],
+                    "train_seconds": r.get("train_seconds"), "params": r.get("best_params")})
+    return sorted(out, key=lambda x: (x["task"], x["backend"], x["classifier"], x["size"]))
+
+
+def crossover(task_records: list[dict]) -> dict:
+    """The smallest size at which the best neural pairing (highest validation score at that size) has a 95%
+    interval wholly above TF-IDF's; None when there is none."""
+    sizes = sorted({r["size"] for r in task_records})
+    for n in sizes:
+        base = next((r for r in task_records if r["size"] == n and (r["backend"], r["classifier"]) == BASELINE), None)
+        neural = [r for r in task_records if r["size"] == n and r["backend"] != BASELINE[0]]
+        if base is None or not neural:
+            continue
+        best = max(neural, key=lambda r: (r["validation"], r["backend"]))
+        if best["ci95"][0] > base["ci95"][1]:
+            return {"size": n, "pairing": f"{best['backend']} + {best['classifier']}", "neural": best["mean"],
+                    "tfidf": base["mean"]}
+    return {"size": None, "largest": sizes[-1] if sizes else None}
+
+
+def summary_table(recs: list[dict]) -> Table:
+    rows = []
+    for task in sorted({r["task"] for r in recs}):
+        mine = [r for r in recs if r["task"] == task]
+        found = crossover(mine)
+        largest = max(r["size"] for r in mine)
+        at_largest = [r for r in mine if r["size"] == largest]
+        base = next((r for r in at_largest if (r["backend"], r["classifier"]) == BASELINE), None)
+        neural = max((r for r in at_largest if r["backend"] != BASELINE[0]), key=lambda r: r["validation"], default=None)
+        rows.append((task, ", ".join(str(n) for n in sorted({r["size"] for r in mine})),
+                     f"{found['pairing']} from n={found['size']:,}" if found["size"] else f"none up to {largest:,}",
+                     "" if base is None else f"{base['mean']:.4f} [{base['ci95'][0]:.3f}, {base['ci95'][1]:.3f}]",
+                     "" if neural is None else f"{neural['backend']} + {neural['classifier']} {neural['mean']:.4f} "
+                                               f"[{neural['ci95'][0]:.3f}, {neural['ci95'][1]:.3f}]"))
+    return Table(("task", "training sizes", "best neural pairing's interval above TF-IDF's", "TF-IDF at the largest size",
+                  "best neural pairing at the largest size (validation-chosen)"), rows)
+
+
+def task_table(task_records: list[dict]) -> Table:
+    sizes = sorted({r["size"] for r in task_records})
+    pairs = sorted({(r["backend"], r["classifier"]) for r in task_records}, key=lambda p: (p != BASELINE, p))
+    cell = {(r["backend"], r["classifier"], r["size"]): r for r in task_records}
+    rows = [(f"{b} + {c}", *(f"{cell[(b, c, n)]['mean']:.3f} [{cell[(b, c, n)]['ci95'][0]:.3f}, "
+                             f"{cell[(b, c, n)]['ci95'][1]:.3f}]" if (b, c, n) in cell else "" for n in sizes))
+            for b, c in pairs]
+    return Table(("pairing", *(f"n={n:,}" for n in sizes)), rows)
+
+
+def write(recs: list[dict], out_dir: Path, provenance: dict | None = None) -> dict[str, Path]:
+    from bench.html_report import image_html, page, table_html
+    from bench.leaderboard import atomic_write
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "curves.json", "csv": out_dir / "curves.csv", "md": out_dir / "summary.md",
+             "html": out_dir / "index.html"}
+    atomic_write(paths["json"], json.dumps(recs, indent=1))
+    flat = pd.DataFrame([{**{k: v for k, v in r.items() if k not in ("seed_scores", "ci95", "params")},
+                          "ci95_low": r["ci95"][0], "ci95_high": r["ci95"][1],
+                          "seed_scores": " ".join(f"{s:.4f}" for s in r["seed_scores"])} for r in recs])
+    atomic_write(paths["csv"], flat.to_csv(index=False))
+    seeds = max((len(r["seed_scores"]) for r in recs), default=0)
+    how = "retuned at each size" if any(r["retuned"] for r in recs) else "the configuration tuned at the profile's size"
+    intro = (f"Test score against training-set size: TF-IDF + logistic regression and each backend's best classifier, "
+             f"{how}, {seeds} seeds for the networks (logistic regression is deterministic: one fit), the same "
+             f"validation and test documents at every size, nested training subsets; intervals are 95% over test "
+             f"documents and seeds.")
+    lines = ["# Learning curves", "", intro, "", *markdown_table(summary_table(recs))]
+    html_parts = ["<h1>pairbench learning curves</h1>", f"<p class=note>{intro}</p>", table_html(summary_table(recs))]
+    for task in sorted({r["task"] for r in recs}):
+        mine = [r for r in recs if r["task"] == task]
+        plot = out_dir / "plots" / f"{task}-curve.png"
+        atomic_write(plot, _plot(task, mine))
+        paths[f"{task}-curve"] = plot
+        lines += [f"## {task}", "", f"![{task}](plots/{task}-curve.png)", "", *markdown_table(task_table(mine))]
+        html_parts += [f"<h2 id='{task}'>{task}</h2>", image_html(plot), table_html(task_table(mine))]
+    if provenance:
+        html_parts.append("<details><summary>Provenance</summary><pre>"
+                          + json.dumps(provenance, indent=1).replace("<", "&lt;") + "</pre></details>")
+        atomic_write(out_dir / "provenance.json", json.dumps(provenance, indent=1))
+    atomic_write(paths["md"], "\n".join(lines))
+    atomic_write(paths["html"], page("pairbench: learning curves", html_parts))
+    return paths
+
+
+def _plot(task: str, task_records: list[dict]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    pairs = sorted({(r["backend"], r["classifier"]) for r in task_records}, key=lambda p: (p != BASELINE, p))
+    for k, (b, c) in enumerate(pairs):
+        mine = sorted((r for r in task_records if (r["backend"], r["classifier"]) == (b, c)), key=lambda r: r["size"])
+        x = [r["size"] for r in mine]
+        color = "black" if (b, c) == BASELINE else plt.cm.tab10(k % 10)
+        ax.plot(x, [r["mean"] for r in mine], "-o", ms=3, color=color, lw=2 if (b, c) == BASELINE else 1.2,
+                label=f"{b} + {c}")
+        ax.fill_between(x, [r["ci95"][0] for r in mine], [r["ci95"][1] for r in mine], color=color, alpha=0.12)
+    ax.set_xscale("log")
+    ax.set_xlabel("training documents (log)")
+    ax.set_ylabel(f"test {task_records[0]['main_metric']}")
+    ax.set_title(f"{task}: learning curves (95% intervals)")
+    ax.legend(loc="lower right", fontsize=7)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()

@@ -1,0 +1,105 @@
+"""Learning curves: sizes, nested subsets, and a run that resumes without retraining what it finished."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+
+from bench import curves
+from bench.tasks import load_task
+
+
+def test_sizes_are_capped_by_the_training_split_whose_whole_size_comes_last():
+    assert curves.sizes_for(1681, curves.DEFAULT_SIZES) == [250, 500, 1000, 1681]
+    assert curves.sizes_for(16000, [250, 1000, 4000, 16000, 32000]) == [250, 1000, 4000, 16000]
+    assert curves.sizes_for(90, [250, 1000]) == [90]
+
+
+def test_training_subsets_are_nested_and_validation_and_test_stay_the_same(data_dir):
+    data = load_task("so-titles20", data_dir, window=48)
+    order = curves.nested_order(len(data.train), seed=13)
+    subsets = [curves.at_size(data, n, order) for n in (10, 30, len(data.train))]
+    texts = [set(s.train.texts) for s in subsets]
+    assert texts[0] < texts[1] < texts[2] == set(data.train.texts)
+    assert [len(s.train) for s in subsets] == [10, 30, len(data.train)]
+    assert all(s.validation is data.validation and s.test is data.test for s in subsets)
+    assert len({s.key for s in subsets}) == 3  # caches never mix sizes
+    again = curves.nested_order(len(data.train), seed=13)
+    assert (again == order).all()
+
+
+def _cli(*args, cwd, data_dir, wait=True):
+    env = {**os.environ, "PAIRBENCH_DATA_DIR": str(data_dir)}
+    argv = [sys.executable, "-m", "bench", *args]
+    if not wait:
+        return subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+def _finished(storage: str) -> dict[str, tuple]:
+    """Curve studies with a row: (trials, row) each."""
+    out = {}
+    for s in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        if ":curve-n" in s.study_name and "row" in s.user_attrs:
+            out[s.study_name] = (s.n_trials, json.dumps(s.user_attrs["row"], sort_keys=True))
+    return out
+
+
+def test_curves_from_tuned_studies_resume_after_a_kill_without_retraining(data_dir, tmp_path):
+    results = tmp_path / "results"
+    tuned = _cli("all", "--profile", "smoke", "--tasks", "bbc-news,so-tags100", "--embeddings", "tfidf,learned",
+                 "--classifiers", "logreg,gru", "--jobs", "1", "--results-dir", str(results), cwd=tmp_path,
+                 data_dir=data_dir)
+    assert tuned.returncode == 0, tuned.stderr[-3000:]
+    args = ("curves", "--profile", "smoke", "--tasks", "bbc-news,so-tags100", "--embeddings", "tfidf,learned",
+            "--sizes", "15,30,60", "--seeds", "2", "--results-dir", str(results))
+    storage = f"sqlite:///{results / 'curves' / 'optuna.sqlite3'}"
+
+    run = _cli(*args, "--jobs", "2", cwd=tmp_path, data_dir=data_dir, wait=False)
+    deadline = time.time() + 600
+    while time.time() < deadline and run.poll() is None:
+        time.sleep(0.5)
+        if (results / "curves" / "optuna.sqlite3").exists() and len(_finished(storage)) >= 2:
+            break
+    os.killpg(run.pid, signal.SIGKILL)  # the coordinator and its workers, mid-run
+    run.wait()
+    before = _finished(storage)
+    assert before
+
+    done = _cli(*args, "--jobs", "2", cwd=tmp_path, data_dir=data_dir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = _finished(storage)
+    assert all(after[name] == before[name] for name in before)  # nothing finished was trained again
+    recs = json.loads((results / "curves" / "curves.json").read_text())
+    for task, n_train in (("bbc-news", 99), ("so-tags100", 92)):
+        mine = [r for r in recs if r["task"] == task]
+        assert sorted({r["size"] for r in mine}) == [15, 30, 60, n_train]
+        assert {(r["backend"], r["classifier"]) for r in mine} == {("tfidf", "logreg"), ("learned", "gru")}
+        assert all(r["ci95"][0] <= r["mean"] <= r["ci95"][1] for r in mine)
+        assert all(len(r["seed_scores"]) == (1 if r["classifier"] == "logreg" else 2) for r in mine)
+    assert (results / "curves" / "plots" / "bbc-news-curve.png").stat().st_size > 0
+    summary = (results / "curves" / "summary.md").read_text()
+    assert "| bbc-news | 15, 30, 60, 99 |" in summary
+    assert "bbc-news-curve" in (results / "curves" / "index.html").read_text()
+
+    again = _cli(*args, "--jobs", "1", cwd=tmp_path, data_dir=data_dir)
+    assert again.returncode == 0 and _finished(storage) == after
+    assert json.loads((results / "curves" / "provenance.json").read_text())["cost"]["work_seconds"]["fit"] == 0
+
+
+def test_curves_need_the_tuned_studies(data_dir, tmp_path):
+    out = _cli("curves", "--profile", "smoke", "--results-dir", str(tmp_path / "nothing"), cwd=tmp_path,
+               data_dir=data_dir)
+    assert out.returncode == 2 and "no tuned studies at" in out.stderr and "bench all --profile smoke" in out.stderr
+
+
+@pytest.mark.parametrize("sizes", ["5,20", "ten"])
+def test_bad_sizes_are_refused(data_dir, tmp_path, sizes):
+    out = _cli("curves", "--profile", "smoke", "--sizes", sizes, cwd=tmp_path, data_dir=data_dir)
+    assert out.returncode == 2 and "--sizes" in out.stderr
