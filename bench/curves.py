@@ -22,7 +22,6 @@ validation at that size) has a 95% interval wholly above TF-IDF's, or "none up t
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 from pathlib import Path
 
@@ -241,10 +240,7 @@ def write(recs: list[dict], out_dir: Path, provenance: dict | None = None) -> di
 
 
 def _plot(task: str, task_records: list[dict]) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from bench.plots import plt, png_bytes
 
     fig, ax = plt.subplots(figsize=(8, 5))
     pairs = sorted({(r["backend"], r["classifier"]) for r in task_records}, key=lambda p: (p != BASELINE, p))
@@ -260,7 +256,4 @@ def _plot(task: str, task_records: list[dict]) -> bytes:
     ax.set_ylabel(f"test {task_records[0]['main_metric']}")
     ax.set_title(f"{task}: learning curves (95% intervals)")
     ax.legend(loc="lower right", fontsize=7)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)

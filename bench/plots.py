@@ -24,14 +24,18 @@ def write_plots(rows: list[dict], out_dir: Path, backends, classifiers) -> dict[
         if not ok:
             continue
         for kind, draw in (("heatmap", _heatmap), ("pareto", _pareto)):
-            fig = draw(task, ok, backends, classifiers)
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-            plt.close(fig)
             path = out_dir / f"{task}-{kind}.png"
-            atomic_write(path, buffer.getvalue())
+            atomic_write(path, png_bytes(draw(task, ok, backends, classifiers)))
             paths[f"{task}-{kind}"] = path
     return paths
+
+
+def png_bytes(fig) -> bytes:
+    """The figure as PNG bytes (110 dpi, tight), and the figure closed."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
 
 
 def _heatmap(task: str, rows: list[dict], backends, classifiers):
@@ -111,10 +115,7 @@ def write_budget_plots(budget: dict[str, dict], out_dir: Path) -> dict[str, Path
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_title(f"{task}: expected best validation score after n trials (Dodge et al. 2019)")
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-        plt.close(fig)
         path = out_dir / f"{task}-budget.png"
-        atomic_write(path, buffer.getvalue())
+        atomic_write(path, png_bytes(fig))
         paths[f"{task}-budget"] = path
     return paths

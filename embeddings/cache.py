@@ -80,7 +80,7 @@ class EmbeddingCache:
             arrays = {}
             for name, meta in manifest["arrays"].items():
                 file = entry / f"{name}.npy"
-                if file.stat().st_size != meta["bytes"] or _sha256(file) != meta["sha256"]:
+                if file.stat().st_size != meta["bytes"] or file_sha256(file) != meta["sha256"]:
                     raise ValueError(f"{file.name} does not match its checksum")
                 mmap = "r" if meta["bytes"] > MMAP_BYTES else None
                 arrays[name] = np.load(file, allow_pickle=False, mmap_mode=mmap)
@@ -99,7 +99,7 @@ class EmbeddingCache:
             for name, array in arrays.items():
                 file = tmp / f"{name}.npy"
                 np.save(file, np.asarray(array), allow_pickle=False)
-                manifest["arrays"][name] = {"bytes": file.stat().st_size, "sha256": _sha256(file),
+                manifest["arrays"][name] = {"bytes": file.stat().st_size, "sha256": file_sha256(file),
                                             "shape": list(np.shape(array)), "dtype": str(np.asarray(array).dtype)}
             (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
             try:
@@ -121,7 +121,8 @@ class EmbeddingCache:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

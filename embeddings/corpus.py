@@ -97,14 +97,6 @@ def check_corpus_file(path: str | os.PathLike) -> Path:
     return file
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def task_datasets() -> list:
     """Datasets some task evaluates on (their validation and test documents are what the guard protects)."""
     from bench.tasks import TASKS
@@ -115,7 +107,7 @@ def task_datasets() -> list:
 def build_corpus(data_dir: Path, files: tuple[Path, ...] = (), encoding: str = "utf-8") -> Corpus:
     """The guarded corpus of ``data_dir`` (+ ``files``), from the embedding cache when built before."""
     from bench.tasks import DATASETS
-    from embeddings.cache import content_key, pretraining_cache
+    from embeddings.cache import content_key, file_sha256, pretraining_cache
 
     files = tuple(check_corpus_file(f) for f in files)
     datasets = task_datasets()
@@ -126,8 +118,8 @@ def build_corpus(data_dir: Path, files: tuple[Path, ...] = (), encoding: str = "
         if not path.is_file():
             raise BenchError(f"missing data file {d.filename} in {data_dir}: the pretraining corpus reads every "
                              f"dataset (pass --data-dir DIR or set PAIRBENCH_DATA_DIR)")
-        sources.append((d.filename, _file_sha256(path)))
-    sources += [(str(f.resolve()), _file_sha256(f)) for f in files]
+        sources.append((d.filename, file_sha256(path)))
+    sources += [(str(f.resolve()), file_sha256(f)) for f in files]
     identity = {"sources": sources, "encoding": encoding, "held_out_percent": HELD_OUT_PERCENT,
                 "guarded": [d.name for d in datasets], "unlabelled": [d.name for d in unlabelled]}
     key = content_key("corpus", VERSION, identity, [])
