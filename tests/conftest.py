@@ -89,6 +89,14 @@ def shared_data_dir() -> Path:
     pytest.skip("real datasets not found: set PAIRBENCH_DATA_DIR to the shared data directory")
 
 
+@pytest.fixture(autouse=True)
+def isolated_corpus(monkeypatch):
+    """Each test starts with the pretraining corpus unconfigured (an in-process CLI call configures it)."""
+    from embeddings import corpus
+
+    monkeypatch.setattr(corpus, "_CONFIG", dict(corpus._CONFIG))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cache(tmp_path_factory):
     """Tests never read or fill the user's embedding cache (subprocesses inherit the variable)."""

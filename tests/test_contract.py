@@ -21,6 +21,9 @@ KERAS_PARAMS = {"units": 8, "dense_units": 8, "dropout": 0.1, "learning_rate": 1
 @pytest.mark.parametrize("task_type", list(TASK_OF_TYPE))
 @pytest.mark.parametrize("backend,classifier", valid_pairings())
 def test_pairing_contract(backend, classifier, task_type, data_dir):
+    from embeddings import corpus
+
+    corpus.configure(data_dir)  # word2vec-corpus pretrains on the corpus of the task's own data directory
     data = load_task(TASK_OF_TYPE[task_type], data_dir, max_sizes=TINY, seed=0)
     epochs = []
     fit = fit_and_score(data, backend, classifier, DEFAULT_BACKEND_PARAMS,

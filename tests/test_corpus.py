@@ -177,7 +177,8 @@ def test_the_corpus_needs_every_dataset_file(tmp_path):
     shutil.rmtree(root)
 
 
-def test_a_run_pretrains_first_then_its_workers_read_the_cache(data_dir, tmp_path):
+def test_a_run_pretrains_first_then_its_workers_read_the_cache(tmp_path):
+    data_dir = make_data_dir(tmp_path / "data", n=120, seed=5)  # a corpus (and biLM) no other test built
     results = tmp_path / "results"
     args = ("all", "--profile", "smoke", "--tasks", "bbc-news", "--embeddings", "word2vec,word2vec-corpus,elmo",
             "--classifiers", "logreg", "--jobs", "2", "--results-dir", str(results))
