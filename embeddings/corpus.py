@@ -159,13 +159,23 @@ def _keys(fields: dict[str, str]) -> tuple[str, str | None]:
 
 def guarded_keys(data_dir: Path, datasets: list, encoding: str = "utf-8") -> set[str]:
     """Normalised texts and titles of every validation and test document of ``datasets``."""
+    return _guard(_read_documents(data_dir, datasets, encoding))
+
+
+def _read_documents(data_dir: Path, datasets: list, encoding: str) -> dict[str, list[tuple[dict, str]]]:
+    """Each dataset's documents (text fields) with their split, read once."""
     from bench.tasks import read_table, split_of
 
+    return {d.name: [(fields, split_of("\n".join(fields.values())))
+                     for fields in map(d.document, read_table(d, data_dir, encoding).to_dict("records"))]
+            for d in datasets}
+
+
+def _guard(documents: dict[str, list[tuple[dict, str]]]) -> set[str]:
     guard: set[str] = set()
-    for dataset in datasets:
-        for row in read_table(dataset, data_dir, encoding).to_dict("records"):
-            fields = dataset.document(row)
-            if split_of("\n".join(fields.values())) != "train":
+    for docs in documents.values():
+        for fields, split in docs:
+            if split != "train":
                 text, title = _keys(fields)
                 guard.add(text)
                 if title:
@@ -175,10 +185,11 @@ def guarded_keys(data_dir: Path, datasets: list, encoding: str = "utf-8") -> set
 
 
 def _assemble(data_dir: Path, datasets: list, unlabelled: list, files: tuple[Path, ...], encoding: str):
-    from bench.tasks import read_table, split_of
+    from bench.tasks import read_table
     from embeddings.tokenize import tokenize
 
-    guard = guarded_keys(data_dir, datasets, encoding)
+    documents = _read_documents(data_dir, datasets, encoding)
+    guard = _guard(documents)
     seen: set[str] = set()
     texts: list[str] = []
     per_source = []
@@ -204,8 +215,7 @@ def _assemble(data_dir: Path, datasets: list, unlabelled: list, files: tuple[Pat
                            "duplicates_dropped": duplicates})
 
     for dataset in datasets:
-        rows = (dataset.document(r) for r in read_table(dataset, data_dir, encoding).to_dict("records"))
-        add(dataset.filename, (f for f in rows if split_of("\n".join(f.values())) == "train"))
+        add(dataset.filename, (fields for fields, split in documents[dataset.name] if split == "train"))
     for dataset in unlabelled:
         add(dataset.filename, (dataset.document(r) for r in read_table(dataset, data_dir, encoding).to_dict("records")))
     for file in files:
