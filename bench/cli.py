@@ -104,7 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     curves.add_argument("--tuned-storage", help="the Optuna storage of the tuned studies (default: "
                         "results/<profile>/optuna.sqlite3, written by `bench all`)")
     curves.add_argument("--jobs", type=int, default=DEFAULT_JOBS, help=f"worker processes (default {DEFAULT_JOBS})")
+    curves.add_argument("--time-limit", type=float, metavar="MINUTES",
+                        help="start a point only if its projected cost (the tuned fit's measured seconds, scaled "
+                        "linearly to the size) ends within MINUTES of the run's start; points that do not fit are "
+                        "listed in the summary (rerun without it to add them: finished points are kept)")
     curves.add_argument("--curves-worker", action="store_true", help=argparse.SUPPRESS)  # a process of --jobs
+    curves.add_argument("--until", type=float, help=argparse.SUPPRESS)  # the coordinator's deadline, to its workers
     sub.add_parser("list", help="tasks, backends, classifiers and the pairing matrix")
     sub.add_parser("report", parents=[common], help="rebuild the leaderboard from the Optuna storage alone")
     sub.add_parser("check", parents=[common], help="fail unless every valid pairing has a finished leaderboard row")
@@ -514,6 +519,9 @@ def cmd_curves(args) -> int:
         raise BenchError(f"--seeds must be between 1 and 20, got {args.seeds}")
     if not 1 <= args.jobs <= 64:
         raise BenchError(f"--jobs must be between 1 and 64, got {args.jobs}")
+    if args.time_limit is not None and args.time_limit <= 0:
+        raise BenchError(f"--time-limit must be a positive number of minutes, got {args.time_limit:g}")
+    until = args.until or (time.time() + 60 * args.time_limit if args.time_limit else None)
     profile = dataclasses.replace(profile, repeats=args.seeds)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tasks, backends, _ = _selection(args)
@@ -531,7 +539,8 @@ def cmd_curves(args) -> int:
     sizes = {"train": None, "validation": profile.max_validation, "test": profile.max_test}
     datasets = {t: load_task(t, data_dir, max_sizes=sizes, seed=profile.seed, encoding=args.encoding,
                              window=profile.window) for t in tasks}
-    plans = curves.plan(datasets, tuned_rows, tuned, backends, args.sizes or curves.DEFAULT_SIZES, args.retune)
+    plans = curves.plan(datasets, tuned_rows, tuned, backends, args.sizes or curves.DEFAULT_SIZES, args.retune,
+                        seeds=args.seeds, trials=profile.trials)
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -539,7 +548,7 @@ def cmd_curves(args) -> int:
     started = time.perf_counter()
     if args.curves_worker:
         _configure_pretrained(args, backends, parts, profile.name)
-        curves.run_plans(plans, datasets, profile, storage, retune=args.retune, exclusive=True, log=log)
+        curves.run_plans(plans, datasets, profile, storage, retune=args.retune, exclusive=True, log=log, until=until)
         record_timing(out_dir, "worker")
         return 0
     shutil.rmtree(out_dir / "timing", ignore_errors=True)
@@ -555,6 +564,7 @@ def cmd_curves(args) -> int:
         argv = [sys.executable, "-m", "bench", "curves", "--curves-worker", "--profile", args.profile,
                 "--storage", storage, "--tuned-storage", tuned, "--results-dir", str(args.results_dir),
                 "--encoding", args.encoding, "--seeds", str(args.seeds), "--jobs", "1"] + _input_flags(args)
+        argv += ["--until", repr(until)] if until else []
         for flag, value in (("--tasks", args.tasks), ("--embeddings", args.embeddings), ("--sizes", args.sizes)):
             if value:
                 argv += [flag, ",".join(map(str, value))]
@@ -565,7 +575,7 @@ def cmd_curves(args) -> int:
         if any(codes):
             print(f"curve worker exit codes {codes}; the coordinator finishes what they left", file=sys.stderr)
     rows = curves.run_plans(plans, datasets, profile, storage, retune=args.retune, recover=args.storage is None,
-                            log=log)
+                            log=log, until=until)
     if STOP.is_set():
         print(f"stopped after the current trial; finished points are saved. Resume with: python -m bench "
               f"{' '.join(map(redact, sys.argv[1:]))}", file=sys.stderr)
@@ -574,11 +584,14 @@ def cmd_curves(args) -> int:
     cost = timing_summary(out_dir, time.perf_counter() - started, memory.stop(), args.jobs)
     cost["worker_exit_codes"] = codes
     recs = curves.records(rows)
+    skipped = curves.not_run(plans, recs, args.time_limit)
     prov = provenance(profile, ["python", "-m", "bench", *map(redact, sys.argv[1:])], data_dir,
                       [d.task.dataset.filename for d in datasets.values()], time.perf_counter() - started, cost)
     prov["tuned_storage"] = redact(tuned)
-    paths = curves.write(recs, out_dir, prov)
-    print(f"{len(recs)} curve points in {time.perf_counter() - started:.0f} s (embedding cache: {cache.hits} hits, "
+    prov["time_limit_minutes"] = args.time_limit
+    prov["not_run"] = skipped
+    paths = curves.write(recs, out_dir, prov, not_run=skipped)
+    print(f"{len(recs)} curve points ({len(skipped)} not run) in {time.perf_counter() - started:.0f} s (embedding cache: {cache.hits} hits, "
           f"{cache.misses} computed); summary: {paths['md']}; report: {paths['html']}")
     return 0
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ from bench.errors import BenchError
 from bench.profiles import Profile
 from bench.tables import Table, markdown_table
 
-DEFAULT_SIZES = (250, 500, 1000, 2000, 4000, 8000, 16000, 32000)
+DEFAULT_SIZES = (250, 1000, 4000, 16000)
 BASELINE = ("tfidf", "logreg")
 
 
@@ -101,9 +102,25 @@ class Plan:
     size: int
     sizes: list[int]
     first_trial: dict | None
+    projected_seconds: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.task} {self.backend} x {self.classifier} n={self.size}"
 
 
-def plan(datasets: dict, tuned_rows: list[dict], tuned_storage: str, backends, sizes, retune: bool) -> list[Plan]:
+def projected_seconds(row: dict, size: int, seeds: int) -> float:
+    """What one point should cost, from the tuned study's own measurement: the seconds one fit of the
+    chosen configuration took at the tuned training size (embedding plus training), scaled linearly to
+    ``size``, times the fits the point needs (one per seed; logistic regression is deterministic: one).
+    Linear in size is an upper bound in practice: early stopping ends larger fits in fewer epochs."""
+    per_fit = (row.get("train_seconds") or 0.0) + (row.get("embed_seconds") or 0.0)
+    fits = 1 if row.get("deterministic") else seeds
+    return per_fit * size / max(1, row["sizes"]["train"]) * fits
+
+
+def plan(datasets: dict, tuned_rows: list[dict], tuned_storage: str, backends, sizes, retune: bool,
+         seeds: int = 3, trials: int = 1) -> list[Plan]:
     plans = []
     for task, data in datasets.items():
         chosen = pairings_for(tuned_rows, task, backends)
@@ -113,21 +130,36 @@ def plan(datasets: dict, tuned_rows: list[dict], tuned_storage: str, backends, s
         task_sizes = sizes_for(len(data.train), sizes)
         for backend, classifier, row in chosen:
             first = None if retune else tuned_trial(tuned_storage, row)
-            plans += [Plan(task, backend, classifier, n, task_sizes, first) for n in task_sizes]
-    # Small sizes first, so a partial run has whole curves up to some size.
-    return sorted(plans, key=lambda p: (p.size, p.task, p.backend))
+            plans += [Plan(task, backend, classifier, n, task_sizes, first,
+                           projected_seconds(row, n, seeds) + (0 if first else (trials - 1) * projected_seconds(row, n, 1)))
+                      for n in task_sizes]
+    return ordered(plans)
+
+
+def ordered(plans: list[Plan]) -> list[Plan]:
+    """Small sizes first, so a partial run has whole curves up to some size; within a size the cheapest
+    first, so a time limit leaves out the fewest points."""
+    return sorted(plans, key=lambda p: (p.size, p.projected_seconds, p.task, p.backend))
 
 
 def run_plans(plans: list[Plan], datasets: dict, profile: Profile, storage: str, *, retune: bool,
-              exclusive: bool = False, recover: bool = False, log=None) -> list[dict]:
-    """Run each plan's study (resuming what the storage holds); the finished rows, each with its ``size``."""
-    from bench.runner import STOP, run_study
+              exclusive: bool = False, recover: bool = False, log=None, until: float | None = None) -> list[dict]:
+    """Run each plan's study (resuming what the storage holds); the finished rows, each with its ``size``.
+    ``until`` (a ``time.time()``): a point not finished yet starts only if its projected cost ends before
+    it; a point that does not fit is skipped (a finished one is still read)."""
+    from bench.runner import STOP, run_study, study_name
 
     orders = {task: nested_order(len(data.train), profile.seed) for task, data in datasets.items()}
     rows = []
     for p in plans:
         if STOP.is_set():
             break
+        if until is not None and time.time() + p.projected_seconds > until:
+            name = study_name(profile.name, p.task, p.backend, p.classifier) + f":{variant(p.size, retune)}"
+            row = finished_row(storage, name)
+            if row is not None:
+                rows.append({**row, "curve_size": p.size, "curve_retuned": retune})
+            continue
         data = at_size(datasets[p.task], p.size, orders[p.task])
         row = run_study(data, p.backend, p.classifier, profile, storage, n_trials=None if retune else 1,
                         recover=recover, variant=variant(p.size, retune), exclusive=exclusive,
@@ -140,6 +172,27 @@ def run_plans(plans: list[Plan], datasets: dict, profile: Profile, storage: str,
             log(f"{p.task:14s} {p.backend:15s} x {p.classifier:13s} n={p.size:6d} test {row['main_metric']} "
                 f"{row['test_main']:.4f} [{row['test_main_ci95'][0]:.3f}, {row['test_main_ci95'][1]:.3f}]")
     return rows
+
+
+def finished_row(storage: str, name: str) -> dict | None:
+    """A study's row if it finished (read only: nothing is trained, no study is created)."""
+    from bench.runner import storage_for
+
+    try:
+        study = optuna.load_study(study_name=name, storage=storage_for(storage))
+    except KeyError:  # never started
+        return None
+    return study.user_attrs.get("row")
+
+
+def not_run(plans: list[Plan], recs: list[dict], time_limit_minutes: float | None) -> list[dict]:
+    """The planned points with no finished row, each with its projected cost (why it was left out)."""
+    done = {(r["task"], r["backend"], r["classifier"], r["size"]) for r in recs}
+    return [{"task": p.task, "backend": p.backend, "classifier": p.classifier, "size": p.size,
+             "projected_core_minutes": round(p.projected_seconds / 60, 1),
+             "reason": f"did not fit in the time limit ({time_limit_minutes:g} min)" if time_limit_minutes
+             else "not run (the run was stopped)"}
+            for p in plans if (p.task, p.backend, p.classifier, p.size) not in done]
 
 
 # --------------------------------------------------------------------------- outputs
@@ -203,7 +256,14 @@ def task_table(task_records: list[dict]) -> Table:
     return Table(("pairing", *(f"n={n:,}" for n in sizes)), rows)
 
 
-def write(recs: list[dict], out_dir: Path, provenance: dict | None = None) -> dict[str, Path]:
+def not_run_table(skipped: list[dict]) -> Table:
+    return Table(("task", "pairing", "size", "projected core-minutes", "why"),
+                 [(s["task"], f"{s['backend']} + {s['classifier']}", f"{s['size']:,}", f"{s['projected_core_minutes']:.1f}",
+                   s["reason"]) for s in skipped])
+
+
+def write(recs: list[dict], out_dir: Path, provenance: dict | None = None,
+          not_run: list[dict] | None = None) -> dict[str, Path]:
     from bench.html_report import image_html, page, table_html
     from bench.leaderboard import atomic_write
 
@@ -230,6 +290,9 @@ def write(recs: list[dict], out_dir: Path, provenance: dict | None = None) -> di
         paths[f"{task}-curve"] = plot
         lines += [f"## {task}", "", f"![{task}](plots/{task}-curve.png)", "", *markdown_table(task_table(mine))]
         html_parts += [f"<h2 id='{task}'>{task}</h2>", image_html(plot), table_html(task_table(mine))]
+    if not_run:
+        lines += ["## Points not run", "", *markdown_table(not_run_table(not_run))]
+        html_parts += ["<h2 id='not-run'>Points not run</h2>", table_html(not_run_table(not_run))]
     if provenance:
         html_parts.append("<details><summary>Provenance</summary><pre>"
                           + json.dumps(provenance, indent=1).replace("<", "&lt;") + "</pre></details>")

@@ -15,7 +15,8 @@ from bench.tasks import load_task
 
 
 def test_sizes_are_capped_by_the_training_split_whose_whole_size_comes_last():
-    assert curves.sizes_for(1681, curves.DEFAULT_SIZES) == [250, 500, 1000, 1681]
+    assert curves.sizes_for(1681, curves.DEFAULT_SIZES) == [250, 1000, 1681]
+    assert curves.sizes_for(40273, curves.DEFAULT_SIZES) == [250, 1000, 4000, 16000, 40273]
     assert curves.sizes_for(16000, [250, 1000, 4000, 16000, 32000]) == [250, 1000, 4000, 16000]
     assert curves.sizes_for(90, [250, 1000]) == [90]
 
@@ -91,6 +92,27 @@ def test_curves_from_tuned_studies_resume_after_a_kill_without_retraining(data_d
     again = _cli(*args, "--jobs", "1", cwd=tmp_path, data_dir=data_dir)
     assert again.returncode == 0 and _finished(storage) == after
     assert json.loads((results / "curves" / "provenance.json").read_text())["cost"]["work_seconds"]["fit"] == 0
+
+    # A new size under a time limit no point fits in: nothing is trained, the finished points are all kept,
+    # and the new ones are listed as not run.
+    limited = _cli(*[a if a != "15,30,60" else "15,30,45,60" for a in args], "--jobs", "1", "--time-limit", "1e-9",
+                   cwd=tmp_path, data_dir=data_dir)
+    assert limited.returncode == 0, limited.stderr[-3000:]
+    assert _finished(storage) == after
+    assert json.loads((results / "curves" / "curves.json").read_text()) == recs
+    skipped = json.loads((results / "curves" / "provenance.json").read_text())["not_run"]
+    assert {(s["task"], s["backend"], s["size"]) for s in skipped} == {
+        (t, b, 45) for t in ("bbc-news", "so-tags100") for b in ("tfidf", "learned")}
+    assert "## Points not run" in (results / "curves" / "summary.md").read_text()
+
+
+def test_points_are_planned_small_sizes_first_and_cheapest_first_within_a_size():
+    row = {"train_seconds": 10.0, "embed_seconds": 2.0, "deterministic": False, "sizes": {"train": 2000}}
+    assert curves.projected_seconds(row, 4000, seeds=3) == pytest.approx(72.0)
+    assert curves.projected_seconds({**row, "deterministic": True}, 4000, seeds=3) == pytest.approx(24.0)
+    plans = [curves.Plan("t", b, "c", n, [], None, s) for b, n, s in
+             (("slow", 100, 50.0), ("fast", 1000, 1.0), ("fast", 100, 1.0), ("slow", 1000, 500.0))]
+    assert [(p.backend, p.size) for p in curves.ordered(plans)] == [("fast", 100), ("slow", 100), ("fast", 1000), ("slow", 1000)]
 
 
 def test_curves_need_the_tuned_studies(data_dir, tmp_path):
