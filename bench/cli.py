@@ -14,12 +14,8 @@ import time
 from pathlib import Path
 
 from bench.errors import BenchError, redact
-from bench.profiles import DEFAULT_PROFILE, PROFILES, get_profile
+from bench.profiles import DEFAULT_PROFILE, ONE_THREAD_ENV, PROFILES, get_profile
 
-# One BLAS / TensorFlow / XLA thread per process: every process of ``all`` and ``worker`` (so a result does not
-# depend on how many threads summed it, whatever --jobs), and ``bench speed``'s single-threaded runs.
-ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
-                  "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
 WORKER_INDEX, WORKER_COUNT = "PAIRBENCH_WORKER_INDEX", "PAIRBENCH_WORKER_COUNT"  # set by ``all --jobs`` for its workers
 DEFAULT_JOBS = max(1, min(os.cpu_count() or 1, 2))  # one worker per core; more needs more memory than measured
 
@@ -62,10 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--classifiers", type=_csv, help="comma-separated classifiers (default: all)")
     common.add_argument("--storage", help="Optuna storage URL (default: sqlite under results/<profile>/)")
     common.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where results/<profile>/ goes")
+    common.add_argument("--task-file", type=Path, action="append", default=[], metavar="PATH",
+                        help="a task file (TOML, see README \"Your own dataset\"); repeatable; without --tasks, "
+                        "the run's tasks are the task files' tasks")
 
     inputs = argparse.ArgumentParser(add_help=False)
     inputs.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
-    inputs.add_argument("--encoding", default="utf-8", help="text encoding of the data files (default utf-8)")
     inputs.add_argument("--cache-dir", help="embedding cache directory (default: $PAIRBENCH_CACHE_DIR or ~/.cache/pairbench)")
     inputs.add_argument("--no-cache", action="store_true", help="compute every embedding afresh and store nothing")
     inputs.add_argument("--elmo-handle", help="TF Hub handle (URL or path) of a trusted ELMo model, e.g. "
@@ -110,7 +108,12 @@ def _parser() -> argparse.ArgumentParser:
                         "listed in the summary (rerun without it to add them: finished points are kept)")
     curves.add_argument("--curves-worker", action="store_true", help=argparse.SUPPRESS)  # a process of --jobs
     curves.add_argument("--until", type=float, help=argparse.SUPPRESS)  # the coordinator's deadline, to its workers
-    sub.add_parser("list", help="tasks, backends, classifiers and the pairing matrix")
+    sub.add_parser("list", help="tasks, backends, classifiers and the pairing matrix") \
+        .add_argument("--task-file", type=Path, action="append", default=[], metavar="PATH", help="also list these task files' tasks")
+    tasks = sub.add_parser("tasks", help="task files: `tasks validate PATH...` prints what loading each one found")
+    tasks.add_argument("action", choices=["validate"])
+    tasks.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="task files (TOML)")
+    tasks.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
     sub.add_parser("report", parents=[common], help="rebuild the leaderboard from the Optuna storage alone")
     sub.add_parser("check", parents=[common], help="fail unless every valid pairing has a finished leaderboard row")
     scale = sub.add_parser("scale", help="time and peak memory of two pairings on 1k-240k titles (so_lang4_titles)")
@@ -156,8 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "pretrain":  # pretraining has nothing to finish: Ctrl-C stops it at once
         _install_interrupt_handler()
     try:
+        if getattr(args, "task_file", None):
+            from bench.tasks import register_task_files
+
+            args.task_file_tasks = register_task_files(args.task_file)
         return {"all": cmd_all, "worker": cmd_worker, "pretrain": cmd_pretrain, "curves": cmd_curves, "list": cmd_list, "report": cmd_report, "check": cmd_check,
-                "cache": cmd_cache, "scale": cmd_scale, "speed": cmd_speed, "diff": cmd_diff,
+                "cache": cmd_cache, "tasks": cmd_tasks, "scale": cmd_scale, "speed": cmd_speed, "diff": cmd_diff,
                 "baseline": cmd_baseline}[args.command](args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -169,7 +176,7 @@ def _selection(args):
     from embeddings import BACKENDS, get_backend
     from models import CLASSIFIERS, get_classifier
 
-    tasks = [get_task(t).name for t in (args.tasks or TASKS)]
+    tasks = [get_task(t).name for t in (args.tasks or getattr(args, "task_file_tasks", None) or TASKS)]
     backends = [get_backend(b).name for b in (args.embeddings or BACKENDS)]
     classifiers = [get_classifier(c).name for c in (args.classifiers or CLASSIFIERS)]
     return tasks, backends, classifiers
@@ -190,7 +197,8 @@ def cmd_all(args, worker: bool = False) -> int:
     from bench.leaderboard import atomic_write, load_storage, provenance, write_leaderboard
     from bench.pairings import na_reason, valid_pairings
     from bench.runner import STOP, storage_for
-    from bench.tasks import load_task, resolve_data_dir
+    from bench.datafiles import resolve_data_dir
+    from bench.tasks import load_task
     from bench.timing import WAIT, MemorySampler, timed
     from bench.timing import record as record_timing
     from bench.timing import summary as timing_summary
@@ -223,9 +231,11 @@ def cmd_all(args, worker: bool = False) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     # Load (and validate) every task before any training starts.
-    datasets = {t: load_task(t, data_dir, max_sizes=profile.max_sizes, seed=profile.seed, encoding=args.encoding,
-                             window=profile.window) for t in tasks}
-    atomic_write(out_dir / "tasks.json", json.dumps({t: d.stats for t, d in datasets.items()}, indent=1))
+    datasets = {t: load_task(t, data_dir, max_sizes=profile.max_sizes, seed=profile.seed, window=profile.window)
+                for t in tasks}
+    if not worker:
+        atomic_write(out_dir / "tasks.json", json.dumps({**_read_json(out_dir / "tasks.json"),
+                                                         **{t: d.stats for t, d in datasets.items()}}, indent=1))
     trials = args.trials or profile.trials
     started = time.perf_counter()
     if worker:
@@ -240,6 +250,7 @@ def cmd_all(args, worker: bool = False) -> int:
     memory = MemorySampler()
     memory.start()
     scratch = None
+    codes: list[int] = []
     if parts and args.no_cache:  # built once for this run's processes, deleted at its end
         scratch = tempfile.mkdtemp(prefix="pairbench-pretraining-")
         os.environ[PRETRAINING_ENV] = scratch
@@ -259,7 +270,8 @@ def cmd_all(args, worker: bool = False) -> int:
             with timed(WAIT):
                 codes = [w.wait() for w in workers]
             if any(codes):
-                print(f"worker exit codes {codes}; the coordinator finishes what they left", file=sys.stderr)
+                print(f"error: {sum(c != 0 for c in codes)} of {len(codes)} workers failed (exit codes {codes}); the "
+                      f"coordinator finishes what they left, and this run exits with code 3", file=sys.stderr)
         # The coordinator's pass: resumes or finishes every study and writes each row. Trials a killed run left
         # RUNNING are failed first when the storage is this machine's own and no worker is alive any more.
         _tune(datasets, pairs, profile, storage, trials, recover=args.storage is None)
@@ -273,20 +285,24 @@ def cmd_all(args, worker: bool = False) -> int:
                 print(f"LEAKAGE ALARM {task}: shuffled-label control scores {c['shuffled']:.4f}, chance "
                       f"{c['chance_mean']:.4f} (95th pct {c['chance_p95']:.4f})", file=sys.stderr)
         rows, controls = load_storage(storage, profile.name)
-        rows = [r for r in rows if r["task"] in tasks]
+        rows = _merged(rows, args)
         record_timing(out_dir, "coordinator")
         cost = timing_summary(out_dir, time.perf_counter() - started, memory.stop(), args.jobs)
+        cost["worker_exit_codes"] = codes
         if pretraining:  # the one-time build, like a download of weights: the run's target counts without it
             cost["pretraining"] = pretraining
             cost["wall_seconds_after_pretraining"] = round(cost["run_wall_seconds"] - pretraining["wall_seconds"], 1)
-        atomic_write(out_dir / "provenance.json", json.dumps(provenance(
-            profile, ["python", "-m", "bench", *map(redact, sys.argv[1:])], data_dir,
-            [d.task.dataset.filename for d in datasets.values()], time.perf_counter() - started, cost), indent=1))
-        paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in tasks}, out_dir, backends,
-                                  classifiers, storage)
+        prov = provenance(profile, ["python", "-m", "bench", *map(redact, sys.argv[1:])], data_dir,
+                          [f for d in datasets.values() for f in d.task.dataset.files.values()],
+                          time.perf_counter() - started, cost)
+        atomic_write(out_dir / "provenance.json", json.dumps(_merged_provenance(prov, datasets, out_dir), indent=1))
+        shown = {r["task"] for r in rows}
+        paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in shown}, out_dir,
+                                  *_shown_columns(rows, backends, classifiers), storage)
+        failed = f"; {sum(c != 0 for c in codes)} worker(s) FAILED (exit codes {codes})" if any(codes) else ""
         print(f"{len(rows)} pairings in {time.perf_counter() - started:.0f} s (embedding cache: {cache.hits} hits, "
-              f"{cache.misses} computed); leaderboard: {paths['md']}; report: {paths['html']}")
-        return 0
+              f"{cache.misses} computed){failed}; leaderboard: {paths['md']}; report: {paths['html']}")
+        return 3 if any(codes) else 0
     finally:
         if scratch:
             os.environ.pop(PRETRAINING_ENV, None)
@@ -297,6 +313,45 @@ def cmd_worker(args) -> int:
     return cmd_all(args, worker=True)
 
 
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _merged(rows: list[dict], args) -> list[dict]:
+    """The rows a leaderboard shows: every task of the storage (runs on other tasks merge, never erase),
+    unless ``--tasks`` narrows it."""
+    return [r for r in rows if r["task"] in args.tasks] if args.tasks else rows
+
+
+def _shown_columns(rows: list[dict], backends: list[str], classifiers: list[str]) -> tuple[list[str], list[str]]:
+    """This run's backends and classifiers, then those of merged rows from earlier runs."""
+    return (list(dict.fromkeys([*backends, *(r["backend"] for r in rows)])),
+            list(dict.fromkeys([*classifiers, *(r["classifier"] for r in rows)])))
+
+
+def _task_sources(datasets: dict) -> dict:
+    """Each task's file (built-in ones by their path in the package) and its SHA-256."""
+    from bench.taskfile import BUILTIN_DIR
+
+    def where(source: str | None) -> str | None:
+        return f"bench/task_files/{Path(source).name}" if source and Path(source).parent == BUILTIN_DIR else source
+    return {t: {"task_file": where(d.task.source), "task_file_sha256": d.task.source_sha256} for t, d in datasets.items()}
+
+
+def _merged_provenance(prov: dict, datasets: dict, out_dir: Path) -> dict:
+    """This run's provenance, with each task's file and its SHA-256, and the earlier runs whose tasks this
+    run did not redo (their rows are still in the leaderboard)."""
+    prov["tasks"] = _task_sources(datasets)
+    old = _read_json(out_dir / "provenance.json")
+    earlier = old.pop("earlier_runs", []) + ([old] if old else [])
+    prov["earlier_runs"] = [{k: run.get(k) for k in ("command", "git_commit", "wall_seconds", "tasks", "datasets")}
+                            for run in earlier if set(run.get("tasks") or {}) - set(prov["tasks"])]
+    return prov
+
+
 def _tune(datasets: dict, pairs, profile, storage: str, trials: int, *, recover: bool, exclusive: bool = False) -> None:
     """Every selected study to its budget, with a progress bar and a line per finished study.
 
@@ -304,15 +359,17 @@ def _tune(datasets: dict, pairs, profile, storage: str, trials: int, *, recover:
     from tqdm import tqdm
 
     from bench.runner import STOP, run_study, settle_heap
+    from embeddings import BACKENDS
 
     if any(classifier != "logreg" for _, classifier in pairs):
         import keras  # noqa: F401  (imported now, so the heap settled below holds it)
     settle_heap()  # the modules and datasets live as long as the process: out of the collector's way
     with tqdm(total=len(datasets) * len(pairs) * trials, desc=profile.name, unit="trial", file=sys.stderr,
               disable=None) as bar:
-        # ELMo studies last: a parallel run's biLM is being trained meanwhile (see cmd_all). Worker k of n
-        # (``--jobs``) first takes every n-th study from the k-th, then any other study no process holds yet.
-        order = sorted(((t, p) for t in datasets for p in pairs), key=lambda tp: tp[1][0] == "elmo")
+        # Studies of backends marked ``runs_last`` (elmo) last: their model may still be in training (see cmd_all).
+        # Worker k of n (``--jobs``) first takes every n-th study from the k-th, then any other study no process
+        # holds yet.
+        order = sorted(((t, p) for t in datasets for p in pairs), key=lambda tp: BACKENDS[tp[1][0]].runs_last)
         index, jobs = int(os.environ.get(WORKER_INDEX, 0)), max(1, int(os.environ.get(WORKER_COUNT, 1)))
         first = order[index::jobs]
         order = first + [tp for tp in order if tp not in first]
@@ -355,12 +412,14 @@ def _input_flags(args) -> list[str]:
             argv += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     for path in args.corpus:
         argv += ["--corpus", str(path)]
+    for path in getattr(args, "task_file", []):
+        argv += ["--task-file", str(path)]
     return argv + (["--no-cache"] if args.no_cache else [])
 
 
 def _worker_argv(args, storage: str) -> list[str]:
     argv = [sys.executable, "-m", "bench", "worker", "--profile", args.profile, "--storage", storage,
-            "--results-dir", str(args.results_dir), "--encoding", args.encoding] + _input_flags(args)
+            "--results-dir", str(args.results_dir)] + _input_flags(args)
     for flag, value in (("--tasks", args.tasks), ("--embeddings", args.embeddings), ("--classifiers", args.classifiers)):
         if value:
             argv += [flag, ",".join(value)]
@@ -413,7 +472,7 @@ def _pretraining_parts(args, backends, data_dir: Path) -> tuple[str, ...]:
     from embeddings import corpus, pretraining
 
     files = [corpus.check_corpus_file(f) for f in args.corpus]
-    corpus.configure(data_dir, files, args.encoding)
+    corpus.configure(data_dir, files)
     parts = pretraining.needs(backends, args.elmo_handle)
     if files and not parts and args.command != "worker":
         print("note: --corpus is not used: no selected backend pretrains on the corpus (word2vec-corpus, or elmo "
@@ -425,7 +484,7 @@ def _pretrain_first(args, parts: tuple[str, ...], memory) -> dict | None:
     """Run ``bench pretrain`` in a process of its own (every core, and TensorFlow's memory given back when it
     exits) before any tuning; returns its pretraining.json plus the wall time, or None when it failed."""
     argv = [sys.executable, "-m", "bench", "pretrain", "--profile", args.profile, "--results-dir",
-            str(args.results_dir), "--encoding", args.encoding] + _input_flags(args)
+            str(args.results_dir)] + _input_flags(args)
     if args.embeddings:
         argv += ["--embeddings", ",".join(args.embeddings)]
     started = time.perf_counter()
@@ -444,9 +503,9 @@ def _configure_pretrained(args, backends, parts: tuple[str, ...], profile_name: 
     """The elmo backend's model for this process: the hub handle, or the biLM pretrained on the corpus (read
     from the cache; trained here first when absent, e.g. in a worker started by hand on another machine)."""
     from bench.timing import timed
-    from embeddings import bilm, corpus, elmo, pretraining
+    from embeddings import BACKENDS, bilm, corpus, elmo, pretraining
 
-    if not ("bilm" in parts or ("elmo" in backends and args.elmo_handle)):
+    if not ("bilm" in parts or (args.elmo_handle and any(BACKENDS[b].pretrains == "bilm" for b in backends))):
         return
 
     def log(line: str) -> None:
@@ -463,7 +522,7 @@ def _configure_pretrained(args, backends, parts: tuple[str, ...], profile_name: 
 
 def cmd_pretrain(args) -> int:
     from bench.leaderboard import atomic_write
-    from bench.tasks import resolve_data_dir
+    from bench.datafiles import resolve_data_dir
     from embeddings import bilm, pretraining
     from embeddings.cache import configure as configure_cache
 
@@ -508,7 +567,8 @@ def cmd_curves(args) -> int:
     from bench import curves
     from bench.leaderboard import load_storage, provenance
     from bench.runner import STOP, storage_for
-    from bench.tasks import load_task, resolve_data_dir
+    from bench.datafiles import resolve_data_dir
+    from bench.tasks import load_task
     from bench.timing import MemorySampler
     from bench.timing import summary as timing_summary
     from bench.timing import record as record_timing
@@ -537,8 +597,7 @@ def cmd_curves(args) -> int:
     storage = args.storage or f"sqlite:///{(out_dir / 'optuna.sqlite3').resolve()}"
     cache = configure_cache(args.cache_dir, enabled=not args.no_cache)
     sizes = {"train": None, "validation": profile.max_validation, "test": profile.max_test}
-    datasets = {t: load_task(t, data_dir, max_sizes=sizes, seed=profile.seed, encoding=args.encoding,
-                             window=profile.window) for t in tasks}
+    datasets = {t: load_task(t, data_dir, max_sizes=sizes, seed=profile.seed, window=profile.window) for t in tasks}
     plans = curves.plan(datasets, tuned_rows, tuned, backends, args.sizes or curves.DEFAULT_SIZES, args.retune,
                         seeds=args.seeds, trials=profile.trials)
 
@@ -563,7 +622,7 @@ def cmd_curves(args) -> int:
         storage_for(storage)
         argv = [sys.executable, "-m", "bench", "curves", "--curves-worker", "--profile", args.profile,
                 "--storage", storage, "--tuned-storage", tuned, "--results-dir", str(args.results_dir),
-                "--encoding", args.encoding, "--seeds", str(args.seeds), "--jobs", "1"] + _input_flags(args)
+                "--seeds", str(args.seeds), "--jobs", "1"] + _input_flags(args)
         argv += ["--until", repr(until)] if until else []
         for flag, value in (("--tasks", args.tasks), ("--embeddings", args.embeddings), ("--sizes", args.sizes)):
             if value:
@@ -573,7 +632,8 @@ def cmd_curves(args) -> int:
         memory.pids += [w.pid for w in workers]
         codes = [w.wait() for w in workers]
         if any(codes):
-            print(f"curve worker exit codes {codes}; the coordinator finishes what they left", file=sys.stderr)
+            print(f"error: {sum(c != 0 for c in codes)} of {len(codes)} curve workers failed (exit codes {codes}); "
+                  f"the coordinator finishes what they left, and this run exits with code 3", file=sys.stderr)
     rows = curves.run_plans(plans, datasets, profile, storage, retune=args.retune, recover=args.storage is None,
                             log=log, until=until)
     if STOP.is_set():
@@ -586,14 +646,17 @@ def cmd_curves(args) -> int:
     recs = curves.records(rows)
     skipped = curves.not_run(plans, recs, args.time_limit)
     prov = provenance(profile, ["python", "-m", "bench", *map(redact, sys.argv[1:])], data_dir,
-                      [d.task.dataset.filename for d in datasets.values()], time.perf_counter() - started, cost)
+                      [f for d in datasets.values() for f in d.task.dataset.files.values()], time.perf_counter() - started,
+                      cost)
+    prov["tasks"] = _task_sources(datasets)
     prov["tuned_storage"] = redact(tuned)
     prov["time_limit_minutes"] = args.time_limit
     prov["not_run"] = skipped
     paths = curves.write(recs, out_dir, prov, not_run=skipped)
-    print(f"{len(recs)} curve points ({len(skipped)} not run) in {time.perf_counter() - started:.0f} s (embedding cache: {cache.hits} hits, "
-          f"{cache.misses} computed); summary: {paths['md']}; report: {paths['html']}")
-    return 0
+    failed = f"; {sum(c != 0 for c in codes)} worker(s) FAILED (exit codes {codes})" if any(codes) else ""
+    print(f"{len(recs)} curve points ({len(skipped)} not run) in {time.perf_counter() - started:.0f} s (embedding cache: "
+          f"{cache.hits} hits, {cache.misses} computed){failed}; summary: {paths['md']}; report: {paths['html']}")
+    return 3 if any(codes) else 0
 
 
 def _int_list(value: str) -> list[int]:
@@ -608,12 +671,13 @@ def _int_list(value: str) -> list[int]:
 
 def cmd_scale(args) -> int:
     from bench import scale
-    from bench.tasks import DATASETS, resolve_data_dir
+    from bench.datafiles import resolve_data_dir
+    from bench.tasks import dataset_of
 
     data_dir = resolve_data_dir(args.data_dir)
     for name in ("so_lang4_titles", "so_lang4"):
-        if not (data_dir / DATASETS[name].filename).is_file():
-            raise BenchError(f"missing data file {DATASETS[name].filename} in {data_dir}: pass --data-dir DIR or "
+        if not (data_dir / dataset_of(name).filename).is_file():
+            raise BenchError(f"missing data file {dataset_of(name).filename} in {data_dir}: pass --data-dir DIR or "
                              "set PAIRBENCH_DATA_DIR")
     started = time.perf_counter()
     paths = scale.run(data_dir, args.results_dir / "scale", sizes=args.sizes or scale.SIZES)
@@ -623,7 +687,7 @@ def cmd_scale(args) -> int:
 
 def cmd_speed(args) -> int:
     from bench import speed
-    from bench.tasks import resolve_data_dir
+    from bench.datafiles import resolve_data_dir
 
     started = time.perf_counter()
     paths = speed.run(resolve_data_dir(args.data_dir), args.results_dir / "benchmarks")
@@ -668,13 +732,15 @@ def cmd_cache(args) -> int:
 
 def cmd_list(args) -> int:
     from bench.pairings import na_reason
+    from bench.taskfile import BUILTIN_DIR
     from bench.tasks import TASKS
     from embeddings import BACKENDS
     from models import CLASSIFIERS
 
     print("Tasks:")
     for t in TASKS.values():
-        print(f"  {t.name:15s} {t.task_type:10s} {t.dataset.filename:26s} {t.description}")
+        source = "" if t.source is None or Path(t.source).parent == BUILTIN_DIR else f" [{t.source}]"
+        print(f"  {t.name:15s} {t.task_type:10s} {t.dataset.filename:26s} {t.description}{source}")
     print("Embedding backends:")
     for b in BACKENDS.values():
         print(f"  {b.name:15s} yields {', '.join(b.provides):22s} {b.description}")
@@ -692,6 +758,46 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_tasks(args) -> int:
+    """``tasks validate``: load each task file's data in full and print what loading found."""
+    from bench.taskfile import load_task_file
+    from bench.datafiles import resolve_data_dir
+    from bench.tasks import load_task
+
+    data_dir = resolve_data_dir(args.data_dir)
+    names: dict[str, Path] = {}
+    for path in args.paths:
+        task = load_task_file(path)
+        if task.name in names:
+            raise BenchError(f"task file {path}: task name {task.name!r} is already taken by {names[task.name]}")
+        names[task.name] = path
+        data = load_task(task, data_dir)
+        stats = data.stats
+        print(f"{path}: task {task.name} ({task.task_type}), sha256 {task.source_sha256[:12]}")
+        print(f"  data: {', '.join(f'{s} {f}' if s != 'all' else f for s, f in task.dataset.files.items())} "
+              f"({task.dataset.encoding}); text fields: {', '.join(task.dataset.text_fields)}")
+        print(f"  rows read {stats['rows']:,}; empty text dropped {stats['empty_dropped']:,}; duplicate texts "
+              f"collapsed {stats['duplicates_collapsed']:,} ({stats['duplicate_groups_with_conflicting_labels']:,} "
+              f"groups with conflicting labels)"
+              + (f"; training texts also held out, dropped {stats['dropped_shared_with_held_out']:,}"
+                 if "dropped_shared_with_held_out" in stats else ""))
+        dropped = {s: stats[f"{s}_dropped_without_top_labels"] for s in ("train", "validation", "test")
+                   if f"{s}_dropped_without_top_labels" in stats}
+        if dropped:
+            print(f"  dropped without any of the top {task.top_k_labels} training labels: "
+                  + ", ".join(f"{s} {n:,}" for s, n in dropped.items()))
+        if "labels_read" in stats:
+            print("  labels read: " + ", ".join(f"{k} {n:,}" for k, n in stats["labels_read"].items())
+                  + f" -> positive {task.positive_label!r}, every other label {task.negative_label!r}")
+        print(f"  classes: {len(data.classes)}")
+        for split in ("train", "validation", "test"):
+            counts = stats["label_counts"][split]
+            shown = ", ".join(f"{k} {n:,}" for k, n in list(counts.items())[:8])
+            more = f", ... ({len(counts) - 8} more)" if len(counts) > 8 else ""
+            print(f"  {split:10s} {stats['used'][split]:7,} documents; labels: {shown}{more}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from bench.leaderboard import load_storage, write_leaderboard
 
@@ -699,11 +805,12 @@ def cmd_report(args) -> int:
     tasks, backends, classifiers = _selection(args)
     storage, out_dir = _storage(args, profile)
     rows, controls = load_storage(storage, profile.name)
-    rows = [r for r in rows if r["task"] in tasks]
+    rows = _merged(rows, args)
     if not rows:
         raise BenchError(f"no studies of profile {profile.name!r} in storage {redact(storage)}; run `python -m bench all` first")
-    paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in tasks}, out_dir, backends,
-                              classifiers, storage)
+    shown = {r["task"] for r in rows}
+    paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in shown}, out_dir,
+                              *_shown_columns(rows, backends, classifiers), storage)
     print(f"{len(rows)} pairings; leaderboard: {paths['md']}; report: {paths['html']}")
     return 0
 

@@ -31,7 +31,9 @@ import optuna
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.files import atomic_write
 from bench.profiles import Profile
+from bench.rows import validation_order
 from bench.tables import Table, markdown_table
 
 DEFAULT_SIZES = (250, 1000, 4000, 16000)
@@ -66,8 +68,6 @@ def variant(size: int, retune: bool) -> str:
 def pairings_for(rows: list[dict], task: str, backends) -> list[tuple[str, str, dict]]:
     """(backend, classifier, tuned row) to draw for a task: TF-IDF + logistic regression, and each other
     selected backend with its validation-chosen best classifier."""
-    from bench.leaderboard import _validation_order
-
     ok = [r for r in rows if r["task"] == task and r.get("status") == "ok"]
     chosen = []
     for backend in backends:
@@ -75,7 +75,7 @@ def pairings_for(rows: list[dict], task: str, backends) -> list[tuple[str, str, 
         if backend == BASELINE[0]:
             candidates = [r for r in candidates if r["classifier"] == BASELINE[1]]
         if candidates:
-            best = min(candidates, key=_validation_order)
+            best = min(candidates, key=validation_order)
             chosen.append((backend, best["classifier"], best))
     return chosen
 
@@ -265,7 +265,6 @@ def not_run_table(skipped: list[dict]) -> Table:
 def write(recs: list[dict], out_dir: Path, provenance: dict | None = None,
           not_run: list[dict] | None = None) -> dict[str, Path]:
     from bench.html_report import image_html, page, table_html
-    from bench.leaderboard import atomic_write
 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "curves.json", "csv": out_dir / "curves.csv", "md": out_dir / "summary.md",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -24,22 +23,14 @@ import optuna
 import pandas as pd
 
 from bench import metrics
+from bench.files import atomic_write
+from bench.html_report import render
 from bench.pairings import na_reason
+from bench.plots import write_budget_plots, write_plots
+from bench.rows import learning_floor, validation_order
 from bench.runner import decode_predictions, storage_for, study_name
-
-
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write via a temporary file and rename, so a killed run never leaves a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from bench.tables import budget_sections, markdown, pretraining_sections
+from embeddings import BACKENDS
 
 
 def load_storage(storage: str, profile: str) -> tuple[list[dict], dict[str, dict]]:
@@ -73,17 +64,6 @@ def missing_pairings(rows: list[dict], tasks, backends, classifiers) -> list[str
 # --------------------------------------------------------------------------- statistics of the rows
 
 
-def _per_repeat(value) -> list:
-    """A per-repeat field as a list (rows of older runs stored one value, e.g. ``epochs_run: 12``)."""
-    return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def _validation_order(r: dict) -> tuple:
-    """Sort key of the validation-chosen best: highest ``validation_main``, then backend and classifier name."""
-    score = r.get("validation_main")
-    return (-score if score is not None else float("inf"), r["backend"], r["classifier"])
-
-
 def row_samples(r: dict, truth: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The row's test metric (mean over repeats) on the task's document resamples, with its seeds resampled too."""
     per_repeat = [metrics.resampled_metric(r["task_type"], r["main_metric"], truth, decode_predictions(p), weights,
@@ -107,7 +87,7 @@ def mark_ties(rows: list[dict]) -> list[dict]:
         scored = [r for r in rows if r["task"] == task and r.get("status") == "ok" and r.get("test_predictions")]
         if not scored:
             continue
-        best = min(scored, key=_validation_order)
+        best = min(scored, key=validation_order)
         truth = decode_predictions(best["test_truth"])
         weights = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)  # shared: the test is paired
         best_samples = row_samples(best, truth, weights)
@@ -143,8 +123,8 @@ def pretraining_effects(rows: list[dict]) -> list[dict]:
             if not base or not other:
                 continue
             pairs = [(c, base[c], other[c]) for c in sorted(set(base) & set(other))]
-            pairs.append((BEST_OF_BACKEND, min(base.values(), key=_validation_order),
-                          min(other.values(), key=_validation_order)))
+            pairs.append((BEST_OF_BACKEND, min(base.values(), key=validation_order),
+                          min(other.values(), key=validation_order)))
             truth = decode_predictions(pairs[0][1]["test_truth"])
             weights = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)
             for classifier, a, b in pairs:
@@ -157,11 +137,6 @@ def pretraining_effects(rows: list[dict]) -> list[dict]:
                     "difference": b["test_main"] - a["test_main"], "difference_ci95": [low, high],
                     "verdict": "helped" if low > 0 else "hurt" if high < 0 else "no clear difference"})
     return effects
-
-
-def learning_floor(control: dict | None) -> float | None:
-    """The score a pairing must beat to have learned anything: max(majority baseline, 95th percentile of chance)."""
-    return max(control["majority"], control["chance_p95"]) if control else None
 
 
 def mark_did_not_learn(rows: list[dict], controls: dict[str, dict]) -> list[dict]:
@@ -244,18 +219,12 @@ def write_leaderboard(rows: list[dict], controls: dict[str, dict], out_dir: Path
     budget = budget_curves(storage, rows) if storage else {}
     if budget:
         atomic_write(out_dir / "budget.json", json.dumps(budget, indent=1, sort_keys=True))
-    from bench.tables import budget_sections, markdown, pretraining_sections
-
     sections = pretraining_sections(pretraining) + budget_sections(budget)
     atomic_write(paths["md"], markdown(rows, controls, marginals, backends, classifiers, sections))
-    from bench.plots import write_budget_plots, write_plots
-
     paths.update(write_plots(rows, out_dir / "plots", backends, classifiers))
     paths.update(write_budget_plots(budget, out_dir / "plots"))
     if storage:
         paths.update(write_study_views(storage, rows, out_dir))
-    from bench.html_report import render
-
     provenance_file = out_dir / "provenance.json"
     provenance = json.loads(provenance_file.read_text(encoding="utf-8")) if provenance_file.is_file() else {}
     paths["html"] = out_dir / "index.html"
@@ -266,7 +235,7 @@ def write_leaderboard(rows: list[dict], controls: dict[str, dict], out_dir: Path
 def _pretraining(rows: list[dict], out_dir: Path) -> dict:
     """What the reports say of pretraining: the corpus (``corpus.json``), its build (``pretraining.json``), both
     written by ``bench pretrain``, when a pretrained backend has a row; and ``pretraining_effects``."""
-    used = {r["backend"] for r in rows} & {"elmo", *(p for _, p in PRETRAINING_PAIRS)}
+    used = any(BACKENDS[b].pretrains for b in {r["backend"] for r in rows} if b in BACKENDS)
 
     def read(name: str) -> dict | None:
         path = out_dir / name

@@ -14,10 +14,10 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench.files import atomic_write  # noqa: E402
+
 
 def write_plots(rows: list[dict], out_dir: Path, backends, classifiers) -> dict[str, Path]:
-    from bench.leaderboard import atomic_write
-
     paths = {}
     for task in sorted({r["task"] for r in rows}):
         ok = [r for r in rows if r["task"] == task and r.get("status") == "ok"]
@@ -96,8 +96,6 @@ def _pareto(task: str, rows: list[dict], backends, classifiers):
 
 def write_budget_plots(budget: dict[str, dict], out_dir: Path) -> dict[str, Path]:
     """``<task>-budget.png``: the expected best validation score against completed trials, a line per pairing."""
-    from bench.leaderboard import atomic_write
-
     paths = {}
     for task in sorted({c["task"] for c in budget.values()}):
         curves = sorted((c for c in budget.values() if c["task"] == task and c["expected_best"]),

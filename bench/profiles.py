@@ -58,6 +58,11 @@ PROFILES = {
 }
 DEFAULT_PROFILE = "standard"
 
+# One BLAS / TensorFlow / XLA thread per process: every process of ``all`` and ``worker`` (so a result does not
+# depend on how many threads summed it, whatever --jobs), and ``bench speed``'s single-threaded runs.
+ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+                  "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+
 
 def get_profile(name: str) -> Profile:
     if name not in PROFILES:

@@ -35,9 +35,10 @@ EVAL_DOCS = 5000
 SEED = 13
 
 
-def _documents(data_dir: Path, encoding: str = "utf-8") -> tuple[list[str], list[str], list[str], list[str]]:
+def _documents(data_dir: Path) -> tuple[list[str], list[str], list[str], list[str]]:
     """(scaling titles, their labels, evaluation titles, their labels), de-duplicated by normalised title."""
-    from bench.tasks import DATASETS, normalise, read_table, split_of
+    from bench.datafiles import read_table
+    from bench.tasks import dataset_of, normalise, split_of
 
     def clean(frame, text: str) -> tuple[list[str], list[str]]:
         seen, texts, labels = set(), [], []
@@ -49,10 +50,10 @@ def _documents(data_dir: Path, encoding: str = "utf-8") -> tuple[list[str], list
                 labels.append(label)
         return texts, labels
 
-    texts, labels = clean(read_table(DATASETS["so_lang4_titles"], data_dir, encoding), "title")
+    texts, labels = clean(read_table(dataset_of("so_lang4_titles"), data_dir), "title")
     order = np.random.default_rng(SEED).permutation(len(texts))
     texts, labels = [texts[i] for i in order], [labels[i] for i in order]
-    source = read_table(DATASETS["so_lang4"], data_dir, encoding)
+    source = read_table(dataset_of("so_lang4"), data_dir)
     eval_texts, eval_labels = clean(source, "title")
     # so_lang4's validation split (its fixed hash split is over title + body; titles alone are read here)
     keep = [i for i, (t, b) in enumerate(zip(source["title"].astype(str), source["body"].astype(str)))
@@ -67,7 +68,8 @@ def _documents(data_dir: Path, encoding: str = "utf-8") -> tuple[list[str], list
 def measure(data_dir: Path, n: int, backend: str, classifier: str) -> dict:
     """Train one pairing on the first ``n`` titles in this process; return its costs and score."""
     from bench import metrics
-    from bench.tasks import DATASETS, Split, Task, TaskData, encode_labels
+    from bench.pairings import feature_kind
+    from bench.tasks import Split, Task, TaskData, dataset_of, encode_labels
     from embeddings import get_backend
     from models import get_classifier
 
@@ -75,13 +77,13 @@ def measure(data_dir: Path, n: int, backend: str, classifier: str) -> dict:
     n = min(n, len(texts))  # the largest size is the whole file (its distinct titles)
     texts, labels = texts[:n], labels[:n]
     classes = sorted(set(labels))
-    task = Task("scale-so-lang4-titles", "multiclass", DATASETS["so_lang4_titles"], lambda r, w: r["language"],
+    task = Task("scale-so-lang4-titles", "multiclass", dataset_of("so_lang4_titles"), lambda r, w: r["language"],
                 "so_lang4_titles, 4 languages (scaling only)")
     # The backends transform a test split too; a one-title stand-in keeps that cost out of the figures.
     data = TaskData(task, classes, Split({"title": texts}, labels), Split({"title": eval_texts}, eval_labels),
                     Split({"title": eval_texts[:1]}, eval_labels[:1]), {}, key=f"scale-{n}")
     baseline = _rss_now()
-    kind = "sparse" if backend == "tfidf" else "ids"
+    kind = feature_kind(backend, classifier)
     start = time.perf_counter()
     features = get_backend(backend).build(data, SETTINGS[backend], kind)
     embed = time.perf_counter() - start
@@ -139,7 +141,7 @@ def growth(rows: list[dict], key: str) -> dict:
 def write(rows: list[dict], out_dir: Path) -> dict[str, Path]:
     import pandas as pd
 
-    from bench.leaderboard import atomic_write
+    from bench.files import atomic_write
     from bench.runner import versions
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -181,7 +183,7 @@ def write(rows: list[dict], out_dir: Path) -> dict[str, Path]:
 def _plot(rows: list[dict], path: Path) -> None:
     import io
 
-    from bench.leaderboard import atomic_write
+    from bench.files import atomic_write
     from bench.plots import plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))

@@ -19,6 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+from bench.files import atomic_write
+from bench.profiles import ONE_THREAD_ENV
+
 CLASSIFIERS = ("flatten-dense", "lstm", "bilstm", "gru")
 VARIANTS = (("jax", False), ("tensorflow", False), ("tensorflow", True))
 EPOCHS = 3
@@ -58,8 +61,6 @@ def fit_epochs(data_dir: str, classifier: str, jit_compile: bool, fits: int = 1)
 
 def _child(data_dir: Path, backend: str, classifier: str, jit: bool, fits: int = 1, threads: int = 1,
            wait: bool = True):
-    from bench.cli import ONE_THREAD_ENV
-
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     if threads == 1:
         env.update(ONE_THREAD_ENV)
@@ -80,7 +81,6 @@ def _result(proc, cmd) -> dict:
 
 
 def run(data_dir: Path, out_dir: Path) -> dict[str, Path]:
-    from bench.leaderboard import atomic_write
     from bench.runner import versions
 
     rows = []

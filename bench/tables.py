@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from bench import metrics
-from bench.leaderboard import _per_repeat, _validation_order, learning_floor
 from bench.pairings import na_reason
+from bench.rows import learning_floor, per_repeat, validation_order
 
 
 # --------------------------------------------------------------------------- the table model both reports render
@@ -52,7 +52,7 @@ def _standing(r: dict) -> str:
 
 def _task_best(ok: list[dict]) -> dict:
     """The row ``mark_ties`` chose, else (rows of older runs marked their best on test) the best on validation."""
-    return next((r for r in ok if r.get("vs_best") == "best"), None) or min(ok, key=_validation_order)
+    return next((r for r in ok if r.get("vs_best") == "best"), None) or min(ok, key=validation_order)
 
 
 def _comparisons(rows: list[dict]) -> str:
@@ -106,7 +106,7 @@ def _cap_share(ok: list[dict]) -> str:
         return "not recorded"
     iterative = [r for r in ok if r.get("epoch_cap") is not None]
     flags = [bool(f) for r in iterative
-             for f in (_per_repeat(r.get("stopped_by_cap")) or [False] * (r.get("repeats") or 1))]
+             for f in (per_repeat(r.get("stopped_by_cap")) or [False] * (r.get("repeats") or 1))]
     return f"{sum(flags)} of {len(flags)} fits, {sum(flags) / len(flags):.0%}" if flags else "no iterative fits"
 
 
@@ -199,9 +199,9 @@ def _test_cell(r: dict) -> str:
 def _epochs_cell(r: dict) -> str:
     if "epoch_cap" in r and r["epoch_cap"] is None:
         return "not iterative"
-    at_cap = _per_repeat(r.get("stopped_by_cap"))
+    at_cap = per_repeat(r.get("stopped_by_cap"))
     runs = ", ".join(f"{e}*" if i < len(at_cap) and at_cap[i] else str(e)
-                     for i, e in enumerate(_per_repeat(r.get("epochs_run"))))
+                     for i, e in enumerate(per_repeat(r.get("epochs_run"))))
     return f"{runs} of {r['epoch_cap']}" if runs and r.get("epoch_cap") else runs
 
 

@@ -1,188 +1,74 @@
-"""Tasks: declarative records over the real datasets, fixed hash splits, profile-sized subsets.
+"""Tasks: the registry of task records (read from task files), fixed hash splits, profile-sized subsets.
 
-A *dataset* is a file and how to read one document (text fields) from a row; a *task* is a dataset plus a
-label rule and a task type. Splits belong to the dataset: every document goes to train / validation / test
-(80/10/10) by a hash of its normalised text, so identical texts always share a split, every task on a
+A *dataset* is a file (or split files; reading them is ``bench.datafiles``) and how to read one document
+(text fields) from a row; a *task* is a dataset plus a label rule and a task type (both records are in
+``bench.taskfile``). Splits belong to the dataset: every document of a single file goes to train /
+validation / test (80/10/10) by a hash of its normalised text, so identical texts always share a split, every task on a
 dataset sees the same split, and the split is the same on every machine and run.
 """
 
 from __future__ import annotations
 
-import ast
 import collections
 import functools
 import hashlib
-import html
-import html.parser
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-import pandas as pd
 
+from bench.datafiles import data_path, format_from_name, read_documents, resolve_data_dir
 from bench.errors import BenchError, lookup
+from bench.taskfile import BUILTIN_DIR, TASK_TYPES, Dataset, Task
 
-DATA_DIR_ENV = "PAIRBENCH_DATA_DIR"
 SPLITS = ("train", "validation", "test")
-TASK_TYPES = ("binary", "multiclass", "multilabel")
-
-
-# --------------------------------------------------------------------------- data directory and reading
-
-
-def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """The data directory: the ``--data-dir`` option, else ``$PAIRBENCH_DATA_DIR``."""
-    chosen = data_dir or os.environ.get(DATA_DIR_ENV)
-    if not chosen:
-        raise BenchError(
-            f"no data directory: pass --data-dir DIR or set {DATA_DIR_ENV} (for example ../shared/data)"
-        )
-    path = Path(chosen).expanduser()
-    if not path.is_dir():
-        raise BenchError(f"data directory {path} does not exist: pass --data-dir DIR or set {DATA_DIR_ENV}")
-    return path
-
-
-def html_to_text(markup: str) -> str:
-    """Visible text of an HTML fragment (Stack Overflow bodies); code blocks are kept as text."""
-    parser = _TextExtractor()
-    parser.feed(markup)
-    parser.close()
-    return re.sub(r"\s+", " ", "".join(parser.parts)).strip()
-
-
-class _TextExtractor(html.parser.HTMLParser):
-    _BREAKS = {"p", "br", "div", "li", "pre", "blockquote", "h1", "h2", "h3", "h4", "tr"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag in self._BREAKS:
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag):
-        if tag in self._BREAKS:
-            self.parts.append(" ")
-
-    def handle_data(self, data):
-        self.parts.append(data)
-
-
-def parse_tag_list(value: str, *, where: str) -> tuple[str, ...]:
-    """A Python list literal of tags (``"['php', 'sql']"``), parsed safely; anything else raises."""
-    try:
-        parsed = ast.literal_eval(value)
-    except (ValueError, SyntaxError) as exc:
-        raise BenchError(f"{where}: expected a list literal of tags such as ['php', 'sql'], got {value[:60]!r}") from exc
-    if not isinstance(parsed, (list, tuple)) or not all(isinstance(t, str) for t in parsed):
-        raise BenchError(f"{where}: expected a list of tag strings, got {type(parsed).__name__} {value[:60]!r}")
-    return tuple(parsed)
-
-
-def parse_space_tags(value: str, *, where: str) -> tuple[str, ...]:
-    return tuple(value.split())
 
 
 # --------------------------------------------------------------------------- declarative records
 
 
-@dataclass(frozen=True)
-class Dataset:
-    """One file of the data directory and how a document is read from a row."""
-
-    name: str
-    filename: str
-    columns: tuple[str, ...]
-    text_fields: dict[str, Callable[[dict], str]]  # field name -> row -> text (e.g. title, body)
-    sep: str = ","
-
-    def document(self, row: dict) -> dict[str, str]:
-        return {name: get(row) for name, get in self.text_fields.items()}
-
-
-@dataclass(frozen=True)
-class Task:
-    """A classification task: a dataset, a task type and a rule that reads labels from a row."""
-
-    name: str
-    task_type: str
-    dataset: Dataset
-    labels: Callable[[dict, str], object]  # (row, where) -> str (single-label) or tuple[str, ...]
-    description: str
-    top_k_labels: int | None = None  # multi-label: keep the k most frequent training tags
-    positive_label: str | None = None  # binary: the label scored as positive
-
-    @property
-    def main_metric(self) -> str:
-        from bench.metrics import MAIN_METRIC
-
-        return MAIN_METRIC[self.task_type]
-
-
-def _col(name: str) -> Callable[[dict], str]:
-    return lambda row: str(row[name])
-
-
-def _joined(*names: str) -> Callable[[dict], str]:
-    return lambda row: "\n".join(str(row[n]) for n in names)
-
-
-DATASETS: dict[str, Dataset] = {
-    d.name: d
-    for d in [
-        Dataset("bbc_text", "bbc_text.csv.gz", ("category", "text"), {"text": _col("text")}),
-        Dataset(
-            "so_lang4",
-            "so_lang4.csv.gz",
-            ("id", "language", "title", "body"),
-            {"title": _col("title"), "body": _col("body")},
-        ),
-        Dataset("so_titles20", "so_titles20.csv.gz", ("text", "label_id", "tag"), {"text": _col("text")}),
-        Dataset("so_tags100_titles", "so_tags100_titles.tsv.gz", ("title", "tags"), {"title": _col("title")}, sep="\t"),
-        Dataset(
-            "so_2008",
-            "so_2008.csv.gz",
-            ("Id", "CreationDate", "Title", "Body", "Tags"),
-            {"title": _col("Title"), "body": lambda row: html_to_text(str(row["Body"]))},
-        ),
-        Dataset("so_lang4_titles", "so_lang4_titles.csv.gz", ("id", "language", "title"), {"title": _col("title")}),
-    ]
-}
-
 TASKS: dict[str, Task] = {}
 
 
 def register_task(task: Task) -> Task:
+    """Add a task to the registry; a second task of the same name is refused (naming both sources)."""
     if task.task_type not in TASK_TYPES:
         raise ValueError(f"task {task.name}: task_type must be one of {TASK_TYPES}, got {task.task_type!r}")
+    old = TASKS.get(task.name)
+    if old is not None and not (old.source and old.source == task.source and old.source_sha256 == task.source_sha256):
+        raise BenchError(f"task file {task.source or '(Python)'}: task name {task.name!r} is already taken by "
+                         f"{old.source or 'a task registered in Python'}; rename one of them (key name)")
     TASKS[task.name] = task
     return task
 
 
-register_task(Task("bbc-news", "multiclass", DATASETS["bbc_text"], lambda r, w: str(r["category"]),
-                   "BBC news articles, 5 topics"))
-register_task(Task("so-lang4", "multiclass", DATASETS["so_lang4"], lambda r, w: str(r["language"]),
-                   "Stack Overflow title + body, 4 languages"))
-register_task(Task("so-python", "binary", DATASETS["so_lang4"],
-                   lambda r, w: "python" if r["language"] == "python" else "other",
-                   "Stack Overflow title + body: is it a Python question?", positive_label="python"))
-register_task(Task("so-titles20", "multiclass", DATASETS["so_titles20"], lambda r, w: str(r["tag"]),
-                   "Stack Overflow titles, 20 tags (Xu et al. 2015)"))
-register_task(Task("so-tags100", "multilabel", DATASETS["so_tags100_titles"],
-                   lambda r, w: parse_tag_list(str(r["tags"]), where=w),
-                   "Stack Overflow titles, 100 tags, 1-5 per question"))
-register_task(Task("so-2008-top20", "multilabel", DATASETS["so_2008"],
-                   lambda r, w: parse_space_tags(str(r["Tags"]), where=w),
-                   "Stack Overflow 2008 title + HTML body, the 20 most frequent training tags", top_k_labels=20))
+def register_task_files(paths) -> list[str]:
+    """Read and register task files; their task names, in order."""
+    from bench.taskfile import load_task_file
+
+    return [register_task(load_task_file(p)).name for p in paths]
+
+
+def unregister_task(name: str) -> None:
+    TASKS.pop(name, None)
+
+
+register_task_files(sorted(BUILTIN_DIR.glob("*.toml")))
+
+# Read by the pretraining corpus (unlabelled text) and ``bench scale``; not a task of its own.
+UNLABELLED = {"so_lang4_titles": Dataset("so_lang4_titles", "so_lang4_titles.csv.gz", ("id", "language", "title"),
+                                         {"title": lambda row: str(row["title"])}, identity="so_lang4_titles")}
 
 
 def get_task(name: str) -> Task:
     return lookup(TASKS, "task", name)
+
+
+def dataset_of(name: str) -> Dataset:
+    """A built-in dataset by name (e.g. so_lang4), from the registered tasks or the unlabelled ones."""
+    found = {t.dataset.name: t.dataset for t in TASKS.values() if t.source and Path(t.source).parent == BUILTIN_DIR}
+    return lookup({**found, **UNLABELLED}, "dataset", name)
 
 
 # --------------------------------------------------------------------------- splits and loaded data
@@ -286,66 +172,84 @@ def normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def hash_bucket(text: str) -> int:
+    """0-99 from a hash of the normalised text: stable everywhere."""
+    return int.from_bytes(hashlib.sha256(normalise(text).encode("utf-8")).digest()[:8], "big") % 100
+
+
 def split_of(text: str) -> str:
-    """train / validation / test (80/10/10) from a hash of the normalised text: stable everywhere."""
-    bucket = int.from_bytes(hashlib.sha256(normalise(text).encode("utf-8")).digest()[:8], "big") % 100
+    """train / validation / test (80/10/10) by the text's hash bucket."""
+    bucket = hash_bucket(text)
     return "train" if bucket < 80 else "validation" if bucket < 90 else "test"
 
 
-def read_table(dataset: Dataset, data_dir: Path, encoding: str = "utf-8") -> pd.DataFrame:
-    """Read a dataset file with one-line errors naming the file, row or column at fault."""
-    path = data_dir / dataset.filename
-    if not path.is_file():
-        raise BenchError(
-            f"missing data file {dataset.filename} in {data_dir}: pass --data-dir DIR or set {DATA_DIR_ENV}"
-        )
-    try:
-        frame = pd.read_csv(path, sep=dataset.sep, keep_default_na=False, dtype=str, encoding=encoding,
-                            on_bad_lines="error")
-    except UnicodeDecodeError as exc:
-        raise BenchError(f"{path}: not valid {encoding} at byte {exc.start}; pass --encoding (e.g. latin-1)") from exc
-    except pd.errors.ParserError as exc:
-        raise BenchError(f"{path}: malformed row: {str(exc).strip().splitlines()[-1]}") from exc
-    except (EOFError, OSError) as exc:
-        raise BenchError(f"{path}: cannot read the file ({exc})") from exc
-    missing = [c for c in dataset.columns if c not in frame.columns]
-    if missing:
-        raise BenchError(f"{path}: missing column(s) {missing}; expected {list(dataset.columns)}, found {list(frame.columns)}")
-    return frame
+def split_for(dataset: Dataset, text: str, given: str | None) -> str:
+    """A document's split: the hash split (80/10/10) for a dataset in one file; the given split for a dataset
+    in split files, except that a training file without a validation file gives one document in nine (by
+    its hash bucket: the 80:10 ratio of the hash splits) to validation."""
+    if given is None:
+        return split_of(text)
+    if given == "train" and "validation" not in dataset.files:
+        return "validation" if hash_bucket(text) >= 89 else "train"
+    return given
 
 
 @functools.lru_cache(maxsize=8)
-def _load_documents(task_name: str, data_dir: str, encoding: str) -> tuple[list[dict], list, dict]:
-    """Documents of a task with labels, de-duplicated by normalised text, and what was dropped."""
-    task = TASKS[task_name]
-    path = Path(data_dir) / task.dataset.filename
-    frame = read_table(task.dataset, Path(data_dir), encoding)
+def _load_documents(task: Task, data_dir: str) -> tuple[list[dict], list, list, dict]:
+    """Documents of a task with labels and given splits, de-duplicated by normalised text, and what was
+    dropped."""
+    paths = {s: data_path(Path(data_dir), f) for s, f in task.dataset.files.items()}
     seen: dict[str, int] = {}
     docs: list[dict] = []
     labels: list = []
-    empty = collapsed = 0
+    given: list = []
+    empty = collapsed = shared = 0
     conflicting: set[int] = set()
-    for i, row in enumerate(frame.to_dict("records")):
-        where = f"{path} row {i + 2}"  # +1 header, +1 one-based
-        doc = task.dataset.document(row)
+    raw_labels: collections.Counter = collections.Counter()
+    rows = read_documents(task.dataset, Path(data_dir))
+    line = collections.Counter()
+    for doc, row, split in rows:
+        line[split] += 1
+        file = paths[split or "all"]
+        header = 1 if (task.dataset.fmt or format_from_name(file.name) or "csv") in ("csv", "tsv") else 0
+        where = f"{file} row {line[split] + header}"  # one-based, counting a CSV's header line
         text = "\n".join(doc.values())
         if not text.strip():
             empty += 1
             continue
         label = task.labels(row, where)
+        if task.task_type == "binary":
+            raw_labels[label] += 1
+            label = task.positive_label if label == task.positive_label else task.negative_label
         key = normalise(text)
         if key in seen:
-            collapsed += 1
             first = seen[key]
+            if given[first] != split:
+                shared += 1  # a training text that is also held out: it stays held out only
+                continue
+            collapsed += 1
             if _label_key(labels[first]) != _label_key(label):
                 conflicting.add(first)
             continue
         seen[key] = len(docs)
         docs.append(doc)
         labels.append(label)
-    stats = {"rows": len(frame), "empty_dropped": empty, "duplicates_collapsed": collapsed,
+        given.append(split)
+    if not docs:
+        raise BenchError(f"{paths[next(iter(paths))]}: no document with text (every row's text columns are empty)")
+    if task.task_type == "binary" and task.positive_label not in raw_labels:
+        found = ", ".join(f"{k!r} ({n})" for k, n in raw_labels.most_common(5))
+        raise BenchError(f"task file {task.source or task.name}: labels.positive = {task.positive_label!r} does not "
+                         f"occur in column {task.label_column or 'labels'!r} of {paths[next(iter(paths))].name}; "
+                         f"found {found}")
+    stats = {"rows": len(rows), "empty_dropped": empty, "duplicates_collapsed": collapsed,
              "duplicate_groups_with_conflicting_labels": len(conflicting)}
-    return docs, labels, stats
+    if task.dataset.splits:
+        stats["given_splits"] = dict(task.dataset.splits)
+        stats["dropped_shared_with_held_out"] = shared
+    if task.task_type == "binary":
+        stats["labels_read"] = dict(raw_labels.most_common())
+    return docs, labels, given, stats
 
 
 def _label_key(label) -> object:
@@ -353,7 +257,7 @@ def _label_key(label) -> object:
 
 
 def load_task(task: Task | str, data_dir: str | os.PathLike | None = None, *, max_sizes: dict[str, int] | None = None,
-              seed: int = 0, encoding: str = "utf-8", window: int | None = None) -> TaskData:
+              seed: int = 0, window: int | None = None) -> TaskData:
     """Load a task's fixed splits, cut each split to ``max_sizes[split]`` documents (deterministically), and
     set the text window every backend reads: the first ``window`` tokens of each document (``None``: all).
 
@@ -363,11 +267,11 @@ def load_task(task: Task | str, data_dir: str | os.PathLike | None = None, *, ma
     """
     task = get_task(task) if isinstance(task, str) else task
     root = resolve_data_dir(data_dir)
-    docs, labels, stats = _load_documents(task.name, str(root), encoding)
+    docs, labels, given, stats = _load_documents(task, str(root))
     stats = dict(stats)
     by_split: dict[str, list[int]] = {s: [] for s in SPLITS}
     for i, doc in enumerate(docs):
-        by_split[split_of("\n".join(doc.values()))].append(i)
+        by_split[split_for(task.dataset, "\n".join(doc.values()), given[i])].append(i)
     splits = {s: Split({k: [docs[i][k] for i in idx] for k in task.dataset.text_fields}, [labels[i] for i in idx])
               for s, idx in by_split.items()}
 
@@ -385,7 +289,7 @@ def load_task(task: Task | str, data_dir: str | os.PathLike | None = None, *, ma
         else:
             classes = sorted(counts)
     elif task.task_type == "binary":
-        classes = ["other", task.positive_label] if task.positive_label != "other" else ["other"]
+        classes = [task.negative_label, task.positive_label]
     else:
         classes = sorted(set(splits["train"].labels))
 

@@ -32,7 +32,6 @@ from bench.errors import BenchError
 
 VERSION = "1"
 CORPUS_ENV = "PAIRBENCH_CORPUS"  # extra corpus files, separated by os.pathsep (the CLI's --corpus adds to it)
-UNLABELLED = ("so_lang4_titles",)  # read whole: no task evaluates on them
 HELD_OUT_PERCENT = 1
 _SEPARATOR = "\x1e"  # between documents in the cached blob (removed from the texts themselves)
 
@@ -54,14 +53,13 @@ class Corpus:
         return [t for t, h in zip(self.texts, self.held_out) if h]
 
 
-_CONFIG: dict = {"data_dir": None, "files": (), "encoding": "utf-8"}
+_CONFIG: dict = {"data_dir": None, "files": ()}
 _BUILT: dict[str, Corpus] = {}  # sources key -> corpus, so a process builds or loads it once
 
 
-def configure(data_dir: str | os.PathLike | None, files: list[str | os.PathLike] = (), encoding: str = "utf-8") -> None:
+def configure(data_dir: str | os.PathLike | None, files: list[str | os.PathLike] = ()) -> None:
     """Where the corpus comes from for every later ``current()``: the data directory, plus ``files``."""
-    _CONFIG.update(data_dir=None if data_dir is None else Path(data_dir), files=tuple(Path(f) for f in files),
-                   encoding=encoding)
+    _CONFIG.update(data_dir=None if data_dir is None else Path(data_dir), files=tuple(Path(f) for f in files))
 
 
 def configured_files() -> tuple[Path, ...]:
@@ -71,11 +69,11 @@ def configured_files() -> tuple[Path, ...]:
 def current() -> Corpus:
     """The configured corpus (data directory from ``configure``, else ``$PAIRBENCH_DATA_DIR``; extra files
     from ``configure``, else ``$PAIRBENCH_CORPUS``)."""
-    from bench.tasks import resolve_data_dir
+    from bench.datafiles import resolve_data_dir
 
     data_dir = resolve_data_dir(_CONFIG["data_dir"])
     files = _CONFIG["files"] or tuple(Path(f) for f in os.environ.get(CORPUS_ENV, "").split(os.pathsep) if f)
-    return build_corpus(data_dir, files, _CONFIG["encoding"])
+    return build_corpus(data_dir, files)
 
 
 def check_corpus_file(path: str | os.PathLike) -> Path:
@@ -101,33 +99,36 @@ def task_datasets() -> list:
     """Datasets some task evaluates on (their validation and test documents are what the guard protects)."""
     from bench.tasks import TASKS
 
-    return sorted({t.dataset.name: t.dataset for t in TASKS.values()}.values(), key=lambda d: d.name)
+    unique = {t.dataset.identity or t.dataset.name: t.dataset for t in TASKS.values()}
+    return sorted(unique.values(), key=lambda d: (d.name, d.identity))
 
 
-def build_corpus(data_dir: Path, files: tuple[Path, ...] = (), encoding: str = "utf-8") -> Corpus:
+def build_corpus(data_dir: Path, files: tuple[Path, ...] = ()) -> Corpus:
     """The guarded corpus of ``data_dir`` (+ ``files``), from the embedding cache when built before."""
-    from bench.tasks import DATASETS
+    from bench.datafiles import data_path
+    from bench.tasks import UNLABELLED
     from embeddings.cache import content_key, file_sha256, pretraining_cache
 
     files = tuple(check_corpus_file(f) for f in files)
     datasets = task_datasets()
-    unlabelled = [DATASETS[name] for name in UNLABELLED if name in DATASETS]
+    unlabelled = list(UNLABELLED.values())
     sources = []
     for d in datasets + unlabelled:
-        path = data_dir / d.filename
-        if not path.is_file():
-            raise BenchError(f"missing data file {d.filename} in {data_dir}: the pretraining corpus reads every "
-                             f"dataset (pass --data-dir DIR or set PAIRBENCH_DATA_DIR)")
-        sources.append((d.filename, file_sha256(path)))
+        for name in d.files.values():
+            path = data_path(data_dir, name)
+            if not path.is_file():
+                raise BenchError(f"missing data file {name} in {data_dir}: the pretraining corpus reads every "
+                                 f"task's dataset (pass --data-dir DIR or set PAIRBENCH_DATA_DIR)")
+            sources.append((name, file_sha256(path)))
     sources += [(str(f.resolve()), file_sha256(f)) for f in files]
-    identity = {"sources": sources, "encoding": encoding, "held_out_percent": HELD_OUT_PERCENT,
-                "guarded": [d.name for d in datasets], "unlabelled": [d.name for d in unlabelled]}
+    identity = {"sources": sources, "held_out_percent": HELD_OUT_PERCENT,
+                "guarded": [d.identity or d.name for d in datasets], "unlabelled": [d.name for d in unlabelled]}
     key = content_key("corpus", VERSION, identity, [])
     if key in _BUILT:
         return _BUILT[key]
 
     def compute() -> dict[str, np.ndarray]:
-        texts, summary = _assemble(data_dir, datasets, unlabelled, files, encoding)
+        texts, summary = _assemble(data_dir, datasets, unlabelled, files)
         blob = _SEPARATOR.join(texts).encode("utf-8")
         held = np.array([_held_out(t) for t in texts], dtype=bool)
         summary["held_out"] = {"documents": int(held.sum()),
@@ -157,17 +158,18 @@ def _keys(fields: dict[str, str]) -> tuple[str, str | None]:
     return text, (normalise(title) if title is not None else None)
 
 
-def guarded_keys(data_dir: Path, datasets: list, encoding: str = "utf-8") -> set[str]:
+def guarded_keys(data_dir: Path, datasets: list) -> set[str]:
     """Normalised texts and titles of every validation and test document of ``datasets``."""
-    return _guard(_read_documents(data_dir, datasets, encoding))
+    return _guard(_read_documents(data_dir, datasets))
 
 
-def _read_documents(data_dir: Path, datasets: list, encoding: str) -> dict[str, list[tuple[dict, str]]]:
-    """Each dataset's documents (text fields) with their split, read once."""
-    from bench.tasks import read_table, split_of
+def _read_documents(data_dir: Path, datasets: list) -> dict[str, list[tuple[dict, str]]]:
+    """Each dataset's documents (text fields) with the split its tasks put them in, read once."""
+    from bench.datafiles import read_documents
+    from bench.tasks import split_for
 
-    return {d.name: [(fields, split_of("\n".join(fields.values())))
-                     for fields in map(d.document, read_table(d, data_dir, encoding).to_dict("records"))]
+    return {d.identity or d.name: [(fields, split_for(d, "\n".join(fields.values()), given))
+                                   for fields, _, given in read_documents(d, data_dir)]
             for d in datasets}
 
 
@@ -184,11 +186,11 @@ def _guard(documents: dict[str, list[tuple[dict, str]]]) -> set[str]:
     return guard
 
 
-def _assemble(data_dir: Path, datasets: list, unlabelled: list, files: tuple[Path, ...], encoding: str):
-    from bench.tasks import read_table
+def _assemble(data_dir: Path, datasets: list, unlabelled: list, files: tuple[Path, ...]):
+    from bench.datafiles import read_documents
     from embeddings.tokenize import tokenize
 
-    documents = _read_documents(data_dir, datasets, encoding)
+    documents = _read_documents(data_dir, datasets)
     guard = _guard(documents)
     seen: set[str] = set()
     texts: list[str] = []
@@ -215,9 +217,9 @@ def _assemble(data_dir: Path, datasets: list, unlabelled: list, files: tuple[Pat
                            "duplicates_dropped": duplicates})
 
     for dataset in datasets:
-        add(dataset.filename, (fields for fields, split in documents[dataset.name] if split == "train"))
+        add(dataset.filename, (fields for fields, split in documents[dataset.identity or dataset.name] if split == "train"))
     for dataset in unlabelled:
-        add(dataset.filename, (dataset.document(r) for r in read_table(dataset, data_dir, encoding).to_dict("records")))
+        add(dataset.filename, (fields for fields, _, _ in read_documents(dataset, data_dir)))
     for file in files:
         with open(file, encoding="utf-8") as handle:
             add(str(file), ({"text": line.rstrip("\n")} for line in handle))

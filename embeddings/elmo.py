@@ -34,7 +34,7 @@ import numpy as np
 
 from embeddings import bilm
 from embeddings.cache import content_key, default_cache
-from embeddings.registry import BackendSpec, Features, check_memory, register_backend
+from embeddings.registry import BackendSpec, Features, Reference, check_memory, no_search, register_backend
 from embeddings.tokenize import sequence_length, tokens_of
 
 VERSION = "1"
@@ -175,6 +175,11 @@ def _count_params(handle: str) -> int | None:
     return int(sum(np.prod(v.shape) for v in variables)) if variables else None
 
 
+# The notebook's pairing: mean-pooled ELMo into scikit-learn's defaults (unscaled: see models.logreg.search_space).
+NOTEBOOK = Reference("logreg", "notebook ELMo + logistic regression: mean-pooled ELMo, scikit-learn defaults",
+                     {"unscaled_C": 1.0, "unscaled_class_weight": None})
+
 register_backend(BackendSpec("elmo", ("token_vectors", "pooled"), build,
                              "ELMo via tensorflow_hub.load (a TF Hub handle, or a small biLM trained here)",
-                             version=VERSION))
+                             version=VERSION, search_space=no_search, references=(NOTEBOOK,), pretrains="bilm",
+                             runs_last=True))  # a parallel run's biLM may still be in training (bench.cli.cmd_all)

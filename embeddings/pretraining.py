@@ -1,10 +1,10 @@
 """The one-time build a run's pretrained backends need, timed on its own like a download of weights would be.
 
-``needs(backends, elmo_handle)`` says what the selected backends need: nothing (no corpus is read),
-``word2vec`` (``word2vec-corpus``) and/or ``bilm`` (``elmo`` without a hub handle). ``pretrain`` builds the
-corpus and each needed model, from the cache when they were built before, and returns what
-``results/<profile>/pretraining.json`` holds: per part its seconds and whether the cache was warm, the
-corpus summary, the word2vec table size and the biLM's report.
+``needs(backends, elmo_handle)`` says what the selected backends need (each declares it, ``BackendSpec.pretrains``):
+nothing (no corpus is read), ``word2vec`` (``word2vec-corpus``) and/or ``bilm`` (``elmo``, unless a hub handle
+replaces the biLM). ``pretrain`` builds the corpus and each needed model, from the cache when they were built
+before, and returns what ``results/<profile>/pretraining.json`` holds: per part its seconds and whether the
+cache was warm, the corpus summary, the word2vec table size and the biLM's report.
 """
 
 from __future__ import annotations
@@ -13,14 +13,16 @@ import time
 
 from embeddings import bilm, corpus as corpus_module
 from embeddings.cache import pretraining_cache
+from embeddings.registry import get_backend
 
 PARTS = ("word2vec", "bilm")
 
 
 def needs(backends, elmo_handle: str | None) -> tuple[str, ...]:
-    """The pretrained models ``backends`` need (in ``PARTS`` order); empty: build nothing, read no corpus."""
-    wanted = {"word2vec": "word2vec-corpus" in backends, "bilm": "elmo" in backends and not elmo_handle}
-    return tuple(part for part in PARTS if wanted[part])
+    """The pretrained models the named ``backends`` need (in ``PARTS`` order); empty: build nothing, read no
+    corpus. A hub handle (``elmo_handle``) replaces the biLM."""
+    wanted = {get_backend(b).pretrains for b in backends} - ({"bilm"} if elmo_handle else set())
+    return tuple(part for part in PARTS if part in wanted)
 
 
 def bilm_corpus(corpus) -> dict:

@@ -39,7 +39,7 @@ import numpy as np
 
 from bench.errors import BenchError
 from embeddings.cache import content_key, default_cache
-from embeddings.registry import check_memory, BackendSpec, Features, register_backend
+from embeddings.registry import check_memory, BackendSpec, Features, no_search, register_backend
 from embeddings.tokenize import _TOKEN as TOKEN_PATTERN  # part of the cache key: a new tokeniser, new vectors
 from embeddings.tokenize import sequence_length, tokens_of
 
@@ -314,8 +314,8 @@ def _tensor_width(nlp) -> int:
 register_backend(BackendSpec(
     "spacy-sm", ("token_vectors", "pooled"),
     lambda data, params, kind: build_spacy(data, params, kind, default_pipeline="sm"),
-    "spaCy en_core_web_sm 3.8: 96-wide context-sensitive tok2vec vectors (no static table)"))
+    "spaCy en_core_web_sm 3.8: 96-wide context-sensitive tok2vec vectors (no static table)", search_space=no_search))
 register_backend(BackendSpec(
     "spacy-glove", ("token_vectors", "pooled"),
     lambda data, params, kind: build_spacy(data, params, kind, default_pipeline="glove"),
-    "spaCy pipeline with GloVe 6B 50-d static vectors (built once under the cache)"))
+    "spaCy pipeline with GloVe 6B 50-d static vectors (built once under the cache)", search_space=no_search))

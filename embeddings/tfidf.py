@@ -34,4 +34,14 @@ def _ngrams(tokens: list[str], n_max: int) -> list[str]:
     return grams
 
 
-register_backend(BackendSpec("tfidf", ("sparse",), build, "sparse TF-IDF bag of words (baseline)"))
+def search_space(trial, profile, fields: tuple[str, ...]) -> dict:
+    return {
+        "ngram_max": trial.suggest_categorical("ngram_max", [1, 2]),
+        "min_df": trial.suggest_categorical("min_df", [1, 2]),
+        "sublinear_tf": trial.suggest_categorical("sublinear_tf", [True, False]),
+        "max_features": 50000,
+    }
+
+
+register_backend(BackendSpec("tfidf", ("sparse",), build, "sparse TF-IDF bag of words (baseline)",
+                             search_space=search_space))

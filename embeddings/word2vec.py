@@ -279,7 +279,7 @@ def use_pretrained_vectors(path: str | os.PathLike) -> BackendSpec:
         return BACKENDS[name]
     return register_backend(BackendSpec(
         name, ("ids", "pooled"), lambda data, params, kind, p=str(file.resolve()): build_pretrained(data, params, kind, path=p),
-        f"pretrained vectors from {file} (ids frozen or fine-tuned; pooled mean)"))
+        f"pretrained vectors from {file} (ids frozen or fine-tuned; pooled mean)", search_space=table_search_space))
 
 
 # --------------------------------------------------------------------------- features from a vector table
@@ -338,9 +338,31 @@ def pooled_vectors(token_lists: list[list[str]], table: WordVectors, weights: np
     return np.divide(summed, totals[:, None], out=np.zeros_like(summed), where=totals[:, None] > 0)
 
 
+# --------------------------------------------------------------------------- search spaces and registration
+
+
+def table_search_space(trial, profile, fields: tuple[str, ...]) -> dict:
+    """A fixed vector table (``word2vec-corpus``, ``vectors-<file>``): only how the classifier uses it."""
+    return {
+        "trainable": trial.suggest_categorical("trainable", [False, True]),
+        "pooling": trial.suggest_categorical("pooling", ["mean", "tfidf"]),
+    }
+
+
+def word2vec_search_space(trial, profile, fields: tuple[str, ...]) -> dict:
+    """The table's use, then its training settings: each new (vector_size, window) trains once, then comes
+    from the cache."""
+    params = table_search_space(trial, profile, fields)
+    params["vector_size"] = trial.suggest_categorical("vector_size", [50, 100, 200])
+    params["window"] = trial.suggest_categorical("window", [3, 5, 8])
+    return params
+
+
 register_backend(BackendSpec("word2vec", ("ids", "pooled"), build_word2vec,
-                             "gensim skip-gram trained on the training split (ids frozen/fine-tuned; pooled mean)"))
+                             "gensim skip-gram trained on the training split (ids frozen/fine-tuned; pooled mean)",
+                             search_space=word2vec_search_space))
 register_backend(BackendSpec("word2vec-corpus", ("ids", "pooled"), build_word2vec_corpus,
-                             "gensim skip-gram pretrained once on the leak-guarded corpus (ids frozen/fine-tuned; pooled)"))
+                             "gensim skip-gram pretrained once on the leak-guarded corpus (ids frozen/fine-tuned; pooled)",
+                             search_space=table_search_space, pretrains="word2vec"))
 if os.environ.get(VECTORS_ENV):
     use_pretrained_vectors(os.environ[VECTORS_ENV])

@@ -8,6 +8,8 @@ binary cross-entropy (multi-label).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from models.registry import ClassifierSpec, register_classifier
@@ -340,9 +342,34 @@ def _take(x, rows: np.ndarray):
     return {k: v[rows] for k, v in x.items()} if isinstance(x, dict) else x[rows]
 
 
+def search_space(architecture: str, trial, profile, two_inputs: bool) -> dict:
+    """The network's widths, dropout, learning rate and batch size; epochs cap, patience and min_delta from the
+    profile. ``two_inputs``: the title+body network, an encoder per field and a two-layer head."""
+    params = {
+        "dense_units": trial.suggest_categorical("dense_units", [16, 32, 64]),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        "learning_rate": trial.suggest_float("learning_rate", 3e-4, 1e-2, log=True),
+        "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
+        "epochs": profile.max_epochs,
+        "patience": profile.patience,
+        "min_delta": profile.min_delta,
+    }
+    if two_inputs:  # own parameter names: own ranges
+        del params["dense_units"], params["batch_size"]
+        params["head_units"] = trial.suggest_categorical("head_units", [100, 200, 400])
+        params["head2_units"] = trial.suggest_categorical("head2_units", [50, 150])
+        params["batch_size"] = trial.suggest_categorical("batch_size_title_body", [64, 128, 256])
+        if architecture != "flatten-dense":
+            params["title_units"] = trial.suggest_categorical("title_units", [64, 128, 300])
+            params["body_units"] = trial.suggest_categorical("body_units", [64, 128, 200])
+    elif architecture != "flatten-dense":
+        params["units"] = trial.suggest_categorical("units", [32, 64, 128])
+    return params
+
+
 for _name, _doc in [("flatten-dense", "Embedding, Flatten, Dense (relu), output"),
                     ("lstm", "Embedding, LSTM, Dense (relu), output"),
                     ("bilstm", "Embedding, bidirectional LSTM, Dense (relu), output"),
                     ("gru", "Embedding, GRU, Dense (relu), output")]:
     register_classifier(ClassifierSpec(_name, SEQUENCE_KINDS, lambda params, a=_name: KerasClassifier(a, params),
-                                       f"Keras 3: {_doc}"))
+                                       f"Keras 3: {_doc}", search_space=functools.partial(search_space, _name)))

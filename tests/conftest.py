@@ -90,6 +90,14 @@ def shared_data_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
+def isolated_tasks(monkeypatch):
+    """Each test starts with the built-in tasks only (an in-process ``--task-file`` registers more)."""
+    from bench import tasks
+
+    monkeypatch.setattr(tasks, "TASKS", dict(tasks.TASKS))
+
+
+@pytest.fixture(autouse=True)
 def isolated_corpus(monkeypatch):
     """Each test starts with the pretraining corpus unconfigured (an in-process CLI call configures it)."""
     from embeddings import corpus

@@ -10,6 +10,7 @@ from bench.cli import main
 from bench.errors import BenchError
 from bench.profiles import PROFILES
 from bench.runner import run_study, study_name
+from bench.taskfile import load_task_file
 from bench.tasks import load_task
 from models import CLASSIFIERS, ClassifierSpec
 
@@ -32,11 +33,14 @@ def test_malformed_csv_row_names_file_and_line(tmp_path, capsys):
     assert "bbc_text.csv.gz" in err and "line 3" in err
 
 
-def test_not_utf8_says_which_option_and_the_option_works(tmp_path, capsys):
+def test_not_utf8_says_which_key_and_the_key_works(tmp_path, capsys):
     write_gz(tmp_path / "bbc_text.csv.gz", "category,text\n" + "".join(
         f"{c},caf\xe9 {c} story number {i}\n" for i in range(40) for c in ("sport", "tech")), encoding="latin-1")
-    one_line_error(capsys, ["all", "--data-dir", str(tmp_path), "--tasks", "bbc-news"], "pass --encoding")
-    data = load_task("bbc-news", tmp_path, encoding="latin-1")
+    one_line_error(capsys, ["all", "--data-dir", str(tmp_path), "--tasks", "bbc-news"], "data.encoding")
+    task_file = tmp_path / "latin.toml"
+    task_file.write_text('name = "latin-news"\ntype = "multiclass"\n[data]\npath = "bbc_text.csv.gz"\n'
+                         'encoding = "latin-1"\n[text]\ncolumns = ["text"]\n[labels]\ncolumn = "category"\n')
+    data = load_task(load_task_file(task_file), tmp_path)
     assert any("café" in t for t in data.train.texts)
 
 
@@ -46,7 +50,7 @@ def test_empty_texts_are_dropped_and_counted(data_dir):
 
 def test_missing_column_is_named(tmp_path, capsys):
     write_gz(tmp_path / "bbc_text.csv.gz", "label,text\nsport,x\n")
-    one_line_error(capsys, ["all", "--data-dir", str(tmp_path), "--tasks", "bbc-news"], "missing column(s) ['category']")
+    one_line_error(capsys, ["all", "--data-dir", str(tmp_path), "--tasks", "bbc-news"], "missing column 'category'")
 
 
 @pytest.mark.parametrize("option,value,expected", [
@@ -114,7 +118,8 @@ class _Diverging:
 
 
 def test_a_diverging_trial_fails_alone_and_the_study_goes_on(tmp_path, data_dir, monkeypatch):
-    monkeypatch.setitem(CLASSIFIERS, "diverging", ClassifierSpec("diverging", ("sparse",), _Diverging, "test double"))
+    monkeypatch.setitem(CLASSIFIERS, "diverging", ClassifierSpec("diverging", ("sparse",), _Diverging, "test double",
+                                                                 search_space=lambda trial, profile, two_inputs: {}))
     data = load_task("so-lang4", data_dir, max_sizes={"train": 40, "validation": 12, "test": 12})
     storage = f"sqlite:///{tmp_path / 'o.sqlite3'}"
     row = run_study(data, "tfidf", "diverging", PROFILES["smoke"], storage, n_trials=3)

@@ -1,14 +1,16 @@
-"""Every registered backend x classifier pairing honours the contract on a tiny task of each type."""
+"""Every registered backend and classifier passes ``check_backend`` / ``check_classifier``, every pairing honours
+the contract on a tiny task of each type, and the checks catch a broken part."""
 
 import numpy as np
 import pytest
 
 from bench import metrics
+from bench.contract import check_backend, check_classifier
 from bench.pairings import valid_pairings
 from bench.runner import fit_and_score
 from bench.tasks import load_task
-from embeddings import BACKENDS
-from models import CLASSIFIERS
+from embeddings import BACKENDS, BackendSpec, Features, Reference, no_search, register_backend
+from models import CLASSIFIERS, ClassifierSpec, register_classifier
 
 TINY = {"train": 48, "validation": 16, "test": 16}
 TASK_OF_TYPE = {"binary": "so-python", "multiclass": "so-lang4", "multilabel": "so-tags100"}
@@ -16,6 +18,19 @@ DEFAULT_BACKEND_PARAMS = {"max_len": 24, "embedding_dim": 16, "vocab_size": 500}
 CLASSIFIER_PARAMS = {"logreg": {"C": 1.0}}
 KERAS_PARAMS = {"units": 8, "dense_units": 8, "dropout": 0.1, "learning_rate": 1e-2, "batch_size": 16, "epochs": 2,
                 "patience": 2}
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_backend_contract(backend, data_dir):
+    from embeddings import corpus
+
+    corpus.configure(data_dir)  # word2vec-corpus pretrains on the corpus of the task's own data directory
+    check_backend(backend, load_task("so-lang4", data_dir, max_sizes=TINY, seed=0))  # title and body fields
+
+
+@pytest.mark.parametrize("classifier", list(CLASSIFIERS))
+def test_classifier_contract(classifier):
+    check_classifier(classifier)
 
 
 @pytest.mark.parametrize("task_type", list(TASK_OF_TYPE))
@@ -58,3 +73,86 @@ def test_backends_see_training_text_only(data_dir):
     assert (features.test[:, 0] == 1).all()  # the test-only word is out of vocabulary (id 1)
     tfidf = get_backend("tfidf").build(data, {}, "sparse")
     assert tfidf.test[:, :].sum() > 0 and "zzzonlyintest" not in tfidf.info.get("terms", [])
+
+
+# --------------------------------------------------------------------------- the checks catch a broken part
+
+
+@pytest.fixture
+def registered():
+    """A function: register a test double's spec for this test only."""
+    added = []
+
+    def register(spec):
+        added.append(spec)
+        return (register_backend if isinstance(spec, BackendSpec) else register_classifier)(spec)
+
+    yield register
+    for spec in added:
+        (BACKENDS if isinstance(spec, BackendSpec) else CLASSIFIERS).pop(spec.name, None)
+
+
+def _leaky_bag_of_words(data, params, kind):
+    """The classic leak: a vocabulary counted over every split, test included."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = CountVectorizer().fit(data.train.texts + data.validation.texts + data.test.texts)
+    train, val, test = (vectorizer.transform(data.split(s).texts).astype(np.float32)
+                        for s in ("train", "validation", "test"))
+    return Features("sparse", train, val, test)
+
+
+def test_check_backend_catches_a_backend_fitted_on_the_test_split(registered):
+    registered(BackendSpec("leaky-toy", ("sparse",), _leaky_bag_of_words, "test double", search_space=no_search))
+    with pytest.raises(AssertionError, match=r"^check_backend\(leaky-toy\): sparse: the train features changed "
+                                             r"when only the test split did"):
+        check_backend("leaky-toy")
+
+
+def test_check_backend_catches_missing_rows_and_a_reference_outside_the_search_space(registered):
+    def short(data, params, kind):
+        features = _leaky_bag_of_words(data, params, kind)
+        return Features("sparse", features.train, features.validation[1:], features.test)
+
+    registered(BackendSpec("short-toy", ("sparse",), short, "test double", search_space=no_search))
+    with pytest.raises(AssertionError, match=r"^check_backend\(short-toy\): sparse: validation has \[15\] rows "
+                                             r"for 16 documents"):
+        check_backend("short-toy")
+    typo = Reference("logreg", "a notebook", {"c": 1.0})  # logreg's parameter is C
+    registered(BackendSpec("typo-toy", ("sparse",), _leaky_bag_of_words, "test double", search_space=no_search,
+                           references=(typo,)))
+    with pytest.raises(AssertionError, match=r"^check_backend\(typo-toy\): reference 'a notebook': \['c'\] are in "
+                                             r"neither the backend's nor logreg's search space"):
+        check_backend("typo-toy")
+
+
+class _TwoColumns:
+    """Scores every task as if it were multiclass: binary scores come back as (n, 2), not (n,)."""
+
+    def __init__(self, params):
+        self.n_params = 0
+
+    def fit(self, features, y_train, y_val, *, task_type, n_outputs, score_fn, on_epoch=None, seed=0):
+        self.n_outputs, self.n_params = n_outputs, 1
+        on_epoch(0, 0.5)
+        return self
+
+    def predict_scores(self, x):
+        return np.full((x.shape[0], self.n_outputs), 1 / self.n_outputs)
+
+
+def test_check_classifier_catches_scores_of_the_wrong_shape(registered):
+    registered(ClassifierSpec("two-columns-toy", ("pooled",), _TwoColumns, "test double",
+                              search_space=lambda trial, profile, two_inputs: {}))
+    check_classifier("two-columns-toy", task_types=("multiclass", "multilabel"))  # right for these
+    with pytest.raises(AssertionError, match=r"^check_classifier\(two-columns-toy\): binary, pooled: validation "
+                                             r"scores have shape \(16, 2\), expected \(16,\)"):
+        check_classifier("two-columns-toy")
+
+
+def test_a_part_without_a_search_space_is_refused_at_registration():
+    with pytest.raises(ValueError, match="backend no-space-toy: no search_space"):
+        register_backend(BackendSpec("no-space-toy", ("sparse",), _leaky_bag_of_words, "test double"))
+    with pytest.raises(ValueError, match="classifier no-space-toy: no search_space"):
+        register_classifier(ClassifierSpec("no-space-toy", ("sparse",), _TwoColumns, "test double"))
+    assert "no-space-toy" not in BACKENDS and "no-space-toy" not in CLASSIFIERS

@@ -9,7 +9,8 @@ import sys
 import pandas as pd
 import pytest
 
-from bench.tasks import DATASETS, html_to_text, normalise, split_of
+from bench.datafiles import html_to_text
+from bench.tasks import UNLABELLED, normalise, split_of
 from conftest import make_data_dir
 from embeddings import corpus as corpus_module
 from embeddings.tokenize import tokenize
@@ -62,7 +63,7 @@ def test_a_planted_test_title_in_another_files_training_split_is_dropped_and_cou
     # the summary adds up and says where each document came from
     assert built.summary["documents"] == len(built.texts) == sum(s["documents"] for s in built.summary["sources"])
     assert built.summary["tokens"] == sum(len(tokenize(t)) for t in built.texts)
-    assert [s["file"] for s in built.summary["sources"]][-1] == DATASETS["so_lang4_titles"].filename
+    assert [s["file"] for s in built.summary["sources"]][-1] == UNLABELLED["so_lang4_titles"].filename
     assert 0 < built.held_out.sum() < len(built.texts)
 
 

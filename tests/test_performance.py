@@ -182,10 +182,10 @@ def test_logreg_standardises_dense_vectors_with_training_statistics_only():
 
 
 def test_the_notebook_reference_trial_keeps_unscaled_vectors_under_parameters_of_its_own():
-    from bench.search_spaces import REFERENCES
+    from bench.search_spaces import reference_params
 
     study = optuna.create_study()
-    study.enqueue_trial(REFERENCES[("elmo", "logreg")][1], user_attrs={"reference": "notebook"})
+    study.enqueue_trial(reference_params("elmo", "logreg", PROFILES["smoke"])["params"], user_attrs={"reference": "notebook"})
     reference, tuned = study.ask(), study.ask()
     unscaled, scaled = (suggest_classifier(t, "logreg", PROFILES["smoke"]) for t in (reference, tuned))
     assert unscaled["standardize"] is False and unscaled["C"] == 1.0 and scaled["standardize"] is True

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from bench.errors import BenchError
-from bench.tasks import TASKS, encode_labels, html_to_text, load_task, normalise, parse_tag_list, split_of
+from bench.taskfile import parse_list
+from bench.datafiles import html_to_text
+from bench.tasks import TASKS, encode_labels, load_task, normalise, split_of
 
 
 @pytest.mark.parametrize("name", list(TASKS))
@@ -69,7 +71,7 @@ def test_a_bare_string_as_tags_raises():
     with pytest.raises(BenchError, match="list of tags"):
         encode_labels("multilabel", [("php",), "php sql"], ["php", "sql"])
     with pytest.raises(BenchError, match="list of tag strings"):
-        parse_tag_list("'php'", where="f.tsv row 2")
+        parse_list("'php'", where="f.tsv row 2")
 
 
 def test_top_k_labels_come_from_training_and_rows_without_them_are_dropped(data_dir):
@@ -96,12 +98,12 @@ def test_missing_data_dir_is_one_clear_error(tmp_path):
 def test_not_utf8_names_the_file_and_the_option(tmp_path):
     with gzip.open(tmp_path / "bbc_text.csv.gz", "wb") as handle:
         handle.write("category,text\nsport,caf\xe9 society\n".encode("latin-1"))
-    with pytest.raises(BenchError, match=r"bbc_text.csv.gz: not valid utf-8.*--encoding"):
+    with pytest.raises(BenchError, match=r"bbc_text.csv.gz: not valid utf-8 at byte 23 \(line 2\).*data.encoding"):
         load_task("bbc-news", tmp_path)
 
 
 def test_missing_column_is_named(tmp_path):
     with gzip.open(tmp_path / "bbc_text.csv.gz", "wt") as handle:
         handle.write("category,body\nsport,x\n")
-    with pytest.raises(BenchError, match=r"missing column\(s\) \['text'\]"):
+    with pytest.raises(BenchError, match=r"missing column 'text'.*bbc-news.toml.*found columns \['category', 'body'\]"):
         load_task("bbc-news", tmp_path)

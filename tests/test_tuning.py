@@ -7,7 +7,7 @@ import pytest
 from bench.controls import run_controls
 from bench.profiles import PROFILES
 from bench.runner import run_study, study_name
-from bench.search_spaces import REFERENCES
+from bench.search_spaces import reference_params
 from bench.tasks import load_task
 from models import CLASSIFIERS, ClassifierSpec
 
@@ -25,7 +25,7 @@ def test_reference_configuration_is_the_first_trial_and_reported(tmp_path, data_
     study = optuna.load_study(study_name=study_name("smoke", "so-lang4", "learned", "bilstm"),
                               storage=storage_url(tmp_path))
     first = study.trials[0]
-    name, params = REFERENCES[("learned", "bilstm")]
+    name = reference_params("learned", "bilstm", profile, "multiclass", ("title", "body"))["name"]
     assert first.user_attrs["reference"] == name
     assert first.params["vocab_size"] == 5000 and first.params["embedding_dim"] == 64 and first.params["units"] == 64
     assert "max_len" not in first.params  # the notebook's 200 tokens: every trial reads the task's window
@@ -55,7 +55,8 @@ class _Scripted:
 
 
 def test_pruning_stops_a_hopeless_trial(tmp_path, data_dir, monkeypatch):
-    monkeypatch.setitem(CLASSIFIERS, "scripted", ClassifierSpec("scripted", ("sparse",), _Scripted, "test double"))
+    monkeypatch.setitem(CLASSIFIERS, "scripted", ClassifierSpec("scripted", ("sparse",), _Scripted, "test double",
+                                                                search_space=lambda trial, profile, two_inputs: {}))
     data = load_task("so-lang4", data_dir, max_sizes=TINY)
     run_study(data, "tfidf", "scripted", PROFILES["smoke"], storage_url(tmp_path), n_trials=5)
     study = optuna.load_study(study_name=study_name("smoke", "so-lang4", "tfidf", "scripted"),
