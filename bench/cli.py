@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="start a point only if its projected cost (the tuned fit's measured seconds, scaled "
                         "linearly to the size) ends within MINUTES of the run's start; points that do not fit are "
                         "listed in the summary (rerun without it to add them: finished points are kept)")
+    curves.add_argument("--report-only", action="store_true",
+                        help="train nothing: rewrite results/curves/ from the points the storage holds (keeping the "
+                        "provenance of the run that trained them)")
     curves.add_argument("--curves-worker", action="store_true", help=argparse.SUPPRESS)  # a process of --jobs
     curves.add_argument("--until", type=float, help=argparse.SUPPRESS)  # the coordinator's deadline, to its workers
     sub.add_parser("list", help="tasks, backends, classifiers and the pairing matrix") \
@@ -582,16 +585,18 @@ def cmd_curves(args) -> int:
     if args.time_limit is not None and args.time_limit <= 0:
         raise BenchError(f"--time-limit must be a positive number of minutes, got {args.time_limit:g}")
     until = args.until or (time.time() + 60 * args.time_limit if args.time_limit else None)
+    if args.report_only:
+        until = time.time()  # no point fits: finished ones are read, nothing is trained
     profile = dataclasses.replace(profile, repeats=args.seeds)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tasks, backends, _ = _selection(args)
     data_dir = resolve_data_dir(args.data_dir)
-    parts = _pretraining_parts(args, backends, data_dir)
+    parts = () if args.report_only else _pretraining_parts(args, backends, data_dir)
     tuned = args.tuned_storage or f"sqlite:///{(args.results_dir / profile.name / 'optuna.sqlite3').resolve()}"
     if tuned.startswith("sqlite:///") and not Path(tuned.removeprefix("sqlite:///")).is_file():
         raise BenchError(f"no tuned studies at {tuned.removeprefix('sqlite:///')}: learning curves retrain the "
                          f"configurations `python -m bench all --profile {profile.name}` tuned (or pass --tuned-storage)")
-    tuned_rows, _ = load_storage(tuned, profile.name)
+    tuned_rows, controls = load_storage(tuned, profile.name)
     out_dir = args.results_dir / "curves"
     out_dir.mkdir(parents=True, exist_ok=True)
     storage = args.storage or f"sqlite:///{(out_dir / 'optuna.sqlite3').resolve()}"
@@ -610,6 +615,8 @@ def cmd_curves(args) -> int:
         curves.run_plans(plans, datasets, profile, storage, retune=args.retune, exclusive=True, log=log, until=until)
         record_timing(out_dir, "worker")
         return 0
+    if args.report_only:
+        return _curves_report(args, plans, datasets, profile, storage, controls, out_dir, started)
     shutil.rmtree(out_dir / "timing", ignore_errors=True)
     memory = MemorySampler()
     memory.start()
@@ -643,7 +650,7 @@ def cmd_curves(args) -> int:
     record_timing(out_dir, "coordinator")
     cost = timing_summary(out_dir, time.perf_counter() - started, memory.stop(), args.jobs)
     cost["worker_exit_codes"] = codes
-    recs = curves.records(rows)
+    recs = curves.records(rows, controls)
     skipped = curves.not_run(plans, recs, args.time_limit)
     prov = provenance(profile, ["python", "-m", "bench", *map(redact, sys.argv[1:])], data_dir,
                       [f for d in datasets.values() for f in d.task.dataset.files.values()], time.perf_counter() - started,
@@ -657,6 +664,28 @@ def cmd_curves(args) -> int:
     print(f"{len(recs)} curve points ({len(skipped)} not run) in {time.perf_counter() - started:.0f} s (embedding cache: "
           f"{cache.hits} hits, {cache.misses} computed){failed}; summary: {paths['md']}; report: {paths['html']}")
     return 3 if any(codes) else 0
+
+
+def _curves_report(args, plans, datasets, profile, storage: str, controls: dict, out_dir: Path, started: float) -> int:
+    """``curves --report-only``: results/curves/ from the finished points alone, with the provenance of the run
+    that trained them (and this pass's command under ``report_pass``)."""
+    from bench import curves
+    from bench.datafiles import resolve_data_dir
+    from bench.leaderboard import provenance
+
+    rows = curves.run_plans(plans, datasets, profile, storage, retune=args.retune, until=time.time())
+    recs = curves.records(rows, controls)
+    trained = _read_json(out_dir / "provenance.json")
+    skipped = curves.not_run(plans, recs, trained.get("time_limit_minutes"))
+    this = provenance(profile, ["python", "-m", "bench", *map(redact, sys.argv[1:])], resolve_data_dir(args.data_dir),
+                      [f for d in datasets.values() for f in d.task.dataset.files.values()], time.perf_counter() - started)
+    prov = {**(trained or this), "not_run": skipped,
+            "report_pass": {k: this[k] for k in ("git_commit", "git_dirty", "command", "wall_seconds")}}
+    prov["tasks"] = _task_sources(datasets)
+    paths = curves.write(recs, out_dir, prov, not_run=skipped)
+    print(f"{len(recs)} curve points ({len(skipped)} not run), nothing trained; summary: {paths['md']}; "
+          f"report: {paths['html']}")
+    return 0
 
 
 def _int_list(value: str) -> list[int]:

@@ -33,7 +33,7 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.files import atomic_write
 from bench.profiles import Profile
-from bench.rows import validation_order
+from bench.rows import learning_floor, validation_order
 from bench.tables import Table, markdown_table
 
 DEFAULT_SIZES = (250, 1000, 4000, 16000)
@@ -191,24 +191,29 @@ def not_run(plans: list[Plan], recs: list[dict], time_limit_minutes: float | Non
     return [{"task": p.task, "backend": p.backend, "classifier": p.classifier, "size": p.size,
              "projected_core_minutes": round(p.projected_seconds / 60, 1),
              "reason": f"did not fit in the time limit ({time_limit_minutes:g} min)" if time_limit_minutes
-             else "not run (the run was stopped)"}
+             else "not run yet (the run was stopped, or is still running)"}
             for p in plans if (p.task, p.backend, p.classifier, p.size) not in done]
 
 
 # --------------------------------------------------------------------------- outputs
 
 
-def records(rows: list[dict]) -> list[dict]:
-    """The rows as the curve files hold them, sorted by task, pairing and size."""
+def records(rows: list[dict], controls: dict | None = None) -> list[dict]:
+    """The rows as the curve files hold them, sorted by task, pairing and size. ``controls`` (the tuned
+    storage's, on the same test documents) give each point ``did_not_learn``: its interval's upper end at or
+    below the learning floor (max of the majority baseline and the 95th percentile of chance)."""
     out = []
     for r in rows:
         if r.get("status") != "ok":
             continue
+        floor = learning_floor((controls or {}).get(r["task"]))
         out.append({"task": r["task"], "backend": r["backend"], "classifier": r["classifier"],
                     "size": r["curve_size"], "retuned": r["curve_retuned"], "main_metric": r["main_metric"],
                     "seed_scores": r["test_main_repeats"], "mean": r["test_main"],
                     "ci95": list(r["test_main_ci95"]), "validation": r["validation_main"],
-                    "train_seconds": r.get("train_seconds"), "params": r.get("best_params")})
+                    "learning_floor": floor, "did_not_learn": None if floor is None else r["test_main_ci95"][1] <= floor,
+                    "epochs_run": r.get("epochs_run"), "train_seconds": r.get("train_seconds"),
+                    "params": r.get("best_params")})
     return sorted(out, key=lambda x: (x["task"], x["backend"], x["classifier"], x["size"]))
 
 
@@ -232,27 +237,35 @@ def summary_table(recs: list[dict]) -> Table:
     rows = []
     for task in sorted({r["task"] for r in recs}):
         mine = [r for r in recs if r["task"] == task]
+        pairs = {(r["backend"], r["classifier"]) for r in mine}
         found = crossover(mine)
         largest = max(r["size"] for r in mine)
         at_largest = [r for r in mine if r["size"] == largest]
         base = next((r for r in at_largest if (r["backend"], r["classifier"]) == BASELINE), None)
         neural = max((r for r in at_largest if r["backend"] != BASELINE[0]), key=lambda r: r["validation"], default=None)
+        flat = [r for r in mine if r.get("did_not_learn")]
         rows.append((task, ", ".join(str(n) for n in sorted({r["size"] for r in mine})),
                      f"{found['pairing']} from n={found['size']:,}" if found["size"] else f"none up to {largest:,}",
                      "" if base is None else f"{base['mean']:.4f} [{base['ci95'][0]:.3f}, {base['ci95'][1]:.3f}]",
                      "" if neural is None else f"{neural['backend']} + {neural['classifier']} {neural['mean']:.4f} "
-                                               f"[{neural['ci95'][0]:.3f}, {neural['ci95'][1]:.3f}]"))
+                                               f"[{neural['ci95'][0]:.3f}, {neural['ci95'][1]:.3f}] "
+                                               f"({len(at_largest) - (base is not None)} of {len(pairs) - 1} run there)",
+                     ", ".join(f"{r['backend']} + {r['classifier']} n={r['size']:,}" for r in flat) or "none"))
     return Table(("task", "training sizes", "best neural pairing's interval above TF-IDF's", "TF-IDF at the largest size",
-                  "best neural pairing at the largest size (validation-chosen)"), rows)
+                  "best neural pairing at the largest size (validation-chosen)", "points that did not learn"), rows)
 
 
 def task_table(task_records: list[dict]) -> Table:
     sizes = sorted({r["size"] for r in task_records})
     pairs = sorted({(r["backend"], r["classifier"]) for r in task_records}, key=lambda p: (p != BASELINE, p))
     cell = {(r["backend"], r["classifier"], r["size"]): r for r in task_records}
-    rows = [(f"{b} + {c}", *(f"{cell[(b, c, n)]['mean']:.3f} [{cell[(b, c, n)]['ci95'][0]:.3f}, "
-                             f"{cell[(b, c, n)]['ci95'][1]:.3f}]" if (b, c, n) in cell else "" for n in sizes))
-            for b, c in pairs]
+    def show(r: dict | None) -> str:
+        if r is None:
+            return ""
+        mark = " (did not learn)" if r.get("did_not_learn") else ""
+        return f"{r['mean']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]{mark}"
+
+    rows = [(f"{b} + {c}", *(show(cell.get((b, c, n))) for n in sizes)) for b, c in pairs]
     return Table(("pairing", *(f"n={n:,}" for n in sizes)), rows)
 
 

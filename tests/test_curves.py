@@ -105,6 +105,33 @@ def test_curves_from_tuned_studies_resume_after_a_kill_without_retraining(data_d
         (t, b, 45) for t in ("bbc-news", "so-tags100") for b in ("tfidf", "learned")}
     assert "## Points not run" in (results / "curves" / "summary.md").read_text()
 
+    # --report-only rewrites the files from the storage: nothing trained, the training run's provenance kept.
+    trained = json.loads((results / "curves" / "provenance.json").read_text())
+    report = _cli(*args, "--report-only", cwd=tmp_path, data_dir=data_dir)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert _finished(storage) == after and "nothing trained" in report.stdout
+    prov = json.loads((results / "curves" / "provenance.json").read_text())
+    assert prov["cost"] == trained["cost"] and prov["command"] == trained["command"]
+    assert prov["report_pass"]["command"].endswith("--report-only") and prov["not_run"] == []
+    assert [{k: v for k, v in r.items() if k not in ("learning_floor", "did_not_learn")} for r in
+            json.loads((results / "curves" / "curves.json").read_text())] == \
+        [{k: v for k, v in r.items() if k not in ("learning_floor", "did_not_learn")} for r in recs]
+
+
+def test_a_point_at_or_below_the_learning_floor_is_marked_and_listed(tmp_path):
+    def row(backend, size, ci):
+        return {"status": "ok", "task": "t", "backend": backend, "classifier": "gru" if backend != "tfidf" else "logreg",
+                "curve_size": size, "curve_retuned": False, "main_metric": "macro_f1", "test_main_repeats": [sum(ci) / 2],
+                "test_main": sum(ci) / 2, "test_main_ci95": ci, "validation_main": sum(ci) / 2}
+
+    rows = [row("tfidf", 100, [0.5, 0.6]), row("learned", 100, [0.2, 0.34]), row("learned", 400, [0.6, 0.7])]
+    recs = curves.records(rows, {"t": {"majority": 0.3, "chance_p95": 0.35}})
+    assert [r["did_not_learn"] for r in recs] == [True, False, False] and recs[0]["learning_floor"] == 0.35
+    assert curves.records(rows)[0]["did_not_learn"] is None  # no controls: not judged
+    curves.write(recs, tmp_path)
+    summary = (tmp_path / "summary.md").read_text()
+    assert "learned + gru n=100" in summary and "0.270 [0.200, 0.340] (did not learn)" in summary
+
 
 def test_points_are_planned_small_sizes_first_and_cheapest_first_within_a_size():
     row = {"train_seconds": 10.0, "embed_seconds": 2.0, "deterministic": False, "sizes": {"train": 2000}}
