@@ -21,6 +21,7 @@ validation at that size) has a 95% interval wholly above TF-IDF's, or "none up t
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import json
 import time
@@ -103,6 +104,7 @@ class Plan:
     sizes: list[int]
     first_trial: dict | None
     projected_seconds: float = 0.0
+    level: int = 0  # the requested size this one stands for (a task's whole split: the next requested size up)
 
     @property
     def label(self) -> str:
@@ -131,15 +133,22 @@ def plan(datasets: dict, tuned_rows: list[dict], tuned_storage: str, backends, s
         for backend, classifier, row in chosen:
             first = None if retune else tuned_trial(tuned_storage, row)
             plans += [Plan(task, backend, classifier, n, task_sizes, first,
-                           projected_seconds(row, n, seeds) + (0 if first else (trials - 1) * projected_seconds(row, n, 1)))
+                           projected_seconds(row, n, seeds) + (0 if first else (trials - 1) * projected_seconds(row, n, 1)),
+                           size_level(n, sizes))
                       for n in task_sizes]
     return ordered(plans)
 
 
+def size_level(n: int, sizes) -> int:
+    """The index of the smallest requested size at or above ``n`` (a whole split of 15,855 stands for 16,000)."""
+    return bisect.bisect_left(sorted({int(s) for s in sizes}), n)
+
+
 def ordered(plans: list[Plan]) -> list[Plan]:
-    """Small sizes first, so a partial run has whole curves up to some size; within a size the cheapest
-    first, so a time limit leaves out the fewest points."""
-    return sorted(plans, key=lambda p: (p.size, p.projected_seconds, p.task, p.backend))
+    """Small sizes first, so a partial run has whole curves up to some size (a whole split of 15,855 counts as
+    the requested 16,000, with the other tasks' 16,000); within a size the cheapest first, so a time limit
+    leaves out the fewest points."""
+    return sorted(plans, key=lambda p: (p.level, p.projected_seconds, p.size, p.task, p.backend))
 
 
 def run_plans(plans: list[Plan], datasets: dict, profile: Profile, storage: str, *, retune: bool,

@@ -137,9 +137,12 @@ def test_points_are_planned_small_sizes_first_and_cheapest_first_within_a_size()
     row = {"train_seconds": 10.0, "embed_seconds": 2.0, "deterministic": False, "sizes": {"train": 2000}}
     assert curves.projected_seconds(row, 4000, seeds=3) == pytest.approx(72.0)
     assert curves.projected_seconds({**row, "deterministic": True}, 4000, seeds=3) == pytest.approx(24.0)
-    plans = [curves.Plan("t", b, "c", n, [], None, s) for b, n, s in
-             (("slow", 100, 50.0), ("fast", 1000, 1.0), ("fast", 100, 1.0), ("slow", 1000, 500.0))]
-    assert [(p.backend, p.size) for p in curves.ordered(plans)] == [("fast", 100), ("slow", 100), ("fast", 1000), ("slow", 1000)]
+    plans = [curves.Plan("t", b, "c", n, [], None, s, level) for b, n, s, level in
+             (("slow", 100, 50.0, 0), ("fast", 1000, 1.0, 1), ("fast", 100, 1.0, 0), ("slow", 1000, 500.0, 1),
+              ("split", 990, 2.0, 1))]  # a whole split of 990 stands for the requested 1,000
+    assert [curves.size_level(n, curves.DEFAULT_SIZES) for n in (250, 1681, 15855, 15971, 16000, 40273)] == [0, 2, 3, 3, 3, 4]
+    assert [(p.backend, p.size) for p in curves.ordered(plans)] == [
+        ("fast", 100), ("slow", 100), ("fast", 1000), ("split", 990), ("slow", 1000)]
 
 
 def test_curves_need_the_tuned_studies(data_dir, tmp_path):
