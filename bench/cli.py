@@ -572,7 +572,7 @@ def cmd_curves(args) -> int:
     from bench.runner import STOP, storage_for
     from bench.datafiles import resolve_data_dir
     from bench.tasks import load_task
-    from bench.timing import MemorySampler
+    from bench.timing import WAIT, MemorySampler, timed
     from bench.timing import summary as timing_summary
     from bench.timing import record as record_timing
     from embeddings.cache import configure as configure_cache
@@ -637,7 +637,8 @@ def cmd_curves(args) -> int:
         argv += ["--retune"] if args.retune else []
         workers = [_child(argv, env={**os.environ, **ONE_THREAD_ENV}) for _ in range(args.jobs)]
         memory.pids += [w.pid for w in workers]
-        codes = [w.wait() for w in workers]
+        with timed(WAIT):  # the coordinator's wait is not harness time
+            codes = [w.wait() for w in workers]
         if any(codes):
             print(f"error: {sum(c != 0 for c in codes)} of {len(codes)} curve workers failed (exit codes {codes}); "
                   f"the coordinator finishes what they left, and this run exits with code 3", file=sys.stderr)

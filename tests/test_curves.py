@@ -44,12 +44,17 @@ def _cli(*args, cwd, data_dir, wait=True):
 
 
 def _finished(storage: str) -> dict[str, tuple]:
-    """Curve studies with a row: (trials, row) each."""
-    out = {}
-    for s in optuna.get_all_study_summaries(storage, include_best_trial=False):
-        if ":curve-n" in s.study_name and "row" in s.user_attrs:
-            out[s.study_name] = (s.n_trials, json.dumps(s.user_attrs["row"], sort_keys=True))
-    return out
+    """Curve studies with a row: (trials, row) each. A worker's claim study (``<study>:claim``) can be deleted
+    while the summaries are read: read again then."""
+    for _ in range(20):
+        try:
+            summaries = optuna.get_all_study_summaries(storage, include_best_trial=False)
+        except KeyError:  # a claim study vanished mid-read
+            time.sleep(0.1)
+            continue
+        return {s.study_name: (s.n_trials, json.dumps(s.user_attrs["row"], sort_keys=True)) for s in summaries
+                if ":curve-n" in s.study_name and "row" in s.user_attrs}
+    raise AssertionError("the curves storage kept changing under 20 reads")
 
 
 def test_curves_from_tuned_studies_resume_after_a_kill_without_retraining(data_dir, tmp_path):
