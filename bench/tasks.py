@@ -207,12 +207,12 @@ def _load_documents(task: Task, data_dir: str) -> tuple[list[dict], list, list, 
     conflicting: set[int] = set()
     raw_labels: collections.Counter = collections.Counter()
     rows = read_documents(task.dataset, Path(data_dir))
+    # Row numbers are one-based and count a CSV's header line.
+    header = {s: int((task.dataset.fmt or format_from_name(p.name) or "csv") in ("csv", "tsv")) for s, p in paths.items()}
     line = collections.Counter()
     for doc, row, split in rows:
         line[split] += 1
-        file = paths[split or "all"]
-        header = 1 if (task.dataset.fmt or format_from_name(file.name) or "csv") in ("csv", "tsv") else 0
-        where = f"{file} row {line[split] + header}"  # one-based, counting a CSV's header line
+        where = f"{paths[split or 'all']} row {line[split] + header[split or 'all']}"
         text = "\n".join(doc.values())
         if not text.strip():
             empty += 1
