@@ -22,9 +22,9 @@ __all__ = ["BenchError", "load_task_file", "run"]
 
 
 def load_task_file(path: str | os.PathLike):
-    """The ``bench.tasks.Task`` a task file declares (checked: unknown keys, types, formats raise
-    ``BenchError``); ``bench.tasks.load_task(task, data_dir)`` then reads its data."""
-    from bench.taskfile import load_task_file as load
+    """The ``bench.data.tasks.Task`` a task file declares (checked: unknown keys, types, formats raise
+    ``BenchError``); ``bench.data.tasks.load_task(task, data_dir)`` then reads its data."""
+    from bench.data.taskfile import load_task_file as load
 
     return load(path)
 

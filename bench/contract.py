@@ -20,9 +20,9 @@ import numpy as np
 import optuna
 import scipy.sparse as sp
 
-from bench import metrics
+from bench.tuning import metrics
 from bench.profiles import PROFILES, Profile
-from bench.tasks import SPLITS, TASK_TYPES, Dataset, Split, Task, TaskData
+from bench.data.tasks import SPLITS, TASK_TYPES, Dataset, Split, Task, TaskData
 from embeddings import BackendSpec, Features, get_backend
 from embeddings.pretraining import PARTS
 from embeddings.registry import FEATURE_KINDS

@@ -1,7 +1,7 @@
 """The pretraining corpus: unlabelled in-domain text for word2vec and the biLM, guarded against leaks.
 
 What goes in, in this order (labels are never read):
-- the training split (the fixed hash split of ``bench.tasks``, whole, not a profile's subset) of every
+- the training split (the fixed hash split of ``bench.data.tasks``, whole, not a profile's subset) of every
   dataset a task reads, one document per row (its text fields joined, as the tasks join them);
 - every row of each unlabelled-for-this-purpose dataset (``UNLABELLED``: the 240,000 ``so_lang4_titles``);
 - each ``--corpus`` file a user passes: UTF-8 text, one document per line.
@@ -69,7 +69,7 @@ def configured_files() -> tuple[Path, ...]:
 def current() -> Corpus:
     """The configured corpus (data directory from ``configure``, else ``$PAIRBENCH_DATA_DIR``; extra files
     from ``configure``, else ``$PAIRBENCH_CORPUS``)."""
-    from bench.datafiles import resolve_data_dir
+    from bench.data.datafiles import resolve_data_dir
 
     data_dir = resolve_data_dir(_CONFIG["data_dir"])
     files = _CONFIG["files"] or tuple(Path(f) for f in os.environ.get(CORPUS_ENV, "").split(os.pathsep) if f)
@@ -97,7 +97,7 @@ def check_corpus_file(path: str | os.PathLike) -> Path:
 
 def task_datasets() -> list:
     """Datasets some task evaluates on (their validation and test documents are what the guard protects)."""
-    from bench.tasks import TASKS
+    from bench.data.tasks import TASKS
 
     unique = {t.dataset.identity or t.dataset.name: t.dataset for t in TASKS.values()}
     return sorted(unique.values(), key=lambda d: (d.name, d.identity))
@@ -105,8 +105,8 @@ def task_datasets() -> list:
 
 def build_corpus(data_dir: Path, files: tuple[Path, ...] = ()) -> Corpus:
     """The guarded corpus of ``data_dir`` (+ ``files``), from the embedding cache when built before."""
-    from bench.datafiles import data_path
-    from bench.tasks import UNLABELLED
+    from bench.data.datafiles import data_path
+    from bench.data.tasks import UNLABELLED
     from embeddings.cache import content_key, file_sha256, pretraining_cache
 
     files = tuple(check_corpus_file(f) for f in files)
@@ -151,7 +151,7 @@ def _held_out(text: str) -> bool:
 
 def _keys(fields: dict[str, str]) -> tuple[str, str | None]:
     """(normalised text, normalised title or None) of a document's text fields."""
-    from bench.tasks import normalise
+    from bench.data.tasks import normalise
 
     text = normalise("\n".join(fields.values()))
     title = fields.get("title")
@@ -165,8 +165,8 @@ def guarded_keys(data_dir: Path, datasets: list) -> set[str]:
 
 def _read_documents(data_dir: Path, datasets: list) -> dict[str, list[tuple[dict, str]]]:
     """Each dataset's documents (text fields) with the split its tasks put them in, read once."""
-    from bench.datafiles import read_documents
-    from bench.tasks import split_for
+    from bench.data.datafiles import read_documents
+    from bench.data.tasks import split_for
 
     return {d.identity or d.name: [(fields, split_for(d, "\n".join(fields.values()), given))
                                    for fields, _, given in read_documents(d, data_dir)]
@@ -187,7 +187,7 @@ def _guard(documents: dict[str, list[tuple[dict, str]]]) -> set[str]:
 
 
 def _assemble(data_dir: Path, datasets: list, unlabelled: list, files: tuple[Path, ...]):
-    from bench.datafiles import read_documents
+    from bench.data.datafiles import read_documents
     from embeddings.tokenize import tokenize
 
     documents = _read_documents(data_dir, datasets)

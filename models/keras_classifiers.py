@@ -188,7 +188,7 @@ def build_network(architecture: str, features, task_type: str, n_outputs: int, p
 class KerasClassifier:
     """A Keras network trained epoch by epoch, judged on the validation split after each epoch.
 
-    params (see ``bench.search_spaces`` for the searched ranges): ``units`` (recurrent width, 32-128),
+    params (see ``bench.tuning.search_spaces`` for the searched ranges): ``units`` (recurrent width, 32-128),
     ``dense_units`` (16-128), ``dropout`` (0-0.5), ``learning_rate`` (1e-4-1e-2, Adam), ``batch_size``
     (32-256), ``epochs`` (a safety cap), ``patience`` (epochs without a better validation signal before
     stopping; recommended 3), ``min_delta`` (how much an epoch must raise the best validation signal to

@@ -92,7 +92,7 @@ def shared_data_dir() -> Path:
 @pytest.fixture(autouse=True)
 def isolated_tasks(monkeypatch):
     """Each test starts with the built-in tasks only (an in-process ``--task-file`` registers more)."""
-    from bench import tasks
+    from bench.data import tasks
 
     monkeypatch.setattr(tasks, "TASKS", dict(tasks.TASKS))
 

@@ -9,9 +9,9 @@ import pytest
 from bench.cli import main
 from bench.errors import BenchError
 from bench.profiles import PROFILES
-from bench.runner import run_study, study_name
-from bench.taskfile import load_task_file
-from bench.tasks import load_task
+from bench.tuning.runner import run_study, study_name
+from bench.data.taskfile import load_task_file
+from bench.data.tasks import load_task
 from models import CLASSIFIERS, ClassifierSpec
 
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from bench.metrics import expected_best
+from bench.tuning.metrics import expected_best
 
 
 def test_expected_best_against_a_hand_computed_case():

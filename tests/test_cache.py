@@ -109,7 +109,7 @@ def test_no_cache_computes_each_time_and_stores_nothing(tmp_path):
 
 
 def test_no_cache_reaches_the_backends(tmp_path, data_dir, monkeypatch):
-    from bench.tasks import load_task
+    from bench.data.tasks import load_task
     from embeddings import cache as cache_module
     from embeddings import get_backend
 

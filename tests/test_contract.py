@@ -4,11 +4,11 @@ the contract on a tiny task of each type, and the checks catch a broken part."""
 import numpy as np
 import pytest
 
-from bench import metrics
+from bench.tuning import metrics
 from bench.contract import check_backend, check_classifier
-from bench.pairings import valid_pairings
-from bench.runner import fit_and_score
-from bench.tasks import load_task
+from bench.tuning.pairings import valid_pairings
+from bench.tuning.runner import fit_and_score
+from bench.data.tasks import load_task
 from embeddings import BACKENDS, BackendSpec, Features, Reference, no_search, register_backend
 from models import CLASSIFIERS, ClassifierSpec, register_classifier
 

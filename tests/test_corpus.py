@@ -9,8 +9,8 @@ import sys
 import pandas as pd
 import pytest
 
-from bench.datafiles import html_to_text
-from bench.tasks import UNLABELLED, normalise, split_of
+from bench.data.datafiles import html_to_text
+from bench.data.tasks import UNLABELLED, normalise, split_of
 from conftest import make_data_dir
 from embeddings import corpus as corpus_module
 from embeddings.tokenize import tokenize

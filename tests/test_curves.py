@@ -10,8 +10,8 @@ import time
 import optuna
 import pytest
 
-from bench import curves
-from bench.tasks import load_task
+from bench.studies import curves
+from bench.data.tasks import load_task
 
 
 def test_sizes_are_capped_by_the_training_split_whose_whole_size_comes_last():

@@ -6,9 +6,9 @@ import numpy as np
 import optuna
 import pytest
 
-from bench import diff
+from bench.reports import diff
 from bench.cli import main
-from bench.runner import encode_predictions
+from bench.tuning.runner import encode_predictions
 
 
 def row(task, backend, classifier, score, half_width=0.02, **extra):
@@ -77,7 +77,7 @@ def test_with_both_storages_the_test_is_a_paired_bootstrap(tmp_path):
     for name, preds in (("a", [flip(0.30)]), ("b", [flip(0.10)])):
         full = row("t", "learned", "gru", 0.0, test_predictions=[encode_predictions(p) for p in preds],
                    test_truth=encode_predictions(truth))
-        from bench import metrics
+        from bench.tuning import metrics
 
         full["test_main"] = metrics.point_estimate("binary", "f1", truth, preds[0])
         folder = write(tmp_path / name, [{k: v for k, v in full.items() if not k.startswith("test_pr")

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.tasks import load_task
+from bench.data.tasks import load_task
 from embeddings import bilm, elmo
 from embeddings.cache import configure as configure_cache
 from embeddings.cache import default_cache

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from bench.html_report import render
+from bench.reports.html_report import render
 
 ROWS = [{"profile": "smoke", "task": t, "task_type": "multiclass", "backend": b, "classifier": c, "status": "ok",
          "main_metric": "macro_f1", "test_main": s, "test_main_std": 0.01, "test_main_ci95": [s - 0.05, s + 0.05],

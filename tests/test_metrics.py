@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn import metrics as skm
 
-from bench import metrics
+from bench.tuning import metrics
 
 
 def test_binary_matches_sklearn():

@@ -10,8 +10,8 @@ import optuna
 import pytest
 
 from bench.profiles import PROFILES
-from bench.search_spaces import suggest_classifier
-from bench.tasks import load_task
+from bench.tuning.search_spaces import suggest_classifier
+from bench.data.tasks import load_task
 from embeddings import get_backend
 from embeddings.registry import Features
 from embeddings.tokenize import split_vocabulary, tokens_of
@@ -87,7 +87,7 @@ def test_prediction_in_padded_whole_batches_equals_plain_prediction(monkeypatch,
 
 
 def test_released_memory_leaves_kept_models_usable():
-    from bench.runner import release_memory
+    from bench.tuning.runner import release_memory
 
     features = _ids()
     y = np.arange(40) % 3
@@ -125,7 +125,7 @@ def test_a_finished_study_leaves_no_network_alive_and_settles_the_heap(tmp_path,
     at that moment would be frozen by settle_heap, and a reference cycle through it never collected."""
     import gc
 
-    from bench import runner
+    from bench.tuning import runner
 
     data = load_task("so-lang4", data_dir, max_sizes=TINY)
     alive = []
@@ -147,7 +147,7 @@ def test_settled_heap_still_collects_new_cycles():
     import gc
     import weakref
 
-    from bench.runner import settle_heap
+    from bench.tuning.runner import settle_heap
 
     class Node:
         pass
@@ -182,7 +182,7 @@ def test_logreg_standardises_dense_vectors_with_training_statistics_only():
 
 
 def test_the_notebook_reference_trial_keeps_unscaled_vectors_under_parameters_of_its_own():
-    from bench.search_spaces import reference_params
+    from bench.tuning.search_spaces import reference_params
 
     study = optuna.create_study()
     study.enqueue_trial(reference_params("elmo", "logreg", PROFILES["smoke"])["params"], user_attrs={"reference": "notebook"})
@@ -212,7 +212,7 @@ def test_training_vocabulary_is_counted_once_per_split_and_ranked(data_dir):
 def test_jax_compile_time_is_counted(tmp_path):
     script = (
         "import jax, jax.numpy as jnp\n"
-        "from bench.timing import TOTALS, COMPILE, count_compilation\n"
+        "from bench.tuning.timing import TOTALS, COMPILE, count_compilation\n"
         "count_compilation()\n"
         "jax.jit(lambda x: jnp.tanh(x) @ x.T)(jnp.ones((8, 8))).block_until_ready()\n"
         "print(TOTALS[COMPILE])\n"

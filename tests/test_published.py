@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.tables import _fmt
-from bench.pairings import valid_pairings
-from bench.tasks import TASKS
+from bench.reports.tables import _fmt
+from bench.tuning.pairings import valid_pairings
+from bench.data.tasks import TASKS
 from embeddings import BACKENDS
 from models import CLASSIFIERS
 
@@ -73,9 +73,9 @@ def test_html_report_shows_every_task_and_pairing(rows):
 
 def test_the_report_code_still_renders_the_committed_rows(rows):
     """Rows of a run before seeds, ties and windows were recorded (no predictions, ``epochs_run`` an int) render."""
-    from bench.html_report import render
-    from bench.leaderboard import mark_did_not_learn, mark_ties, marginal_means
-    from bench.tables import markdown, summary
+    from bench.reports.html_report import render
+    from bench.reports.leaderboard import mark_did_not_learn, mark_ties, marginal_means
+    from bench.reports.tables import markdown, summary
 
     controls = json.loads((PUBLISHED / "controls.json").read_text(encoding="utf-8"))
     rows = mark_did_not_learn(mark_ties([dict(r) for r in rows]), controls)

@@ -17,7 +17,7 @@ def test_ci_runs_the_readme_test_command_verbatim():
 def test_every_cli_command_is_in_the_readme():
     import argparse
 
-    from bench.cli import _parser
+    from bench.cli.main import _parser
 
     readme = (ROOT / "README.md").read_text()
     commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices

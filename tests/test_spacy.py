@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bench.tasks import load_task
+from bench.data.tasks import load_task
 from embeddings import get_backend
 from embeddings.cache import EmbeddingCache
 from embeddings.tokenize import tokenize

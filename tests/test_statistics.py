@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import metrics
-from bench.html_report import render
-from bench.leaderboard import mark_did_not_learn, mark_ties, marginal_means
-from bench.tables import marginals_table, markdown, ranking_tables, summary, summary_table
-from bench.runner import encode_predictions
+from bench.tuning import metrics
+from bench.reports.html_report import render
+from bench.reports.leaderboard import mark_did_not_learn, mark_ties, marginal_means
+from bench.reports.tables import marginals_table, markdown, ranking_tables, summary, summary_table
+from bench.tuning.runner import encode_predictions
 
 N = 1000
 TRUTH = np.random.default_rng(0).integers(0, 2, N)
@@ -179,7 +179,7 @@ def test_write_leaderboard_records_the_statistics_in_every_file(tmp_path):
 
     import pandas as pd
 
-    from bench.leaderboard import write_leaderboard
+    from bench.reports.leaderboard import write_leaderboard
 
     paths = write_leaderboard(scored_rows(), CONTROLS, tmp_path, ["tfidf", "learned", "word2vec"],
                               ["logreg", "gru", "lstm"])

@@ -16,8 +16,8 @@ import pytest
 import bench
 from bench.cli import main
 from bench.errors import BenchError
-from bench.taskfile import load_task_file
-from bench.tasks import TASKS, load_task
+from bench.data.taskfile import load_task_file
+from bench.data.tasks import TASKS, load_task
 
 WORDS = {"HQ": "clear reproducible example expected output traceback minimal".split(),
          "LQ": "urgent help plz nothing works asap broken".split()}

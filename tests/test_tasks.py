@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from bench.errors import BenchError
-from bench.taskfile import parse_list
-from bench.datafiles import html_to_text
-from bench.tasks import TASKS, encode_labels, load_task, normalise, split_of
+from bench.data.taskfile import parse_list
+from bench.data.datafiles import html_to_text
+from bench.data.tasks import TASKS, encode_labels, load_task, normalise, split_of
 
 
 @pytest.mark.parametrize("name", list(TASKS))

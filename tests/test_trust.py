@@ -6,11 +6,11 @@ import numpy as np
 import optuna
 import pytest
 
-from bench import metrics
-from bench.controls import FULL_TEXT, majority_predictions, run_controls
+from bench.tuning import metrics
+from bench.tuning.controls import FULL_TEXT, majority_predictions, run_controls
 from bench.profiles import PROFILES
-from bench.runner import GRACE_SECONDS, StudyClaim, fit_and_score, study_name
-from bench.tasks import Split, Task, TaskData, load_task
+from bench.tuning.runner import GRACE_SECONDS, StudyClaim, fit_and_score, study_name
+from bench.data.tasks import Split, Task, TaskData, load_task
 from embeddings import get_backend
 from embeddings.tokenize import field_tokens, tokenize, tokens_of
 from models.keras_classifiers import KerasClassifier, prior_bias, standardised_matrix, token_statistics
@@ -167,7 +167,7 @@ def test_every_backend_reads_only_the_window(windowed, backend, kind, params):
 
 
 def test_the_full_text_tfidf_reference_is_tuned_on_whole_documents_outside_the_ranking(tmp_path, data_dir):
-    from bench.leaderboard import load_storage
+    from bench.reports.leaderboard import load_storage
 
     profile = PROFILES["smoke"]
     data = load_task("so-lang4", data_dir, max_sizes=TINY, window=12)
@@ -190,7 +190,7 @@ def test_a_study_is_claimed_by_one_process_and_a_dead_claim_is_taken_over(tmp_pa
     first.release()
     assert second.acquire()
     second._stop.set()  # its worker "dies": the heartbeat stops
-    import bench.runner as runner
+    import bench.tuning.runner as runner
 
     later = runner.time.time() + GRACE_SECONDS + 1
     monkeypatch.setattr(runner.time, "time", lambda: later)

@@ -4,11 +4,11 @@ import numpy as np
 import optuna
 import pytest
 
-from bench.controls import run_controls
+from bench.tuning.controls import run_controls
 from bench.profiles import PROFILES
-from bench.runner import run_study, study_name
-from bench.search_spaces import reference_params
-from bench.tasks import load_task
+from bench.tuning.runner import run_study, study_name
+from bench.tuning.search_spaces import reference_params
+from bench.data.tasks import load_task
 from models import CLASSIFIERS, ClassifierSpec
 
 TINY = {"train": 48, "validation": 16, "test": 16}
@@ -89,7 +89,7 @@ def test_a_deterministic_classifier_is_scored_once(tmp_path, data_dir):
     data = load_task("so-tags100", data_dir, max_sizes=TINY, window=profile.window)
     row = run_study(data, "tfidf", "logreg", profile, storage_url(tmp_path), n_trials=2)
     assert row["deterministic"] and row["repeats"] == 1 and row["epoch_cap"] is None and row["stopped_by_cap"] == []
-    from bench.runner import fit_and_score
+    from bench.tuning.runner import fit_and_score
 
     params = row["best_params"]
     fits = [fit_and_score(data, "tfidf", "logreg", params, params, seed=s, score_test=True) for s in (1, 2)]
@@ -107,7 +107,7 @@ def test_shuffled_control_scores_near_chance_on_a_real_task(tmp_path, shared_dat
 
 @pytest.mark.parametrize("kind", ["heatmap", "pareto"])
 def test_plots_are_written_and_non_empty(tmp_path, kind):
-    from bench.plots import write_plots
+    from bench.reports.plots import write_plots
 
     rows = [{"task": "t", "backend": b, "classifier": c, "status": "ok", "test_main": s, "main_metric": "f1",
              "train_seconds": t, "embed_seconds": 0.1}
@@ -118,7 +118,7 @@ def test_plots_are_written_and_non_empty(tmp_path, kind):
 
 
 def test_importances_and_history_pages_are_written_from_storage(tmp_path, data_dir):
-    from bench.leaderboard import write_study_views
+    from bench.reports.leaderboard import write_study_views
 
     data = load_task("so-lang4", data_dir, max_sizes=TINY)
     row = run_study(data, "tfidf", "logreg", PROFILES["smoke"], storage_url(tmp_path), n_trials=4)
@@ -155,7 +155,7 @@ def test_title_and_body_network_has_two_inputs(data_dir):
 
 def test_a_leaking_pipeline_raises_the_alarm(tmp_path, shared_data_dir, monkeypatch):
     """Shuffled labels that still carry the truth (a leak) must be caught."""
-    import bench.controls as controls_module
+    import bench.tuning.controls as controls_module
 
     monkeypatch.setattr(controls_module, "shuffled_labels", lambda y, seed: y)
     data = load_task("bbc-news", shared_data_dir, max_sizes={"train": 600, "validation": 200, "test": 200})

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bench.errors import BenchError
-from bench.tasks import load_task
+from bench.data.tasks import load_task
 from embeddings import BACKENDS, get_backend
 from embeddings.cache import EmbeddingCache
 from embeddings.tokenize import tokenize
@@ -49,7 +49,7 @@ def test_a_word_seen_only_in_test_is_out_of_vocabulary(data):
 def test_vectors_are_identical_across_processes_with_different_hash_seeds(data_dir):
     code = (
         "import hashlib\n"
-        "from bench.tasks import load_task\n"
+        "from bench.data.tasks import load_task\n"
         "from embeddings.cache import configure\n"
         "from embeddings.word2vec import trained_vectors\n"
         "configure(enabled=False)\n"

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from bench.tasks import load_task
+from bench.data.tasks import load_task
 from embeddings import get_backend
 from embeddings.cache import EmbeddingCache
 from embeddings.tokenize import tokens_of

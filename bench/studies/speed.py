@@ -34,7 +34,7 @@ def fit_epochs(data_dir: str, classifier: str, jit_compile: bool, fits: int = 1)
     import numpy as np
 
     from bench.profiles import get_profile
-    from bench.tasks import load_task
+    from bench.data.tasks import load_task
     from embeddings import get_backend
     from models.keras_classifiers import build_network
 
@@ -67,7 +67,7 @@ def _child(data_dir: Path, backend: str, classifier: str, jit: bool, fits: int =
     else:
         for key in ONE_THREAD_ENV:
             env.pop(key, None)
-    cmd = [sys.executable, "-m", "bench.speed", str(data_dir), classifier, str(int(jit)), str(fits)]
+    cmd = [sys.executable, "-m", "bench.studies.speed", str(data_dir), classifier, str(int(jit)), str(fits)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return _result(proc, cmd) if wait else (proc, cmd)
 
@@ -81,7 +81,7 @@ def _result(proc, cmd) -> dict:
 
 
 def run(data_dir: Path, out_dir: Path) -> dict[str, Path]:
-    from bench.runner import versions
+    from bench.tuning.runner import versions
 
     rows = []
     for classifier in CLASSIFIERS:

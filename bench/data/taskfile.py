@@ -1,7 +1,7 @@
 """Task records (``Dataset``, ``Task``) and the task files (TOML) that declare them.
 
 The README's "Your own dataset" documents every key; ``KEYS`` below is the list the reader accepts. The
-six built-in tasks are task files too (``bench/task_files/``). Every error is one line naming the task
+six built-in tasks are task files too (``bench/data/task_files/``). Every error is one line naming the task
 file and the key (or the data file and row) at fault.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bench.datafiles import DATA_FORMATS, format_from_name, html_to_text
+from bench.data.datafiles import DATA_FORMATS, format_from_name, html_to_text
 from bench.errors import BenchError
 
 BUILTIN_DIR = Path(__file__).with_name("task_files")
@@ -77,13 +77,13 @@ class Task:
 
     @property
     def main_metric(self) -> str:
-        from bench.metrics import MAIN_METRIC
+        from bench.tuning.metrics import MAIN_METRIC
 
         return MAIN_METRIC[self.task_type]
 
 
 def load_task_file(path: str | Path):
-    """The ``Task`` a task file declares (not registered: ``bench.tasks.register_task_files`` does that)."""
+    """The ``Task`` a task file declares (not registered: ``bench.data.tasks.register_task_files`` does that)."""
     path = Path(path)
     try:
         raw = path.read_bytes()

@@ -34,8 +34,8 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.files import atomic_write
 from bench.profiles import Profile
-from bench.rows import learning_floor, validation_order
-from bench.tables import Table, markdown_table
+from bench.reports.rows import learning_floor, validation_order
+from bench.reports.tables import Table, markdown_table
 
 DEFAULT_SIZES = (250, 1000, 4000, 16000)
 BASELINE = ("tfidf", "logreg")
@@ -55,7 +55,7 @@ def nested_order(n_train: int, seed: int) -> np.ndarray:
 def at_size(data, size: int, order: np.ndarray):
     """``data`` with its training split cut to the first ``size`` documents of ``order`` (validation and
     test untouched); its key names the size, so caches never mix sizes."""
-    from bench.tasks import TaskData
+    from bench.data.tasks import TaskData
 
     train = data.train.subset(sorted(int(i) for i in order[:size]))
     stats = {**data.stats, "curve_train_size": size}
@@ -84,7 +84,7 @@ def pairings_for(rows: list[dict], task: str, backends) -> list[tuple[str, str, 
 def tuned_trial(storage: str, row: dict) -> dict:
     """The chosen trial of a tuned study (its Optuna parameters, and whether it was a reference
     configuration), for ``runner.run_study(first_trial=...)``."""
-    from bench.runner import storage_for, study_name
+    from bench.tuning.runner import storage_for, study_name
 
     name = study_name(row["profile"], row["task"], row["backend"], row["classifier"])
     study = optuna.load_study(study_name=name, storage=storage_for(storage))
@@ -156,7 +156,7 @@ def run_plans(plans: list[Plan], datasets: dict, profile: Profile, storage: str,
     """Run each plan's study (resuming what the storage holds); the finished rows, each with its ``size``.
     ``until`` (a ``time.time()``): a point not finished yet starts only if its projected cost ends before
     it; a point that does not fit is skipped (a finished one is still read)."""
-    from bench.runner import STOP, run_study, study_name
+    from bench.tuning.runner import STOP, run_study, study_name
 
     orders = {task: nested_order(len(data.train), profile.seed) for task, data in datasets.items()}
     rows = []
@@ -185,7 +185,7 @@ def run_plans(plans: list[Plan], datasets: dict, profile: Profile, storage: str,
 
 def finished_row(storage: str, name: str) -> dict | None:
     """A study's row if it finished (read only: nothing is trained, no study is created)."""
-    from bench.runner import storage_for
+    from bench.tuning.runner import storage_for
 
     try:
         study = optuna.load_study(study_name=name, storage=storage_for(storage))
@@ -286,7 +286,7 @@ def not_run_table(skipped: list[dict]) -> Table:
 
 def write(recs: list[dict], out_dir: Path, provenance: dict | None = None,
           not_run: list[dict] | None = None) -> dict[str, Path]:
-    from bench.html_report import image_html, page, table_html
+    from bench.reports.html_report import image_html, page, table_html
 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "curves.json", "csv": out_dir / "curves.csv", "md": out_dir / "summary.md",
@@ -324,7 +324,7 @@ def write(recs: list[dict], out_dir: Path, provenance: dict | None = None,
 
 
 def _plot(task: str, task_records: list[dict]) -> bytes:
-    from bench.plots import plt, png_bytes
+    from bench.reports.plots import plt, png_bytes
 
     fig, ax = plt.subplots(figsize=(8, 5))
     pairs = sorted({(r["backend"], r["classifier"]) for r in task_records}, key=lambda p: (p != BASELINE, p))

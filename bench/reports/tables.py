@@ -1,6 +1,6 @@
 """The table model both reports render: every table of ``leaderboard.md`` and ``index.html`` is built here once,
 as headers and rows of cell texts (``Table``), and written as Markdown (``markdown``) or HTML
-(``bench.html_report``).
+(``bench.reports.html_report``).
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench import metrics
-from bench.pairings import na_reason
-from bench.rows import learning_floor, per_repeat, validation_order
+from bench.tuning import metrics
+from bench.tuning.pairings import na_reason
+from bench.reports.rows import learning_floor, per_repeat, validation_order
 
 
 # --------------------------------------------------------------------------- the table model both reports render

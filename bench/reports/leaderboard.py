@@ -8,7 +8,7 @@ ranking with 95% intervals and Holm-corrected ties with the validation-chosen be
 learn, the controls, a backend x classifier table; the marginal means), ``controls.json``, ``marginals.csv``,
 ``plots/<task>-heatmap.png``, ``plots/<task>-pareto.png``, ``importances.json``, ``history/<study>.html``,
 ``provenance.json`` and ``index.html`` (a self-contained report). Markdown and HTML render one table model
-(``bench.tables``).
+(``bench.reports.tables``).
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from bench import metrics
+from bench.tuning import metrics
 from bench.files import atomic_write
-from bench.html_report import render
-from bench.pairings import na_reason
-from bench.plots import write_budget_plots, write_plots
-from bench.rows import learning_floor, validation_order
-from bench.runner import decode_predictions, storage_for, study_name
-from bench.tables import budget_sections, markdown, pretraining_sections
+from bench.reports.html_report import render
+from bench.tuning.pairings import na_reason
+from bench.reports.plots import write_budget_plots, write_plots
+from bench.reports.rows import learning_floor, validation_order
+from bench.tuning.runner import decode_predictions, storage_for, study_name
+from bench.reports.tables import budget_sections, markdown, pretraining_sections
 from embeddings import BACKENDS
 
 
@@ -250,13 +250,13 @@ def provenance(profile, command: list[str], data_dir: Path, dataset_files: list[
     import hashlib
     import subprocess
 
-    from bench.runner import versions
+    from bench.tuning.runner import versions
 
     def sha256(path: Path) -> str:
         return hashlib.sha256(path.read_bytes()).hexdigest()
 
     try:
-        root = Path(__file__).resolve().parents[1]
+        root = Path(__file__).resolve().parents[2]
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
                                 cwd=root).stdout.strip() or None
         # Dirty means the code differs from the commit; results/ is excluded, as a run rewrites its own

@@ -37,8 +37,8 @@ SEED = 13
 
 def _documents(data_dir: Path) -> tuple[list[str], list[str], list[str], list[str]]:
     """(scaling titles, their labels, evaluation titles, their labels), de-duplicated by normalised title."""
-    from bench.datafiles import read_table
-    from bench.tasks import dataset_of, normalise, split_of
+    from bench.data.datafiles import read_table
+    from bench.data.tasks import dataset_of, normalise, split_of
 
     def clean(frame, text: str) -> tuple[list[str], list[str]]:
         seen, texts, labels = set(), [], []
@@ -67,9 +67,9 @@ def _documents(data_dir: Path) -> tuple[list[str], list[str], list[str], list[st
 
 def measure(data_dir: Path, n: int, backend: str, classifier: str) -> dict:
     """Train one pairing on the first ``n`` titles in this process; return its costs and score."""
-    from bench import metrics
-    from bench.pairings import feature_kind
-    from bench.tasks import Split, Task, TaskData, dataset_of, encode_labels
+    from bench.tuning import metrics
+    from bench.tuning.pairings import feature_kind
+    from bench.data.tasks import Split, Task, TaskData, dataset_of, encode_labels
     from embeddings import get_backend
     from models import get_classifier
 
@@ -106,7 +106,7 @@ def measure(data_dir: Path, n: int, backend: str, classifier: str) -> dict:
 
 
 def _rss_now() -> int:
-    from bench.timing import rss_bytes
+    from bench.tuning.timing import rss_bytes
 
     return rss_bytes(os.getpid())
 
@@ -116,7 +116,7 @@ def run(data_dir: Path, out_dir: Path, sizes=SIZES, pairings=PAIRINGS) -> dict[s
     rows = []
     for backend, classifier in pairings:
         for n in sizes:
-            cmd = [sys.executable, "-m", "bench.scale", str(data_dir), str(n), backend, classifier]
+            cmd = [sys.executable, "-m", "bench.studies.scale", str(data_dir), str(n), backend, classifier]
             done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode:
                 tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
@@ -142,7 +142,7 @@ def write(rows: list[dict], out_dir: Path) -> dict[str, Path]:
     import pandas as pd
 
     from bench.files import atomic_write
-    from bench.runner import versions
+    from bench.tuning.runner import versions
 
     out_dir.mkdir(parents=True, exist_ok=True)
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -184,7 +184,7 @@ def _plot(rows: list[dict], path: Path) -> None:
     import io
 
     from bench.files import atomic_write
-    from bench.plots import plt
+    from bench.reports.plots import plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for name in sorted({f"{r['backend']} x {r['classifier']}" for r in rows}):

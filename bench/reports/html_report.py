@@ -1,6 +1,6 @@
 """``results/<profile>/index.html``: one self-contained page (no network) with every task's leaderboard.
 
-The same tables as ``leaderboard.md`` (one table model, from ``bench.tables``): the summary; per task the
+The same tables as ``leaderboard.md`` (one table model, from ``bench.reports.tables``): the summary; per task the
 sortable ranking with intervals and ties, the pairings that did not learn, the controls, the heatmap and the
 Pareto plot (embedded as data URIs); then the marginal means. Click a column header to sort.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.tables import (MARGINALS_INTRO, MARGINALS_TITLE, Table, controls_line, intro, marginals_table,
+from bench.reports.tables import (MARGINALS_INTRO, MARGINALS_TITLE, Table, controls_line, intro, marginals_table,
                           ranking_tables, summary_table, task_facts)
 
 _STYLE = """
@@ -66,7 +66,7 @@ def page(title: str, parts: list[str]) -> str:
 
 def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir: Path, provenance: dict,
            sections: list[tuple[str, str, Table]] = ()) -> str:
-    """The page: the same tables as leaderboard.md (``bench.tables``' table model) plus the plots."""
+    """The page: the same tables as leaderboard.md (``bench.reports.tables``' table model) plus the plots."""
     profile = rows[0]["profile"] if rows else "?"
     parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>pairbench: {profile}</title>",
              f"<style>{_STYLE}</style></head><body>", f"<h1>pairbench leaderboard, profile <code>{profile}</code></h1>",

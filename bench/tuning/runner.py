@@ -27,12 +27,12 @@ import numpy as np
 import optuna
 import sqlalchemy.exc
 
-from bench import metrics
-from bench.timing import timed
-from bench.pairings import feature_kind
+from bench.tuning import metrics
+from bench.tuning.timing import timed
+from bench.tuning.pairings import feature_kind
 from bench.profiles import Profile
-from bench.search_spaces import reference_params, suggest_backend, suggest_classifier
-from bench.tasks import TaskData
+from bench.tuning.search_spaces import reference_params, suggest_backend, suggest_classifier
+from bench.data.tasks import TaskData
 from embeddings import get_backend
 from models import get_classifier
 

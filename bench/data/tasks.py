@@ -1,8 +1,8 @@
 """Tasks: the registry of task records (read from task files), fixed hash splits, profile-sized subsets.
 
-A *dataset* is a file (or split files; reading them is ``bench.datafiles``) and how to read one document
+A *dataset* is a file (or split files; reading them is ``bench.data.datafiles``) and how to read one document
 (text fields) from a row; a *task* is a dataset plus a label rule and a task type (both records are in
-``bench.taskfile``). Splits belong to the dataset: every document of a single file goes to train /
+``bench.data.taskfile``). Splits belong to the dataset: every document of a single file goes to train /
 validation / test (80/10/10) by a hash of its normalised text, so identical texts always share a split, every task on a
 dataset sees the same split, and the split is the same on every machine and run.
 """
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.datafiles import data_path, format_from_name, read_documents, resolve_data_dir
+from bench.data.datafiles import data_path, format_from_name, read_documents, resolve_data_dir
 from bench.errors import BenchError, lookup
-from bench.taskfile import BUILTIN_DIR, TASK_TYPES, Dataset, Task
+from bench.data.taskfile import BUILTIN_DIR, TASK_TYPES, Dataset, Task
 
 SPLITS = ("train", "validation", "test")
 
@@ -45,7 +45,7 @@ def register_task(task: Task) -> Task:
 
 def register_task_files(paths) -> list[str]:
     """Read and register task files; their task names, in order."""
-    from bench.taskfile import load_task_file
+    from bench.data.taskfile import load_task_file
 
     return [register_task(load_task_file(p)).name for p in paths]
 

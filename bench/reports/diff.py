@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import metrics
+from bench.tuning import metrics
 from bench.errors import BenchError
 
 LEVEL = 0.05  # family-wise error of the "significantly better / worse" claims
@@ -77,8 +77,8 @@ def _interval_p(old: dict, new: dict) -> float | None:
 def _paired_p(old: dict, new: dict, weights: dict[int, np.ndarray]) -> float | None:
     """Two-sided paired-bootstrap p of the change, from both rows' stored test predictions (same documents only).
     ``weights`` holds the document resamples per test-split size, drawn once for all pairings."""
-    from bench.leaderboard import row_samples
-    from bench.runner import decode_predictions
+    from bench.reports.leaderboard import row_samples
+    from bench.tuning.runner import decode_predictions
 
     if not (old.get("test_predictions") and new.get("test_predictions")):
         return None
@@ -95,7 +95,7 @@ def _with_predictions(side: Side) -> dict:
     """The side's rows as stored (with per-document test predictions), or {} without a storage."""
     if side.storage is None:
         return {}
-    from bench.leaderboard import load_storage
+    from bench.reports.leaderboard import load_storage
 
     profile = next(iter(side.rows.values()), {}).get("profile", "")
     rows, _ = load_storage(side.storage, profile)

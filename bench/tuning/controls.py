@@ -21,8 +21,8 @@ import json
 import numpy as np
 import optuna
 
-from bench import metrics
-from bench.tasks import TaskData
+from bench.tuning import metrics
+from bench.data.tasks import TaskData
 
 def controls_study_name(profile: str, task: str) -> str:
     return f"{profile}:{task}:controls"
@@ -68,7 +68,7 @@ FULL_TEXT = "full-text"  # the study variant of the full-text TF-IDF reference
 
 def run_controls(data: TaskData, profile, storage: str, n_trials: int | None = None) -> dict:
     """Compute (or load, if stored) the task's controls; stored in their own study for ``report``."""
-    from bench.runner import fit_and_score, run_study, storage_for
+    from bench.tuning.runner import fit_and_score, run_study, storage_for
 
     study = optuna.create_study(study_name=controls_study_name(profile.name, data.task.name),
                                 storage=storage_for(storage), load_if_exists=True)

@@ -29,7 +29,7 @@ def _install_interrupt_handler() -> None:
     """First Ctrl-C: finish the current trial, then stop and say how to resume. Second: stop now."""
     import signal
 
-    from bench.runner import STOP
+    from bench.tuning.runner import STOP
 
     def handler(signum, frame):
         for child in _CHILDREN:  # workers have a process group of their own: each Ctrl-C reaches them once, here
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         # Must be set before Keras is first imported; an explicit KERAS_BACKEND wins.
         os.environ.setdefault("KERAS_BACKEND", PROFILES[args.profile].keras_backend)
         if args.command in ("all", "worker", "curves") and os.environ["KERAS_BACKEND"] == "jax":
-            from bench.timing import count_compilation
+            from bench.tuning.timing import count_compilation
 
             count_compilation()
             if not args.no_cache:
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         _install_interrupt_handler()
     try:
         if getattr(args, "task_file", None):
-            from bench.tasks import register_task_files
+            from bench.data.tasks import register_task_files
 
             args.task_file_tasks = register_task_files(args.task_file)
         return {"all": cmd_all, "worker": cmd_worker, "pretrain": cmd_pretrain, "curves": cmd_curves, "list": cmd_list, "report": cmd_report, "check": cmd_check,
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _selection(args):
-    from bench.tasks import TASKS, get_task
+    from bench.data.tasks import TASKS, get_task
     from embeddings import BACKENDS, get_backend
     from models import CLASSIFIERS, get_classifier
 
@@ -196,15 +196,15 @@ def _storage(args, profile) -> tuple[str, Path]:
 def cmd_all(args, worker: bool = False) -> int:
     import optuna
 
-    from bench.controls import run_controls
-    from bench.leaderboard import atomic_write, load_storage, provenance, write_leaderboard
-    from bench.pairings import na_reason, valid_pairings
-    from bench.runner import STOP, storage_for
-    from bench.datafiles import resolve_data_dir
-    from bench.tasks import load_task
-    from bench.timing import WAIT, MemorySampler, timed
-    from bench.timing import record as record_timing
-    from bench.timing import summary as timing_summary
+    from bench.tuning.controls import run_controls
+    from bench.reports.leaderboard import atomic_write, load_storage, provenance, write_leaderboard
+    from bench.tuning.pairings import na_reason, valid_pairings
+    from bench.tuning.runner import STOP, storage_for
+    from bench.data.datafiles import resolve_data_dir
+    from bench.data.tasks import load_task
+    from bench.tuning.timing import WAIT, MemorySampler, timed
+    from bench.tuning.timing import record as record_timing
+    from bench.tuning.timing import summary as timing_summary
     from embeddings.cache import PRETRAINING_ENV
     from embeddings.cache import configure as configure_cache
 
@@ -337,10 +337,10 @@ def _shown_columns(rows: list[dict], backends: list[str], classifiers: list[str]
 
 def _task_sources(datasets: dict) -> dict:
     """Each task's file (built-in ones by their path in the package) and its SHA-256."""
-    from bench.taskfile import BUILTIN_DIR
+    from bench.data.taskfile import BUILTIN_DIR
 
     def where(source: str | None) -> str | None:
-        return f"bench/task_files/{Path(source).name}" if source and Path(source).parent == BUILTIN_DIR else source
+        return f"bench/data/task_files/{Path(source).name}" if source and Path(source).parent == BUILTIN_DIR else source
     return {t: {"task_file": where(d.task.source), "task_file_sha256": d.task.source_sha256} for t, d in datasets.items()}
 
 
@@ -361,7 +361,7 @@ def _tune(datasets: dict, pairs, profile, storage: str, trials: int, *, recover:
     ``exclusive`` (workers): skip a study another process holds, so each study runs in one process."""
     from tqdm import tqdm
 
-    from bench.runner import STOP, run_study, settle_heap
+    from bench.tuning.runner import STOP, run_study, settle_heap
     from embeddings import BACKENDS
 
     if any(classifier != "logreg" for _, classifier in pairs):
@@ -505,7 +505,7 @@ def _pretrain_first(args, parts: tuple[str, ...], memory) -> dict | None:
 def _configure_pretrained(args, backends, parts: tuple[str, ...], profile_name: str) -> None:
     """The elmo backend's model for this process: the hub handle, or the biLM pretrained on the corpus (read
     from the cache; trained here first when absent, e.g. in a worker started by hand on another machine)."""
-    from bench.timing import timed
+    from bench.tuning.timing import timed
     from embeddings import BACKENDS, bilm, corpus, elmo, pretraining
 
     if not ("bilm" in parts or (args.elmo_handle and any(BACKENDS[b].pretrains == "bilm" for b in backends))):
@@ -524,8 +524,8 @@ def _configure_pretrained(args, backends, parts: tuple[str, ...], profile_name: 
 
 
 def cmd_pretrain(args) -> int:
-    from bench.leaderboard import atomic_write
-    from bench.datafiles import resolve_data_dir
+    from bench.reports.leaderboard import atomic_write
+    from bench.data.datafiles import resolve_data_dir
     from embeddings import bilm, pretraining
     from embeddings.cache import configure as configure_cache
 
@@ -567,14 +567,14 @@ def _curve_sizes(value: str) -> list[int]:
 def cmd_curves(args) -> int:
     import optuna
 
-    from bench import curves
-    from bench.leaderboard import load_storage, provenance
-    from bench.runner import STOP, storage_for
-    from bench.datafiles import resolve_data_dir
-    from bench.tasks import load_task
-    from bench.timing import WAIT, MemorySampler, timed
-    from bench.timing import summary as timing_summary
-    from bench.timing import record as record_timing
+    from bench.studies import curves
+    from bench.reports.leaderboard import load_storage, provenance
+    from bench.tuning.runner import STOP, storage_for
+    from bench.data.datafiles import resolve_data_dir
+    from bench.data.tasks import load_task
+    from bench.tuning.timing import WAIT, MemorySampler, timed
+    from bench.tuning.timing import summary as timing_summary
+    from bench.tuning.timing import record as record_timing
     from embeddings.cache import configure as configure_cache
 
     profile = get_profile(args.profile)
@@ -670,9 +670,9 @@ def cmd_curves(args) -> int:
 def _curves_report(args, plans, datasets, profile, storage: str, controls: dict, out_dir: Path, started: float) -> int:
     """``curves --report-only``: results/curves/ from the finished points alone, with the provenance of the run
     that trained them (and this pass's command under ``report_pass``)."""
-    from bench import curves
-    from bench.datafiles import resolve_data_dir
-    from bench.leaderboard import provenance
+    from bench.studies import curves
+    from bench.data.datafiles import resolve_data_dir
+    from bench.reports.leaderboard import provenance
 
     rows = curves.run_plans(plans, datasets, profile, storage, retune=args.retune, until=time.time())
     recs = curves.records(rows, controls)
@@ -700,9 +700,9 @@ def _int_list(value: str) -> list[int]:
 
 
 def cmd_scale(args) -> int:
-    from bench import scale
-    from bench.datafiles import resolve_data_dir
-    from bench.tasks import dataset_of
+    from bench.studies import scale
+    from bench.data.datafiles import resolve_data_dir
+    from bench.data.tasks import dataset_of
 
     data_dir = resolve_data_dir(args.data_dir)
     for name in ("so_lang4_titles", "so_lang4"):
@@ -716,8 +716,8 @@ def cmd_scale(args) -> int:
 
 
 def cmd_speed(args) -> int:
-    from bench import speed
-    from bench.datafiles import resolve_data_dir
+    from bench.studies import speed
+    from bench.data.datafiles import resolve_data_dir
 
     started = time.perf_counter()
     paths = speed.run(resolve_data_dir(args.data_dir), args.results_dir / "benchmarks")
@@ -726,7 +726,7 @@ def cmd_speed(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from bench import diff
+    from bench.reports import diff
 
     report = diff.compare(diff.load_side(args.old), diff.load_side(args.new))
     print(json.dumps(report, indent=1) if args.json else diff.markdown(report))
@@ -741,7 +741,7 @@ def cmd_diff(args) -> int:
 
 
 def cmd_baseline(args) -> int:
-    from bench.diff import write_baseline
+    from bench.reports.diff import write_baseline
 
     print(f"baseline written: {write_baseline(args.results, args.out)}")
     return 0
@@ -761,9 +761,9 @@ def cmd_cache(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from bench.pairings import na_reason
-    from bench.taskfile import BUILTIN_DIR
-    from bench.tasks import TASKS
+    from bench.tuning.pairings import na_reason
+    from bench.data.taskfile import BUILTIN_DIR
+    from bench.data.tasks import TASKS
     from embeddings import BACKENDS
     from models import CLASSIFIERS
 
@@ -790,9 +790,9 @@ def cmd_list(args) -> int:
 
 def cmd_tasks(args) -> int:
     """``tasks validate``: load each task file's data in full and print what loading found."""
-    from bench.taskfile import load_task_file
-    from bench.datafiles import resolve_data_dir
-    from bench.tasks import load_task
+    from bench.data.taskfile import load_task_file
+    from bench.data.datafiles import resolve_data_dir
+    from bench.data.tasks import load_task
 
     data_dir = resolve_data_dir(args.data_dir)
     names: dict[str, Path] = {}
@@ -829,7 +829,7 @@ def cmd_tasks(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from bench.leaderboard import load_storage, write_leaderboard
+    from bench.reports.leaderboard import load_storage, write_leaderboard
 
     profile = get_profile(args.profile)
     tasks, backends, classifiers = _selection(args)
@@ -846,7 +846,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from bench.leaderboard import missing_pairings
+    from bench.reports.leaderboard import missing_pairings
 
     profile = get_profile(args.profile)
     tasks, backends, classifiers = _selection(args)

@@ -18,7 +18,7 @@ import pandas as pd
 from bench.errors import BenchError
 
 if TYPE_CHECKING:
-    from bench.tasks import Dataset
+    from bench.data.tasks import Dataset
 
 DATA_DIR_ENV = "PAIRBENCH_DATA_DIR"
 DATA_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",

@@ -1,0 +1,1 @@
+"""Reports: leaderboard tables (Markdown, CSV, JSON, HTML) and plots rebuilt from the Optuna storage, and diffs."""
