@@ -126,7 +126,7 @@ def test_a_diverging_trial_fails_alone_and_the_study_goes_on(tmp_path, data_dir,
     trials = optuna.load_study(study_name=study_name("smoke", "so-lang4", "tfidf", "diverging"), storage=storage).trials
     assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE"]
     assert "nan" in trials[1].user_attrs["error"]
-    assert row["status"] == "ok" and row["trials_failed"] == 1 and row["trials_complete"] == 2
+    assert row.status == "ok" and row.trials_failed == 1 and row.trials_complete == 2
 
 
 def test_a_configuration_that_would_not_fit_in_memory_is_refused_before_allocating(monkeypatch, data_dir):
@@ -149,4 +149,4 @@ def test_a_trial_refused_for_memory_fails_alone(tmp_path, data_dir, monkeypatch)
     row = run_study(data, "spacy-glove", "gru", PROFILES["smoke"], storage, n_trials=2)
     trials = optuna.load_study(study_name=study_name("smoke", "bbc-news", "spacy-glove", "gru"), storage=storage).trials
     assert [t.state.name for t in trials] == ["FAIL", "FAIL"] and "GiB" in trials[0].user_attrs["error"]
-    assert row["status"] == "failed" and row["trials_failed"] == 2
+    assert row.status == "failed" and row.trials_failed == 2

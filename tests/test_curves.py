@@ -12,6 +12,7 @@ import pytest
 
 from bench.studies import curves
 from bench.data.tasks import load_task
+from bench.tuning.result import ResultRow
 
 
 def test_sizes_are_capped_by_the_training_split_whose_whole_size_comes_last():
@@ -125,9 +126,9 @@ def test_curves_from_tuned_studies_resume_after_a_kill_without_retraining(data_d
 
 def test_a_point_at_or_below_the_learning_floor_is_marked_and_listed(tmp_path):
     def row(backend, size, ci):
-        return {"status": "ok", "task": "t", "backend": backend, "classifier": "gru" if backend != "tfidf" else "logreg",
-                "curve_size": size, "curve_retuned": False, "main_metric": "macro_f1", "test_main_repeats": [sum(ci) / 2],
-                "test_main": sum(ci) / 2, "test_main_ci95": ci, "validation_main": sum(ci) / 2}
+        return ResultRow("unit", "t", status="ok", backend=backend, classifier="gru" if backend != "tfidf" else "logreg",
+                         curve_size=size, curve_retuned=False, main_metric="macro_f1", test_main_repeats=[sum(ci) / 2],
+                         test_main=sum(ci) / 2, test_main_ci95=ci, validation_main=sum(ci) / 2)
 
     rows = [row("tfidf", 100, [0.5, 0.6]), row("learned", 100, [0.2, 0.34]), row("learned", 400, [0.6, 0.7])]
     recs = curves.records(rows, {"t": {"majority": 0.3, "chance_p95": 0.35}})
@@ -139,9 +140,9 @@ def test_a_point_at_or_below_the_learning_floor_is_marked_and_listed(tmp_path):
 
 
 def test_points_are_planned_small_sizes_first_and_cheapest_first_within_a_size():
-    row = {"train_seconds": 10.0, "embed_seconds": 2.0, "deterministic": False, "sizes": {"train": 2000}}
+    row = ResultRow("unit", "t", train_seconds=10.0, embed_seconds=2.0, deterministic=False, sizes={"train": 2000})
     assert curves.projected_seconds(row, 4000, seeds=3) == pytest.approx(72.0)
-    assert curves.projected_seconds({**row, "deterministic": True}, 4000, seeds=3) == pytest.approx(24.0)
+    assert curves.projected_seconds(row.replace(deterministic=True), 4000, seeds=3) == pytest.approx(24.0)
     plans = [curves.Plan("t", b, "c", n, [], None, s, level) for b, n, s, level in
              (("slow", 100, 50.0, 0), ("fast", 1000, 1.0, 1), ("fast", 100, 1.0, 0), ("slow", 1000, 500.0, 1),
               ("split", 990, 2.0, 1))]  # a whole split of 990 stands for the requested 1,000

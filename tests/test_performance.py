@@ -137,7 +137,7 @@ def test_a_finished_study_leaves_no_network_alive_and_settles_the_heap(tmp_path,
 
     monkeypatch.setattr(runner, "release_memory", release)
     row = runner.run_study(data, "learned", "gru", PROFILES["smoke"], f"sqlite:///{tmp_path / 's.db'}", n_trials=2)
-    assert row["status"] == "ok"
+    assert row.status == "ok"
     assert alive == [0]
     assert gc.get_freeze_count() > 0
     gc.unfreeze()

@@ -76,17 +76,18 @@ def test_the_report_code_still_renders_the_committed_rows(rows):
     from bench.reports.html_report import render
     from bench.reports.leaderboard import mark_did_not_learn, mark_ties, marginal_means
     from bench.reports.tables import markdown, summary
+    from bench.tuning.result import ResultRow
 
     controls = json.loads((PUBLISHED / "controls.json").read_text(encoding="utf-8"))
-    rows = mark_did_not_learn(mark_ties([dict(r) for r in rows]), controls)
+    rows = mark_did_not_learn(mark_ties([ResultRow.from_json(r) for r in rows]), controls)
     marginals = marginal_means(rows)
     text = markdown(rows, controls, marginals, list(BACKENDS), list(CLASSIFIERS))
     page = render(rows, controls, marginals, PUBLISHED / "plots", {})
     for r in rows:
-        runs = "deterministic" if r.get("deterministic") else f"n={r['repeats']}"
-        assert f" {_fmt(r['test_main'])} ± {_fmt(r['test_main_std'])} ({runs})" in text
+        runs = "deterministic" if r.deterministic else f"n={r.repeats}"
+        assert f" {_fmt(r.test_main)} ± {_fmt(r.test_main_std)} ({runs})" in text
     assert page.count("<tr class=") == len(rows) and len(summary(rows, controls)) == len(TASKS)
-    assert marginals["did_not_learn_left_out"].sum() == 2 * sum(bool(r["did_not_learn"]) for r in rows)
+    assert marginals["did_not_learn_left_out"].sum() == 2 * sum(bool(r.did_not_learn) for r in rows)
 
 
 def test_provenance_is_complete(rows):

@@ -11,6 +11,7 @@ from bench.tuning import metrics
 from bench.reports.html_report import render
 from bench.reports.leaderboard import mark_did_not_learn, mark_ties, marginal_means
 from bench.reports.tables import marginals_table, markdown, ranking_tables, summary, summary_table
+from bench.tuning.result import ResultRow
 from bench.tuning.runner import encode_predictions
 
 N = 1000
@@ -27,13 +28,13 @@ def predictions(wrong: int, *, fixed: int = 0, broken: int = 0) -> np.ndarray:
     return pred
 
 
-def row(backend: str, classifier: str, preds: list, validation: float, task: str = "t", **extra) -> dict:
+def row(backend: str, classifier: str, preds: list, validation: float, task: str = "t", **extra) -> ResultRow:
     scores = [metrics.point_estimate("binary", "f1", TRUTH, p) for p in preds]
-    return {"profile": "unit", "task": task, "task_type": "binary", "main_metric": "f1", "backend": backend,
+    return ResultRow.from_json({"profile": "unit", "task": task, "task_type": "binary", "main_metric": "f1", "backend": backend,
             "classifier": classifier, "status": "ok", "validation_main": validation, "repeats": len(preds),
             "test_main": float(np.mean(scores)), "test_main_std": float(np.std(scores)), "test_main_repeats": scores,
             "test_predictions": [encode_predictions(p) for p in preds], "test_truth": encode_predictions(TRUTH),
-            "n_classes": None, "deterministic": len(preds) == 1, **extra}
+            "n_classes": None, "deterministic": len(preds) == 1, **extra})
 
 
 def interval_of_the_mean(preds: list) -> tuple[tuple[float, float], bool]:
@@ -61,12 +62,12 @@ def test_the_best_is_chosen_on_validation_not_on_test():
     rows = mark_ties([row("tfidf", "logreg", [predictions(150)], validation=0.90),
                       row("learned", "gru", [predictions(150, fixed=40)] * 3, validation=0.89)])
     best, higher_on_test = rows
-    assert higher_on_test["test_main"] > best["test_main"]
-    assert best["best_in_task"] and best["vs_best"] == "best" and best["p_vs_best"] is None
-    assert not higher_on_test["best_in_task"] and higher_on_test["vs_best"] in ("tied", "better")
+    assert higher_on_test.test_main > best.test_main
+    assert best.best_in_task and best.vs_best == "best" and best.p_vs_best is None
+    assert not higher_on_test.best_in_task and higher_on_test.vs_best in ("tied", "better")
     # equal validation scores: backend, then classifier name decides, whatever the order of the rows
     same = [row("word2vec", "gru", [predictions(150)], 0.9), row("elmo", "lstm", [predictions(150)], 0.9)]
-    assert [r["best_in_task"] for r in mark_ties(same)] == [False, True]
+    assert [r.best_in_task for r in mark_ties(same)] == [False, True]
 
 
 def test_holm_keeps_a_borderline_difference_tied_that_an_uncorrected_test_would_split():
@@ -78,12 +79,12 @@ def test_holm_keeps_a_borderline_difference_tied_that_an_uncorrected_test_would_
         row("d", "noise", [predictions(150, broken=6, fixed=4)], 0.88),
         row("e", "borderline", [predictions(150, broken=28, fixed=14)], 0.87),
     ])
-    by_name = {r["classifier"] + r["backend"]: r for r in rows}
-    assert by_name["clearly-worsea"]["vs_best"] == "worse" and by_name["clearly-betterb"]["vs_best"] == "better"
-    assert by_name["noisec"]["vs_best"] == by_name["noised"]["vs_best"] == "tied"
+    by_name = {r.classifier + r.backend: r for r in rows}
+    assert by_name["clearly-worsea"].vs_best == "worse" and by_name["clearly-betterb"].vs_best == "better"
+    assert by_name["noisec"].vs_best == by_name["noised"].vs_best == "tied"
     borderline = by_name["borderlinee"]
-    assert borderline["p_vs_best"] < metrics.TIE_LEVEL <= borderline["p_vs_best_holm"]
-    assert borderline["vs_best"] == "tied" and borderline["tied_with_best"]
+    assert borderline.p_vs_best < metrics.TIE_LEVEL <= borderline.p_vs_best_holm
+    assert borderline.vs_best == "tied" and borderline.tied_with_best
     # the former rule (the 95% interval of the difference excludes 0, uncorrected) calls it not tied
     samples = metrics.bootstrap("binary", "f1", TRUTH, [predictions(150), predictions(150, broken=28, fixed=14)])
     assert metrics.confidence_interval(samples[0] - samples[1])[0] > 0
@@ -114,31 +115,31 @@ CONTROLS = {"t": {"majority": 0.30, "chance_mean": 0.25, "chance_p95": 0.35, "sh
                                       "best_params": {}}}}
 
 
-def scored_rows() -> list[dict]:
+def scored_rows() -> list[ResultRow]:
     """A task with a deterministic baseline, Keras pairings (one seed diverged, one never learned) and a second
     task without controls."""
     keras = {"epoch_cap": 30, "best_epoch": [8, 5, 20]}
     return [
-        {**row("tfidf", "logreg", [predictions(150)], 0.90), "test_main_ci95": [0.83, 0.87], "epochs_run": [1],
-         "epoch_cap": None, "stopped_by_cap": [False]},
-        {**row("learned", "gru", [predictions(150)] * 3, 0.85), "test_main_ci95": [0.40, 0.86], "seeds_disagree": True,
-         "test_main_repeats": [0.815, 0.012, 0.809], "epochs_run": [12, 9, 30], "stopped_by_cap": [False, False, True],
-         **keras},
-        {**row("learned", "lstm", [np.zeros(N, dtype=int)] * 3, 0.60), "test_main_ci95": [0.0, 0.34],
-         "epochs_run": [30, 30, 11], "stopped_by_cap": [True, True, False], **keras},
-        {**row("word2vec", "logreg", [predictions(150)], 0.88, task="u"), "test_main_ci95": [0.1, 0.2]},
+        row("tfidf", "logreg", [predictions(150)], 0.90, test_main_ci95=[0.83, 0.87], epochs_run=[1], epoch_cap=None,
+            stopped_by_cap=[False]),
+        row("learned", "gru", [predictions(150)] * 3, 0.85, test_main_ci95=[0.40, 0.86], seeds_disagree=True,
+            test_main_repeats=[0.815, 0.012, 0.809], epochs_run=[12, 9, 30], stopped_by_cap=[False, False, True],
+            **keras),
+        row("learned", "lstm", [np.zeros(N, dtype=int)] * 3, 0.60, test_main_ci95=[0.0, 0.34],
+            epochs_run=[30, 30, 11], stopped_by_cap=[True, True, False], **keras),
+        row("word2vec", "logreg", [predictions(150)], 0.88, task="u", test_main_ci95=[0.1, 0.2]),
     ]
 
 
 def test_pairings_that_did_not_learn_are_marked_listed_apart_and_left_out_of_the_means():
     rows = mark_did_not_learn(mark_ties(scored_rows()), CONTROLS)
-    assert [r["did_not_learn"] for r in rows] == [False, False, True, None]  # 0.34 <= max(0.30, 0.35); no controls
+    assert [r.did_not_learn for r in rows] == [False, False, True, None]  # 0.34 <= max(0.30, 0.35); no controls
     marginals = marginal_means(rows).set_index(["factor", "level"])
     assert marginals.loc[("backend", "learned"), "pairings"] == 1
     assert marginals.loc[("backend", "learned"), "did_not_learn_left_out"] == 1
-    assert marginals.loc[("backend", "learned"), "mean_test_main"] == pytest.approx(rows[1]["test_main"])
+    assert marginals.loc[("backend", "learned"), "mean_test_main"] == pytest.approx(rows[1].test_main)
     assert "1 of 4 finished pairings did not learn" in marginals_table(marginal_means(rows)).note
-    ranking, apart = ranking_tables([r for r in rows if r["task"] == "t"], CONTROLS["t"])
+    ranking, apart = ranking_tables([r for r in rows if r.task == "t"], CONTROLS["t"])
     assert [cells[2] for cells in ranking.rows] == ["logreg", "gru"] and [c[2] for c in apart.rows] == ["lstm"]
     assert "floor 0.3500" in apart.note
 
@@ -161,12 +162,12 @@ def test_markdown_and_html_render_the_same_table_model():
     page = render(rows, CONTROLS, marginals, Path("/nonexistent"), {})
     tables = [summary_table(rows, CONTROLS), marginals_table(marginals)]
     for task in ("t", "u"):
-        tables += [t for t in ranking_tables([r for r in rows if r["task"] == task], CONTROLS.get(task)) if t]
+        tables += [t for t in ranking_tables([r for r in rows if r.task == task], CONTROLS.get(task)) if t]
     for table in tables:
         for tag, cells in [("th", table.headers), *(("td", cells) for cells in table.rows)]:
             assert "| " + " | ".join(cells) + " |" in md, cells
             assert "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) in page, cells
-    assert f"| logreg | {rows[0]['test_main']:.4f} ± 0.0000 (deterministic) |" in md
+    assert f"| logreg | {rows[0].test_main:.4f} ± 0.0000 (deterministic) |" in md
     assert "(n=3); seeds disagree: 0.815, 0.012, 0.809" in md
     assert "12, 9, 30* of 30" in md and "### t: did not learn" in md
     assert page.count("<tr class=") == len(rows)  # one row per pairing, summary and marginals unclassed

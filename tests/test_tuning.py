@@ -6,6 +6,7 @@ import pytest
 
 from bench.tuning.controls import run_controls
 from bench.profiles import PROFILES
+from bench.tuning.result import ResultRow
 from bench.tuning.runner import run_study, study_name
 from bench.tuning.search_spaces import reference_params
 from bench.data.tasks import load_task
@@ -29,9 +30,9 @@ def test_reference_configuration_is_the_first_trial_and_reported(tmp_path, data_
     assert first.user_attrs["reference"] == name
     assert first.params["vocab_size"] == 5000 and first.params["embedding_dim"] == 64 and first.params["units"] == 64
     assert "max_len" not in first.params  # the notebook's 200 tokens: every trial reads the task's window
-    assert row["reference"] == name and row["reference_validation_main"] == first.value
-    assert row["validation_main"] >= row["reference_validation_main"]
-    assert 0 <= row["reference_test_main"] <= 1
+    assert row.reference == name and row.reference_validation_main == first.value
+    assert row.validation_main >= row.reference_validation_main
+    assert 0 <= row.reference_test_main <= 1
 
 
 class _Scripted:
@@ -73,13 +74,13 @@ def test_repeats_intervals_and_budget_are_in_the_row(tmp_path, data_dir):
     profile = dataclasses.replace(PROFILES["smoke"], repeats=3)
     data = load_task("so-tags100", data_dir, max_sizes=TINY, window=profile.window)
     row = run_study(data, "learned", "flatten-dense", profile, storage_url(tmp_path), n_trials=2)
-    assert row["repeats"] == 3 and len(row["test_main_repeats"]) == 3 and not row["deterministic"]
-    assert np.isclose(row["test_main"], np.mean(row["test_main_repeats"]))
-    lo, hi = row["test_main_ci95"]
+    assert row.repeats == 3 and len(row.test_main_repeats) == 3 and not row.deterministic
+    assert np.isclose(row.test_main, np.mean(row.test_main_repeats))
+    lo, hi = row.test_main_ci95
     assert lo <= hi and 0 <= lo and hi <= 1
-    assert row["trial_budget"] == 2 and row["trials_complete"] == 2
-    assert row["epoch_cap"] == profile.max_epochs and len(row["epochs_run"]) == len(row["stopped_by_cap"]) == 3
-    assert row["window"] == data.window <= profile.window
+    assert row.trial_budget == 2 and row.trials_complete == 2
+    assert row.epoch_cap == profile.max_epochs and len(row.epochs_run) == len(row.stopped_by_cap) == 3
+    assert row.window == data.window <= profile.window
 
 
 def test_a_deterministic_classifier_is_scored_once(tmp_path, data_dir):
@@ -88,10 +89,10 @@ def test_a_deterministic_classifier_is_scored_once(tmp_path, data_dir):
     profile = dataclasses.replace(PROFILES["smoke"], repeats=3)
     data = load_task("so-tags100", data_dir, max_sizes=TINY, window=profile.window)
     row = run_study(data, "tfidf", "logreg", profile, storage_url(tmp_path), n_trials=2)
-    assert row["deterministic"] and row["repeats"] == 1 and row["epoch_cap"] is None and row["stopped_by_cap"] == []
+    assert row.deterministic and row.repeats == 1 and row.epoch_cap is None and row.stopped_by_cap == []
     from bench.tuning.runner import fit_and_score
 
-    params = row["best_params"]
+    params = row.best_params
     fits = [fit_and_score(data, "tfidf", "logreg", params, params, seed=s, score_test=True) for s in (1, 2)]
     assert np.array_equal(fits[0].test_pred, fits[1].test_pred)  # what "deterministic" claims
 
@@ -109,8 +110,8 @@ def test_shuffled_control_scores_near_chance_on_a_real_task(tmp_path, shared_dat
 def test_plots_are_written_and_non_empty(tmp_path, kind):
     from bench.reports.plots import write_plots
 
-    rows = [{"task": "t", "backend": b, "classifier": c, "status": "ok", "test_main": s, "main_metric": "f1",
-             "train_seconds": t, "embed_seconds": 0.1}
+    rows = [ResultRow("unit", "t", backend=b, classifier=c, status="ok", test_main=s, main_metric="f1", train_seconds=t,
+                      embed_seconds=0.1)
             for b, c, s, t in [("learned", "lstm", 0.7, 10.0), ("tfidf", "logreg", 0.8, 0.5), ("learned", "gru", 0.6, 8.0)]]
     paths = write_plots(rows, tmp_path, ["learned", "tfidf"], ["lstm", "gru", "logreg"])
     png = paths[f"t-{kind}"].read_bytes()
@@ -137,8 +138,8 @@ def test_title_and_body_reference_runs_as_two_encoders(tmp_path, data_dir):
     first = study.trials[0]
     assert first.params["inputs"] == "title+body" and first.params["title_units"] == 300
     assert first.params["batch_size_title_body"] == 256 and "max_len" not in first.params
-    assert row["status"] == "ok" and row["reference"].startswith("notebook title+body GRU")
-    assert row["backend_info"]["seq_len"].startswith("title ")
+    assert row.status == "ok" and row.reference.startswith("notebook title+body GRU")
+    assert row.backend_info["seq_len"].startswith("title ")
 
 
 def test_title_and_body_network_has_two_inputs(data_dir):

@@ -299,7 +299,7 @@ def cmd_all(args, worker: bool = False) -> int:
                           [f for d in datasets.values() for f in d.task.dataset.files.values()],
                           time.perf_counter() - started, cost)
         atomic_write(out_dir / "provenance.json", json.dumps(_merged_provenance(prov, datasets, out_dir), indent=1))
-        shown = {r["task"] for r in rows}
+        shown = {r.task for r in rows}
         paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in shown}, out_dir,
                                   *_shown_columns(rows, backends, classifiers), storage)
         failed = f"; {sum(c != 0 for c in codes)} worker(s) FAILED (exit codes {codes})" if any(codes) else ""
@@ -326,13 +326,13 @@ def _read_json(path: Path) -> dict:
 def _merged(rows: list[dict], args) -> list[dict]:
     """The rows a leaderboard shows: every task of the storage (runs on other tasks merge, never erase),
     unless ``--tasks`` narrows it."""
-    return [r for r in rows if r["task"] in args.tasks] if args.tasks else rows
+    return [r for r in rows if r.task in args.tasks] if args.tasks else rows
 
 
 def _shown_columns(rows: list[dict], backends: list[str], classifiers: list[str]) -> tuple[list[str], list[str]]:
     """This run's backends and classifiers, then those of merged rows from earlier runs."""
-    return (list(dict.fromkeys([*backends, *(r["backend"] for r in rows)])),
-            list(dict.fromkeys([*classifiers, *(r["classifier"] for r in rows)])))
+    return (list(dict.fromkeys([*backends, *(r.backend for r in rows)])),
+            list(dict.fromkeys([*classifiers, *(r.classifier for r in rows)])))
 
 
 def _task_sources(datasets: dict) -> dict:
@@ -385,11 +385,10 @@ def _tune(datasets: dict, pairs, profile, storage: str, trials: int, *, recover:
             bar.update(max(0, (n + 1) * trials - bar.n))  # trials resumed from storage or run elsewhere
             if row is None:
                 bar.write(f"{task:14s} {backend:11s} x {classifier:13s} left to the worker still running it")
-            elif row.get("status") == "ok":
-                bar.write(f"{task:14s} {backend:11s} x {classifier:13s} test {row['main_metric']} "
-                          f"{row['test_main']:.4f} (validation {row['validation_main']:.4f}, "
-                          f"{row['trials_complete']} complete, {row['trials_pruned']} pruned, "
-                          f"{row['trials_failed']} failed)")
+            elif row.ok:
+                bar.write(f"{task:14s} {backend:11s} x {classifier:13s} test {row.main_metric} "
+                          f"{row.test_main:.4f} (validation {row.validation_main:.4f}, "
+                          f"{row.trials_complete} complete, {row.trials_pruned} pruned, {row.trials_failed} failed)")
             else:
                 bar.write(f"{task:14s} {backend:11s} x {classifier:13s} FAILED: no trial completed")
 
@@ -838,7 +837,7 @@ def cmd_report(args) -> int:
     rows = _merged(rows, args)
     if not rows:
         raise BenchError(f"no studies of profile {profile.name!r} in storage {redact(storage)}; run `python -m bench all` first")
-    shown = {r["task"] for r in rows}
+    shown = {r.task for r in rows}
     paths = write_leaderboard(rows, {t: c for t, c in controls.items() if t in shown}, out_dir,
                               *_shown_columns(rows, backends, classifiers), storage)
     print(f"{len(rows)} pairings; leaderboard: {paths['md']}; report: {paths['html']}")
@@ -847,13 +846,14 @@ def cmd_report(args) -> int:
 
 def cmd_check(args) -> int:
     from bench.reports.leaderboard import missing_pairings
+    from bench.tuning.result import ResultRow
 
     profile = get_profile(args.profile)
     tasks, backends, classifiers = _selection(args)
     path = args.results_dir / profile.name / "leaderboard.json"
     if not path.is_file():
         raise BenchError(f"no leaderboard at {path}; run `python -m bench all --profile {profile.name}`")
-    rows = json.loads(path.read_text(encoding="utf-8"))
+    rows = [ResultRow.from_json(r) for r in json.loads(path.read_text(encoding="utf-8"))]
     missing = missing_pairings(rows, tasks, backends, classifiers)
     if missing:
         raise BenchError(f"{path}: {len(missing)} valid pairing(s) without a finished row: {', '.join(missing[:10])}")

@@ -25,6 +25,7 @@ import numpy as np
 
 from bench.tuning import metrics
 from bench.errors import BenchError
+from bench.tuning.result import ResultRow
 
 LEVEL = 0.05  # family-wise error of the "significantly better / worse" claims
 # What a baseline keeps of a leaderboard row (``python -m bench baseline``): enough for ``diff``.
@@ -37,7 +38,7 @@ class Side:
     """One leaderboard: its rows by (task, backend, classifier), its provenance, its storage (if beside it)."""
 
     path: Path
-    rows: dict[tuple[str, str, str], dict]
+    rows: dict[tuple[str, str, str], ResultRow]
     provenance: dict = field(default_factory=dict)
     storage: str | None = None
 
@@ -50,7 +51,7 @@ def load_side(path: str | Path) -> Side:
         raise BenchError(f"{path}: no leaderboard.json there (give a results folder such as results/smoke, or the file)")
     try:
         rows = json.loads(board.read_text(encoding="utf-8"))
-        keyed = {(r["task"], r["backend"], r["classifier"]): r for r in rows}
+        keyed = {r.pairing: r for r in map(ResultRow.from_json, rows)}
     except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError) as exc:
         raise BenchError(f"{board}: not a leaderboard.json (a list of rows with task, backend, classifier): {exc}") \
             from exc
@@ -63,27 +64,27 @@ def load_side(path: str | Path) -> Side:
     return Side(board, keyed, provenance, f"sqlite:///{storage.resolve()}" if storage.is_file() else None)
 
 
-def _interval_p(old: dict, new: dict) -> float | None:
+def _interval_p(old: ResultRow, new: ResultRow) -> float | None:
     """Two-sided p of the change from the rows' 95% intervals (a normal test of two independent estimates)."""
-    if not old.get("test_main_ci95") or not new.get("test_main_ci95"):
+    if not old.test_main_ci95 or not new.test_main_ci95:
         return None
-    se = math.hypot(*((r["test_main_ci95"][1] - r["test_main_ci95"][0]) / (2 * 1.96) for r in (old, new)))
-    change = new["test_main"] - old["test_main"]
+    se = math.hypot(*((r.test_main_ci95[1] - r.test_main_ci95[0]) / (2 * 1.96) for r in (old, new)))
+    change = new.test_main - old.test_main
     if se == 0:
         return 1.0 if change == 0 else 0.0
     return math.erfc(abs(change) / se / math.sqrt(2))
 
 
-def _paired_p(old: dict, new: dict, weights: dict[int, np.ndarray]) -> float | None:
+def _paired_p(old: ResultRow | None, new: ResultRow | None, weights: dict[int, np.ndarray]) -> float | None:
     """Two-sided paired-bootstrap p of the change, from both rows' stored test predictions (same documents only).
     ``weights`` holds the document resamples per test-split size, drawn once for all pairings."""
     from bench.reports.leaderboard import row_samples
     from bench.tuning.runner import decode_predictions
 
-    if not (old.get("test_predictions") and new.get("test_predictions")):
+    if not (old and new and old.test_predictions and new.test_predictions):
         return None
-    truth = decode_predictions(old["test_truth"])
-    if not np.array_equal(truth, decode_predictions(new["test_truth"])):
+    truth = decode_predictions(old.test_truth)
+    if not np.array_equal(truth, decode_predictions(new.test_truth)):
         return None
     if len(truth) not in weights:
         weights[len(truth)] = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)
@@ -91,15 +92,15 @@ def _paired_p(old: dict, new: dict, weights: dict[int, np.ndarray]) -> float | N
                                   row_samples(old, truth, weights[len(truth)]))
 
 
-def _with_predictions(side: Side) -> dict:
+def _with_predictions(side: Side) -> dict[tuple[str, str, str], ResultRow]:
     """The side's rows as stored (with per-document test predictions), or {} without a storage."""
     if side.storage is None:
         return {}
     from bench.reports.leaderboard import load_storage
 
-    profile = next(iter(side.rows.values()), {}).get("profile", "")
+    profile = next((r.profile for r in side.rows.values()), "")
     rows, _ = load_storage(side.storage, profile)
-    return {(r["task"], r["backend"], r["classifier"]): r for r in rows if r.get("status") == "ok"}
+    return {r.pairing: r for r in rows if r.ok}
 
 
 def compare(old: Side, new: Side) -> dict:
@@ -110,13 +111,13 @@ def compare(old: Side, new: Side) -> dict:
     for key in sorted(set(old.rows) | set(new.rows)):
         a, b = old.rows.get(key), new.rows.get(key)
         item = {"task": key[0], "backend": key[1], "classifier": key[2],
-                "metric": (b or a).get("main_metric"), "old": None, "new": None, "change": None,
+                "metric": (b or a).main_metric, "old": None, "new": None, "change": None,
                 "old_ci95": None, "new_ci95": None, "test": None, "p": None, "p_holm": None}
-        ok_a, ok_b = a is not None and a.get("status") == "ok", b is not None and b.get("status") == "ok"
+        ok_a, ok_b = a is not None and a.ok, b is not None and b.ok
         if ok_a:
-            item.update(old=a["test_main"], old_ci95=a.get("test_main_ci95"))
+            item.update(old=a.test_main, old_ci95=a.test_main_ci95)
         if ok_b:
-            item.update(new=b["test_main"], new_ci95=b.get("test_main_ci95"))
+            item.update(new=b.test_main, new_ci95=b.test_main_ci95)
         if a is None or (not ok_a and ok_b):
             item["verdict"] = "added"
         elif b is None or (ok_a and not ok_b):
@@ -124,8 +125,8 @@ def compare(old: Side, new: Side) -> dict:
         elif not ok_a:
             item["verdict"] = "failed"
         else:
-            item["change"] = b["test_main"] - a["test_main"]
-            p = _paired_p(stored[0].get(key, {}), stored[1].get(key, {}), weights)
+            item["change"] = b.test_main - a.test_main
+            p = _paired_p(stored[0].get(key), stored[1].get(key), weights)
             item["test"], item["p"] = ("paired bootstrap", p) if p is not None else ("intervals", _interval_p(a, b))
         pairings.append(item)
     tested = [i for i in pairings if i["p"] is not None]
@@ -156,10 +157,10 @@ def changed_settings(old: Side, new: Side) -> list[dict]:
     def facts(side: Side) -> dict[str, object]:
         rows = list(side.rows.values())
         prov = side.provenance
-        out = _flatten("profile", prov.get("profile") or {"name": rows[0].get("profile") if rows else None})
-        out.update(_flatten("versions", prov.get("versions") or (rows[0].get("versions") if rows else {}) or {}))
+        out = _flatten("profile", prov.get("profile") or {"name": rows[0].profile if rows else None})
+        out.update(_flatten("versions", prov.get("versions") or (rows[0].versions if rows else {}) or {}))
         out.update(_flatten("datasets", prov.get("datasets") or {}))
-        out.update({f"window.{r['task']}": r.get("window") for r in rows if r.get("window") is not None})
+        out.update({f"window.{r.task}": r.window for r in rows if r.window is not None})
         return out
 
     a, b = facts(old), facts(new)
@@ -203,7 +204,7 @@ def write_baseline(results: str | Path, out_dir: str | Path) -> Path:
     side = load_side(results)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows = [{k: r[k] for k in BASELINE_KEYS if k in r} for r in side.rows.values()]
+    rows = [{k: v for k, v in r.to_json(predictions=False).items() if k in BASELINE_KEYS} for r in side.rows.values()]
     (out / "leaderboard.json").write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     if side.provenance:
         keep = {k: side.provenance[k] for k in ("git_commit", "profile", "versions", "datasets", "seed") if k in side.provenance}

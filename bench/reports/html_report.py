@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.tuning.result import ResultRow
 from bench.reports.tables import (MARGINALS_INTRO, MARGINALS_TITLE, Table, controls_line, intro, marginals_table,
                           ranking_tables, summary_table, task_facts)
 
@@ -64,10 +65,10 @@ def page(title: str, parts: list[str]) -> str:
                       f"<style>{_STYLE}</style></head><body>", *parts, f"<script>{_SORT}</script></body></html>"])
 
 
-def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir: Path, provenance: dict,
+def render(rows: list[ResultRow], controls: dict, marginals: pd.DataFrame, plots_dir: Path, provenance: dict,
            sections: list[tuple[str, str, Table]] = ()) -> str:
     """The page: the same tables as leaderboard.md (``bench.reports.tables``' table model) plus the plots."""
-    profile = rows[0]["profile"] if rows else "?"
+    profile = rows[0].profile if rows else "?"
     parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>pairbench: {profile}</title>",
              f"<style>{_STYLE}</style></head><body>", f"<h1>pairbench leaderboard, profile <code>{profile}</code></h1>",
              "<ul class=note>" + "".join(f"<li>{html.escape(s)}</li>" for s in intro(rows))
@@ -76,8 +77,8 @@ def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir:
         parts.append("<details><summary>Provenance</summary><pre>" + html.escape(
             "\n".join(f"{k}: {v}" for k, v in provenance.items())) + "</pre></details>")
     parts.append("<h2>Summary</h2>" + table_html(summary_table(rows, controls)))
-    for task in sorted({r["task"] for r in rows}):
-        task_rows = [r for r in rows if r["task"] == task]
+    for task in sorted({r.task for r in rows}):
+        task_rows = [r for r in rows if r.task == task]
         title, facts = task_facts(task_rows)
         parts.append(f"<h2 id='{html.escape(task)}'>{html.escape(title)}</h2><p class=note>{html.escape(facts)}</p>")
         text, alarm = controls_line(controls.get(task))
@@ -90,13 +91,13 @@ def render(rows: list[dict], controls: dict, marginals: pd.DataFrame, plots_dir:
             parts.append(f"<h3>{html.escape(task)}: did not learn</h3>" + table_html(did_not_learn))
         parts.append(image_html(plots_dir / f"{task}-heatmap.png") + image_html(plots_dir / f"{task}-pareto.png")
                      + image_html(plots_dir / f"{task}-budget.png"))
-        histories = [(r, f"history/{r['profile']}__{task}__{r['backend']}__{r['classifier']}.html") for r in task_rows]
+        histories = [(r, f"history/{r.profile}__{task}__{r.backend}__{r.classifier}.html") for r in task_rows]
         histories = [(r, link) for r, link in histories if (plots_dir.parent / link).is_file()]
         if histories:  # local pages beside the report (plotly.js included there): no network either
             parts.append("<details><summary>Optuna optimisation history per pairing (pages in history/, written "
                          "beside this report by <code>bench all</code> / <code>bench report</code>; not committed)"
                          "</summary><p>" + " · ".join(
-                f"<a href='{html.escape(link)}'>{html.escape(r['backend'])} x {html.escape(r['classifier'])}</a>"
+                f"<a href='{html.escape(link)}'>{html.escape(r.backend)} x {html.escape(r.classifier)}</a>"
                 for r, link in histories) + "</p></details>")
     if not marginals.empty:
         parts.append(f"<h2>{html.escape(MARGINALS_TITLE)}</h2><p class=note>{html.escape(MARGINALS_INTRO)}</p>"

@@ -28,12 +28,13 @@ from bench.reports.html_report import render
 from bench.tuning.pairings import na_reason
 from bench.reports.plots import write_budget_plots, write_plots
 from bench.reports.rows import learning_floor, validation_order
+from bench.tuning.result import ResultRow
 from bench.tuning.runner import decode_predictions, storage_for, study_name
 from bench.reports.tables import budget_sections, markdown, pretraining_sections
 from embeddings import BACKENDS
 
 
-def load_storage(storage: str, profile: str) -> tuple[list[dict], dict[str, dict]]:
+def load_storage(storage: str, profile: str) -> tuple[list[ResultRow], dict[str, dict]]:
     """Every pairing row and every task's controls stored for a profile.
 
     Studies without a finished row appear as ``incomplete`` rows.
@@ -48,30 +49,30 @@ def load_storage(storage: str, profile: str) -> tuple[list[dict], dict[str, dict
             if "controls" in attrs:
                 controls[parts[1]] = attrs["controls"]
         elif len(parts) == 4:
-            rows.append(attrs.get("row") or {"profile": profile, "task": parts[1], "backend": parts[2],
-                                             "classifier": parts[3], "status": "incomplete",
-                                             "trials_complete": summary.n_trials})
+            rows.append(ResultRow.from_json(attrs["row"]) if attrs.get("row") else
+                        ResultRow(profile, parts[1], backend=parts[2], classifier=parts[3], status="incomplete",
+                                  trials_complete=summary.n_trials))
     return rows, controls
 
 
-def missing_pairings(rows: list[dict], tasks, backends, classifiers) -> list[str]:
+def missing_pairings(rows: list[ResultRow], tasks, backends, classifiers) -> list[str]:
     """Valid pairings of the given tasks with no finished (``ok``) row."""
-    done = {(r["task"], r["backend"], r["classifier"]) for r in rows if r.get("status") == "ok"}
-    return [study_name(rows[0]["profile"] if rows else "?", t, b, c) for t in tasks for b in backends
+    done = {r.pairing for r in rows if r.ok}
+    return [study_name(rows[0].profile if rows else "?", t, b, c) for t in tasks for b in backends
             for c in classifiers if na_reason(b, c) is None and (t, b, c) not in done]
 
 
 # --------------------------------------------------------------------------- statistics of the rows
 
 
-def row_samples(r: dict, truth: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def row_samples(r: ResultRow, truth: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The row's test metric (mean over repeats) on the task's document resamples, with its seeds resampled too."""
-    per_repeat = [metrics.resampled_metric(r["task_type"], r["main_metric"], truth, decode_predictions(p), weights,
-                                           n_classes=r.get("n_classes")) for p in r["test_predictions"]]
+    per_repeat = [metrics.resampled_metric(r.task_type, r.main_metric, truth, decode_predictions(p), weights,
+                                           n_classes=r.n_classes) for p in r.test_predictions or ()]
     return metrics.seed_and_document_samples(np.array(per_repeat), seed=0)
 
 
-def mark_ties(rows: list[dict]) -> list[dict]:
+def mark_ties(rows: list[ResultRow]) -> list[ResultRow]:
     """Per task, the best pairing (chosen on validation) and how every other pairing compares with it on test.
 
     The best is the highest ``validation_main`` (then backend, classifier name): picking the highest of many
@@ -83,12 +84,12 @@ def mark_ties(rows: list[dict]) -> list[dict]:
     significantly above the best on test). Tasks whose rows carry no test predictions (rows read back from
     leaderboard.json) keep the fields they have.
     """
-    for task in sorted({r["task"] for r in rows}):
-        scored = [r for r in rows if r["task"] == task and r.get("status") == "ok" and r.get("test_predictions")]
+    for task in sorted({r.task for r in rows}):
+        scored = [r for r in rows if r.task == task and r.ok and r.test_predictions]
         if not scored:
             continue
         best = min(scored, key=validation_order)
-        truth = decode_predictions(best["test_truth"])
+        truth = decode_predictions(best.test_truth)
         weights = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)  # shared: the test is paired
         best_samples = row_samples(best, truth, weights)
         others = [r for r in scored if r is not best]
@@ -96,9 +97,10 @@ def mark_ties(rows: list[dict]) -> list[dict]:
         p_values = [metrics.paired_p_value(best_samples, s) for s in samples]
         for r, s, p, p_holm in zip(others, samples, p_values, metrics.holm(p_values)):
             tied = p_holm >= metrics.TIE_LEVEL
-            r.update(best_in_task=False, tied_with_best=tied, p_vs_best=p, p_vs_best_holm=p_holm,
-                     vs_best="tied" if tied else "worse" if s.mean() < best_samples.mean() else "better")
-        best.update(best_in_task=True, tied_with_best=True, p_vs_best=None, p_vs_best_holm=None, vs_best="best")
+            r.best_in_task, r.tied_with_best, r.p_vs_best, r.p_vs_best_holm = False, tied, p, p_holm
+            r.vs_best = "tied" if tied else "worse" if s.mean() < best_samples.mean() else "better"
+        best.best_in_task, best.tied_with_best, best.p_vs_best, best.p_vs_best_holm = True, True, None, None
+        best.vs_best = "best"
     return rows
 
 
@@ -107,16 +109,15 @@ PRETRAINING_PAIRS = (("word2vec", "word2vec-corpus"),)
 BEST_OF_BACKEND = "best (validation-chosen)"
 
 
-def pretraining_effects(rows: list[dict]) -> list[dict]:
+def pretraining_effects(rows: list[ResultRow]) -> list[dict]:
     """Per task, what pretraining on the corpus changed: the pretrained backend's test score minus the task-only
     backend's, per classifier and between the validation-chosen best row of each, with a 95% interval from a
     paired bootstrap (the same test-document resamples for both, each row's seeds resampled too; not corrected
     for the several comparisons). ``verdict``: "helped" or "hurt" when the interval excludes 0, else "no clear
     difference"."""
     effects = []
-    for task in sorted({r["task"] for r in rows}):
-        scored = {(r["backend"], r["classifier"]): r for r in rows
-                  if r["task"] == task and r.get("status") == "ok" and r.get("test_predictions")}
+    for task in sorted({r.task for r in rows}):
+        scored = {(r.backend, r.classifier): r for r in rows if r.task == task and r.ok and r.test_predictions}
         for task_only, pretrained in PRETRAINING_PAIRS:
             base = {c: r for (b, c), r in scored.items() if b == task_only}
             other = {c: r for (b, c), r in scored.items() if b == pretrained}
@@ -125,40 +126,40 @@ def pretraining_effects(rows: list[dict]) -> list[dict]:
             pairs = [(c, base[c], other[c]) for c in sorted(set(base) & set(other))]
             pairs.append((BEST_OF_BACKEND, min(base.values(), key=validation_order),
                           min(other.values(), key=validation_order)))
-            truth = decode_predictions(pairs[0][1]["test_truth"])
+            truth = decode_predictions(pairs[0][1].test_truth)
             weights = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)
             for classifier, a, b in pairs:
                 difference = row_samples(b, truth, weights) - row_samples(a, truth, weights)
                 low, high = (float(v) for v in np.percentile(difference, [2.5, 97.5]))
                 effects.append({
                     "task": task, "task_only": task_only, "pretrained": pretrained, "classifier": classifier,
-                    "task_only_classifier": a["classifier"], "pretrained_classifier": b["classifier"],
-                    "task_only_test": a["test_main"], "pretrained_test": b["test_main"],
-                    "difference": b["test_main"] - a["test_main"], "difference_ci95": [low, high],
+                    "task_only_classifier": a.classifier, "pretrained_classifier": b.classifier,
+                    "task_only_test": a.test_main, "pretrained_test": b.test_main,
+                    "difference": b.test_main - a.test_main, "difference_ci95": [low, high],
                     "verdict": "helped" if low > 0 else "hurt" if high < 0 else "no clear difference"})
     return effects
 
 
-def mark_did_not_learn(rows: list[dict], controls: dict[str, dict]) -> list[dict]:
+def mark_did_not_learn(rows: list[ResultRow], controls: dict[str, dict]) -> list[ResultRow]:
     """Set ``did_not_learn`` on finished rows: True when the upper end of ``test_main_ci95`` is at or below the
     task's ``learning_floor``; None when the task has no controls (or the row no interval)."""
     for r in rows:
-        if r.get("status") == "ok":
-            floor, ci = learning_floor(controls.get(r["task"])), r.get("test_main_ci95")
-            r["did_not_learn"] = None if floor is None or not ci else bool(ci[1] <= floor)
+        if r.ok:
+            floor, ci = learning_floor(controls.get(r.task)), r.test_main_ci95
+            r.did_not_learn = None if floor is None or not ci else bool(ci[1] <= floor)
     return rows
 
 
 MARGINAL_COLUMNS = ["factor", "level", "mean_test_main", "mean_gap_to_task_best", "pairings", "did_not_learn_left_out"]
 
 
-def marginal_means(rows: list[dict]) -> pd.DataFrame:
+def marginal_means(rows: list[ResultRow]) -> pd.DataFrame:
     """Mean test main metric and mean gap to the task's best, per backend and per classifier, across tasks.
 
     Pairings marked ``did_not_learn`` are left out of the means and counted in ``did_not_learn_left_out``. The
     gap is to the test score of the task's ``best_in_task`` row (the highest test score where none is marked).
     """
-    ok = pd.DataFrame([r for r in rows if r.get("status") == "ok"])
+    ok = pd.DataFrame([r.to_json(predictions=False) for r in rows if r.ok])
     if ok.empty:
         return pd.DataFrame(columns=MARGINAL_COLUMNS)
     left_out = ok["did_not_learn"].eq(True) if "did_not_learn" in ok else pd.Series(False, index=ok.index)
@@ -178,39 +179,35 @@ def marginal_means(rows: list[dict]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[MARGINAL_COLUMNS]
 
 
-PREDICTION_KEYS = ("test_predictions", "test_truth")
-
-
-def _flat(rows: list[dict]) -> pd.DataFrame:
+def _flat(rows: list[ResultRow]) -> pd.DataFrame:
     """One CSV line per row: the metric dicts spread into columns, the interval as low/high, other lists and dicts
     as JSON; predictions left out."""
     flat = []
     for r in rows:
         item = {}
-        for key, value in r.items():
+        for key, value in r.to_json(predictions=False).items():
             if key in ("test_metrics", "validation_metrics"):
                 item.update({f"{key.split('_')[0]}_{k}": v for k, v in (value or {}).items()})
-            elif key not in PREDICTION_KEYS:
+            else:
                 item[key] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
-        if r.get("test_main_ci95"):
-            item["test_main_ci95_low"], item["test_main_ci95_high"] = r["test_main_ci95"]
+        if r.test_main_ci95:
+            item["test_main_ci95_low"], item["test_main_ci95_high"] = r.test_main_ci95
         flat.append(item)
     return pd.DataFrame(flat)
 
 
-def write_leaderboard(rows: list[dict], controls: dict[str, dict], out_dir: Path, backends, classifiers,
+def write_leaderboard(rows: list[ResultRow], controls: dict[str, dict], out_dir: Path, backends, classifiers,
                       storage: str | None = None) -> dict[str, Path]:
     """Write the tables and plots; with ``storage``, also parameter importances and optimisation histories."""
     out_dir = Path(out_dir)
-    rows = sorted(rows, key=lambda r: (r["task"], -(r.get("test_main") or -1.0), r["backend"], r["classifier"]))
+    rows = sorted(rows, key=lambda r: (r.task, -(r.test_main or -1.0), r.backend, r.classifier))
     mark_did_not_learn(mark_ties(rows), controls)
     paths = {ext: out_dir / f"leaderboard.{ext}" for ext in ("csv", "json", "md")}
     marginals = marginal_means(rows)
     atomic_write(paths["csv"], _flat(rows).to_csv(index=False))
     # Per-document test predictions (what the ties are computed from) stay in the Optuna storage: they would be
     # most of the JSON.
-    atomic_write(paths["json"], json.dumps([{k: v for k, v in r.items() if k not in PREDICTION_KEYS} for r in rows],
-                                           indent=1, sort_keys=True))
+    atomic_write(paths["json"], json.dumps([r.to_json(predictions=False) for r in rows], indent=1, sort_keys=True))
     atomic_write(out_dir / "controls.json", json.dumps(controls, indent=1, sort_keys=True))
     atomic_write(out_dir / "marginals.csv", marginals.to_csv(index=False))
     pretraining = _pretraining(rows, out_dir)
@@ -232,10 +229,10 @@ def write_leaderboard(rows: list[dict], controls: dict[str, dict], out_dir: Path
     return paths
 
 
-def _pretraining(rows: list[dict], out_dir: Path) -> dict:
+def _pretraining(rows: list[ResultRow], out_dir: Path) -> dict:
     """What the reports say of pretraining: the corpus (``corpus.json``), its build (``pretraining.json``), both
     written by ``bench pretrain``, when a pretrained backend has a row; and ``pretraining_effects``."""
-    used = any(BACKENDS[b].pretrains for b in {r["backend"] for r in rows} if b in BACKENDS)
+    used = any(BACKENDS[b].pretrains for b in {r.backend for r in rows} if b in BACKENDS)
 
     def read(name: str) -> dict | None:
         path = out_dir / name
@@ -276,31 +273,31 @@ def provenance(profile, command: list[str], data_dir: Path, dataset_files: list[
     }
 
 
-def budget_curves(storage: str, rows: list[dict]) -> dict[str, dict]:
+def budget_curves(storage: str, rows: list[ResultRow]) -> dict[str, dict]:
     """Per study of ``rows``: its completed trials' validation scores in trial order and the expected best
     validation score after n = 1..N of them (``metrics.expected_best``: what a smaller tuning budget would
     have given on average). Pruned and failed trials are left out."""
     curves = {}
     for r in rows:
-        if r.get("status") != "ok":
+        if not r.ok:
             continue
-        name = study_name(r["profile"], r["task"], r["backend"], r["classifier"])
+        name = study_name(r.profile, r.task, r.backend, r.classifier)
         study = optuna.load_study(study_name=name, storage=storage_for(storage))
         values = [t.value for t in sorted(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)),
                                           key=lambda t: t.number)]
-        curves[name] = {"task": r["task"], "backend": r["backend"], "classifier": r["classifier"],
-                        "main_metric": r.get("main_metric"), "values": values,
+        curves[name] = {"task": r.task, "backend": r.backend, "classifier": r.classifier,
+                        "main_metric": r.main_metric, "values": values,
                         "expected_best": metrics.expected_best(values)}
     return curves
 
 
-def write_study_views(storage: str, rows: list[dict], out_dir: Path) -> dict[str, Path]:
+def write_study_views(storage: str, rows: list[ResultRow], out_dir: Path) -> dict[str, Path]:
     """Optuna parameter importances (JSON) and optimisation histories (HTML) of studies with 2+ trials."""
     importances = {}
     for r in rows:
-        if r.get("trials_complete", 0) < 2:
+        if (r.trials_complete or 0) < 2:
             continue
-        name = study_name(r["profile"], r["task"], r["backend"], r["classifier"])
+        name = study_name(r.profile, r.task, r.backend, r.classifier)
         study = optuna.load_study(study_name=name, storage=storage_for(storage))
         try:
             with warnings.catch_warnings():  # "importances will be equal" on tiny studies: the numbers say so

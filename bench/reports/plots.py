@@ -15,12 +15,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.files import atomic_write  # noqa: E402
+from bench.tuning.result import ResultRow  # noqa: E402
 
 
-def write_plots(rows: list[dict], out_dir: Path, backends, classifiers) -> dict[str, Path]:
+def write_plots(rows: list[ResultRow], out_dir: Path, backends, classifiers) -> dict[str, Path]:
     paths = {}
-    for task in sorted({r["task"] for r in rows}):
-        ok = [r for r in rows if r["task"] == task and r.get("status") == "ok"]
+    for task in sorted({r.task for r in rows}):
+        ok = [r for r in rows if r.task == task and r.ok]
         if not ok:
             continue
         for kind, draw in (("heatmap", _heatmap), ("pareto", _pareto)):
@@ -38,14 +39,14 @@ def png_bytes(fig) -> bytes:
     return buffer.getvalue()
 
 
-def _heatmap(task: str, rows: list[dict], backends, classifiers):
-    used_b = [b for b in backends if any(r["backend"] == b for r in rows)]
+def _heatmap(task: str, rows: list[ResultRow], backends, classifiers):
+    used_b = [b for b in backends if any(r.backend == b for r in rows)]
     grid = np.full((len(used_b), len(classifiers)), np.nan)
     did_not_learn = np.zeros(grid.shape, dtype=bool)
     for r in rows:
-        if r["backend"] in used_b and r["classifier"] in classifiers:
-            at = used_b.index(r["backend"]), list(classifiers).index(r["classifier"])
-            grid[at], did_not_learn[at] = r["test_main"], bool(r.get("did_not_learn"))
+        if r.backend in used_b and r.classifier in classifiers:
+            at = used_b.index(r.backend), list(classifiers).index(r.classifier)
+            grid[at], did_not_learn[at] = r.test_main, bool(r.did_not_learn)
     fig, ax = plt.subplots(figsize=(1.6 * len(classifiers) + 2, 0.6 * len(used_b) + 1.6))
     image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", vmin=np.nanmin(grid), vmax=np.nanmax(grid),
                       aspect="auto")
@@ -62,15 +63,15 @@ def _heatmap(task: str, rows: list[dict], backends, classifiers):
                     grid[i, j] < np.nanmean(grid) else "black", fontsize=9)
     ax.set_xticks(range(len(classifiers)), classifiers, rotation=20)
     ax.set_yticks(range(len(used_b)), used_b)
-    ax.set_title(f"{task}: test {rows[0]['main_metric']}")
+    ax.set_title(f"{task}: test {rows[0].main_metric}")
     fig.colorbar(image, ax=ax, fraction=0.046)
     return fig
 
 
-def _pareto(task: str, rows: list[dict], backends, classifiers):
+def _pareto(task: str, rows: list[ResultRow], backends, classifiers):
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    times = np.array([max(r.get("train_seconds") or 0.0, 1e-3) + (r.get("embed_seconds") or 0.0) for r in rows])
-    scores = np.array([r["test_main"] for r in rows])
+    times = np.array([max(r.train_seconds or 0.0, 1e-3) + (r.embed_seconds or 0.0) for r in rows])
+    scores = np.array([r.test_main for r in rows])
     order = np.argsort(times)
     front, best = [], -np.inf
     for i in order:  # cheapest-first: a point is on the front if it beats everything cheaper
@@ -79,16 +80,16 @@ def _pareto(task: str, rows: list[dict], backends, classifiers):
             best = scores[i]
     markers = dict(zip(classifiers, "osD^vP*X"))
     for i, r in enumerate(rows):
-        ax.scatter(times[i], scores[i], marker=markers.get(r["classifier"], "o"), s=50,
-                   color=plt.cm.tab10(list(backends).index(r["backend"]) % 10 if r["backend"] in backends else 0))
-        ax.annotate(f"{r['backend']}+{r['classifier']}", (times[i], scores[i]), fontsize=7, xytext=(3, 3),
+        ax.scatter(times[i], scores[i], marker=markers.get(r.classifier, "o"), s=50,
+                   color=plt.cm.tab10(list(backends).index(r.backend) % 10 if r.backend in backends else 0))
+        ax.annotate(f"{r.backend}+{r.classifier}", (times[i], scores[i]), fontsize=7, xytext=(3, 3),
                     textcoords="offset points")
     ax.plot(times[front], scores[front], "k--", lw=1, label="Pareto front")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("embedding + training seconds (log)")
-    ax.set_ylabel(f"test {rows[0]['main_metric']}")
+    ax.set_ylabel(f"test {rows[0].main_metric}")
     ax.set_title(f"{task}: score vs training cost")
     ax.legend(loc="best", fontsize=8)
     return fig

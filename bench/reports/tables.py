@@ -12,7 +12,8 @@ import pandas as pd
 
 from bench.tuning import metrics
 from bench.tuning.pairings import na_reason
-from bench.reports.rows import learning_floor, per_repeat, validation_order
+from bench.reports.rows import learning_floor, validation_order
+from bench.tuning.result import ResultRow
 
 
 # --------------------------------------------------------------------------- the table model both reports render
@@ -34,8 +35,8 @@ def _fmt(value, digits: int = 4) -> str:
     return "" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def _label(r: dict) -> str:
-    return (r.get("backend_info") or {}).get("label") or r["backend"]
+def _label(r: ResultRow) -> str:
+    return (r.backend_info or {}).get("label") or r.backend
 
 
 def _interval(ci, digits: int = 3) -> str:
@@ -43,25 +44,17 @@ def _interval(ci, digits: int = 3) -> str:
     return f"[{_fmt(lo, digits)}, {_fmt(hi, digits)}]"
 
 
-def _standing(r: dict) -> str:
-    """best / tied / worse / better; rows of older runs only carry ``best_in_task`` and ``tied_with_best``."""
-    if r.get("status") != "ok":
-        return ""
-    return r.get("vs_best") or ("best" if r.get("best_in_task") else "tied" if r.get("tied_with_best") else "")
-
-
-def _task_best(ok: list[dict]) -> dict:
+def _task_best(ok: list[ResultRow]) -> ResultRow:
     """The row ``mark_ties`` chose, else (rows of older runs marked their best on test) the best on validation."""
-    return next((r for r in ok if r.get("vs_best") == "best"), None) or min(ok, key=validation_order)
+    return next((r for r in ok if r.vs_best == "best"), None) or min(ok, key=validation_order)
 
 
-def _comparisons(rows: list[dict]) -> str:
-    counts = sorted({sum(1 for r in rows if r["task"] == t and r.get("status") == "ok") - 1
-                     for t in {r["task"] for r in rows}})
+def _comparisons(rows: list[ResultRow]) -> str:
+    counts = sorted({sum(1 for r in rows if r.task == t and r.ok) - 1 for t in {r.task for r in rows}})
     return "no" if not counts else str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
 
 
-def intro(rows: list[dict]) -> list[str]:
+def intro(rows: list[ResultRow]) -> list[str]:
     """What the columns mean, one sentence per term, for the top of both reports."""
     level = f"{metrics.TIE_LEVEL:.0%}"
     return [
@@ -84,12 +77,11 @@ def intro(rows: list[dict]) -> list[str]:
     ]
 
 
-def _window(ok: list[dict], control: dict) -> str:
+def _window(ok: list[ResultRow], control: dict) -> str:
     """The tokens every backend reads (the effective window, when the training documents are shorter) and what
     it keeps of the test split."""
     window = control.get("window") or {}
-    tokens = (window.get("effective_tokens") or window.get("tokens")
-              or next((r["window"] for r in ok if r.get("window")), None))
+    tokens = window.get("effective_tokens") or window.get("tokens") or next((r.window for r in ok if r.window), None)
     if not tokens:
         return "not recorded"
     text = f"{tokens} tokens"
@@ -100,20 +92,24 @@ def _window(ok: list[dict], control: dict) -> str:
     return text
 
 
-def _cap_share(ok: list[dict]) -> str:
+def _cap_recorded(r: ResultRow) -> bool:
+    """Rows of runs before the epoch cap was recorded carry neither ``epoch_cap`` nor ``stopped_by_cap``."""
+    return r.stopped_by_cap is not None or r.epoch_cap is not None
+
+
+def _cap_share(ok: list[ResultRow]) -> str:
     """Share of the final fits of iterative rows (non-null ``epoch_cap``) that ran to the epoch cap."""
-    if not any("epoch_cap" in r for r in ok):
+    if not any(_cap_recorded(r) for r in ok):
         return "not recorded"
-    iterative = [r for r in ok if r.get("epoch_cap") is not None]
-    flags = [bool(f) for r in iterative
-             for f in (per_repeat(r.get("stopped_by_cap")) or [False] * (r.get("repeats") or 1))]
+    iterative = [r for r in ok if r.epoch_cap is not None]
+    flags = [bool(f) for r in iterative for f in (r.stopped_by_cap or [False] * (r.repeats or 1))]
     return f"{sum(flags)} of {len(flags)} fits, {sum(flags) / len(flags):.0%}" if flags else "no iterative fits"
 
 
-def _ties(ok: list[dict]) -> str:
-    standing = [_standing(r) for r in ok]
+def _ties(ok: list[ResultRow]) -> str:
+    standing = [r.standing for r in ok]
     text = f"{standing.count('tied')} of {len(ok) - 1}"
-    if any(r.get("vs_best") for r in ok):
+    if any(r.vs_best for r in ok):
         text += f"; {standing.count('worse')} worse, {standing.count('better')} better"
     return text
 
@@ -124,49 +120,52 @@ SUMMARY_HEADER = ("task", "best pairing (by validation)", "its test (95% CI)", "
                   "best reference (test)")
 
 
-def summary(rows: list[dict], controls: dict[str, dict] | None = None) -> list[tuple[str, ...]]:
+def summary(rows: list[ResultRow], controls: dict[str, dict] | None = None) -> list[tuple[str, ...]]:
     """Per task, the cells under ``SUMMARY_HEADER``: the validation-chosen best pairing against TF-IDF + logistic
     regression on the window and on the full text, the window, the pairings that did not learn, the share of
     Keras fits stopped by the epoch cap, the ties with the best, and the best reference (notebook) configuration
     (one seed)."""
     controls = controls or {}
     out = []
-    for task in sorted({r["task"] for r in rows}):
-        ok = [r for r in rows if r["task"] == task and r.get("status") == "ok"]
+    for task in sorted({r.task for r in rows}):
+        ok = [r for r in rows if r.task == task and r.ok]
         if not ok:
             continue
         control = controls.get(task) or {}
         best = _task_best(ok)
-        base = next((r for r in ok if (r["backend"], r["classifier"]) == ("tfidf", "logreg")), None)
+        base = next((r for r in ok if (r.backend, r.classifier) == ("tfidf", "logreg")), None)
         full = control.get("full_text_tfidf")
-        refs = [r for r in ok if r.get("reference") and r.get("reference_test_main") is not None]
-        ref = max(refs, key=lambda r: r["reference_test_main"], default=None)
-        did_not_learn = sum(1 for r in ok if r.get("did_not_learn"))
+        refs = [r for r in ok if r.reference and r.reference_test_main is not None]
+        ref = max(refs, key=lambda r: r.reference_test_main, default=None)
+        did_not_learn = sum(1 for r in ok if r.did_not_learn)
         out.append((
-            task, f"{best['backend']} + {best['classifier']}",
-            f"{_fmt(best['test_main'], 3)} {_interval(best.get('test_main_ci95'))}",
-            f"{_fmt(base['test_main'], 3)} {_interval(base.get('test_main_ci95'))}" if base else "not run",
+            task, f"{best.backend} + {best.classifier}",
+            f"{_fmt(best.test_main, 3)} {_interval(best.test_main_ci95)}",
+            f"{_fmt(base.test_main, 3)} {_interval(base.test_main_ci95)}" if base else "not run",
             f"{_fmt(full['test_main'], 3)} {_interval(full.get('test_main_ci95'))}" if full else "not run",
-            f"{best['test_main'] - base['test_main']:+.3f}" if base else "",
+            f"{best.test_main - base.test_main:+.3f}" if base else "",
             _window(ok, control),
             f"{did_not_learn} of {len(ok)}" if control else "no controls",
             _cap_share(ok), _ties(ok),
-            f"{_fmt(ref['reference_test_main'], 3)} ({ref['backend']} + {ref['classifier']})" if ref else "none run"))
+            f"{_fmt(ref.reference_test_main, 3)} ({ref.backend} + {ref.classifier})" if ref else "none run"))
     return out
 
 
-def summary_table(rows: list[dict], controls: dict[str, dict] | None = None) -> Table:
+def summary_table(rows: list[ResultRow], controls: dict[str, dict] | None = None) -> Table:
     return Table(SUMMARY_HEADER, summary(rows, controls))
 
 
-def task_facts(task_rows: list[dict]) -> tuple[str, str]:
+def _main_metric(task_rows: list[ResultRow]) -> str:
+    return next((r.main_metric for r in task_rows if r.main_metric), "main")
+
+
+def task_facts(task_rows: list[ResultRow]) -> tuple[str, str]:
     """A task's heading and the sentence under it (split sizes, window, time spent)."""
     r0 = task_rows[0]
-    main = next((r["main_metric"] for r in task_rows if r.get("main_metric")), "main")
-    sizes = next((r["sizes"] for r in task_rows if r.get("sizes")), {})
-    window = next((r["window"] for r in task_rows if r.get("window")), None)
-    wall = sum(r.get("wall_seconds") or 0.0 for r in task_rows)
-    return (f"{r0['task']} ({r0.get('task_type', '')}, main metric: {main})",
+    sizes = next((r.sizes for r in task_rows if r.sizes), {})
+    window = next((r.window for r in task_rows if r.window), None)
+    wall = sum(r.wall_seconds or 0.0 for r in task_rows)
+    return (f"{r0.task} ({r0.task_type or ''}, main metric: {_main_metric(task_rows)})",
             f"Documents train/validation/test: {sizes.get('train')}/{sizes.get('validation')}/{sizes.get('test')}. "
             + (f"Every backend reads the first {window} tokens of a document. " if window else "")
             + f"Time of all its pairings (trials and repeats, summed over workers): {wall / 60:.1f} min.")
@@ -188,26 +187,25 @@ def controls_line(control: dict | None) -> tuple[str, str]:
     return text, alarm
 
 
-def _test_cell(r: dict) -> str:
-    runs = "deterministic" if r.get("deterministic") else f"n={r.get('repeats')}"
-    text = f"{_fmt(r.get('test_main'))} ± {_fmt(r.get('test_main_std'))} ({runs})"
-    if r.get("seeds_disagree"):
-        text += "; seeds disagree: " + ", ".join(f"{s:.3f}" for s in r.get("test_main_repeats") or [])
+def _test_cell(r: ResultRow) -> str:
+    runs = "deterministic" if r.deterministic else f"n={r.repeats}"
+    text = f"{_fmt(r.test_main)} ± {_fmt(r.test_main_std)} ({runs})"
+    if r.seeds_disagree:
+        text += "; seeds disagree: " + ", ".join(f"{s:.3f}" for s in r.test_main_repeats or [])
     return text
 
 
-def _epochs_cell(r: dict) -> str:
-    if "epoch_cap" in r and r["epoch_cap"] is None:
+def _epochs_cell(r: ResultRow) -> str:
+    if _cap_recorded(r) and r.epoch_cap is None:
         return "not iterative"
-    at_cap = per_repeat(r.get("stopped_by_cap"))
-    runs = ", ".join(f"{e}*" if i < len(at_cap) and at_cap[i] else str(e)
-                     for i, e in enumerate(per_repeat(r.get("epochs_run"))))
-    return f"{runs} of {r['epoch_cap']}" if runs and r.get("epoch_cap") else runs
+    at_cap = r.stopped_by_cap or []
+    runs = ", ".join(f"{e}*" if i < len(at_cap) and at_cap[i] else str(e) for i, e in enumerate(r.epochs_run or []))
+    return f"{runs} of {r.epoch_cap}" if runs and r.epoch_cap else runs
 
 
-def _standing_cell(r: dict) -> str:
-    word = _standing(r)
-    return f"{word} (p {r['p_vs_best_holm']:.4f})" if word and r.get("p_vs_best_holm") is not None else word
+def _standing_cell(r: ResultRow) -> str:
+    word = r.standing
+    return f"{word} (p {r.p_vs_best_holm:.4f})" if word and r.p_vs_best_holm is not None else word
 
 
 def ranking_header(main: str) -> tuple[str, ...]:
@@ -216,31 +214,30 @@ def ranking_header(main: str) -> tuple[str, ...]:
             "other test metrics")
 
 
-def _ranking_cells(rank: int, r: dict, main: str) -> tuple[str, ...]:
-    if r.get("status") != "ok":
-        return (str(rank), _label(r), r["classifier"], str(r.get("status")), "", "", "", "", "",
-                str(r.get("trials_complete", 0)), "", "", "", "")
-    return (str(rank), _label(r), r["classifier"], _test_cell(r), _interval(r.get("test_main_ci95")),
-            _standing_cell(r), _fmt(r.get("validation_main")), _epochs_cell(r),
-            f"{_fmt(r.get('reference_validation_main'))} / {_fmt(r.get('reference_test_main'))}"
-            if r.get("reference") else "",
-            f"{r.get('trials_complete', 0)}/{r.get('trials_pruned', 0)}/{r.get('trials_failed', 0)} of "
-            f"{r.get('trial_budget', '?')}",
-            _fmt(r.get("wall_seconds"), 0), _fmt(r.get("train_seconds"), 1), str(r.get("n_params") or ""),
-            ", ".join(f"{k} {v:.4f}" for k, v in (r.get("test_metrics") or {}).items() if k != main))
+def _ranking_cells(rank: int, r: ResultRow, main: str) -> tuple[str, ...]:
+    if not r.ok:
+        return (str(rank), _label(r), r.classifier, str(r.status), "", "", "", "", "", str(r.trials_complete or 0),
+                "", "", "", "")
+    return (str(rank), _label(r), r.classifier, _test_cell(r), _interval(r.test_main_ci95),
+            _standing_cell(r), _fmt(r.validation_main), _epochs_cell(r),
+            f"{_fmt(r.reference_validation_main)} / {_fmt(r.reference_test_main)}" if r.reference else "",
+            f"{r.trials_complete or 0}/{r.trials_pruned or 0}/{r.trials_failed or 0} of "
+            f"{'?' if r.trial_budget is None else r.trial_budget}",
+            _fmt(r.wall_seconds, 0), _fmt(r.train_seconds, 1), str(r.n_params or ""),
+            ", ".join(f"{k} {v:.4f}" for k, v in (r.test_metrics or {}).items() if k != main))
 
 
-def ranking_tables(task_rows: list[dict], control: dict | None) -> tuple[Table, Table | None]:
+def ranking_tables(task_rows: list[ResultRow], control: dict | None) -> tuple[Table, Table | None]:
     """A task's ranking (in the order given) and, apart, its pairings that did not learn (None when there are none);
     ranks run on across both."""
-    main = next((r["main_metric"] for r in task_rows if r.get("main_metric")), "main")
-    learned = [r for r in task_rows if not r.get("did_not_learn")]
-    failed = [r for r in task_rows if r.get("did_not_learn")]
+    main = _main_metric(task_rows)
+    learned = [r for r in task_rows if not r.did_not_learn]
+    failed = [r for r in task_rows if r.did_not_learn]
     ranked = list(enumerate(learned + failed, 1))
 
-    def table(part: list[tuple[int, dict]], note: str = "") -> Table:
+    def table(part: list[tuple[int, ResultRow]], note: str = "") -> Table:
         return Table(ranking_header(main), [_ranking_cells(rank, r, main) for rank, r in part],
-                     [_standing(r) for _, r in part], note)
+                     [r.standing for _, r in part], note)
 
     if not failed:
         return table(ranked), None
@@ -250,9 +247,9 @@ def ranking_tables(task_rows: list[dict], control: dict | None) -> tuple[Table, 
     return table(ranked[:len(learned)]), table(ranked[len(learned):], note)
 
 
-def grid_table(task_rows: list[dict], backends, classifiers) -> Table:
+def grid_table(task_rows: list[ResultRow], backends, classifiers) -> Table:
     """Test main metric, backend x classifier ("n/a": not a valid pairing; "(did not learn)" marked)."""
-    by_pair = {(r["backend"], r["classifier"]): r for r in task_rows}
+    by_pair = {(r.backend, r.classifier): r for r in task_rows}
 
     def cell(b: str, c: str) -> str:
         r = by_pair.get((b, c))
@@ -260,7 +257,7 @@ def grid_table(task_rows: list[dict], backends, classifiers) -> Table:
             return "n/a"
         if r is None:
             return "not run"
-        return _fmt(r.get("test_main")) + (" (did not learn)" if r.get("did_not_learn") else "")
+        return _fmt(r.test_main) + (" (did not learn)" if r.did_not_learn else "")
 
     return Table(("backend", *classifiers), [(b, *(cell(b, c) for c in classifiers)) for b in backends])
 
@@ -374,15 +371,15 @@ def markdown_table(table: Table) -> list[str]:
     return lines + ([table.note, ""] if table.note else [])
 
 
-def markdown(rows: list[dict], controls: dict, marginals: pd.DataFrame, backends, classifiers,
+def markdown(rows: list[ResultRow], controls: dict, marginals: pd.DataFrame, backends, classifiers,
              sections: list[tuple[str, str, Table]] = ()) -> str:
     """leaderboard.md; ``sections``: (title, intro, table) shown after the marginals (pretraining, budget)."""
     lines = ["# Leaderboard", ""]
     if rows:
-        lines += [f"Profile `{rows[0]['profile']}`.", "", *(f"- {sentence}" for sentence in intro(rows)), ""]
+        lines += [f"Profile `{rows[0].profile}`.", "", *(f"- {sentence}" for sentence in intro(rows)), ""]
     lines += ["## Summary", "", *markdown_table(summary_table(rows, controls))]
-    for task in sorted({r["task"] for r in rows}):
-        task_rows = [r for r in rows if r["task"] == task]
+    for task in sorted({r.task for r in rows}):
+        task_rows = [r for r in rows if r.task == task]
         title, facts = task_facts(task_rows)
         lines += [f"## {title}", "", facts, ""]
         text, alarm = controls_line(controls.get(task))
@@ -392,8 +389,7 @@ def markdown(rows: list[dict], controls: dict, marginals: pd.DataFrame, backends
         lines += markdown_table(ranking)
         if did_not_learn:
             lines += [f"### {task}: did not learn", "", *markdown_table(did_not_learn)]
-        main = next((r["main_metric"] for r in task_rows if r.get("main_metric")), "main")
-        lines += [f"Test {main}, backend x classifier:", "",
+        lines += [f"Test {_main_metric(task_rows)}, backend x classifier:", "",
                   *markdown_table(grid_table(task_rows, backends, classifiers))]
     if not marginals.empty:
         lines += [f"## {MARGINALS_TITLE}", "", MARGINALS_INTRO, "", *markdown_table(marginals_table(marginals))]

@@ -36,6 +36,7 @@ from bench.files import atomic_write
 from bench.profiles import Profile
 from bench.reports.rows import learning_floor, validation_order
 from bench.reports.tables import Table, markdown_table
+from bench.tuning.result import ResultRow
 
 DEFAULT_SIZES = (250, 1000, 4000, 16000)
 BASELINE = ("tfidf", "logreg")
@@ -66,29 +67,29 @@ def variant(size: int, retune: bool) -> str:
     return f"curve-n{size}" + ("-tuned" if retune else "")
 
 
-def pairings_for(rows: list[dict], task: str, backends) -> list[tuple[str, str, dict]]:
+def pairings_for(rows: list[ResultRow], task: str, backends) -> list[tuple[str, str, ResultRow]]:
     """(backend, classifier, tuned row) to draw for a task: TF-IDF + logistic regression, and each other
     selected backend with its validation-chosen best classifier."""
-    ok = [r for r in rows if r["task"] == task and r.get("status") == "ok"]
+    ok = [r for r in rows if r.task == task and r.ok]
     chosen = []
     for backend in backends:
-        candidates = [r for r in ok if r["backend"] == backend]
+        candidates = [r for r in ok if r.backend == backend]
         if backend == BASELINE[0]:
-            candidates = [r for r in candidates if r["classifier"] == BASELINE[1]]
+            candidates = [r for r in candidates if r.classifier == BASELINE[1]]
         if candidates:
             best = min(candidates, key=validation_order)
-            chosen.append((backend, best["classifier"], best))
+            chosen.append((backend, best.classifier, best))
     return chosen
 
 
-def tuned_trial(storage: str, row: dict) -> dict:
+def tuned_trial(storage: str, row: ResultRow) -> dict:
     """The chosen trial of a tuned study (its Optuna parameters, and whether it was a reference
     configuration), for ``runner.run_study(first_trial=...)``."""
     from bench.tuning.runner import storage_for, study_name
 
-    name = study_name(row["profile"], row["task"], row["backend"], row["classifier"])
+    name = study_name(row.profile, row.task, row.backend, row.classifier)
     study = optuna.load_study(study_name=name, storage=storage_for(storage))
-    trial = next(t for t in study.get_trials(deepcopy=False) if t.number == row["best_trial"])
+    trial = next(t for t in study.get_trials(deepcopy=False) if t.number == row.best_trial)
     attrs = {"reference": trial.user_attrs["reference"]} if trial.user_attrs.get("reference") else {}
     return {"params": dict(trial.params), "user_attrs": attrs}
 
@@ -111,17 +112,17 @@ class Plan:
         return f"{self.task} {self.backend} x {self.classifier} n={self.size}"
 
 
-def projected_seconds(row: dict, size: int, seeds: int) -> float:
+def projected_seconds(row: ResultRow, size: int, seeds: int) -> float:
     """What one point should cost, from the tuned study's own measurement: the seconds one fit of the
     chosen configuration took at the tuned training size (embedding plus training), scaled linearly to
     ``size``, times the fits the point needs (one per seed; logistic regression is deterministic: one).
     Linear in size is an upper bound in practice: early stopping ends larger fits in fewer epochs."""
-    per_fit = (row.get("train_seconds") or 0.0) + (row.get("embed_seconds") or 0.0)
-    fits = 1 if row.get("deterministic") else seeds
-    return per_fit * size / max(1, row["sizes"]["train"]) * fits
+    per_fit = (row.train_seconds or 0.0) + (row.embed_seconds or 0.0)
+    fits = 1 if row.deterministic else seeds
+    return per_fit * size / max(1, (row.sizes or {})["train"]) * fits
 
 
-def plan(datasets: dict, tuned_rows: list[dict], tuned_storage: str, backends, sizes, retune: bool,
+def plan(datasets: dict, tuned_rows: list[ResultRow], tuned_storage: str, backends, sizes, retune: bool,
          seeds: int = 3, trials: int = 1) -> list[Plan]:
     plans = []
     for task, data in datasets.items():
@@ -152,7 +153,7 @@ def ordered(plans: list[Plan]) -> list[Plan]:
 
 
 def run_plans(plans: list[Plan], datasets: dict, profile: Profile, storage: str, *, retune: bool,
-              exclusive: bool = False, recover: bool = False, log=None, until: float | None = None) -> list[dict]:
+              exclusive: bool = False, recover: bool = False, log=None, until: float | None = None) -> list[ResultRow]:
     """Run each plan's study (resuming what the storage holds); the finished rows, each with its ``size``.
     ``until`` (a ``time.time()``): a point not finished yet starts only if its projected cost ends before
     it; a point that does not fit is skipped (a finished one is still read)."""
@@ -167,7 +168,7 @@ def run_plans(plans: list[Plan], datasets: dict, profile: Profile, storage: str,
             name = study_name(profile.name, p.task, p.backend, p.classifier) + f":{variant(p.size, retune)}"
             row = finished_row(storage, name)
             if row is not None:
-                rows.append({**row, "curve_size": p.size, "curve_retuned": retune})
+                rows.append(row.replace(curve_size=p.size, curve_retuned=retune))
             continue
         data = at_size(datasets[p.task], p.size, orders[p.task])
         row = run_study(data, p.backend, p.classifier, profile, storage, n_trials=None if retune else 1,
@@ -175,15 +176,15 @@ def run_plans(plans: list[Plan], datasets: dict, profile: Profile, storage: str,
                         first_trial=p.first_trial)
         if row is None:
             continue
-        row = {**row, "curve_size": p.size, "curve_retuned": retune}
+        row = row.replace(curve_size=p.size, curve_retuned=retune)
         rows.append(row)
-        if log and row.get("status") == "ok":
-            log(f"{p.task:14s} {p.backend:15s} x {p.classifier:13s} n={p.size:6d} test {row['main_metric']} "
-                f"{row['test_main']:.4f} [{row['test_main_ci95'][0]:.3f}, {row['test_main_ci95'][1]:.3f}]")
+        if log and row.ok:
+            log(f"{p.task:14s} {p.backend:15s} x {p.classifier:13s} n={p.size:6d} test {row.main_metric} "
+                f"{row.test_main:.4f} [{row.test_main_ci95[0]:.3f}, {row.test_main_ci95[1]:.3f}]")
     return rows
 
 
-def finished_row(storage: str, name: str) -> dict | None:
+def finished_row(storage: str, name: str) -> ResultRow | None:
     """A study's row if it finished (read only: nothing is trained, no study is created)."""
     from bench.tuning.runner import storage_for
 
@@ -191,7 +192,8 @@ def finished_row(storage: str, name: str) -> dict | None:
         study = optuna.load_study(study_name=name, storage=storage_for(storage))
     except KeyError:  # never started
         return None
-    return study.user_attrs.get("row")
+    stored = study.user_attrs.get("row")
+    return ResultRow.from_json(stored) if stored else None
 
 
 def not_run(plans: list[Plan], recs: list[dict], time_limit_minutes: float | None) -> list[dict]:
@@ -207,22 +209,21 @@ def not_run(plans: list[Plan], recs: list[dict], time_limit_minutes: float | Non
 # --------------------------------------------------------------------------- outputs
 
 
-def records(rows: list[dict], controls: dict | None = None) -> list[dict]:
+def records(rows: list[ResultRow], controls: dict | None = None) -> list[dict]:
     """The rows as the curve files hold them, sorted by task, pairing and size. ``controls`` (the tuned
     storage's, on the same test documents) give each point ``did_not_learn``: its interval's upper end at or
     below the learning floor (max of the majority baseline and the 95th percentile of chance)."""
     out = []
     for r in rows:
-        if r.get("status") != "ok":
+        if not r.ok:
             continue
-        floor = learning_floor((controls or {}).get(r["task"]))
-        out.append({"task": r["task"], "backend": r["backend"], "classifier": r["classifier"],
-                    "size": r["curve_size"], "retuned": r["curve_retuned"], "main_metric": r["main_metric"],
-                    "seed_scores": r["test_main_repeats"], "mean": r["test_main"],
-                    "ci95": list(r["test_main_ci95"]), "validation": r["validation_main"],
-                    "learning_floor": floor, "did_not_learn": None if floor is None else r["test_main_ci95"][1] <= floor,
-                    "epochs_run": r.get("epochs_run"), "train_seconds": r.get("train_seconds"),
-                    "params": r.get("best_params")})
+        floor = learning_floor((controls or {}).get(r.task))
+        out.append({"task": r.task, "backend": r.backend, "classifier": r.classifier,
+                    "size": r.curve_size, "retuned": r.curve_retuned, "main_metric": r.main_metric,
+                    "seed_scores": r.test_main_repeats, "mean": r.test_main,
+                    "ci95": list(r.test_main_ci95), "validation": r.validation_main,
+                    "learning_floor": floor, "did_not_learn": None if floor is None else r.test_main_ci95[1] <= floor,
+                    "epochs_run": r.epochs_run, "train_seconds": r.train_seconds, "params": r.best_params})
     return sorted(out, key=lambda x: (x["task"], x["backend"], x["classifier"], x["size"]))
 
 

@@ -97,9 +97,9 @@ def run_controls(data: TaskData, profile, storage: str, n_trials: int | None = N
     if data.window is not None:
         full = run_study(data.with_window(None), "tfidf", "logreg", profile, storage, n_trials=n_trials,
                          variant=FULL_TEXT)
-        if full and full.get("status") == "ok":
-            result["full_text_tfidf"] = {k: full[k] for k in ("test_main", "test_main_ci95", "validation_main",
-                                                              "best_params")}
+        if full is not None and full.ok:
+            result["full_text_tfidf"] = {k: getattr(full, k) for k in ("test_main", "test_main_ci95", "validation_main",
+                                                                       "best_params")}
     result = json.loads(json.dumps(result))
     study.set_user_attr("controls", result)
     return result

@@ -30,6 +30,7 @@ import sqlalchemy.exc
 from bench.tuning import metrics
 from bench.tuning.timing import timed
 from bench.tuning.pairings import feature_kind
+from bench.tuning.result import ResultRow
 from bench.profiles import Profile
 from bench.tuning.search_spaces import reference_params, suggest_backend, suggest_classifier
 from bench.data.tasks import TaskData
@@ -256,7 +257,7 @@ def fail_running_trials(study: optuna.Study) -> int:
 
 def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str, *,
               n_trials: int | None = None, on_trial=None, recover: bool = False, variant: str = "",
-              exclusive: bool = False, first_trial: dict | None = None) -> dict | None:
+              exclusive: bool = False, first_trial: dict | None = None) -> ResultRow | None:
     """Tune one pairing to its budget (resuming what storage already holds), then score test: the best
     configuration retrained with ``profile.repeats`` seeds, and the reference configuration (if any) once.
 
@@ -287,7 +288,7 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
 
 def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str, name: str,
                     n_trials: int | None, on_trial, recover: bool,
-                    first_trial: dict | None = None) -> tuple[dict | None, bool]:
+                    first_trial: dict | None = None) -> tuple[ResultRow | None, bool]:
     """``run_study``'s work: the row (None while another worker is still on the study) and whether this
     process trained a model."""
     budget = n_trials or profile.trials
@@ -349,12 +350,13 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
     if running or (spent < budget and deadline is None):
         return None, bool(kept)  # another worker is still on it, or this run was stopped: its row comes later
 
-    row = study.user_attrs.get("row")
+    stored = study.user_attrs.get("row")
+    row = ResultRow.from_json(stored) if stored else None
     trained = bool(kept)
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not completed:
         row = _row(study, data, backend, classifier, profile, budget, None, [], None)
-    elif not row or row.get("best_trial") != study.best_trial.number or row.get("status") != "ok":
+    elif row is None or row.best_trial != study.best_trial.number or not row.ok:
         trained = True
         best = study.best_trial
 
@@ -373,8 +375,8 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
         if reference is not None:
             reference_fit = repeats[0] if reference.number == best.number else test_fit(reference, profile.seed)
         row = _row(study, data, backend, classifier, profile, budget, best, repeats, (reference, reference_fit))
-        row["wall_seconds"] = round(_trial_seconds(study) + time.perf_counter() - started, 1)
-    study.set_user_attr("row", row)
+        row.wall_seconds = round(_trial_seconds(study) + time.perf_counter() - started, 1)
+    study.set_user_attr("row", row.to_json())
     return row, trained
 
 
@@ -431,7 +433,7 @@ def decode_predictions(packed: dict) -> np.ndarray:
 
 
 def _row(study, data: TaskData, backend, classifier, profile: Profile, budget: int, best, repeats: list[Fit],
-         reference) -> dict:
+         reference) -> ResultRow:
     states = collections.Counter(
         "interrupted" if t.state.name == "FAIL" and not t.user_attrs.get("error") else t.state.name.lower()
         for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus"))
@@ -483,7 +485,7 @@ def _row(study, data: TaskData, backend, classifier, profile: Profile, budget: i
         if trial is not None:
             row.update({"reference": trial.user_attrs["reference"], "reference_validation_main": trial.value,
                         "reference_test_main": fit.test[main]})
-    return json.loads(json.dumps(row, default=_jsonable))
+    return ResultRow.from_json(json.loads(json.dumps(row, default=_jsonable)))
 
 
 def _jsonable(value):
