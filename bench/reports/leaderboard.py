@@ -28,6 +28,7 @@ from bench.reports.html_report import render
 from bench.tuning.pairings import na_reason
 from bench.reports.plots import write_budget_plots, write_plots
 from bench.reports.rows import learning_floor, validation_order
+from bench.tuning.identity import CONTROLS, identity_of
 from bench.tuning.result import ResultRow
 from bench.tuning.runner import decode_predictions, storage_for, study_name
 from bench.reports.tables import budget_sections, markdown, pretraining_sections
@@ -41,17 +42,17 @@ def load_storage(storage: str, profile: str) -> tuple[list[ResultRow], dict[str,
     """
     rows, controls = [], {}
     for summary in optuna.get_all_study_summaries(storage=storage_for(storage), include_best_trial=False):
-        parts = summary.study_name.split(":")
-        if parts[0] != profile:
-            continue
         attrs = summary.user_attrs
-        if len(parts) == 3 and parts[2] == "controls":
+        study = identity_of(summary.study_name, attrs)
+        if study is None or study.profile != profile:
+            continue
+        if study.variant == CONTROLS:
             if "controls" in attrs:
-                controls[parts[1]] = attrs["controls"]
-        elif len(parts) == 4:
+                controls[study.task] = attrs["controls"]
+        elif study.is_pairing:
             rows.append(ResultRow.from_json(attrs["row"]) if attrs.get("row") else
-                        ResultRow(profile, parts[1], backend=parts[2], classifier=parts[3], status="incomplete",
-                                  trials_complete=summary.n_trials))
+                        ResultRow(profile, study.task, backend=study.backend, classifier=study.classifier,
+                                  status="incomplete", trials_complete=summary.n_trials))
     return rows, controls
 
 

@@ -36,6 +36,7 @@ from bench.files import atomic_write
 from bench.profiles import Profile
 from bench.reports.rows import learning_floor, validation_order
 from bench.reports.tables import Table, markdown_table
+from bench.tuning.identity import StudyIdentity
 from bench.tuning.result import ResultRow
 
 DEFAULT_SIZES = (250, 1000, 4000, 16000)
@@ -157,7 +158,7 @@ def run_plans(plans: list[Plan], datasets: dict, profile: Profile, storage: str,
     """Run each plan's study (resuming what the storage holds); the finished rows, each with its ``size``.
     ``until`` (a ``time.time()``): a point not finished yet starts only if its projected cost ends before
     it; a point that does not fit is skipped (a finished one is still read)."""
-    from bench.tuning.runner import STOP, run_study, study_name
+    from bench.tuning.runner import STOP, run_study
 
     orders = {task: nested_order(len(data.train), profile.seed) for task, data in datasets.items()}
     rows = []
@@ -165,7 +166,7 @@ def run_plans(plans: list[Plan], datasets: dict, profile: Profile, storage: str,
         if STOP.is_set():
             break
         if until is not None and time.time() + p.projected_seconds > until:
-            name = study_name(profile.name, p.task, p.backend, p.classifier) + f":{variant(p.size, retune)}"
+            name = StudyIdentity(profile.name, p.task, p.backend, p.classifier, variant(p.size, retune)).name
             row = finished_row(storage, name)
             if row is not None:
                 rows.append(row.replace(curve_size=p.size, curve_retuned=retune))

@@ -23,9 +23,10 @@ import optuna
 
 from bench.tuning import metrics
 from bench.data.tasks import TaskData
+from bench.tuning.identity import CONTROLS, StudyIdentity
 
 def controls_study_name(profile: str, task: str) -> str:
-    return f"{profile}:{task}:controls"
+    return StudyIdentity(profile, task, variant=CONTROLS).name
 
 
 def majority_predictions(data: TaskData) -> np.ndarray:
@@ -70,8 +71,9 @@ def run_controls(data: TaskData, profile, storage: str, n_trials: int | None = N
     """Compute (or load, if stored) the task's controls; stored in their own study for ``report``."""
     from bench.tuning.runner import fit_and_score, run_study, storage_for
 
-    study = optuna.create_study(study_name=controls_study_name(profile.name, data.task.name),
-                                storage=storage_for(storage), load_if_exists=True)
+    identity = StudyIdentity(profile.name, data.task.name, variant=CONTROLS)
+    study = optuna.create_study(study_name=identity.name, storage=storage_for(storage), load_if_exists=True)
+    identity.label(study)
     if "controls" in study.user_attrs:
         return study.user_attrs["controls"]
     task_type, main = data.task.task_type, metrics.MAIN_METRIC[data.task.task_type]

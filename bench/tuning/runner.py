@@ -29,6 +29,7 @@ import sqlalchemy.exc
 
 from bench.tuning import metrics
 from bench.tuning.timing import timed
+from bench.tuning.identity import StudyIdentity
 from bench.tuning.pairings import feature_kind
 from bench.tuning.result import ResultRow
 from bench.profiles import Profile
@@ -44,7 +45,8 @@ _FEATURES_KEPT = 3
 
 
 def study_name(profile: str, task: str, backend: str, classifier: str) -> str:
-    return f"{profile}:{task}:{backend}:{classifier}"
+    """The display name of a pairing's leaderboard study (``StudyIdentity.name``)."""
+    return StudyIdentity(profile, task, backend, classifier).name
 
 
 def features_for(data: TaskData, backend: str, params: dict, kind: str):
@@ -160,16 +162,19 @@ def storage_for(url: str) -> optuna.storages.BaseStorage:
     return _STORAGES[url]
 
 
-def open_study(storage: str, name: str, warmup_epochs: int = 1) -> optuna.Study:
-    """The study, created on first use. The median pruner waits for 2 finished trials and, within a trial,
+def open_study(storage: str, identity: StudyIdentity, warmup_epochs: int = 1) -> optuna.Study:
+    """The study, created on first use and labelled with its identity (``StudyIdentity.label``); its sampler's
+    seed derives from the name, so a resumed study draws what an uninterrupted one would. The median pruner waits for 2 finished trials and, within a trial,
     for ``warmup_epochs`` (``Profile.prune_warmup``): a trial whose validation signal after that is below
     the median of earlier trials at the same epoch stops. Pruning at epoch 1 would favour fast starters
     (high learning rates) rather than good configurations."""
-    return optuna.create_study(
-        study_name=name, storage=storage_for(storage), direction="maximize", load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(seed=_seed(name), n_startup_trials=3),
+    study = optuna.create_study(
+        study_name=identity.name, storage=storage_for(storage), direction="maximize", load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=_seed(identity.name), n_startup_trials=3),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=warmup_epochs),
     )
+    identity.label(study)
+    return study
 
 
 class StudyClaim:
@@ -251,7 +256,7 @@ def fail_running_trials(study: optuna.Study) -> int:
     """Mark trials left RUNNING by a killed run as failed (only safe when no other worker is alive)."""
     stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     for t in stale:
-        study._storage.set_trial_state_values(t._trial_id, state=optuna.trial.TrialState.FAIL)
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
     return len(stale)
 
 
@@ -271,13 +276,13 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
     and ``reference`` when it was a reference configuration), which the first trial repeats instead of the
     reference configuration: learning curves retrain a configuration tuned elsewhere this way.
     """
-    name = study_name(profile.name, data.task.name, backend, classifier) + (f":{variant}" if variant else "")
-    claim = StudyClaim(storage, name) if exclusive else None
+    identity = StudyIdentity(profile.name, data.task.name, backend, classifier, variant)
+    claim = StudyClaim(storage, identity.name) if exclusive else None
     if claim is not None and not claim.acquire():
         return None
     try:
-        row, trained = _tune_and_score(data, backend, classifier, profile, storage, name, n_trials, on_trial, recover,
-                                       first_trial)
+        row, trained = _tune_and_score(data, backend, classifier, profile, storage, identity, n_trials, on_trial,
+                                       recover, first_trial)
     finally:
         if claim is not None:
             claim.release()
@@ -286,13 +291,14 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
     return row
 
 
-def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str, name: str,
+def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str,
+                    identity: StudyIdentity,
                     n_trials: int | None, on_trial, recover: bool,
                     first_trial: dict | None = None) -> tuple[ResultRow | None, bool]:
     """``run_study``'s work: the row (None while another worker is still on the study) and whether this
     process trained a model."""
     budget = n_trials or profile.trials
-    study = open_study(storage, name, warmup_epochs=profile.prune_warmup)
+    study = open_study(storage, identity, warmup_epochs=profile.prune_warmup)
     if recover:
         fail_running_trials(study)
     main = metrics.MAIN_METRIC[data.task.task_type]
