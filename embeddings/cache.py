@@ -24,7 +24,6 @@ from typing import Callable
 import numpy as np
 
 CACHE_ENV = "PAIRBENCH_CACHE_DIR"
-PRETRAINING_ENV = "PAIRBENCH_PRETRAINING_DIR"  # set by ``bench all --no-cache`` for its processes
 MMAP_BYTES = 64 * 2**20  # arrays larger than this are memory-mapped on load
 
 
@@ -131,28 +130,36 @@ def file_sha256(path: Path) -> str:
 
 
 _DEFAULT: list[EmbeddingCache] = []
+_PRETRAINING_ROOT: list[str] = []  # with the cache disabled: the run's scratch directory for pretrained models
 
 
 def default_cache() -> EmbeddingCache:
-    """The process-wide cache (configured by the CLI's ``--cache-dir`` / ``--no-cache``)."""
+    """The process-wide cache (``use_cache``; by default ``$PAIRBENCH_CACHE_DIR`` or ``~/.cache/pairbench``)."""
     if not _DEFAULT:
         _DEFAULT.append(EmbeddingCache())
     return _DEFAULT[0]
 
 
+def use_cache(cache: EmbeddingCache, pretraining_root: str | os.PathLike | None = None) -> EmbeddingCache:
+    """Make ``cache`` this process's cache. ``pretraining_root``: where pretrained models go when ``cache`` is
+    disabled (``bench all --no-cache`` builds them once there for all its processes and deletes it at the end)."""
+    _DEFAULT[:] = [cache]
+    _PRETRAINING_ROOT[:] = [str(pretraining_root)] if pretraining_root else []
+    return cache
+
+
 def configure(root: str | os.PathLike | None = None, enabled: bool = True) -> EmbeddingCache:
-    _DEFAULT[:] = [EmbeddingCache(root, enabled)]
-    return _DEFAULT[0]
+    """``use_cache(EmbeddingCache(root, enabled))``."""
+    return use_cache(EmbeddingCache(root, enabled))
 
 
 def pretraining_cache() -> EmbeddingCache:
     """Where the pretrained artefacts (corpus, its word2vec table, the biLM) live: the embedding cache; with
-    the cache disabled, the run's own directory in ``$PAIRBENCH_PRETRAINING_DIR`` when set (``bench all
-    --no-cache`` builds them once there for all its processes and deletes it at the end), else nowhere."""
+    the cache disabled, the run's scratch directory when ``use_cache`` was given one, else nowhere."""
     cache = default_cache()
-    root = os.environ.get(PRETRAINING_ENV)
-    if cache.enabled or not root:
+    if cache.enabled or not _PRETRAINING_ROOT:
         return cache
+    root = _PRETRAINING_ROOT[0]
     if root not in _PRETRAINING:
         _PRETRAINING[root] = EmbeddingCache(root)
     return _PRETRAINING[root]

@@ -364,5 +364,3 @@ register_backend(BackendSpec("word2vec", ("ids", "pooled"), build_word2vec,
 register_backend(BackendSpec("word2vec-corpus", ("ids", "pooled"), build_word2vec_corpus,
                              "gensim skip-gram pretrained once on the leak-guarded corpus (ids frozen/fine-tuned; pooled)",
                              search_space=table_search_space, pretrains="word2vec"))
-if os.environ.get(VECTORS_ENV):
-    use_pretrained_vectors(os.environ[VECTORS_ENV])

@@ -1,14 +1,15 @@
 """Classifiers: one contract (``fit`` / ``predict_scores``) over Keras 3 networks and scikit-learn.
 
-Keras runs on the JAX backend unless ``KERAS_BACKEND`` is set (JAX trains the recurrent networks about
-twice as fast as TensorFlow on these CPUs; ``KERAS_BACKEND=tensorflow`` works too).
+Keras runs on the backend ``models.keras_backend.choose_keras_backend`` picks: ``$KERAS_BACKEND``, else the run
+profile's, else JAX.
 """
 
-import importlib.util
 import logging
 import os
 
-os.environ.setdefault("KERAS_BACKEND", "jax" if importlib.util.find_spec("jax") else "tensorflow")
+from models.keras_backend import choose_keras_backend
+
+choose_keras_backend()  # the default until a run chooses its profile's (bench.config), before Keras loads
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter (CUDA probes on CPU)
 logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices for every new model
 

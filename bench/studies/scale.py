@@ -207,5 +207,7 @@ def _plot(rows: list[dict], path: Path) -> None:
 
 
 if __name__ == "__main__":  # one measurement, in its own process: data_dir n backend classifier
-    os.environ.setdefault("KERAS_BACKEND", "jax")
+    from models.keras_backend import choose_keras_backend
+
+    choose_keras_backend("jax")
     print(json.dumps(measure(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4])))

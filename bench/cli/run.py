@@ -1,0 +1,177 @@
+"""``bench all``, ``bench worker`` and ``bench pretrain``: tune every selected pairing, coordinated or as a worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from bench.cli.coordinator import (WORKER_COUNT, WORKER_INDEX, Coordinator, bilm_settings, configure_pretrained, log,
+                                   pretraining_parts, read_json, stopped, worker_order)
+from bench.config import RunConfig, prepare
+from bench.errors import BenchError
+
+
+def _pairs(config: RunConfig) -> list[tuple[str, str]]:
+    from bench.tuning.pairings import na_reason, valid_pairings
+
+    pairs = valid_pairings(config.backends, config.classifiers)
+    if not pairs:
+        reasons = "; ".join(na_reason(b, c) for b in config.backends for c in config.classifiers)
+        raise BenchError(f"no valid pairing in this selection: {reasons}")
+    return pairs
+
+
+def _datasets(config: RunConfig) -> dict:
+    """Every selected task loaded (and validated) before any training starts."""
+    from pathlib import Path
+
+    from bench.data.tasks import load_task
+
+    p = config.profile
+    return {t: load_task(t, Path(config.data_dir), max_sizes=p.max_sizes, seed=p.seed, window=p.window)
+            for t in config.tasks}
+
+
+def cmd_worker(config: RunConfig) -> int:
+    """Take trials from the run's studies until their budgets are spent (no leaderboard). A worker started by
+    ``all`` finds the pretrained models in the cache; one started by hand on another machine builds them first
+    (one process per machine trains the biLM: see bilm.trained_bilm)."""
+    from bench.tuning.timing import record
+
+    pairs, started = _pairs(config), time.perf_counter()
+    parts = pretraining_parts(config, note_unused=False)
+    datasets = _datasets(config)
+    prepare(config)
+    configure_pretrained(config, parts)
+    index, count = int(os.environ.get(WORKER_INDEX, 0)), int(os.environ.get(WORKER_COUNT, 1))
+    _tune(datasets, pairs, config, recover=False, exclusive=True, worker=(index, count))
+    record(config.out_dir, "worker")
+    print(f"worker done in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def cmd_all(config: RunConfig) -> int:
+    """Pretrain, tune with ``config.jobs`` workers, finish every study here, score the controls, write the
+    leaderboard; 130 when interrupted, 3 when a worker failed (the coordinator finished its work)."""
+    from bench.files import atomic_write
+
+    pairs, parts = _pairs(config), pretraining_parts(config)
+    datasets = _datasets(config)
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(config.out_dir / "tasks.json", json.dumps({**read_json(config.out_dir / "tasks.json"),
+                                                            **{t: d.stats for t, d in datasets.items()}}, indent=1))
+    with Coordinator(config) as run:
+        if parts:
+            run.scratch_for_pretraining()
+        cache = prepare(run.config)
+        if parts and not run.pretrain(parts):
+            if stopped():
+                log(f"stopped while pretraining (what was finished is cached). Resume with: {run.resume_hint()}")
+                return 130
+            return 2
+        configure_pretrained(run.config, parts)
+        run.run_workers()
+        # The coordinator's pass: resumes or finishes every study and writes each row. Trials a killed run left
+        # RUNNING are failed first when the storage is this machine's own and no worker is alive any more.
+        _tune(datasets, pairs, run.config, recover=config.own_storage)
+        if stopped():
+            log(f"stopped after the current trial; finished trials are saved. Resume with: {run.resume_hint()}")
+            return 130
+        rows = _finish(run, datasets)
+        print(f"{len(rows)} pairings in {run.elapsed():.0f} s (embedding cache: {cache.hits} hits, {cache.misses} "
+              f"computed){run.failures_note()}; leaderboard: {config.out_dir / 'leaderboard.md'}; report: "
+              f"{config.out_dir / 'index.html'}")
+        return run.exit_code
+
+
+def _finish(run: Coordinator, datasets: dict) -> list:
+    """Controls per task, then the leaderboard and provenance from the storage; the rows shown."""
+    from bench.files import atomic_write
+    from bench.reports.commands import write_board
+    from bench.tuning.controls import run_controls
+
+    config = run.config
+    for task in config.tasks:
+        c = run_controls(datasets[task], config.profile, config.storage, n_trials=config.trials)
+        if c["leakage_alarm"]:
+            log(f"LEAKAGE ALARM {task}: shuffled-label control scores {c['shuffled']:.4f}, chance "
+                f"{c['chance_mean']:.4f} (95th pct {c['chance_p95']:.4f})")
+    prov = _with_earlier_runs(run.provenance(datasets, run.cost()), config)
+    atomic_write(config.out_dir / "provenance.json", json.dumps(prov, indent=1))
+    return write_board(config.storage, config.profile.name, config.out_dir, config.task_option, config.backends,
+                       config.classifiers)
+
+
+def _with_earlier_runs(prov: dict, config: RunConfig) -> dict:
+    """This run's provenance, with the earlier runs whose tasks this run did not redo (their rows are still in
+    the leaderboard)."""
+    old = read_json(config.out_dir / "provenance.json")
+    earlier = old.pop("earlier_runs", []) + ([old] if old else [])
+    prov["earlier_runs"] = [{k: run.get(k) for k in ("command", "git_commit", "wall_seconds", "tasks", "datasets")}
+                            for run in earlier if set(run.get("tasks") or {}) - set(prov["tasks"])]
+    return prov
+
+
+def _tune(datasets: dict, pairs, config: RunConfig, *, recover: bool, exclusive: bool = False,
+          worker: tuple[int, int] = (0, 1)) -> None:
+    """Every selected study to its budget, with a progress bar and a line per finished study.
+
+    ``exclusive`` (workers): skip a study another process holds, so each study runs in one process;
+    ``worker``: (index, count) of this worker, which decides the order it takes studies in."""
+    from tqdm import tqdm
+
+    from bench.tuning.runner import run_study, settle_heap
+    from embeddings import BACKENDS
+
+    if any(classifier != "logreg" for _, classifier in pairs):
+        import keras  # noqa: F401  (imported now, so the heap settled below holds it)
+    settle_heap()  # the modules and datasets live as long as the process: out of the collector's way
+    trials = config.trials
+    with tqdm(total=len(datasets) * len(pairs) * trials, desc=config.profile.name, unit="trial", file=sys.stderr,
+              disable=None) as bar:
+        # Studies of backends marked ``runs_last`` (elmo) last: their model may still be in training.
+        order = sorted(((t, p) for t in datasets for p in pairs), key=lambda tp: BACKENDS[tp[1][0]].runs_last)
+        for n, (task, (backend, classifier)) in enumerate(worker_order(order, *worker)):
+            if stopped():
+                return
+            bar.set_postfix_str(f"{task} {backend} x {classifier}")
+            row = run_study(datasets[task], backend, classifier, config.profile, config.storage, n_trials=trials,
+                            on_trial=lambda t: bar.update(1), recover=recover, exclusive=exclusive)
+            bar.update(max(0, (n + 1) * trials - bar.n))  # trials resumed from storage or run elsewhere
+            pairing = f"{task:14s} {backend:11s} x {classifier:13s}"
+            if row is None:
+                bar.write(f"{pairing} left to the worker still running it")
+            elif row.ok:
+                bar.write(f"{pairing} test {row.main_metric} {row.test_main:.4f} (validation {row.validation_main:.4f}, "
+                          f"{row.trials_complete} complete, {row.trials_pruned} pruned, {row.trials_failed} failed)")
+            else:
+                bar.write(f"{pairing} FAILED: no trial completed")
+
+
+def cmd_pretrain(config: RunConfig) -> int:
+    """Build the corpus and what the selected backends pretrain on it; write corpus.json and pretraining.json."""
+    from bench.files import atomic_write
+    from embeddings import pretraining
+
+    prepare(config)
+    parts = pretraining_parts(config)
+    if not parts:
+        print("nothing to pretrain: no selected backend pretrains on the corpus (word2vec-corpus, or elmo without "
+              "--elmo-handle)")
+        return 0
+    built = pretraining.pretrain(parts, bilm_settings(config), log=log)
+    out_dir = config.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / "corpus.json", json.dumps(built.pop("corpus_summary"), indent=1))
+    atomic_write(out_dir / "pretraining.json", json.dumps(built, indent=1))
+    figures = [f"corpus {built['corpus']['documents']:,} documents, {built['corpus']['tokens']:,} tokens "
+               f"({built['corpus']['seconds']} s)"]
+    if "word2vec" in built:
+        figures.append(f"word2vec-corpus {built['word2vec']['words']:,} words ({built['word2vec']['seconds']} s)")
+    if "bilm" in built:
+        figures.append(f"{built['bilm']['label']} ({built['bilm']['seconds']} s)")
+    print(f"pretraining done in {built['seconds']:.0f} s, {built['cache']} cache: {'; '.join(figures)}; "
+          f"written {out_dir / 'corpus.json'}, {out_dir / 'pretraining.json'}")
+    return 0
