@@ -82,9 +82,8 @@ class RunConfig:
         return Path(self.results_dir) / ("curves" if self.curves else self.profile.name)
 
     def to_json(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["storage"] = self.storage  # kept whole for workers; ``public`` redacts it for files
-        return out
+        """The config whole, for this run's processes (the storage URL with its password: ``public`` for files)."""
+        return dataclasses.asdict(self)
 
     def public(self) -> dict[str, Any]:
         """``to_json`` with storage passwords redacted (provenance, logs)."""

@@ -45,8 +45,6 @@ def _curve_sizes(value: str) -> list[int]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from bench.studies.curves import DEFAULT_SIZES as DEFAULT_CURVE_SIZES
-
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -62,18 +60,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="a task file (TOML, see README \"Your own dataset\"); repeatable; without --tasks, "
                         "the run's tasks are the task files' tasks")
 
-    inputs = argparse.ArgumentParser(add_help=False)
-    inputs.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
-    inputs.add_argument("--cache-dir", help="embedding cache directory (default: $PAIRBENCH_CACHE_DIR or ~/.cache/pairbench)")
-    inputs.add_argument("--no-cache", action="store_true", help="compute every embedding afresh and store nothing")
-    inputs.add_argument("--elmo-handle", help="TF Hub handle (URL or path) of a trusted ELMo model, e.g. "
-                        "https://tfhub.dev/google/elmo/3 (default: a small biLM pretrained here on the corpus)")
-    inputs.add_argument("--vectors", help="pretrained word vectors (word2vec text/binary, GloVe text or gensim "
-                        "KeyedVectors file), run as backend vectors-<file name> (default: $PAIRBENCH_VECTORS)")
-    inputs.add_argument("--corpus", action="append", default=[], metavar="PATH",
-                        help="a UTF-8 text file, one document per line, added to the pretraining corpus of "
-                        "word2vec-corpus and the biLM (repeatable; leak-guarded like the rest)")
+    _add_run_commands(sub, common)
+    _add_curves_command(sub, common)
+    _add_other_commands(sub, common)
+    return parser
 
+
+def _add_run_commands(sub, common: argparse.ArgumentParser) -> None:
+    """``all``, ``worker`` and ``pretrain``."""
+    inputs = _inputs()
     run = argparse.ArgumentParser(add_help=False, parents=[inputs])
     run.add_argument("--trials", type=int, help="trials per pairing (default: the profile's budget)")
     run.add_argument("--repeats", type=int, help="seeds the best configuration is retrained with (default: profile's)")
@@ -91,7 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("pretrain", parents=[common, inputs],
                    help="build the pretraining corpus and the models the selected backends pretrain on it "
                    "(word2vec-corpus, the elmo biLM), print their cost; `all` does this first when needed")
-    curves = sub.add_parser("curves", parents=[common, inputs],
+
+
+def _add_curves_command(sub, common: argparse.ArgumentParser) -> None:
+    from bench.studies.curves import DEFAULT_SIZES as DEFAULT_CURVE_SIZES
+
+    curves = sub.add_parser("curves", parents=[common, _inputs()],
                             help="learning curves: the tuned configurations retrained at several training sizes "
                             "(writes results/curves/)")
     curves.add_argument("--sizes", type=_curve_sizes, help="comma-separated training sizes, capped by each task's "
@@ -110,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
     curves.add_argument("--report-only", action="store_true",
                         help="train nothing: rewrite results/curves/ from the points the storage holds (keeping the "
                         "provenance of the run that trained them)")
+
+
+def _add_other_commands(sub, common: argparse.ArgumentParser) -> None:
+    """``list``, ``tasks``, ``report``, ``check``, ``scale``, ``speed``, ``diff``, ``baseline``, ``cache``."""
     sub.add_parser("list", help="tasks, backends, classifiers and the pairing matrix") \
         .add_argument("--task-file", type=Path, action="append", default=[], metavar="PATH", help="also list these task files' tasks")
     tasks = sub.add_parser("tasks", help="task files: `tasks validate PATH...` prints what loading each one found")
@@ -139,7 +143,22 @@ def _parser() -> argparse.ArgumentParser:
     cache = sub.add_parser("cache", help="show the embedding cache's size, or clear it")
     cache.add_argument("--cache-dir", help="cache directory (default: $PAIRBENCH_CACHE_DIR or ~/.cache/pairbench)")
     cache.add_argument("--clear", action="store_true", help="delete every cached embedding")
-    return parser
+
+
+def _inputs() -> argparse.ArgumentParser:
+    """The data, cache and model options of the commands that read data."""
+    inputs = argparse.ArgumentParser(add_help=False)
+    inputs.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
+    inputs.add_argument("--cache-dir", help="embedding cache directory (default: $PAIRBENCH_CACHE_DIR or ~/.cache/pairbench)")
+    inputs.add_argument("--no-cache", action="store_true", help="compute every embedding afresh and store nothing")
+    inputs.add_argument("--elmo-handle", help="TF Hub handle (URL or path) of a trusted ELMo model, e.g. "
+                        "https://tfhub.dev/google/elmo/3 (default: a small biLM pretrained here on the corpus)")
+    inputs.add_argument("--vectors", help="pretrained word vectors (word2vec text/binary, GloVe text or gensim "
+                        "KeyedVectors file), run as backend vectors-<file name> (default: $PAIRBENCH_VECTORS)")
+    inputs.add_argument("--corpus", action="append", default=[], metavar="PATH",
+                        help="a UTF-8 text file, one document per line, added to the pretraining corpus of "
+                        "word2vec-corpus and the biLM (repeatable; leak-guarded like the rest)")
+    return inputs
 
 
 def main(argv: list[str] | None = None) -> int:

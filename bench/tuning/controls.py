@@ -25,10 +25,6 @@ from bench.tuning import metrics
 from bench.data.tasks import TaskData
 from bench.tuning.identity import CONTROLS, StudyIdentity
 
-def controls_study_name(profile: str, task: str) -> str:
-    return StudyIdentity(profile, task, variant=CONTROLS).name
-
-
 def majority_predictions(data: TaskData) -> np.ndarray:
     """Test predictions of the label prior, decided with a threshold tuned on validation."""
     task_type, y_train = data.task.task_type, data.y("train")

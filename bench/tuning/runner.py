@@ -135,7 +135,9 @@ def _seed(name: str) -> int:
 
 
 HEARTBEAT_SECONDS, GRACE_SECONDS = 20, 90
-STOP = threading.Event()  # set by Ctrl-C: finish the current trial, start no new one
+# Set by Ctrl-C (bench.cli.coordinator's handler): finish the current trial, start no new one. Process state on
+# purpose: a signal handler has no other way to reach the loop it interrupts.
+STOP = threading.Event()
 _STORAGES: dict[str, optuna.storages.BaseStorage] = {}
 
 
@@ -364,26 +366,36 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
         row = _row(study, data, backend, classifier, profile, budget, None, [], None)
     elif row is None or row.best_trial != study.best_trial.number or not row.ok:
         trained = True
-        best = study.best_trial
-
-        def test_fit(trial: optuna.trial.FrozenTrial, seed: int) -> Fit:
-            if seed == profile.seed and trial.number in kept:
-                return score_test_split(data, kept[trial.number])
-            # Not in this process's memory (another worker, an earlier run, another seed): retrain.
-            return fit_and_score(data, backend, classifier, trial.user_attrs["backend_params"],
-                                 trial.user_attrs["classifier_params"], seed=seed, score_test=True, **decision)
-
-        started = time.perf_counter()
-        n_repeats = 1 if get_classifier(classifier).deterministic else profile.repeats
-        repeats = [test_fit(best, profile.seed + r) for r in range(n_repeats)]
-        reference = next((t for t in completed if t.user_attrs.get("reference")), None)
-        reference_fit = None
-        if reference is not None:
-            reference_fit = repeats[0] if reference.number == best.number else test_fit(reference, profile.seed)
-        row = _row(study, data, backend, classifier, profile, budget, best, repeats, (reference, reference_fit))
-        row.wall_seconds = round(_trial_seconds(study) + time.perf_counter() - started, 1)
+        row = _score_best(study, data, backend, classifier, profile, budget, kept, decision)
     study.set_user_attr("row", row.to_json())
     return row, trained
+
+
+def _score_best(study: optuna.Study, data: TaskData, backend: str, classifier: str, profile: Profile, budget: int,
+                kept: dict[int, Fit], decision: dict) -> ResultRow:
+    """The row of a finished study: its best trial scored on test with ``profile.repeats`` seeds (one for a
+    deterministic classifier), and its reference trial (if any) once; ``kept`` holds fits of this process
+    that need no retraining."""
+    best = study.best_trial
+
+    def test_fit(trial: optuna.trial.FrozenTrial, seed: int) -> Fit:
+        if seed == profile.seed and trial.number in kept:
+            return score_test_split(data, kept[trial.number])
+        # Not in this process's memory (another worker, an earlier run, another seed): retrain.
+        return fit_and_score(data, backend, classifier, trial.user_attrs["backend_params"],
+                             trial.user_attrs["classifier_params"], seed=seed, score_test=True, **decision)
+
+    started = time.perf_counter()
+    n_repeats = 1 if get_classifier(classifier).deterministic else profile.repeats
+    repeats = [test_fit(best, profile.seed + r) for r in range(n_repeats)]
+    completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    reference = next((t for t in completed if t.user_attrs.get("reference")), None)
+    reference_fit = None
+    if reference is not None:
+        reference_fit = repeats[0] if reference.number == best.number else test_fit(reference, profile.seed)
+    row = _row(study, data, backend, classifier, profile, budget, best, repeats, (reference, reference_fit))
+    row.wall_seconds = round(_trial_seconds(study) + time.perf_counter() - started, 1)
+    return row
 
 
 def release_memory() -> None:
