@@ -182,4 +182,4 @@ NOTEBOOK = Reference("logreg", "notebook ELMo + logistic regression: mean-pooled
 register_backend(BackendSpec("elmo", ("token_vectors", "pooled"), build,
                              "ELMo via tensorflow_hub.load (a TF Hub handle, or a small biLM trained here)",
                              version=VERSION, search_space=no_search, references=(NOTEBOOK,), pretrains="bilm",
-                             runs_last=True))  # a parallel run's biLM may still be in training (bench.cli.cmd_all)
+                             runs_last=True))  # a parallel run's biLM may still be in training (bench.cli.run.cmd_all)
