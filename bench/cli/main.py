@@ -119,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     tasks.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
     sub.add_parser("report", parents=[common], help="rebuild the leaderboard from the Optuna storage alone")
     sub.add_parser("check", parents=[common], help="fail unless every valid pairing has a finished leaderboard row")
+    data = sub.add_parser("data", parents=[common],
+                          help="the dataset files a selection needs: present?, SHA-256 as expected?, source and licence")
+    data.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
     scale = sub.add_parser("scale", help="time and peak memory of two pairings on 1k-240k titles (so_lang4_titles)")
     scale.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
     scale.add_argument("--results-dir", type=Path, default=Path("results"), help="writes <dir>/scale/ (default results/)")
@@ -168,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             args.task_file_tasks = register_task_files(args.task_file)
         return {"all": cmd_all, "worker": cmd_worker, "pretrain": cmd_pretrain, "curves": cmd_curves, "list": cmd_list, "report": cmd_report, "check": cmd_check,
                 "cache": cmd_cache, "tasks": cmd_tasks, "scale": cmd_scale, "speed": cmd_speed, "diff": cmd_diff,
-                "baseline": cmd_baseline}[args.command](args)
+                "baseline": cmd_baseline, "data": cmd_data}[args.command](args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -786,6 +789,17 @@ def cmd_list(args) -> int:
             if na_reason(b, c):
                 print(f"  n/a {b} x {c}: {na_reason(b, c)}")
     return 0
+
+
+def cmd_data(args) -> int:
+    from bench.data.catalogue import data_command
+    from bench.data.datafiles import DATA_DIR_ENV, resolve_data_dir
+    from bench.data.tasks import get_task
+
+    tasks, backends, _ = _selection(args)
+    chosen = args.data_dir or os.environ.get(DATA_DIR_ENV)
+    data_dir = Path(chosen).expanduser() if chosen else resolve_data_dir()  # a missing directory: all missing
+    return data_command([get_task(t) for t in tasks], backends, data_dir)
 
 
 def cmd_tasks(args) -> int:
