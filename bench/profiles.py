@@ -51,7 +51,7 @@ PROFILES = {
         Profile("smoke", 240, 80, 80, trials=1, max_epochs=2, window=48, patience=1,
                 keras_backend="tensorflow", repeats=1, prune_warmup=1),
         # The recurrent networks' cost grows with tokens x epochs; the window is the lever that keeps epochs
-        # affordable (README "Profiles" gives the share of tokens it keeps per task).
+        # affordable (the leaderboard summary and tasks.json give the share of tokens it keeps per task).
         Profile("standard", 2000, 500, 1000, trials=6, max_epochs=30, window=100, patience=3),
         Profile("full", None, None, None, trials=20, max_epochs=50, window=400, patience=4, repeats=5),
     ]

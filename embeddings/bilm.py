@@ -114,8 +114,8 @@ class BiLMSettings:
         return asdict(self)
 
 
-# Picked by run profile (``tiny`` for unconfigured use and the tests); what each costs and reaches is in the
-# README's performance section.
+# Picked by run profile (``tiny`` for unconfigured use and the tests); what each costs and reaches is in
+# docs/performance.md and docs/corpus.md.
 PRESETS: dict[str, BiLMSettings] = {
     "tiny": BiLMSettings(char_dim=8, filters=((1, 16), (2, 16), (3, 32)), n_highway=1, projection_dim=32,
                          cell_dim=64, max_chars=16, vocab_size=2000, min_count=1, window=16, batch_size=32,

@@ -23,7 +23,7 @@ tokens. The width is read from the model's output, never assumed. Vectors are ca
 
 params: ``max_len`` (optional cap on tokens per document under the task's window; ELMo's cost grows
 linearly with the length).
-What the presets cost and reach is measured in the README's performance section.
+What the presets cost and reach: docs/performance.md and docs/corpus.md.
 """
 
 from __future__ import annotations

@@ -306,8 +306,8 @@ def standardised_matrix(features) -> np.ndarray:
     """A frozen embedding matrix standardised per dimension with the mean and standard deviation of the
     vectors of the training split's tokens (each occurrence counts; padding and OOV, ids 0 and 1, left out
     and kept zero): a frozen matrix is a token-vector input like any other. Vectors trained on a small
-    corpus share one direction, which unscaled inputs leave a network unable to learn past (README, "How a
-    network trains")."""
+    corpus share one direction, which unscaled inputs leave a network unable to learn past
+    (docs/backends.md, "How a network trains")."""
     matrix = np.asarray(features.embedding_matrix, dtype=np.float64)
     counts = np.bincount(np.asarray(features.train).ravel(), minlength=len(matrix)).astype(np.float64)
     counts[:2] = 0

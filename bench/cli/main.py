@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--storage", help="Optuna storage URL (default: sqlite under results/<profile>/)")
     common.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where results/<profile>/ goes")
     common.add_argument("--task-file", type=Path, action="append", default=[], metavar="PATH",
-                        help="a task file (TOML, see README \"Your own dataset\"); repeatable; without --tasks, "
+                        help="a task file (TOML, see docs/task-files.md); repeatable; without --tasks, "
                         "the run's tasks are the task files' tasks")
 
     inputs = argparse.ArgumentParser(add_help=False)

@@ -1,6 +1,6 @@
 """Task records (``Dataset``, ``Task``) and the task files (TOML) that declare them.
 
-The README's "Your own dataset" documents every key; ``KEYS`` below is the list the reader accepts. The
+docs/task-files.md documents every key; ``KEYS`` below is the list the reader accepts. The
 six built-in tasks are task files too (``bench/data/task_files/``). Every error is one line naming the task
 file and the key (or the data file and row) at fault.
 """
