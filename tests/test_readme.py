@@ -26,11 +26,11 @@ def test_every_cli_command_is_in_the_readme():
 
 
 def test_the_findings_block_is_what_the_committed_leaderboard_gives():
-    from bench.reports.findings import END, START, findings_markdown, replace_block
+    from bench.reports.readme_block import END, START, findings_markdown, replace_block
 
     readme = (ROOT / "README.md").read_text()
     expected = replace_block(readme, findings_markdown(ROOT / "results" / "standard"), "README.md")
-    assert readme == expected, "README.md's findings block is stale: run python -m bench.reports.findings --write README.md"
+    assert readme == expected, "README.md's findings block is stale: run python -m bench.reports.readme_block --write README.md"
     block = readme.split(START)[1].split(END)[0]
     assert "| so-lang4 (macro-F1) |" in block
 
@@ -47,7 +47,7 @@ def test_the_readme_is_short_and_tells_no_run_stories():
 
 
 def test_findings_pick_the_best_on_validation_and_state_the_baselines_verdict():
-    from bench.reports.findings import findings_rows
+    from bench.reports.readme_block import findings_rows
 
     def row(backend, classifier, validation, test, **marks):
         return {"task": "t", "status": "ok", "backend": backend, "classifier": classifier, "main_metric": "macro_f1",
@@ -65,7 +65,7 @@ def test_findings_command_checks_and_rewrites_a_block(tmp_path):
 
     page = tmp_path / "page.md"
     page.write_text("intro\n<!-- findings:start -->\nold\n<!-- findings:end -->\nafter\n")
-    command = [sys.executable, "-m", "bench.reports.findings", "--results", str(ROOT / "results" / "standard")]
+    command = [sys.executable, "-m", "bench.reports.readme_block", "--results", str(ROOT / "results" / "standard")]
     assert subprocess.run([*command, "--check", str(page)], cwd=ROOT, capture_output=True).returncode == 1
     assert subprocess.run([*command, "--write", str(page)], cwd=ROOT, capture_output=True).returncode == 0
     assert subprocess.run([*command, "--check", str(page)], cwd=ROOT, capture_output=True).returncode == 0

@@ -201,8 +201,8 @@ def curves_not_run(root: Path) -> str:
 
 
 def findings(root: Path) -> str:
-    """The README's findings block (``bench.reports.findings``) for the committed standard leaderboard."""
-    from bench.reports.findings import findings_markdown
+    """The README's findings block (``bench.reports.readme_block``) for the committed standard leaderboard."""
+    from bench.reports.readme_block import findings_markdown
 
     return findings_markdown(root / "results" / "standard")
 

@@ -1,6 +1,6 @@
 """The README's "current answer": a short per-task table generated from a committed ``leaderboard.json``.
 
-``findings_markdown(results_dir)`` renders it; ``python -m bench.reports.findings`` prints it, ``--write README.md``
+``findings_markdown(results_dir)`` renders it; ``python -m bench.reports.readme_block`` prints it, ``--write README.md``
 replaces the block between ``START`` and ``END`` in a file, and ``--check README.md`` exits 1 when that block
 differs from what the committed files give (the README test runs the same comparison).
 """
@@ -82,7 +82,7 @@ def replace_block(text: str, block: str, where: str = "the file") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.reports.findings", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.reports.readme_block", description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="a results folder (default results/standard)")
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--write", type=Path, metavar="FILE", help="replace the findings block in FILE")
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         args.write.write_text(updated, encoding="utf-8")
         return 0
     if updated != text:
-        print(f"{args.check}: the findings block differs from {args.results}; run python -m bench.reports.findings "
+        print(f"{args.check}: the findings block differs from {args.results}; run python -m bench.reports.readme_block "
               f"--write {args.check}", file=sys.stderr)
         return 1
     return 0
