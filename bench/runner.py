@@ -28,6 +28,7 @@ import optuna
 import sqlalchemy.exc
 
 from bench import metrics
+from bench import timing, waste
 from bench.timing import timed
 from bench.pairings import feature_kind
 from bench.profiles import Profile
@@ -283,6 +284,7 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
         if claim is not None:
             claim.release()
     if trained:  # this process trained here, and every model is out of scope now: give the memory back
+        timing.STUDIES_TRAINED.add(name)
         release_memory()
     return row
 
@@ -319,6 +321,7 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
             if prune:
                 raise optuna.TrialPruned(f"validation {score:.4f} at check {epoch + 1} is below the median")
 
+        compiled = timing.TOTALS[timing.COMPILE]
         try:
             fit = fit_and_score(data, backend, classifier, bp, cp, seed=profile.seed, on_epoch=report, **decision)
         except TRIAL_ERRORS as exc:
@@ -332,8 +335,7 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
             del kept[n]  # keep only the best and the reference model in memory
         trial.set_user_attr("validation_metrics", fit.validation)
         trial.set_user_attr("seconds", {"embed": fit.embed_seconds, "train": fit.train_seconds})
-        if fit.stopping:
-            trial.set_user_attr("stopping", fit.stopping)
+        waste.record_trial(trial, fit, timing.TOTALS[timing.COMPILE] - compiled)
         return fit.validation[main]
 
     if not study.trials and first_trial is not None:
