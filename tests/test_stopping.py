@@ -137,3 +137,25 @@ def test_profiles_choose_the_rule_and_reject_an_unknown_one():
     assert PROFILES["standard"].pruner_warmup == PROFILES["standard"].prune_warmup_checks
     with pytest.raises(BenchError, match="stopping='days'"):
         Profile("x", 1, 1, 1, trials=1, max_epochs=1, window=8, patience=1, stopping="days")
+
+
+def test_a_study_under_the_step_rule_records_each_fits_steps(tmp_path, data_dir):
+    import dataclasses
+
+    import optuna
+
+    from bench.runner import run_study, study_name
+    from bench.tasks import load_task
+
+    data = load_task("so-lang4", data_dir, max_sizes={"train": 48, "validation": 16, "test": 16})
+    profile = dataclasses.replace(PROFILES["smoke"], stopping="steps", min_steps=10, patience_checks=2, repeats=2)
+    storage = f"sqlite:///{tmp_path / 'optuna.sqlite3'}"
+    row = run_study(data, "learned", "flatten-dense", profile, storage, n_trials=1)
+    assert row["status"] == "ok" and len(row["stopping"]) == 2
+    for record in row["stopping"]:
+        assert record["rule"] == "steps" and record["steps"] >= 1 and 0 <= record["best_step"] <= record["steps"]
+    trial = optuna.load_study(study_name=study_name("smoke", "so-lang4", "learned", "flatten-dense"),
+                              storage=storage).trials[0]
+    assert trial.params and trial.user_attrs["classifier_params"]["stopping"] == "steps"
+    assert trial.user_attrs["waste"]["stopping"]["check_every"] == 8
+    assert 0 <= trial.user_attrs["waste"]["padding_share"] < 1  # token ids: a sequence input, so a share
