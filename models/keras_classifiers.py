@@ -236,7 +236,7 @@ class KerasClassifier:
         self.model.set_weights(judge.weights)  # early stopping restores the best check
         return self
 
-    def _fit_by_epochs(self, x_train, y_fit, rng: np.random.Generator, judge: "_BestCheck") -> None:
+    def _fit_by_epochs(self, x_train, y_fit, rng: np.random.Generator, judge: _BestCheck) -> None:
         """One check per epoch; ``patience`` epochs without a better check stop the fit."""
         batch_size = self.params.get("batch_size", 64)
         patience = self.params.get("patience", 3)
@@ -254,7 +254,7 @@ class KerasClassifier:
                 self.stopped_by = "patience"
                 break
 
-    def _fit_by_steps(self, x_train, y_fit, rng: np.random.Generator, judge: "_BestCheck") -> None:
+    def _fit_by_steps(self, x_train, y_fit, rng: np.random.Generator, judge: _BestCheck) -> None:
         """A check every ``k`` optimiser steps (``StepRule``); patience counted in checks, after ``min_steps``."""
         rule = StepRule.from_params(self.params)
         batch_size = min(self.params.get("batch_size", 64), len(y_fit))
@@ -334,7 +334,7 @@ class StepRule:
     KEYS = ("checks_per_epoch", "min_check_steps", "max_check_steps", "patience_checks", "min_steps")
 
     @classmethod
-    def from_params(cls, params: dict) -> "StepRule":
+    def from_params(cls, params: dict) -> StepRule:
         return cls(**{k: params[k] for k in cls.KEYS if k in params})
 
     def check_every(self, steps_per_epoch: int) -> int:
@@ -350,7 +350,7 @@ class StepRule:
 class _BestCheck:
     """Scores validation at each check, keeps the best check's weights and counts checks since it."""
 
-    def __init__(self, owner: "KerasClassifier", x_val, y_val, score_fn, on_check, min_delta: float):
+    def __init__(self, owner: KerasClassifier, x_val, y_val, score_fn, on_check, min_delta: float):
         self.owner, self.x_val, self.y_val, self.score_fn = owner, x_val, y_val, score_fn
         self.on_check, self.min_delta = on_check, min_delta
         self.best, self.weights, self.waited, self.checks, self.best_check = -np.inf, None, 0, 0, -1
