@@ -48,6 +48,7 @@ import numpy as np
 from embeddings.tokenize import tokenize
 
 VERSION = "1"
+SOFTMAXES = ("sampled", "full")
 # Character ids (bilm-tf's, after its +1 shift so that 0 marks a padding token).
 BOS_CHAR, EOS_CHAR, BOW_CHAR, EOW_CHAR, PAD_CHAR, N_CHARS = 257, 258, 259, 260, 261, 262
 # Word ids: 0 padding, then the unknown word and the sentence boundaries, then words by frequency.
@@ -74,8 +75,10 @@ class BiLMSettings:
     Training: ``window`` (tokens per training sequence, ELMo's 20 unroll steps), ``batch_size``,
     ``steps`` (Adam updates), ``learning_rate`` (the first step's; it decays linearly to a tenth by the
     last), ``dropout`` (on the LSTM inputs, ELMo 0.1),
-    ``num_sampled`` (negative samples of the sampled softmax, used when the vocabulary is more than
-    twice as large; ELMo 8,192 of 793k), ``eval_windows`` (held-out sequences, drawn with the seed, on
+    ``softmax`` ("sampled": a sampled softmax while training, ``num_sampled`` words drawn log-uniformly
+    over the frequency-sorted vocabulary with the log-Q correction and accidental hits removed, when the
+    vocabulary is more than twice as large; "full": the full softmax at every position, for comparison),
+    ``num_sampled`` (ELMo 8,192 of 793k), ``eval_windows`` (held-out sequences, drawn with the seed, on
     which perplexity is measured with the full softmax: a fixed sample keeps that cost bounded), ``seed``.
     """
 
@@ -97,6 +100,7 @@ class BiLMSettings:
     num_sampled: int = 1024
     eval_windows: int = 2000
     seed: int = 13
+    softmax: str = "sampled"
 
     def __post_init__(self) -> None:
         problems = [f"{name}={getattr(self, name)!r} (expected >= {low})" for name, low in
@@ -105,6 +109,8 @@ class BiLMSettings:
                     if getattr(self, name) < low]
         if not self.filters or any(w < 1 or n < 1 for w, n in self.filters):
             problems.append(f"filters={self.filters!r} (expected (width >= 1, count >= 1) pairs)")
+        if self.softmax not in SOFTMAXES:
+            problems.append(f"softmax={self.softmax!r} (expected one of {', '.join(SOFTMAXES)})")
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout={self.dropout!r} (expected 0 <= dropout < 1)")
         if problems:
@@ -387,14 +393,24 @@ class TrainedBiLM(NamedTuple):
     report: BiLMReport
 
 
-def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: list[str] | None = None,
-               log=None) -> TrainedBiLM:
-    """Train a biLM on ``texts`` (training text only); perplexity is measured on ``validation_texts``.
+class _Training(NamedTuple):
+    module: object
+    vocabulary: list[str]
+    train_tokens: list[list[str]]
+    train: _Batches
+    held_out: _Batches | None
+    train_step: object  # tf.function(chars, words, lengths) -> mean training loss, one Adam update
+    eval_step: object  # tf.function(chars, words, lengths) -> (summed full-softmax loss, words)
 
-    Returns the module, its vocabulary and a ``BiLMReport``. ``log`` (e.g. ``print``) receives progress lines.
-    """
+
+def uses_sampled_softmax(settings: BiLMSettings, classes: int) -> bool:
+    """Whether training uses the sampled softmax: ``softmax="sampled"`` and more than ``2 x num_sampled`` words."""
+    return settings.softmax == "sampled" and classes > 2 * settings.num_sampled
+
+
+def _prepare(texts: list[str], settings: BiLMSettings, validation_texts: list[str] | None) -> _Training:
+    """Vocabulary, module, training and held-out sequences, and the compiled train and eval steps."""
     tf = _tf()
-    started = time.perf_counter()
     tf.random.set_seed(settings.seed)
     train_tokens = [tokenize(t) for t in texts]
     if not any(train_tokens):
@@ -417,14 +433,18 @@ def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: li
     def eval_step(chars, words, lengths):
         return module.loss(chars, words, lengths, training=False, sampled=False)
 
-    before = _perplexity(eval_step, held_out, EVAL_BATCH)
+    train_step = tf.function(_train_step(module, settings), input_signature=spec)
+    return _Training(module, vocab, train_tokens, train, held_out, train_step, eval_step)
 
-    sampled = module.softmax_b.shape[0] > 2 * settings.num_sampled
+
+def _train_step(module, settings: BiLMSettings):
+    """One Adam update on a batch (the Python function; ``_prepare`` compiles it)."""
+    tf = _tf()
+    sampled = uses_sampled_softmax(settings, module.softmax_b.shape[0])
     optimizer_vars = [v for v in module.trainable_variables if v is not module.scalar_mix and v is not module.gamma]
     slots = [(tf.Variable(tf.zeros_like(v)), tf.Variable(tf.zeros_like(v))) for v in optimizer_vars]
     step_var = tf.Variable(0.0)
 
-    @tf.function(input_signature=spec)
     def train_step(chars, words, lengths):
         with tf.GradientTape() as tape:
             total, count = module.loss(chars, words, lengths, training=True, sampled=sampled)
@@ -443,17 +463,29 @@ def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: li
             var.assign_sub(lr * m / (tf.sqrt(v) + 1e-8))
         return loss
 
+    return train_step
+
+
+def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: list[str] | None = None,
+               log=None) -> TrainedBiLM:
+    """Train a biLM on ``texts`` (training text only); perplexity is measured on ``validation_texts``.
+
+    Returns the module, its vocabulary and a ``BiLMReport``. ``log`` (e.g. ``print``) receives progress lines.
+    """
+    started = time.perf_counter()
+    t = _prepare(texts, settings, validation_texts)
+    before = _perplexity(t.eval_step, t.held_out, EVAL_BATCH)
     rng = np.random.default_rng(settings.seed)
     losses: list[float] = []
     curve: list[float] = []
     held_out_curve: list[float] = []
     chunk = max(1, settings.steps // 10)
     for step in range(settings.steps):
-        rows = rng.integers(0, len(train), settings.batch_size)
-        losses.append(float(train_step(*train.take(rows))))
+        rows = rng.integers(0, len(t.train), settings.batch_size)
+        losses.append(float(t.train_step(*t.train.take(rows))))
         if (step + 1) % chunk == 0 or step + 1 == settings.steps:
             curve.append(round(float(np.mean(losses[-chunk:])), 4))
-            ppl = _perplexity(eval_step, held_out, EVAL_BATCH)
+            ppl = _perplexity(t.eval_step, t.held_out, EVAL_BATCH)
             if ppl is not None:
                 held_out_curve.append(round(ppl, 2))
             if log:
@@ -461,12 +493,12 @@ def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: li
                     + ("" if ppl is None else f", held-out perplexity {ppl:.1f}")
                     + f" ({time.perf_counter() - started:.0f} s)")
     after = held_out_curve[-1] if held_out_curve else None
-    n_params = int(sum(np.prod(v.shape) for v in module.trainable_variables))
-    report = BiLMReport(settings.as_dict(), n_params, len(vocab) + FIRST_WORD_ID,
-                        int(sum(len(t) for t in train_tokens)), int(held_out.lengths.sum()) if held_out else 0,
+    n_params = int(sum(np.prod(v.shape) for v in t.module.trainable_variables))
+    report = BiLMReport(settings.as_dict(), n_params, len(t.vocabulary) + FIRST_WORD_ID,
+                        int(sum(len(x) for x in t.train_tokens)), int(t.held_out.lengths.sum()) if t.held_out else 0,
                         None if after is None else round(after, 2), None if before is None else round(before, 2),
                         curve, held_out_curve, round(time.perf_counter() - started, 2))
-    return TrainedBiLM(module, vocab, report)
+    return TrainedBiLM(t.module, t.vocabulary, report)
 
 
 def export_bilm(trained: TrainedBiLM, directory: str | os.PathLike) -> Path:
@@ -482,7 +514,10 @@ def export_bilm(trained: TrainedBiLM, directory: str | os.PathLike) -> Path:
 
 def corpus_key(texts: list[str], settings: BiLMSettings) -> str:
     """Hash of the training corpus (and the validation texts that set the reported perplexity) + settings."""
-    digest = hashlib.sha256(json.dumps(["bilm", VERSION, settings.as_dict()], sort_keys=True).encode())
+    keyed = settings.as_dict()
+    if keyed["softmax"] == "sampled":  # the setting came after cached exports: its default keeps their keys
+        del keyed["softmax"]
+    digest = hashlib.sha256(json.dumps(["bilm", VERSION, keyed], sort_keys=True).encode())
     for text in texts:
         digest.update(text.encode("utf-8"))
         digest.update(b"\x1f")

@@ -202,12 +202,13 @@ def cmd_all(args, worker: bool = False) -> int:
     from bench.tuning.controls import run_controls
     from bench.reports.leaderboard import atomic_write, load_storage, provenance, write_leaderboard
     from bench.tuning.pairings import na_reason, valid_pairings
-    from bench.tuning.runner import STOP, storage_for
+    from bench.tuning.runner import STOP, storage_for, study_name
     from bench.data.datafiles import resolve_data_dir
     from bench.data.tasks import load_task
     from bench.tuning.timing import WAIT, MemorySampler, timed
     from bench.tuning.timing import record as record_timing
     from bench.tuning.timing import summary as timing_summary
+    from bench.tuning.waste import summary as waste_summary
     from embeddings.cache import PRETRAINING_ENV
     from embeddings.cache import configure as configure_cache
 
@@ -295,6 +296,7 @@ def cmd_all(args, worker: bool = False) -> int:
         record_timing(out_dir, "coordinator")
         cost = timing_summary(out_dir, time.perf_counter() - started, memory.stop(), args.jobs)
         cost["worker_exit_codes"] = codes
+        cost["waste"] = waste_summary(storage_for(storage), rows, study_name)
         if pretraining:  # the one-time build, like a download of weights: the run's target counts without it
             cost["pretraining"] = pretraining
             cost["wall_seconds_after_pretraining"] = round(cost["run_wall_seconds"] - pretraining["wall_seconds"], 1)

@@ -27,7 +27,7 @@ import numpy as np
 import optuna
 import sqlalchemy.exc
 
-from bench.tuning import metrics
+from bench.tuning import metrics, timing, waste
 from bench.tuning.timing import timed
 from bench.tuning.pairings import feature_kind
 from bench.profiles import Profile
@@ -81,6 +81,7 @@ class Fit:
     decision: dict = field(default_factory=dict)
     best_epoch: int = 0  # 0-based epoch whose weights were restored
     stopped_by: str = ""  # "patience" (validation stopped improving), "cap" (the epoch cap), "" (not iterative)
+    stopping: dict = field(default_factory=dict)  # stopping="steps": check_every, steps, checks, best_check, best_step
 
 
 def fit_and_score(data: TaskData, backend: str, classifier: str, backend_params: dict, classifier_params: dict,
@@ -112,7 +113,8 @@ def fit_and_score(data: TaskData, backend: str, classifier: str, backend_params:
     threshold = metrics.tune_thresholds(task_type, y_val, val_scores, per_label=per_label, top1=top1)
     fit = Fit(metrics.compute(task_type, y_val, val_scores, threshold, **decision), threshold, embed_seconds,
               train_seconds, model.n_params, getattr(model, "epochs_run", 1), features.info, model, features,
-              decision=decision, best_epoch=getattr(model, "best_epoch", 0), stopped_by=getattr(model, "stopped_by", ""))
+              decision=decision, best_epoch=getattr(model, "best_epoch", 0), stopped_by=getattr(model, "stopped_by", ""),
+              stopping=getattr(model, "stopping", {}))
     return score_test_split(data, fit) if score_test else fit
 
 
@@ -161,8 +163,8 @@ def storage_for(url: str) -> optuna.storages.BaseStorage:
 
 def open_study(storage: str, name: str, warmup_epochs: int = 1) -> optuna.Study:
     """The study, created on first use. The median pruner waits for 2 finished trials and, within a trial,
-    for ``warmup_epochs`` (``Profile.prune_warmup``): a trial whose validation signal after that is below
-    the median of earlier trials at the same epoch stops. Pruning at epoch 1 would favour fast starters
+    for ``warmup_epochs`` checks (``Profile.pruner_warmup``: epochs, or checks every k steps): a trial whose
+    validation signal after that is below the median of earlier trials at the same check stops. Pruning at epoch 1 would favour fast starters
     (high learning rates) rather than good configurations."""
     return optuna.create_study(
         study_name=name, storage=storage_for(storage), direction="maximize", load_if_exists=True,
@@ -281,6 +283,7 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
         if claim is not None:
             claim.release()
     if trained:  # this process trained here, and every model is out of scope now: give the memory back
+        timing.STUDIES_TRAINED.add(name)
         release_memory()
     return row
 
@@ -291,7 +294,7 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
     """``run_study``'s work: the row (None while another worker is still on the study) and whether this
     process trained a model."""
     budget = n_trials or profile.trials
-    study = open_study(storage, name, warmup_epochs=profile.prune_warmup)
+    study = open_study(storage, name, warmup_epochs=profile.pruner_warmup)
     if recover:
         fail_running_trials(study)
     main = metrics.MAIN_METRIC[data.task.task_type]
@@ -315,8 +318,9 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
                 trial.report(score, epoch)
                 prune = trial.should_prune()
             if prune:
-                raise optuna.TrialPruned(f"validation {score:.4f} at epoch {epoch + 1} is below the median")
+                raise optuna.TrialPruned(f"validation {score:.4f} at check {epoch + 1} is below the median")
 
+        compiled = timing.TOTALS[timing.COMPILE]
         try:
             fit = fit_and_score(data, backend, classifier, bp, cp, seed=profile.seed, on_epoch=report, **decision)
         except TRIAL_ERRORS as exc:
@@ -330,6 +334,7 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
             del kept[n]  # keep only the best and the reference model in memory
         trial.set_user_attr("validation_metrics", fit.validation)
         trial.set_user_attr("seconds", {"embed": fit.embed_seconds, "train": fit.train_seconds})
+        waste.record_trial(trial, fit, timing.TOTALS[timing.COMPILE] - compiled)
         return fit.validation[main]
 
     if not study.trials and first_trial is not None:
@@ -475,6 +480,7 @@ def _row(study, data: TaskData, backend, classifier, profile: Profile, budget: i
             "epoch_cap": best.user_attrs["classifier_params"].get("epochs") if iterative else None,
             "stopped_by_cap": [f.stopped_by == "cap" for f in repeats] if iterative else [],
             "backend_info": first.info,
+            **({"stopping": [f.stopping for f in repeats]} if first.stopping else {}),
             "test_predictions": [encode_predictions(f.test_pred) for f in repeats],
             "test_truth": encode_predictions(y_test),
             "n_classes": n_classes,
