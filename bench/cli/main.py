@@ -820,12 +820,24 @@ def cmd_tasks(args) -> int:
             print("  labels read: " + ", ".join(f"{k} {n:,}" for k, n in stats["labels_read"].items())
                   + f" -> positive {task.positive_label!r}, every other label {task.negative_label!r}")
         print(f"  classes: {len(data.classes)}")
+        print(_unseen_line(stats))
         for split in ("train", "validation", "test"):
             counts = stats["label_counts"][split]
             shown = ", ".join(f"{k} {n:,}" for k, n in list(counts.items())[:8])
             more = f", ... ({len(counts) - 8} more)" if len(counts) > 8 else ""
             print(f"  {split:10s} {stats['used'][split]:7,} documents; labels: {shown}{more}")
     return 0
+
+
+def _unseen_line(stats: dict) -> str:
+    """``tasks validate``'s line on held-out labels that never occur in training (those documents are dropped)."""
+    unseen, dropped = stats.get("unseen_labels") or {}, stats.get("dropped_unseen_labels") or {}
+    if not any(unseen.values()):
+        return "  labels of validation and test: every one occurs in training"
+    parts = [f"{s} {len(unseen[s])} label(s) on {sum(unseen[s].values())} document(s) ("
+             + ", ".join(f"{k} {n}" for k, n in list(unseen[s].items())[:5]) + f"), {dropped[s]} dropped"
+             for s in ("validation", "test") if unseen.get(s)]
+    return "  labels never seen in training: " + "; ".join(parts)
 
 
 def cmd_report(args) -> int:
