@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.errors import BenchError, redact
+from bench.errors import BenchError, MachineError, machine_error_line, redact
 from bench.profiles import DEFAULT_PROFILE, ONE_THREAD_ENV, PROFILES, get_profile
 
 WORKER_INDEX, WORKER_COUNT = "PAIRBENCH_WORKER_INDEX", "PAIRBENCH_WORKER_COUNT"  # set by ``all --jobs`` for its workers
@@ -174,7 +174,38 @@ def main(argv: list[str] | None = None) -> int:
                 "baseline": cmd_baseline, "data": cmd_data}[args.command](args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _machine_exit_code() if isinstance(exc, MachineError) else 2
+    except Exception as exc:  # an error of the machine (no space, a lost storage) is one line too; a bug is not
+        line = machine_error_line(exc, _storage_urls())
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        return _machine_exit_code()
+    finally:
+        _release_run_locks()
+
+
+def _machine_exit_code() -> int:
+    """2 when nothing was trained yet, 3 when training had started (what finished is in the storage)."""
+    runner = sys.modules.get("bench.tuning.runner")
+    return 3 if runner is not None and runner.TRAINING.is_set() else 2
+
+
+def _storage_urls() -> list[str]:
+    runner = sys.modules.get("bench.tuning.runner")
+    return list(runner._STORAGES) if runner is not None else []
+
+
+def _hold_run_lock(storage: str, profile: str) -> None:
+    """This coordinator's lock on the storage, or a one-line error naming the live run that holds it."""
+    from bench.tuning.runlock import RunLock
+
+    RunLock(storage, profile).hold()
+
+
+def _release_run_locks() -> None:
+    if "bench.tuning.runlock" in sys.modules:  # imported only by a command that took a lock
+        sys.modules["bench.tuning.runlock"].release_all()
 
 
 def _selection(args):
@@ -234,6 +265,8 @@ def cmd_all(args, worker: bool = False) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     parts = _pretraining_parts(args, backends, data_dir)
     storage, out_dir = _storage(args, profile)
+    if not worker:  # one coordinator per storage; workers are how more processes join a run
+        _hold_run_lock(storage, profile.name)
     cache = configure_cache(args.cache_dir, enabled=not args.no_cache)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -279,9 +312,9 @@ def cmd_all(args, worker: bool = False) -> int:
             if any(codes):
                 print(f"error: {sum(c != 0 for c in codes)} of {len(codes)} workers failed (exit codes {codes}); the "
                       f"coordinator finishes what they left, and this run exits with code 3", file=sys.stderr)
-        # The coordinator's pass: resumes or finishes every study and writes each row. Trials a killed run left
-        # RUNNING are failed first when the storage is this machine's own and no worker is alive any more.
-        _tune(datasets, pairs, profile, storage, trials, recover=args.storage is None)
+        # The coordinator's pass: resumes or finishes every study and writes each row. Trials whose process is
+        # gone (a killed run's) are failed first; those of live workers, here or elsewhere, are left alone.
+        _tune(datasets, pairs, profile, storage, trials, recover=True)
         if STOP.is_set():
             print(f"stopped after the current trial; finished trials are saved. Resume with: {_resume_command(args)}",
                   file=sys.stderr)
@@ -605,6 +638,8 @@ def cmd_curves(args) -> int:
     out_dir = args.results_dir / "curves"
     out_dir.mkdir(parents=True, exist_ok=True)
     storage = args.storage or f"sqlite:///{(out_dir / 'optuna.sqlite3').resolve()}"
+    if not args.curves_worker:
+        _hold_run_lock(storage, profile.name)
     cache = configure_cache(args.cache_dir, enabled=not args.no_cache)
     sizes = {"train": None, "validation": profile.max_validation, "test": profile.max_test}
     datasets = {t: load_task(t, data_dir, max_sizes=sizes, seed=profile.seed, window=profile.window) for t in tasks}
@@ -647,7 +682,7 @@ def cmd_curves(args) -> int:
         if any(codes):
             print(f"error: {sum(c != 0 for c in codes)} of {len(codes)} curve workers failed (exit codes {codes}); "
                   f"the coordinator finishes what they left, and this run exits with code 3", file=sys.stderr)
-    rows = curves.run_plans(plans, datasets, profile, storage, retune=args.retune, recover=args.storage is None,
+    rows = curves.run_plans(plans, datasets, profile, storage, retune=args.retune, recover=True,
                             log=log, until=until)
     if STOP.is_set():
         print(f"stopped after the current trial; finished points are saved. Resume with: python -m bench "
@@ -836,12 +871,24 @@ def cmd_tasks(args) -> int:
             print("  labels read: " + ", ".join(f"{k} {n:,}" for k, n in stats["labels_read"].items())
                   + f" -> positive {task.positive_label!r}, every other label {task.negative_label!r}")
         print(f"  classes: {len(data.classes)}")
+        print(_unseen_line(stats))
         for split in ("train", "validation", "test"):
             counts = stats["label_counts"][split]
             shown = ", ".join(f"{k} {n:,}" for k, n in list(counts.items())[:8])
             more = f", ... ({len(counts) - 8} more)" if len(counts) > 8 else ""
             print(f"  {split:10s} {stats['used'][split]:7,} documents; labels: {shown}{more}")
     return 0
+
+
+def _unseen_line(stats: dict) -> str:
+    """``tasks validate``'s line on held-out labels that never occur in training (those documents are dropped)."""
+    unseen, dropped = stats.get("unseen_labels") or {}, stats.get("dropped_unseen_labels") or {}
+    if not any(unseen.values()):
+        return "  labels of validation and test: every one occurs in training"
+    parts = [f"{s} {len(unseen[s])} label(s) on {sum(unseen[s].values())} document(s) ("
+             + ", ".join(f"{k} {n}" for k, n in list(unseen[s].items())[:5]) + f"), {dropped[s]} dropped"
+             for s in ("validation", "test") if unseen.get(s)]
+    return "  labels never seen in training: " + "; ".join(parts)
 
 
 def cmd_report(args) -> int:

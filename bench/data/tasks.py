@@ -21,6 +21,7 @@ import numpy as np
 from bench.data.datafiles import data_path, format_from_name, read_documents, resolve_data_dir
 from bench.errors import BenchError, lookup
 from bench.data.taskfile import BUILTIN_DIR, TASK_TYPES, Dataset, Task
+from bench.data.trainable import check_trainable, drop_unseen_labels
 
 SPLITS = ("train", "validation", "test")
 
@@ -257,9 +258,13 @@ def _label_key(label) -> object:
 
 
 def load_task(task: Task | str, data_dir: str | os.PathLike | None = None, *, max_sizes: dict[str, int] | None = None,
-              seed: int = 0, window: int | None = None) -> TaskData:
+              seed: int = 0, window: int | None = None, check: bool = True) -> TaskData:
     """Load a task's fixed splits, cut each split to ``max_sizes[split]`` documents (deterministically), and
     set the text window every backend reads: the first ``window`` tokens of each document (``None``: all).
+
+    Validation and test documents whose labels never occur in training are dropped and counted
+    (``stats["unseen_labels"]``). ``check``: refuse splits that cannot train or be scored with a one-line
+    ``BenchError`` (``bench.data.trainable.check_trainable``; the minimum sizes are ``MIN_DOCUMENTS``).
 
     De-duplication keeps the first copy of each normalised text (its label wins when copies disagree;
     the count of such groups is reported). Multiclass and binary subsets are stratified; multi-label
@@ -297,11 +302,14 @@ def load_task(task: Task | str, data_dir: str | os.PathLike | None = None, *, ma
     for s in SPLITS:
         if max_sizes and max_sizes.get(s) and len(splits[s]) > max_sizes[s]:
             splits[s] = splits[s].subset(_subsample(task, splits[s], max_sizes[s], seed))
+    drop_unseen_labels(task, splits, classes, stats)
     _assert_disjoint(task, splits)
     stats["used"] = {s: len(splits[s]) for s in SPLITS}
     stats["label_counts"] = {s: _label_counts(splits[s].labels) for s in SPLITS}
     if window is not None:
         stats["window"] = _apply_window(splits, window)
+    if check:
+        check_trainable(task, splits, classes, stats)
     sizes = ",".join(str(len(splits[s])) for s in SPLITS)
     return TaskData(task, classes, splits["train"], splits["validation"], splits["test"], stats,
                     key=f"{task.name}|{sizes}|seed{seed}|window{splits['train'].window}")

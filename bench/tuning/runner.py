@@ -27,7 +27,8 @@ import numpy as np
 import optuna
 import sqlalchemy.exc
 
-from bench.tuning import metrics, timing, waste
+from bench.errors import MachineError, redact
+from bench.tuning import liveness, metrics, timing, waste
 from bench.tuning.timing import timed
 from bench.tuning.pairings import feature_kind
 from bench.profiles import Profile
@@ -135,6 +136,7 @@ def _seed(name: str) -> int:
 
 HEARTBEAT_SECONDS, GRACE_SECONDS = 20, 90
 STOP = threading.Event()  # set by Ctrl-C: finish the current trial, start no new one
+TRAINING = threading.Event()  # set once this process starts tuning: a machine error after it exits with code 3
 _STORAGES: dict[str, optuna.storages.BaseStorage] = {}
 
 
@@ -149,16 +151,31 @@ def storage_for(url: str) -> optuna.storages.BaseStorage:
         kwargs = {"engine_kwargs": {"connect_args": {"timeout": 300}}} if url.startswith("sqlite") else {}
         for attempt in range(5):
             try:
-                with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's words only
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    _STORAGES[url] = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS,
-                                                                grace_period=GRACE_SECONDS, **kwargs)
+                _STORAGES[url] = _open_storage(url, kwargs)
                 break
             except sqlalchemy.exc.IntegrityError:  # two workers created the schema at once: the other won
                 time.sleep(1 + attempt)
         else:
             raise RuntimeError("could not open the Optuna storage after 5 attempts")
     return _STORAGES[url]
+
+
+def _open_storage(url: str, kwargs: dict) -> optuna.storages.RDBStorage:
+    """An RDBStorage with heartbeats; a storage that cannot be reached or created is a one-line
+    ``MachineError`` naming the (redacted) URL."""
+    try:
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's words only
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                                              **kwargs)
+    except sqlalchemy.exc.IntegrityError:
+        raise
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError, ImportError, ValueError) as exc:
+        cause = exc.__cause__ if isinstance(exc, optuna.exceptions.StorageInternalError) and exc.__cause__ else exc
+        reason = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
+        if isinstance(exc, ImportError) and exc.__cause__:  # which driver module is missing
+            reason += f" ({exc.__cause__})"
+        raise MachineError(f"cannot open the Optuna storage {redact(url)}: {reason}") from exc
 
 
 def open_study(storage: str, name: str, warmup_epochs: int = 1) -> optuna.Study:
@@ -195,22 +212,34 @@ class StudyClaim:
                 if not self._take_over_stale():
                     return False
                 continue
-            claim.set_user_attr("heartbeat", time.time())
+            self._mark(claim)
             self._thread = threading.Thread(target=self._beat, args=(claim,), daemon=True)
             self._thread.start()
             return True
         return False
 
+    def _mark(self, claim: optuna.Study) -> None:
+        """Record the holder (``host:pid``) and a first heartbeat, which ``_take_over_stale`` reads."""
+        claim.set_user_attr("owner", liveness.this_process())
+        claim.set_user_attr("heartbeat", time.time())
+
     def _take_over_stale(self) -> bool:
         try:
-            claim = optuna.load_study(study_name=self.name, storage=self.storage)
-            beat = claim.user_attrs.get("heartbeat", 0.0)
-            if time.time() - beat <= GRACE_SECONDS:
+            if not liveness.claim_is_stale(self.holder(), GRACE_SECONDS):
                 return False
             optuna.delete_study(study_name=self.name, storage=self.storage)
         except KeyError:  # released meanwhile
             pass
         return True
+
+    def holder(self) -> dict:
+        """The claim's user attributes (``owner``, ``heartbeat``, ...); waits a moment for a claim created so
+        recently that its holder has not recorded itself yet. Raises KeyError when there is no claim."""
+        attrs = optuna.load_study(study_name=self.name, storage=self.storage).user_attrs
+        if "heartbeat" not in attrs:
+            time.sleep(liveness.SETTLE_SECONDS)
+            attrs = optuna.load_study(study_name=self.name, storage=self.storage).user_attrs
+        return attrs
 
     def _beat(self, claim: optuna.Study) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
@@ -248,14 +277,6 @@ def budget_state(study: optuna.Study) -> tuple[int, int]:
     return spent, running
 
 
-def fail_running_trials(study: optuna.Study) -> int:
-    """Mark trials left RUNNING by a killed run as failed (only safe when no other worker is alive)."""
-    stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    for t in stale:
-        study._storage.set_trial_state_values(t._trial_id, state=optuna.trial.TrialState.FAIL)
-    return len(stale)
-
-
 def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str, *,
               n_trials: int | None = None, on_trial=None, recover: bool = False, variant: str = "",
               exclusive: bool = False, first_trial: dict | None = None) -> dict | None:
@@ -264,8 +285,8 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
 
     Any number of processes may run the same study at once (``bench worker``): each takes trials until
     the budget is spent. The row is computed by the process that sees no trial running; others return
-    None. ``recover`` first fails trials a killed run left RUNNING (single-process runs only). ``variant``
-    names a study outside the leaderboard (e.g. ``full-text``: the same pairing on whole documents).
+    None. ``recover`` first fails the trials left RUNNING by processes that are gone (``bench.tuning.liveness``;
+    safe while other workers run). ``variant`` names a study outside the leaderboard (e.g. ``full-text``: the same pairing on whole documents).
     ``exclusive``: run the study only if no other process holds it (``StudyClaim``), else return None at
     once; the workers of a run do this, so every study's trials run in one process, in order.
     ``first_trial``: ``{"params": ..., "user_attrs": ...}`` of a trial of another study (its Optuna ``params``,
@@ -273,6 +294,7 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
     reference configuration: learning curves retrain a configuration tuned elsewhere this way.
     """
     name = study_name(profile.name, data.task.name, backend, classifier) + (f":{variant}" if variant else "")
+    TRAINING.set()
     claim = StudyClaim(storage, name) if exclusive else None
     if claim is not None and not claim.acquire():
         return None
@@ -296,7 +318,7 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
     budget = n_trials or profile.trials
     study = open_study(storage, name, warmup_epochs=profile.pruner_warmup)
     if recover:
-        fail_running_trials(study)
+        liveness.recover_dead_trials(study)
     main = metrics.MAIN_METRIC[data.task.task_type]
     fields = tuple(data.task.dataset.text_fields)
     kept: dict[int, Fit] = {}  # this process's best and reference trials, so test needs no retraining
@@ -308,6 +330,7 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
         if spent + running > budget:
             trial.set_user_attr("surplus", True)
             raise optuna.TrialPruned("surplus: another worker took the last trial of the budget")
+        trial.set_user_attr(liveness.OWNER_ATTR, liveness.this_process())  # recovery knows a dead owner at once
         bp = suggest_backend(trial, backend, profile, fields)
         cp = suggest_classifier(trial, classifier, profile, two_inputs=bp.get("inputs") == "title+body")
         trial.set_user_attr("backend_params", bp)
