@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, is_dataclass, replace
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def scored_from_rows(rows: list[dict], controls: dict[str, dict]) -> list[Scored
     return [Scored(task=r["task"], task_type=r["task_type"], backend=r["backend"], classifier=r["classifier"],
                    label=(r.get("backend_info") or {}).get("label") or r["backend"], main_metric=r["main_metric"],
                    validation_main=r["validation_main"], test_main=r["test_main"],
-                   test_ci95=tuple(r["test_main_ci95"]),
+                   test_ci95=(r["test_main_ci95"][0], r["test_main_ci95"][1]),
                    predictions=tuple(decode_predictions(p) for p in r["test_predictions"]),
                    y_true=decode_predictions(r["test_truth"]), floor=learning_floor(controls.get(r["task"])),
                    n_classes=r.get("n_classes"))
@@ -215,7 +216,9 @@ DECISION_METRICS = {"multilabel": ("macro_f1",)}
 def _shared_weights(n_documents: int) -> np.ndarray:
     """The leaderboard's document resamples for a test split of this size; kept for the next task of the same
     size, as drawing them costs seconds."""
-    return metrics.resample_weights(n_documents, metrics.TIE_RESAMPLES, seed=0)
+    weights = metrics.resample_weights(n_documents, metrics.TIE_RESAMPLES, seed=0)
+    weights.flags.writeable = False  # shared between calls
+    return weights
 
 
 class _Resamples:
@@ -244,7 +247,7 @@ class _Resamples:
         """As ``decisions``, for a metric of the stored probabilities (``THRESHOLD_FREE_RESAMPLES`` resamples)."""
         key = (id(s), metric, THRESHOLD_FREE_RESAMPLES)
         if key not in self._samples:
-            per_repeat = [fn(s.y_true, p, self.weights[:THRESHOLD_FREE_RESAMPLES]) for p in s.scores]
+            per_repeat = [fn(s.y_true, p, self.weights[:THRESHOLD_FREE_RESAMPLES]) for p in s.scores or ()]
             self._samples[key] = metrics.seed_and_document_samples(np.array(per_repeat), seed=0)
         return self._samples[key]
 
@@ -257,7 +260,7 @@ def _interval(samples: np.ndarray) -> tuple[float, float]:
 
 def _beside(a: Scored, b: Scored, res: _Resamples) -> tuple[tuple[Beside, ...], tuple[str, ...]]:
     """The threshold-free metrics (and macro-F1 for multi-label) of both rows and their difference; and the
-    metrics that need probabilities neither storage row has."""
+    metrics that need probabilities the rows do not carry."""
     out, missing = [], []
     ones = np.ones((1, len(a.y_true)), dtype=np.float32)
     for metric in DECISION_METRICS.get(a.task_type, ()):
@@ -271,13 +274,14 @@ def _beside(a: Scored, b: Scored, res: _Resamples) -> tuple[tuple[Beside, ...], 
             missing.append(metric)
         else:
             sa, sb = (res.scores(s, metric, fn) for s in (a, b))
-            va, vb = (float(np.mean([fn(s.y_true, p, ones)[0] for p in s.scores])) for s in (a, b))
+            va, vb = (float(np.mean([fn(s.y_true, p, ones)[0] for p in s.scores or ()])) for s in (a, b))
             out.append(Beside(metric, va, _interval(sa), vb, _interval(sb), vb - va, _interval(sb - sa)))
     return tuple(out), tuple(missing)
 
 
 def _pairing(s: Scored) -> Pairing:
-    return Pairing(s.task, s.backend, s.classifier, s.label, s.main_metric, s.test_main, tuple(s.test_ci95),
+    low, high = s.test_ci95
+    return Pairing(s.task, s.backend, s.classifier, s.label, s.main_metric, s.test_main, (low, high),
                    s.validation_main, s.floor)
 
 
@@ -304,16 +308,18 @@ def _comparisons(rows: list[Scored], baseline: tuple[str, str], pretraining_pair
                  every_pairing: bool) -> list[tuple[str, Scored, Scored]]:
     """One task's findings as (kind, reference, other), in a stable order."""
     by_pairing = {s.pairing: s for s in rows}
-    base, out = by_pairing.get(tuple(baseline)), []
+    base, out = by_pairing.get((baseline[0], baseline[1])), []
     if base is not None:
-        best = by_pairing.get(tuple(challenger)) if challenger else best_in_task(rows, exclude_backend=baseline[0])
+        best = (by_pairing.get((challenger[0], challenger[1])) if challenger
+                else best_in_task(rows, exclude_backend=baseline[0]))
         if best is not None:
             out.append((VS_BEST, base, best))
         if every_pairing:
             out += [(VS_BASELINE, base, s) for s in sorted(shown_to_learn(rows), key=lambda s: s.pairing)
                     if s is not base and s is not best]
     for task_only, pretrained in pretraining_pairs:
-        classifiers = sorted({c for b, c in by_pairing if b == task_only} & {c for b, c in by_pairing if b == pretrained})
+        both = {c for b, c in by_pairing if b == task_only} & {c for b, c in by_pairing if b == pretrained}
+        classifiers = sorted(both)
         out += [(PRETRAINED, by_pairing[task_only, c], by_pairing[pretrained, c]) for c in classifiers]
     return out
 
@@ -341,7 +347,7 @@ def find(scored: list[Scored], *, baseline: tuple[str, str], pretraining_pairs=(
                   for f, ph in zip(measured, metrics.holm([f.outcome.p for f in measured])))
     not_shown = tuple(sorted((_pairing(s) for s in scored if not_shown_to_learn(s)),
                              key=lambda p: (p.task, p.backend, p.classifier)))
-    return Findings(items, not_shown, tuple(sorted({s.task for s in scored})), tuple(baseline))
+    return Findings(items, not_shown, tuple(sorted({s.task for s in scored})), (baseline[0], baseline[1]))
 
 
 # --------------------------------------------------------------------------- replicates
@@ -375,7 +381,7 @@ def with_replicates(original: Findings, replicates: list[Findings]) -> Findings:
     return replace(original, items=tuple(items), replicate_runs=len(replicates))
 
 
-# --------------------------------------------------------------------------- findings.md, findings.json, replicates.json
+# --------------------------------------------------------------------------- findings.md, findings.json, replicates
 
 
 def _ci(ci: tuple[float, float], signed: bool = False) -> str:
@@ -421,16 +427,18 @@ def answer(findings: Findings, task: str) -> str:
     return f"No: the validation-chosen {f.other.name} {words} {base} ({evidence(f)})."
 
 
-def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
-    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers), *("| " + " | ".join(r) + " |" for r in rows)]
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
 
 
 def _task_lines(findings: Findings, task: str) -> list[str]:
     """One task's section of findings.md."""
     items = [f for f in findings.items if f.task == task]
     metric = items[0].reference.metric if items else ""
-    lines = [f"## {task}", "", f"**Does any representation beat {_baseline_name(findings, task)} here, replicated and "
-             f"corrected across the leaderboard?** {answer(findings, task)}", ""]
+    question = (f"**Does any representation beat {_baseline_name(findings, task)} here, replicated and corrected "
+                "across the leaderboard?**")
+    lines = [f"## {task}", "", f"{question} {answer(findings, task)}", ""]
     if items:
         lines += _table(("finding", "pairing", f"test {metric} [95% CI]", "reference", f"test {metric} [95% CI]",
                          "difference [95% CI]", "p", "Holm p", "verdict", "replication"),
@@ -447,7 +455,7 @@ def _task_lines(findings: Findings, task: str) -> list[str]:
                            "difference [95% CI]"), beside), ""]
     missing = sorted({m for f in items for m in f.missing})
     if missing:
-        lines += [f"Not shown: {', '.join(missing)} (the stored test predictions are decisions, not probabilities).", ""]
+        lines += [f"Not shown: {', '.join(missing)} (the rows carry decisions, not probabilities).", ""]
     lines += _not_shown_lines([p for p in findings.not_shown if p.task == task])
     return lines
 
@@ -455,8 +463,9 @@ def _task_lines(findings: Findings, task: str) -> list[str]:
 def _not_shown_lines(rows: list[Pairing]) -> list[str]:
     if not rows:
         return ["Every pairing of this task is shown to learn (or the task has no controls).", ""]
-    return [f"Not shown to learn ({len(rows)}; the 95% interval's lower end at or below the learning floor; left out "
-            "of the best-in-task choice and the marginal tables):", "",
+    intro = (f"Not shown to learn ({len(rows)}; the 95% interval's lower end at or below the learning floor; left "
+             "out of the best-in-task choice and the marginal tables):")
+    return [intro, "",
             *_table(("pairing", f"test {rows[0].metric} [95% CI]", "floor", "validation"),
                     [(p.name, _score(p.value, p.ci95), f"{p.floor:.3f}", f"{p.validation:.3f}") for p in rows]), ""]
 
@@ -465,15 +474,16 @@ def findings_markdown(findings: Findings) -> str:
     """findings.md: the method in two sentences, then per task the answer, the findings, the metrics beside the
     main one and the rows not shown to learn. Every number comes from ``findings``."""
     n = len(findings.items)
-    lines = ["# Findings, corrected across the leaderboard", "",
-             f"{n} findings over {len(findings.tasks)} tasks form one family: each p is a two-sided paired bootstrap "
-             f"({metrics.TIE_RESAMPLES} resamples of the test documents shared by the task's pairings, each pairing's "
-             f"seeds drawn again on each resample) and Holm's correction runs over all {n}. \"better\"/\"worse\": Holm p "
-             f"below {LEVEL}; \"equivalent\": the difference's 95% interval within +-{EQUIVALENCE_MARGIN}; otherwise "
-             f"\"not distinguishable\". A difference is the pairing's score minus the reference's. "
-             f"{len(findings.not_shown)} rows are not shown to learn.", ""]
+    method = (f"{n} findings over {len(findings.tasks)} tasks form one family: each p is a two-sided paired "
+              f"bootstrap ({metrics.TIE_RESAMPLES} resamples of the test documents shared by the task's pairings, each "
+              f"pairing's seeds drawn again on each resample) and Holm's correction runs over all {n}. "
+              f"\"better\"/\"worse\": Holm p below {LEVEL}; \"equivalent\": the difference's 95% interval within "
+              f"+-{EQUIVALENCE_MARGIN}; otherwise \"not distinguishable\". A difference is the pairing's score minus "
+              f"the reference's. {len(findings.not_shown)} rows are not shown to learn.")
+    lines = ["# Findings, corrected across the leaderboard", "", method, ""]
     if findings.replicate_runs:
-        lines += [f"\"replicated\": the same verdict in the original and all {findings.replicate_runs} replicate runs.", ""]
+        runs = findings.replicate_runs
+        lines += [f"\"replicated\": the same verdict in the original and all {runs} replicate runs.", ""]
     for task in findings.tasks:
         lines += _task_lines(findings, task)
     return "\n".join(lines).rstrip() + "\n"
