@@ -194,12 +194,14 @@ class Finding:
 
 @dataclass(frozen=True)
 class Findings:
-    """Every finding of a leaderboard (one Holm family) and every row not shown to learn, sorted."""
+    """Every finding of a leaderboard (one Holm family), every row not shown to learn and each task's baseline
+    row (where it ran), sorted."""
 
     items: tuple[Finding, ...]
     not_shown: tuple[Pairing, ...]
     tasks: tuple[str, ...]
     baseline: tuple[str, str]
+    baselines: tuple[Pairing, ...] = ()
     replicate_runs: int = 0
 
 
@@ -347,7 +349,9 @@ def find(scored: list[Scored], *, baseline: tuple[str, str], pretraining_pairs=(
                   for f, ph in zip(measured, metrics.holm([f.outcome.p for f in measured])))
     not_shown = tuple(sorted((_pairing(s) for s in scored if not_shown_to_learn(s)),
                              key=lambda p: (p.task, p.backend, p.classifier)))
-    return Findings(items, not_shown, tuple(sorted({s.task for s in scored})), (baseline[0], baseline[1]))
+    baselines = tuple(sorted((_pairing(s) for s in scored if s.pairing == (baseline[0], baseline[1])),
+                             key=lambda p: p.task))
+    return Findings(items, not_shown, tuple(sorted({s.task for s in scored})), (baseline[0], baseline[1]), baselines)
 
 
 # --------------------------------------------------------------------------- replicates
@@ -397,8 +401,7 @@ def _difference(o: Outcome) -> str:
 
 
 def _baseline_name(findings: Findings, task: str) -> str:
-    refs = [f.reference.name for f in findings.items if f.task == task and f.kind in (VS_BEST, VS_BASELINE)]
-    return refs[0] if refs else " + ".join(findings.baseline)
+    return next((p.name for p in findings.baselines if p.task == task), " + ".join(findings.baseline))
 
 
 def answer(findings: Findings, task: str) -> str:
@@ -407,7 +410,9 @@ def answer(findings: Findings, task: str) -> str:
     heads = [f for f in findings.items if f.task == task and f.kind in (VS_BEST, VS_BASELINE)]
     base, n = _baseline_name(findings, task), len(findings.items)
     if not heads:
-        return f"No answer: {task} has no {base} row, or no other representation is shown to learn."
+        if not any(p.task == task for p in findings.baselines):
+            return f"No answer: {base} was not run on {task}."
+        return f"No: no pairing of another representation is shown to learn on {task}."
 
     def evidence(f: Finding) -> str:
         return f"difference {_difference(f.outcome)}, Holm p {f.outcome.p_holm:.4f} over {n} findings"
@@ -508,6 +513,7 @@ def findings_json(findings: Findings) -> dict:
         "baseline": list(findings.baseline), "replicate_runs": findings.replicate_runs,
         "not_shown_to_learn_count": len(findings.not_shown),
         "tasks": [{"task": task, "answer": answer(findings, task),
+                   "baseline_row": next((_plain(p) for p in findings.baselines if p.task == task), None),
                    "findings": [_plain(f) for f in findings.items if f.task == task],
                    "not_shown_to_learn": [_plain(p) for p in findings.not_shown if p.task == task]}
                   for task in findings.tasks],
