@@ -20,6 +20,11 @@ the comparisons are paired, and each pairing's seeds (repeats) drawn again on ea
 ``LEVEL``; else "equivalent" when the difference's interval lies within +-``EQUIVALENCE_MARGIN``; else "not
 distinguishable".
 
+Beside the main metric (intervals only, no test; the first ``THRESHOLD_FREE_RESAMPLES`` of the same resamples):
+ROC-AUC for binary tasks and micro-averaged average precision for multi-label tasks (every document-label pair
+one item, as micro-F1 pools them; a per-label average is undefined for tags without test positives), both from
+per-document probabilities when the inputs carry them; macro-F1 beside multi-label micro-F1, from the decisions.
+
 Inputs are ``Scored`` records (one per finished pairing); ``scored_from_rows`` builds them from today's
 leaderboard rows and is the only function that reads those rows.
 """
