@@ -105,7 +105,9 @@ def test_the_best_in_task_skips_a_row_not_shown_to_learn():
 def test_pretrained_is_compared_with_task_only_per_classifier():
     rows = [baseline(), scored("word2vec", "gru", [predictions(150)], 0.85),
             scored("word2vec-corpus", "gru", [predictions(150, fixed=150)], 0.9),
-            scored("word2vec", "lstm", [predictions(150)], 0.84)]  # no pretrained lstm: no finding
+            scored("word2vec", "lstm", [predictions(150)], 0.84),  # no pretrained lstm: no finding
+            scored("word2vec", "bilstm", [predictions(150)], 0.6, ci95=(0.4, 0.9)),  # neither shown to learn:
+            scored("word2vec-corpus", "bilstm", [predictions(150, fixed=100)], 0.6, ci95=(0.45, 0.9))]  # no finding
     found = F.find(rows, baseline=BASELINE, pretraining_pairs=PAIRS)
     assert [(f.kind, f.other.backend, f.other.classifier) for f in found.items] == [
         (F.VS_BEST, "word2vec-corpus", "gru"), (F.PRETRAINED, "word2vec-corpus", "gru")]

@@ -7,7 +7,8 @@ Which comparisons are findings (one family, all tasks together):
 - per task, the validation-chosen best pairing *shown to learn* whose backend is not the baseline's (the
   representation that would be reported as "beats TF-IDF + logreg") against the baseline pairing; with
   ``every_pairing=True``, every pairing shown to learn against the baseline instead;
-- per task and classifier, each pretrained backend against its task-only counterpart (``pretraining_pairs``).
+- per task and classifier, each pretrained backend against its task-only counterpart (``pretraining_pairs``),
+  unless neither of the two rows is shown to learn.
 
 A row is *not shown to learn* when the lower end of its 95% interval is at or below the task's learning floor:
 its score cannot be told apart from a model that learned nothing. Such rows are never chosen as a task's best
@@ -326,8 +327,9 @@ def _comparisons(rows: list[Scored], baseline: tuple[str, str], pretraining_pair
                     if s is not base and s is not best]
     for task_only, pretrained in pretraining_pairs:
         both = {c for b, c in by_pairing if b == task_only} & {c for b, c in by_pairing if b == pretrained}
-        classifiers = sorted(both)
-        out += [(PRETRAINED, by_pairing[task_only, c], by_pairing[pretrained, c]) for c in classifiers]
+        pairs = [(by_pairing[task_only, c], by_pairing[pretrained, c]) for c in sorted(both)]
+        # Two rows that both cannot be told from learning nothing say nothing of the representations.
+        out += [(PRETRAINED, a, b) for a, b in pairs if shown_to_learn([a, b])]
     return out
 
 
