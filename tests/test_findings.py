@@ -98,7 +98,8 @@ def test_the_best_in_task_skips_a_row_not_shown_to_learn():
     assert [(p.backend, p.classifier) for p in found.not_shown] == [("word2vec", "gru")]
     assert F.best_in_task([unlearned]) is None
     alone = F.find([baseline(), unlearned], baseline=BASELINE)
-    assert not alone.items and F.answer(alone, "t") == "No: no pairing of another representation is shown to learn on t."
+    assert not alone.items
+    assert F.answer(alone, "t") == "No: no pairing of another representation is shown to learn on t."
     assert F.answer(F.find([unlearned], baseline=BASELINE), "t") == "No answer: tfidf + logreg was not run on t."
 
 
