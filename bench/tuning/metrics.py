@@ -229,3 +229,51 @@ def tuned_main_score(task_type: str, y_true: np.ndarray, scores: np.ndarray) -> 
     epoch as the final decision will (which tunes it once more, after training)."""
     threshold = tune_thresholds(task_type, y_true, scores)
     return main_score(task_type, y_true, scores, threshold)
+
+
+# --------------------------------------------------------------------------- threshold-free metrics on resamples
+
+
+def _weighted_groups(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray,
+                     descending: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Resampled weight of the positive and of the negative items at each distinct score, in score order,
+    shape (n_resamples, n_distinct_scores) each: tied scores form one group, as a threshold cannot split them."""
+    order = np.argsort(-scores if descending else scores, kind="stable")
+    ordered = scores[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    w = weights[:, order].astype(np.float64)
+    pos = np.add.reduceat(w * positive[order], starts, axis=1)
+    return pos, np.add.reduceat(w, starts, axis=1) - pos
+
+
+def resampled_roc_auc(y_true, scores, weights: np.ndarray) -> np.ndarray:
+    """Binary ROC-AUC on each resample ``weights`` (from ``resample_weights``), shape (n_resamples,); equal to
+    scikit-learn's ``roc_auc_score`` with the resample's counts as ``sample_weight`` (ties count half). NaN on a
+    resample that drew one class only."""
+    y = np.asarray(y_true).astype(np.float64)
+    pos, neg = _weighted_groups(np.asarray(scores, dtype=np.float64), y, weights, descending=False)
+    below = np.cumsum(neg, axis=1) - neg  # negatives scored strictly below each group
+    pairs = pos.sum(axis=1) * neg.sum(axis=1)
+    won = (pos * (below + 0.5 * neg)).sum(axis=1)
+    return np.divide(won, pairs, out=np.full(len(pairs), np.nan), where=pairs > 0)
+
+
+def resampled_average_precision(y_true, scores, weights: np.ndarray, *, chunk: int = 100) -> np.ndarray:
+    """Average precision on each resample ``weights``, shape (n_resamples,): binary, or micro-averaged over the
+    labels of a multi-label task (every document-label pair one item, weighted by its document's count), equal to
+    scikit-learn's ``average_precision_score(..., average="micro", sample_weight=counts)``. NaN on a resample
+    without positives. Resamples are processed ``chunk`` at a time to bound memory (items x chunk floats)."""
+    y = np.asarray(y_true)
+    s = np.asarray(scores, dtype=np.float64)
+    labels = y.shape[1] if y.ndim == 2 else 1
+    y, s = y.reshape(-1).astype(np.float64), s.reshape(-1)
+    out = []
+    for start in range(0, len(weights), chunk):
+        w = np.repeat(weights[start:start + chunk], labels, axis=1)  # row-major ravel: a document's labels adjacent
+        pos, neg = _weighted_groups(s, y, w, descending=True)
+        tp, fp = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
+        precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0)
+        total = tp[:, -1]
+        ap = (pos * precision).sum(axis=1)
+        out.append(np.divide(ap, total, out=np.full(len(total), np.nan), where=total > 0))
+    return np.concatenate(out) if out else np.empty(0)
