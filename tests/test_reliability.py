@@ -33,6 +33,12 @@ def text(rng: random.Random, label: str) -> str:
     return " ".join(rng.choice(WORDS[label[0]] if rng.random() < 0.5 else COMMON) for _ in range(8))
 
 
+@pytest.fixture(autouse=True)
+def own_data_dir(tmp_path, monkeypatch):
+    """Task files here name their data by absolute path; the data directory only has to exist."""
+    monkeypatch.setenv("PAIRBENCH_DATA_DIR", str(tmp_path))
+
+
 def rows(labels: list[str], seed: int = 0, tags: bool = False) -> pd.DataFrame:
     """One document per label (or per tag list, ``tags``), with words of its label so models can learn."""
     rng = random.Random(seed)
