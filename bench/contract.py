@@ -8,24 +8,34 @@ In the spirit of scikit-learn's ``check_estimator``::
     check_classifier("my-classifier")    # on synthetic features of every kind it accepts, every task type
 
 Each raises ``AssertionError`` with one line naming the part and what failed, and returns None when the part
-passes. Both take a registered name or a spec that is not registered yet.
+passes. Both take a registered name or a spec that is not registered yet. Each runs the checks of
+``BACKEND_CHECKS`` / ``CLASSIFIER_CHECKS`` (a ``Check``: a name and ``run(spec, setting)``), which a test suite
+can parametrise over, one case per part and check (as ``tests/test_contract.py`` does)::
+
+    @pytest.mark.parametrize("check", BACKEND_CHECKS, ids=lambda check: check.name)
+    def test_my_backend(check):
+        check.run(get_backend("my-backend"), Setting())
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import functools
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import optuna
 import scipy.sparse as sp
 
-from bench.tuning import metrics
-from bench.profiles import PROFILES, Profile
 from bench.data.tasks import SPLITS, TASK_TYPES, Dataset, Split, Task, TaskData
-from embeddings import BackendSpec, Features, get_backend
-from embeddings.pretraining import PARTS
-from embeddings.registry import FEATURE_KINDS
+from bench.profiles import PROFILES, Profile
+from bench.tuning import metrics
+from embeddings import BACKENDS, BackendSpec, Features, get_backend
+from embeddings.registry import FEATURE_KINDS, Pretraining
 from models import ClassifierSpec, get_classifier
 
 FIELD_SETS = (("text",), ("title", "body"))  # the text fields a search space is sampled for
@@ -105,79 +115,220 @@ def synthetic_features(kind: str, task_type: str, *, n: tuple[int, int, int] = (
 # --------------------------------------------------------------------------- checks
 
 
+@dataclass(frozen=True)
+class Setting:
+    """What the checks run on. ``data``: the task a backend is built on (default: ``synthetic_task()``);
+    ``params``: the part's settings (default: a trial sampled from its search space with ``profile``);
+    ``task_types``: those a classifier is fitted on; ``seed``: the classifier's fitting seed."""
+
+    data: TaskData | None = None
+    params: dict | None = None
+    profile: Profile = PROFILES["smoke"]
+    task_types: tuple[str, ...] = TASK_TYPES
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of the contract: ``run(spec, setting)`` raises ``AssertionError`` with one line naming the part
+    and what failed. ``applies(spec)``: whether the check concerns the part (e.g. only a ``deterministic``
+    classifier is checked for determinism); ``task_type``: the task type a classifier check fits (or None)."""
+
+    name: str
+    run: Callable[[Any, Setting], None]
+    applies: Callable[[Any], bool] = lambda spec: True
+    task_type: str | None = None
+
+
 def check_backend(backend: str | BackendSpec, data: TaskData | None = None, *, params: dict | None = None,
                   profile: Profile | str = "smoke") -> None:
-    """Check a backend against the contract on ``data`` (default: ``synthetic_task()``).
+    """Check a backend against the contract on ``data`` (default: ``synthetic_task()``): every check of
+    ``BACKEND_CHECKS`` that applies to it.
 
-    Checked: its search space returns JSON-serialisable params that depend on the trial alone, for one text
-    field and for a title and a body; each reference names a registered classifier and sets only parameters
-    of the backend's and that classifier's spaces, to values they accept; ``build`` yields every declared kind,
-    with one row per document of each split, in the shapes the kind promises, and JSON-serialisable ``info``;
-    the training and validation features do not change when the test split does (fitted on train only).
+    Checked: its declaration (feature kinds, what it pretrains, its baseline and two-input declarations); its
+    search space returns JSON-serialisable params that depend on the trial alone, for one text field and for a
+    title and a body; each reference names a registered classifier and sets only parameters of the backend's and
+    that classifier's spaces, to values they accept; ``build`` yields every declared kind, with one row per
+    document of each split, in the shapes the kind promises, and JSON-serialisable ``info``; the training and
+    validation features do not change when the test split does (fitted on train only).
     ``params``: the build settings (default: a trial sampled from the search space). Backends that pretrain
     (``word2vec-corpus``) need their corpus configured first (``embeddings.corpus.configure``).
     """
     spec = backend if isinstance(backend, BackendSpec) else get_backend(backend)
-    require = _requirer(f"check_backend({spec.name})")
-    profile = PROFILES[profile] if isinstance(profile, str) else profile
-    data = data if data is not None else synthetic_task()
-    fields = tuple(data.task.dataset.text_fields)
-    require(spec.provides, "provides no feature kind")
-    require(spec.pretrains in ("", *PARTS), f"pretrains {spec.pretrains!r}: expected one of {PARTS} or ''")
-    for field_set in dict.fromkeys((fields, *FIELD_SETS)):
-        _check_space(require, lambda trial: spec.search_space(trial, profile, field_set), f"fields {field_set}")
-    for reference in spec.references:
-        _check_reference(require, spec, reference, profile)
-
-    if params is None:
-        params = spec.search_space(_sampled_trial(), profile, fields)
-    probed = _with_test_probe(data)
-    for kind in spec.provides:
-        features = _attempt(require, f"build(data, {params}, {kind!r})", lambda: spec.build(data, dict(params), kind))
-        _check_features(require, features, kind, data)
-        again = _attempt(require, f"build with a probed test split ({kind!r})",
-                         lambda: spec.build(probed, dict(params), kind))
-        for split in ("train", "validation"):
-            require(_same(features.split(split), again.split(split)),
-                    f"{kind}: the {split} features changed when only the test split did (fit on train only)")
+    setting = Setting(data=data, params=params, profile=PROFILES[profile] if isinstance(profile, str) else profile)
+    for check in BACKEND_CHECKS:
+        if check.applies(spec):
+            check.run(spec, setting)
 
 
 def check_classifier(classifier: str | ClassifierSpec, *, params: dict | None = None,
                      task_types: tuple[str, ...] = TASK_TYPES, profile: Profile | str = "smoke", seed: int = 0) -> None:
-    """Check a classifier against the contract on synthetic features of every kind it accepts.
+    """Check a classifier against the contract on synthetic features of every kind it accepts: every check of
+    ``CLASSIFIER_CHECKS`` that applies to it, on the task types of ``task_types``.
 
-    Checked: its search space returns JSON-serialisable params that depend on the trial alone (one input, and
-    title and body inputs); for each task type of ``task_types`` and accepted kind (token ids with a learned
-    embedding and with a frozen matrix), ``fit`` trains, calls ``on_epoch`` at least once with a score in
+    Checked: the feature kinds it accepts; its search space returns JSON-serialisable params that depend on the
+    trial alone (one input, and title and body inputs); for each task type and accepted kind (token ids with a
+    learned embedding and with a frozen matrix), ``fit`` trains, calls ``on_epoch`` at least once with a score in
     [0, 1] and sets ``n_params`` > 0, and ``predict_scores`` returns finite probabilities of shape ``(n,)``
     (binary), ``(n, classes)`` summing to 1 (multiclass) or ``(n, labels)`` (multi-label) for validation
     and test; a ``deterministic`` classifier scores the same with another seed.
     ``params``: the classifier's settings (default: a trial sampled from its search space with ``profile``).
     """
     spec = classifier if isinstance(classifier, ClassifierSpec) else get_classifier(classifier)
+    setting = Setting(params=params, profile=PROFILES[profile] if isinstance(profile, str) else profile,
+                      task_types=tuple(task_types), seed=seed)
+    for check in CLASSIFIER_CHECKS:
+        if check.applies(spec) and (check.task_type is None or check.task_type in setting.task_types):
+            check.run(spec, setting)
+
+
+def check_backend_declaration(spec: BackendSpec, setting: Setting) -> None:
+    """It provides some feature kind; what it pretrains is a ``Pretraining`` whose counterpart is registered."""
+    require = _requirer(f"check_backend({spec.name})")
+    require(spec.provides, "provides no feature kind")
+    pretrains = spec.pretrains
+    require(pretrains is None or (isinstance(pretrains, Pretraining) and pretrains.part and callable(pretrains.build)),
+            f"pretrains {pretrains!r}: expected None or a Pretraining(part, build) with a build function")
+    if pretrains is not None and pretrains.counterpart:
+        require(pretrains.counterpart in BACKENDS, f"pretrains the counterpart of {pretrains.counterpart!r}, which "
+                f"is not a registered backend")
+    require(callable(spec.two_inputs) and isinstance(spec.baseline, bool),
+            "two_inputs must be a function of the params and baseline a bool")
+
+
+def check_backend_search_space(spec: BackendSpec, setting: Setting) -> None:
+    """For the data's text fields, one text field and a title and a body: see ``_check_space``."""
+    require = _requirer(f"check_backend({spec.name})")
+    fields = _fields(setting)
+    for field_set in dict.fromkeys((fields, *FIELD_SETS)):
+        _check_space(require, lambda trial: spec.search_space(trial, setting.profile, field_set), f"fields {field_set}")
+
+
+def check_backend_references(spec: BackendSpec, setting: Setting) -> None:
+    """Each reference names a registered classifier and sets parameters of the two search spaces only."""
+    require = _requirer(f"check_backend({spec.name})")
+    for reference in spec.references:
+        _check_reference(require, spec, reference, setting.profile)
+
+
+def check_backend_features(spec: BackendSpec, setting: Setting) -> None:
+    """``build`` yields every declared kind: one row per document of each split, in the kind's shapes."""
+    require = _requirer(f"check_backend({spec.name})")
+    data, params = _data(setting), _backend_params(spec, setting)
+    for kind in spec.provides:
+        features = _attempt(require, f"build(data, {params}, {kind!r})", lambda: _build(spec, data, params, kind))
+        _check_features(require, features, kind, data)
+
+
+def check_backend_fitted_on_train_only(spec: BackendSpec, setting: Setting) -> None:
+    """Training and validation features do not change when a word is added to the test split alone."""
+    require = _requirer(f"check_backend({spec.name})")
+    data, params = _data(setting), _backend_params(spec, setting)
+    probed = _with_test_probe(data)
+    for kind in spec.provides:
+        features = _attempt(require, f"build(data, {params}, {kind!r})", lambda: _build(spec, data, params, kind))
+        again = _attempt(require, f"build with a probed test split ({kind!r})",
+                         lambda: _build(spec, probed, params, kind))
+        for split in ("train", "validation"):
+            require(_same(features.split(split), again.split(split)),
+                    f"{kind}: the {split} features changed when only the test split did (fit on train only)")
+
+
+def check_classifier_declaration(spec: ClassifierSpec, setting: Setting) -> None:
+    """It accepts some feature kinds, all known."""
     require = _requirer(f"check_classifier({spec.name})")
-    profile = PROFILES[profile] if isinstance(profile, str) else profile
     require(spec.accepts and set(spec.accepts) <= set(FEATURE_KINDS),
             f"accepts {spec.accepts}: expected some of {', '.join(FEATURE_KINDS)}")
-    for two_inputs in (False, True):
-        _check_space(require, lambda trial: spec.search_space(trial, profile, two_inputs), f"two_inputs={two_inputs}")
-    if params is None:
-        params = spec.search_space(_sampled_trial(), profile, False)
 
-    for task_type in task_types:
-        for kind in spec.accepts:
-            for frozen in ((False, True) if kind == "ids" and task_type == "multiclass" else (False,)):
-                where = f"{task_type}, {kind}" + (" with a frozen matrix" if frozen else "")
-                features, y, n_outputs = synthetic_features(kind, task_type, frozen_matrix=frozen, seed=seed)
-                scores = _fit_and_predict(require, spec, dict(params), features, y, task_type, n_outputs, seed, where)
-                if spec.deterministic:
-                    other = _fit_and_predict(require, spec, dict(params), features, y, task_type, n_outputs,
-                                             seed + 1, where)
-                    require(np.allclose(scores, other), f"{where}: declared deterministic, but another seed scores "
-                            f"differently (max difference {np.max(np.abs(scores - other)):.3g})")
+
+def check_classifier_search_space(spec: ClassifierSpec, setting: Setting) -> None:
+    """For one input and for title and body inputs: see ``_check_space``."""
+    require = _requirer(f"check_classifier({spec.name})")
+    for two_inputs in (False, True):
+        _check_space(require, lambda trial: spec.search_space(trial, setting.profile, two_inputs),
+                     f"two_inputs={two_inputs}")
+
+
+def _check_classifier_fits(spec: ClassifierSpec, setting: Setting, task_type: str) -> None:
+    """Fit and predict on every accepted kind (ids also with a frozen matrix) of one task type."""
+    require = _requirer(f"check_classifier({spec.name})")
+    for kind, frozen, where in _fit_cases(spec, task_type):
+        features, y, n_outputs = synthetic_features(kind, task_type, frozen_matrix=frozen, seed=setting.seed)
+        _fit_and_predict(require, spec, _classifier_params(spec, setting), features, y, task_type, n_outputs,
+                         setting.seed, where)
+
+
+def check_classifier_deterministic(spec: ClassifierSpec, setting: Setting) -> None:
+    """A classifier declared ``deterministic`` scores the same with another seed, on every task type and kind."""
+    require = _requirer(f"check_classifier({spec.name})")
+    for task_type in setting.task_types:
+        for kind, frozen, where in _fit_cases(spec, task_type):
+            features, y, n_outputs = synthetic_features(kind, task_type, frozen_matrix=frozen, seed=setting.seed)
+            scores, other = (_fit_and_predict(require, spec, _classifier_params(spec, setting), features, y,
+                                              task_type, n_outputs, seed, where)
+                             for seed in (setting.seed, setting.seed + 1))
+            require(np.allclose(scores, other), f"{where}: declared deterministic, but another seed scores "
+                    f"differently (max difference {np.max(np.abs(scores - other)):.3g})")
+
+
+BACKEND_CHECKS: list[Check] = [
+    Check("declaration", check_backend_declaration),
+    Check("search_space", check_backend_search_space),
+    Check("references", check_backend_references, applies=lambda spec: bool(spec.references)),
+    Check("features", check_backend_features),
+    Check("fitted_on_train_only", check_backend_fitted_on_train_only),
+]
+CLASSIFIER_CHECKS: list[Check] = [
+    Check("declaration", check_classifier_declaration),
+    Check("search_space", check_classifier_search_space),
+    *(Check(f"fit_{task_type}", functools.partial(_check_classifier_fits, task_type=task_type), task_type=task_type)
+      for task_type in TASK_TYPES),
+    Check("deterministic", check_classifier_deterministic, applies=lambda spec: spec.deterministic),
+]
 
 
 # --------------------------------------------------------------------------- the parts of the checks
+
+
+def _fields(setting: Setting) -> tuple[str, ...]:
+    return tuple(_data(setting).task.dataset.text_fields)
+
+
+def _data(setting: Setting) -> TaskData:
+    return setting.data if setting.data is not None else synthetic_task()
+
+
+def _backend_params(spec: BackendSpec, setting: Setting) -> dict:
+    if setting.params is not None:
+        return dict(setting.params)
+    return spec.search_space(_sampled_trial(), setting.profile, _fields(setting))
+
+
+def _classifier_params(spec: ClassifierSpec, setting: Setting) -> dict:
+    if setting.params is not None:
+        return dict(setting.params)
+    return spec.search_space(_sampled_trial(), setting.profile, False)
+
+
+_BUILT: collections.OrderedDict = collections.OrderedDict()  # the last few builds, shared by the backend checks
+_BUILT_KEPT = 4
+
+
+def _build(spec: BackendSpec, data: TaskData, params: dict, kind: str) -> Features:
+    """``spec.build(data, params, kind)``, reused by the next check that asks for the same build."""
+    key = (spec.name, id(spec.build), data.key, json.dumps(params, sort_keys=True, default=str), kind)
+    if key not in _BUILT:
+        _BUILT[key] = spec.build(data, dict(params), kind)
+        while len(_BUILT) > _BUILT_KEPT:
+            _BUILT.popitem(last=False)
+    return _BUILT[key]
+
+
+def _fit_cases(spec: ClassifierSpec, task_type: str) -> list[tuple[str, bool, str]]:
+    """(kind, frozen embedding matrix, where) of each fit a task type's check makes."""
+    return [(kind, frozen, f"{task_type}, {kind}" + (" with a frozen matrix" if frozen else ""))
+            for kind in spec.accepts
+            for frozen in ((False, True) if kind == "ids" and task_type == "multiclass" else (False,))]
 
 
 def _requirer(who: str):
@@ -240,7 +391,7 @@ def _check_reference(require, spec: BackendSpec, reference, profile: Profile) ->
     study.enqueue_trial(reference.params, user_attrs={"reference": reference.name})
     trial = study.ask()
     backend_params = spec.search_space(trial, profile, reference.fields or ("text",))
-    CLASSIFIERS[reference.classifier].search_space(trial, profile, backend_params.get("inputs") == "title+body")
+    CLASSIFIERS[reference.classifier].search_space(trial, profile, spec.two_inputs(backend_params))
     unused = sorted(set(reference.params) - set(trial.params))
     require(not unused, f"{where}: {unused} are in neither the backend's nor {reference.classifier}'s search space")
     changed = {k: (v, trial.params[k]) for k, v in reference.params.items() if trial.params[k] != v}

@@ -18,7 +18,7 @@ def build(data, params: dict, kind: str) -> Features:
     window; by default every token of the window has a position).
     """
     train = tokens_of(data.train)
-    if params.get("inputs") == "title+body":
+    if two_inputs(params):
         return _title_and_body(data, params, split_vocabulary(data.train, params.get("vocab_size", 20000)))
     vocab = split_vocabulary(data.train, params.get("vocab_size", 20000))
     length = sequence_length(train, params.get("max_len"))
@@ -43,6 +43,11 @@ def _title_and_body(data, params: dict, vocab: dict) -> Features:
               "seq_len": f"title {lengths['title']}, body {lengths['body']}",
               "oov_rate_test": round(oov_rate(tokens_of(data.test), vocab), 4)},
     )
+
+
+def two_inputs(params) -> bool:
+    """Whether ``params`` give the classifier a title and a body input (``inputs="title+body"``)."""
+    return params.get("inputs") == "title+body"
 
 
 def search_space(trial, profile, fields: tuple[str, ...]) -> dict:
@@ -90,4 +95,4 @@ REFERENCES = (
 )
 
 register_backend(BackendSpec("learned", ("ids",), build, "Keras Embedding trained with the classifier",
-                             search_space=search_space, references=REFERENCES))
+                             search_space=search_space, references=REFERENCES, two_inputs=two_inputs))

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import BenchError
+from parts.errors import BenchError
 from embeddings.cache import content_key, default_cache
 from embeddings.registry import check_memory, BackendSpec, Features, no_search, register_backend
 from embeddings.tokenize import _TOKEN as TOKEN_PATTERN  # part of the cache key: a new tokeniser, new vectors

@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from bench.errors import BenchError
+from parts.errors import BenchError
 from embeddings.cache import content_key, default_cache
-from embeddings.registry import BACKENDS, BackendSpec, Features, register_backend
+from embeddings.registry import BACKENDS, BackendSpec, Features, Pretraining, register_backend
 from embeddings.tokenize import _TOKEN as TOKEN_PATTERN  # part of the cache key: a new tokeniser, new vectors
 from embeddings.tokenize import oov_rate, sequence_length, split_vocabulary, to_ids, tokens_of
 
@@ -172,6 +172,19 @@ def corpus_vectors(corpus=None) -> tuple[WordVectors, dict]:
     arrays = pretraining_cache().get_or_compute(key, compute, float16=("vectors",))
     table = WordVectors(_unpack(arrays["words"]), np.asarray(arrays["vectors"], dtype=np.float32), "word2vec-corpus")
     return table, corpus.summary
+
+
+def pretrain_corpus_vectors(corpus, profile: str, log=None) -> dict:
+    """The ``word2vec`` part of ``bench pretrain``: the corpus' table built (or read from the cache) now, and its
+    figures (the settings are the same for every profile)."""
+    from embeddings.cache import pretraining_cache
+
+    cache = pretraining_cache()
+    before = cache.hits
+    table, _ = corpus_vectors(corpus)
+    width = int(table.vectors.shape[1])
+    return {"cache": "warm" if cache.hits > before else "cold", "words": len(table.words), "vector_width": width,
+            "label": f"{len(table.words):,} words, {width}-d"}
 
 
 def build_word2vec_corpus(data, params: dict, kind: str) -> Features:
@@ -363,6 +376,7 @@ register_backend(BackendSpec("word2vec", ("ids", "pooled"), build_word2vec,
                              search_space=word2vec_search_space))
 register_backend(BackendSpec("word2vec-corpus", ("ids", "pooled"), build_word2vec_corpus,
                              "gensim skip-gram pretrained once on the leak-guarded corpus (ids frozen/fine-tuned; pooled)",
-                             search_space=table_search_space, pretrains="word2vec"))
+                             search_space=table_search_space,
+                             pretrains=Pretraining("word2vec", pretrain_corpus_vectors, counterpart="word2vec")))
 if os.environ.get(VECTORS_ENV):
     use_pretrained_vectors(os.environ[VECTORS_ENV])

@@ -71,4 +71,4 @@ def search_space(trial, profile, two_inputs: bool) -> dict:
 register_classifier(ClassifierSpec("logreg", ("pooled", "sparse"), LogRegClassifier,
                                    "scikit-learn logistic regression (one-vs-rest for multi-label)",
                                    deterministic=True,  # L-BFGS has no random part: random_state is unused
-                                   search_space=search_space))
+                                   search_space=search_space, baseline=True))  # the baseline's, with tfidf

@@ -476,10 +476,10 @@ def _pretraining_parts(args, backends, data_dir: Path) -> tuple[str, ...]:
 
     files = [corpus.check_corpus_file(f) for f in args.corpus]
     corpus.configure(data_dir, files)
-    parts = pretraining.needs(backends, args.elmo_handle)
+    parts = pretraining.needs(backends, replaced=("elmo",) if args.elmo_handle else ())
     if files and not parts and args.command != "worker":
-        print("note: --corpus is not used: no selected backend pretrains on the corpus (word2vec-corpus, or elmo "
-              "without --elmo-handle)", file=sys.stderr)
+        print(f"note: --corpus is not used: no selected backend pretrains on the corpus ({_pretraining_backends()})",
+              file=sys.stderr)
     return parts
 
 
@@ -506,9 +506,9 @@ def _configure_pretrained(args, backends, parts: tuple[str, ...], profile_name: 
     """The elmo backend's model for this process: the hub handle, or the biLM pretrained on the corpus (read
     from the cache; trained here first when absent, e.g. in a worker started by hand on another machine)."""
     from bench.tuning.timing import timed
-    from embeddings import BACKENDS, bilm, corpus, elmo, pretraining
+    from embeddings import bilm, corpus, elmo, pretraining
 
-    if not ("bilm" in parts or (args.elmo_handle and any(BACKENDS[b].pretrains == "bilm" for b in backends))):
+    if not ("bilm" in parts or (args.elmo_handle and "elmo" in backends)):
         return
 
     def log(line: str) -> None:
@@ -523,32 +523,36 @@ def _configure_pretrained(args, backends, parts: tuple[str, ...], profile_name: 
         raise BenchError(f"{'--elmo-handle' if args.elmo_handle else 'elmo biLM'}: {exc}") from exc
 
 
+def _pretraining_backends() -> str:
+    """The registered backends that pretrain, for messages (e.g. "word2vec-corpus, elmo without --elmo-handle")."""
+    from embeddings import BACKENDS
+
+    return ", ".join(name + (" without --elmo-handle" if name == "elmo" else "")
+                     for name, spec in BACKENDS.items() if spec.pretrains)
+
+
 def cmd_pretrain(args) -> int:
     from bench.reports.leaderboard import atomic_write
     from bench.data.datafiles import resolve_data_dir
-    from embeddings import bilm, pretraining
+    from embeddings import pretraining
     from embeddings.cache import configure as configure_cache
+    from embeddings.registry import pretrained_by
 
     profile = get_profile(args.profile)
     configure_cache(args.cache_dir, enabled=not args.no_cache)
     _, backends, _ = _selection(args)
     parts = _pretraining_parts(args, backends, resolve_data_dir(args.data_dir))
     if not parts:
-        print("nothing to pretrain: no selected backend pretrains on the corpus (word2vec-corpus, or elmo without "
-              "--elmo-handle)")
+        print(f"nothing to pretrain: no selected backend pretrains on the corpus ({_pretraining_backends()})")
         return 0
-    built = pretraining.pretrain(parts, bilm.PRESETS.get(profile.name, bilm.PRESETS["standard"]),
-                                 log=lambda line: print(line, file=sys.stderr, flush=True))
+    built = pretraining.pretrain(parts, profile.name, log=lambda line: print(line, file=sys.stderr, flush=True))
     out_dir = args.results_dir / profile.name
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "corpus.json", json.dumps(built.pop("corpus_summary"), indent=1))
     atomic_write(out_dir / "pretraining.json", json.dumps(built, indent=1))
     figures = [f"corpus {built['corpus']['documents']:,} documents, {built['corpus']['tokens']:,} tokens "
                f"({built['corpus']['seconds']} s)"]
-    if "word2vec" in built:
-        figures.append(f"word2vec-corpus {built['word2vec']['words']:,} words ({built['word2vec']['seconds']} s)")
-    if "bilm" in built:
-        figures.append(f"{built['bilm']['label']} ({built['bilm']['seconds']} s)")
+    figures += [f"{', '.join(pretrained_by(part))} {built[part]['label']} ({built[part]['seconds']} s)" for part in parts]
     print(f"pretraining done in {built['seconds']:.0f} s, {built['cache']} cache: {'; '.join(figures)}; "
           f"written {out_dir / 'corpus.json'}, {out_dir / 'pretraining.json'}")
     return 0

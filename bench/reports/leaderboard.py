@@ -31,6 +31,7 @@ from bench.reports.rows import learning_floor, validation_order
 from bench.tuning.runner import decode_predictions, storage_for, study_name
 from bench.reports.tables import budget_sections, markdown, pretraining_sections
 from embeddings import BACKENDS
+from embeddings.registry import pretraining_pairs
 
 
 def load_storage(storage: str, profile: str) -> tuple[list[dict], dict[str, dict]]:
@@ -102,8 +103,6 @@ def mark_ties(rows: list[dict]) -> list[dict]:
     return rows
 
 
-# (trained on the task's training split, pretrained on the corpus): the ablation "does pretraining help?"
-PRETRAINING_PAIRS = (("word2vec", "word2vec-corpus"),)
 BEST_OF_BACKEND = "best (validation-chosen)"
 
 
@@ -117,7 +116,7 @@ def pretraining_effects(rows: list[dict]) -> list[dict]:
     for task in sorted({r["task"] for r in rows}):
         scored = {(r["backend"], r["classifier"]): r for r in rows
                   if r["task"] == task and r.get("status") == "ok" and r.get("test_predictions")}
-        for task_only, pretrained in PRETRAINING_PAIRS:
+        for task_only, pretrained in pretraining_pairs():  # declared by each backend's ``Pretraining.counterpart``
             base = {c: r for (b, c), r in scored.items() if b == task_only}
             other = {c: r for (b, c), r in scored.items() if b == pretrained}
             if not base or not other:
