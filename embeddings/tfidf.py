@@ -43,5 +43,5 @@ def search_space(trial, profile, fields: tuple[str, ...]) -> dict:
     }
 
 
-register_backend(BackendSpec("tfidf", ("sparse",), build, "sparse TF-IDF bag of words (baseline)",
-                             search_space=search_space, baseline=True))
+SPEC = register_backend(BackendSpec("tfidf", ("sparse",), build, "sparse TF-IDF bag of words (baseline)",
+                                    search_space=search_space, baseline=True))
