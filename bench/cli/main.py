@@ -127,6 +127,17 @@ def _parser() -> argparse.ArgumentParser:
     speed = sub.add_parser("speed", help="Keras backends (JAX, TensorFlow, TensorFlow + XLA) and threads vs processes")
     speed.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
     speed.add_argument("--results-dir", type=Path, default=Path("results"), help="writes <dir>/benchmarks/ (default results/)")
+    embedding_speed = sub.add_parser("embedding-speed", help="embedding backends: cached vs computed, and against the "
+                                     "library each calls (so-titles20 titles)")
+    embedding_speed.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
+    embedding_speed.add_argument("--results-dir", type=Path, default=Path("results"),
+                                 help="writes <dir>/benchmarks/embedding_speed.{json,md} (default results/)")
+    embedding_speed.add_argument("--embeddings", type=_csv, default=None,
+                                 help="backends to time (default word2vec,spacy-sm,spacy-glove,elmo)")
+    embedding_speed.add_argument("--train", type=int, default=3000, help="training titles (default 3000; validation "
+                                 "and test: a tenth each)")
+    embedding_speed.add_argument("--rounds", type=int, default=7, help="timed rounds of each (default 7; the fastest "
+                                 "counts)")
     diff = sub.add_parser("diff", help="what changed between two leaderboards (Markdown, or --json)")
     diff.add_argument("old", type=Path, help="a results folder (e.g. results/smoke-baseline) or a leaderboard.json")
     diff.add_argument("new", type=Path, help="a results folder (e.g. results/smoke) or a leaderboard.json")
@@ -167,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 
             args.task_file_tasks = register_task_files(args.task_file)
         return {"all": cmd_all, "worker": cmd_worker, "pretrain": cmd_pretrain, "curves": cmd_curves, "list": cmd_list, "report": cmd_report, "check": cmd_check,
-                "cache": cmd_cache, "tasks": cmd_tasks, "scale": cmd_scale, "speed": cmd_speed, "diff": cmd_diff,
+                "cache": cmd_cache, "tasks": cmd_tasks, "scale": cmd_scale, "speed": cmd_speed, "embedding-speed": cmd_embedding_speed, "diff": cmd_diff,
                 "baseline": cmd_baseline}[args.command](args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -726,6 +737,22 @@ def cmd_speed(args) -> int:
     started = time.perf_counter()
     paths = speed.run(resolve_data_dir(args.data_dir), args.results_dir / "benchmarks")
     print(f"speed done in {time.perf_counter() - started:.0f} s; table: {paths['md']}")
+    return 0
+
+
+def cmd_embedding_speed(args) -> int:
+    from bench.data.datafiles import resolve_data_dir
+    from bench.studies import embedding_speed
+
+    backends = tuple(args.embeddings or embedding_speed.KIND)
+    unknown = sorted(set(backends) - set(embedding_speed.KIND))
+    if unknown or args.train < 10 or args.rounds < 1:
+        raise BenchError(f"embedding-speed: --embeddings must be some of {', '.join(embedding_speed.KIND)} (got "
+                         f"{', '.join(unknown) or 'those'}), --train at least 10, --rounds at least 1")
+    sizes = {"train": args.train, "validation": max(1, args.train // 10), "test": max(1, args.train // 10)}
+    paths = embedding_speed.run(resolve_data_dir(args.data_dir), args.results_dir / "benchmarks", backends, sizes,
+                                args.rounds)
+    print(f"written {paths['json']}, {paths['md']}")
     return 0
 
 
