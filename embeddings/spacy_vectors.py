@@ -222,8 +222,8 @@ def _static_vectors(nlp, token_lists: list[list[str]], *, width: int, seq_len: i
     """``embed_split`` for a pipeline with a vectors table and no components (``spacy-glove``), batched.
 
     With no component to run, ``nlp.pipe`` only builds a ``Doc`` per document, and the per-document Python
-    work costs more than spaCy's own loop (0.75x its throughput, measured). Here every token of the split
-    is looked up in the same table (``Vectors.find``) at once: the same output, in a few array operations.
+    work costs more than spaCy's own loop. Here every token of the split is looked up in the same table
+    (``Vectors.find``) at once: the same output, in a few array operations.
     """
     table = nlp.vocab.vectors
     lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))

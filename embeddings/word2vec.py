@@ -46,7 +46,7 @@ DEFAULTS = {
     "window": 5,  # context words on each side; 2-3 favours syntax, 5-10 topic (titles are ~8 words long)
     "min_count": 2,  # rarer training words get no vector (their id is OOV): a word seen once learns nothing
     "negative": 5,  # negative samples per positive pair; 5-20 for small corpora
-    "epochs": 5,  # gensim's default; 10 doubled the cost (40-80 s a (size, window) on bbc-news, measured)
+    "epochs": 5,  # gensim's default; 10 doubles the cost of every (size, window) the search tries
     "sample": 1e-3,  # downsampling of very frequent words (gensim's default)
     "seed": 13,
     "workers": 1,  # 1 is reproducible; more threads train faster but the vectors then vary from run to run
@@ -148,8 +148,8 @@ def build_word2vec(data, params: dict, kind: str) -> Features:
 # --------------------------------------------------------------------------- word2vec pretrained on the corpus
 
 # Fixed, like a downloaded table: trained once per corpus, shared by every task, trial and run. 100 dimensions
-# and a 5-word window are the middle of what the task-only search tries; min_count 3 on 5-6M tokens keeps
-# words with a few contexts and drops typos.
+# and a 5-word window are the middle of what the task-only search tries; min_count 3 on a corpus of millions of
+# tokens keeps words with a few contexts and drops typos.
 CORPUS_SETTINGS = {**DEFAULTS, "vector_size": 100, "window": 5, "min_count": 3}
 
 

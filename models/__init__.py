@@ -1,7 +1,7 @@
 """Classifiers: one contract (``fit`` / ``predict_scores``) over Keras 3 networks and scikit-learn.
 
-Keras runs on the JAX backend unless ``KERAS_BACKEND`` is set (JAX trains the recurrent networks about
-twice as fast as TensorFlow on these CPUs; ``KERAS_BACKEND=tensorflow`` works too).
+Keras runs on the JAX backend unless ``KERAS_BACKEND`` is set (JAX trains the recurrent networks faster on CPU;
+the docs' performance section has the figures; ``KERAS_BACKEND=tensorflow`` works too).
 """
 
 import importlib.util

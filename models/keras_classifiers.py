@@ -21,8 +21,8 @@ class NumpyInit:
     """Keras' default initialisers (same distributions), drawn with NumPy.
 
     On the JAX backend every Keras initialiser is a small jitted program compiled for each new weight
-    shape: about 1.5 s per bidirectional-LSTM model, as long as compiling its training step (measured
-    with ``jax_log_compiles``), and nearly every trial has new shapes. NumPy arrays need no compilation.
+    shape, costing about as much as compiling the training step, and nearly every trial has new shapes.
+    NumPy arrays need no compilation.
     One instance per network; each weight gets its own seed from it in build order, so a seed gives the
     same network.
     """
@@ -188,12 +188,13 @@ def build_network(architecture: str, features, task_type: str, n_outputs: int, p
 class KerasClassifier:
     """A Keras network trained epoch by epoch, judged on the validation split after each epoch.
 
-    params (see ``bench.tuning.search_spaces`` for the searched ranges): ``units`` (recurrent width, 32-128),
-    ``dense_units`` (16-128), ``dropout`` (0-0.5), ``learning_rate`` (1e-4-1e-2, Adam), ``batch_size``
-    (32-256), ``epochs`` (a safety cap), ``patience`` (epochs without a better validation signal before
-    stopping; recommended 3), ``min_delta`` (how much an epoch must raise the best validation signal to
-    count as better; recommended 1e-3 for F1 scores). With title and body inputs: ``title_units``, ``body_units``,
-    ``head_units``, ``head2_units`` instead of ``units`` and ``dense_units``.
+    params (the values ``search_space`` below tries are the recommended ones): ``units`` (recurrent width; 32, 64
+    or 128), ``dense_units`` (16, 32 or 64), ``dropout`` (0-0.5), ``learning_rate`` (Adam; 3e-4-1e-2, log scale),
+    ``batch_size`` (32, 64 or 128), ``epochs`` (a safety cap), ``patience`` (epochs without a better validation
+    signal before stopping; recommended 3), ``min_delta`` (how much an epoch must raise the best validation
+    signal to count as better; recommended 1e-3 for F1 scores). With title and body inputs: ``title_units`` (64,
+    128 or 300), ``body_units`` (64, 128 or 200), ``head_units`` (100, 200 or 400), ``head2_units`` (50 or 150)
+    instead of ``units`` and ``dense_units``, and ``batch_size`` 64, 128 or 256.
 
     Token-vector inputs, and a frozen embedding matrix (``standardised_matrix``), are standardised per
     dimension with the training split's mean and standard deviation over real (non-padding) tokens; padding

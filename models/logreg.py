@@ -15,8 +15,8 @@ class LogRegClassifier:
     params: ``C`` (inverse regularisation, recommended 0.1-100 on a log scale; 1.0 is scikit-learn's
     default), ``class_weight`` (``None`` or ``"balanced"``), ``max_iter`` (default 1,000), ``standardize``
     (dense vectors: scale each dimension to the training split's mean 0 and standard deviation 1; default
-    true. Unscaled ELMo vectors made L-BFGS run to ``max_iter`` without converging, 8 s a fit; sparse
-    TF-IDF rows are already L2-normalised and are never scaled).
+    true: unscaled ELMo vectors make L-BFGS run to ``max_iter`` without converging; sparse TF-IDF rows are
+    already L2-normalised and are never scaled).
     """
 
     def __init__(self, params: dict):

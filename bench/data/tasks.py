@@ -50,10 +50,6 @@ def register_task_files(paths) -> list[str]:
     return [register_task(load_task_file(p)).name for p in paths]
 
 
-def unregister_task(name: str) -> None:
-    TASKS.pop(name, None)
-
-
 register_task_files(sorted(BUILTIN_DIR.glob("*.toml")))
 
 # Read by the pretraining corpus (unlabelled text) and ``bench scale``; not a task of its own.

@@ -295,6 +295,9 @@ def budget_curves(storage: str, rows: list[dict]) -> dict[str, dict]:
 
 def write_study_views(storage: str, rows: list[dict], out_dir: Path) -> dict[str, Path]:
     """Optuna parameter importances (JSON) and optimisation histories (HTML) of studies with 2+ trials."""
+    from optuna.visualization import plot_optimization_history
+    from plotly.offline import get_plotlyjs
+
     importances = {}
     for r in rows:
         if r.get("trials_complete", 0) < 2:
@@ -307,18 +310,12 @@ def write_study_views(storage: str, rows: list[dict], out_dir: Path) -> dict[str
                 importances[name] = optuna.importance.get_param_importances(study)
         except (RuntimeError, ValueError) as exc:  # e.g. every trial had the same parameters
             importances[name] = {"not computed": str(exc)}
-        try:
-            from optuna.visualization import plot_optimization_history
-
-            # plotly.js is written once beside the pages, so they open without a network.
-            html = plot_optimization_history(study).to_html(include_plotlyjs="directory", full_html=True)
-            atomic_write(out_dir / "history" / f"{name.replace(':', '__')}.html", html)
-            if not (out_dir / "history" / "plotly.min.js").exists():
-                from plotly.offline import get_plotlyjs
-
-                atomic_write(out_dir / "history" / "plotly.min.js", get_plotlyjs())
-        except ImportError:  # plotly is optional; importances still land
-            pass
+        # plotly (a dependency) draws the history; plotly.js is written once beside the pages, so they open
+        # without a network.
+        html = plot_optimization_history(study).to_html(include_plotlyjs="directory", full_html=True)
+        atomic_write(out_dir / "history" / f"{name.replace(':', '__')}.html", html)
+        if not (out_dir / "history" / "plotly.min.js").exists():
+            atomic_write(out_dir / "history" / "plotly.min.js", get_plotlyjs())
     path = out_dir / "importances.json"
     atomic_write(path, json.dumps(importances, indent=1, sort_keys=True))
     return {"importances": path}

@@ -11,8 +11,6 @@ import numpy as np
 from sklearn import metrics as skm
 
 MAIN_METRIC = {"binary": "f1", "multiclass": "macro_f1", "multilabel": "micro_f1"}
-# Losses are "lower is better"; everything else is "higher is better".
-LOWER_IS_BETTER = {"hamming_loss"}
 
 
 def decide(task_type: str, scores: np.ndarray, threshold=0.5, *, top1: bool = False) -> np.ndarray:
