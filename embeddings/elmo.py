@@ -106,13 +106,14 @@ def embed_texts(handle: str, texts: list[str], length: int, batch_size: int = BA
     signature, input_name = default_signature(load(handle), handle)
     counts = np.array([len(t.split()) for t in texts])
     order = [i for i in np.argsort(counts, kind="stable") if counts[i] > 0]
-    tokens = pooled = None
+    tokens: np.ndarray | None = None
+    pooled: np.ndarray | None = None
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         out = signature(**{input_name: tf.constant([texts[i] for i in rows])})
         elmo, mean = out["elmo"].numpy(), out["default"].numpy()
         seq_len = out["sequence_len"].numpy() if "sequence_len" in out else counts[rows]
-        if tokens is None:
+        if tokens is None or pooled is None:
             width = elmo.shape[-1]
             check_memory(len(texts), length, width, f"ELMo token vectors ({handle})")
             tokens = np.zeros((len(texts), length, width), np.float32)
@@ -121,7 +122,7 @@ def embed_texts(handle: str, texts: list[str], length: int, batch_size: int = BA
             n = int(min(seq_len[j], length, elmo.shape[1]))
             tokens[i, :n] = elmo[j, :n]  # positions past the document stay exactly zero
             pooled[i] = mean[j]
-    if tokens is None:
+    if tokens is None or pooled is None:
         raise ValueError(f"elmo: no document has any token, nothing to embed with {handle!r}")
     return {"token_vectors": tokens, "pooled": pooled}
 

@@ -49,21 +49,29 @@ def pretrain(names: tuple[str, ...], profile: str, log: Callable[[str], None] | 
         return out
     before = cache.hits
     corpus = corpus_module.current()
-    out["corpus"] = {"seconds": round(time.perf_counter() - started, 1), "cache": "warm" if cache.hits > before else "cold",
-                     "documents": corpus.summary["documents"], "tokens": corpus.summary["tokens"],
-                     "sha256": corpus.sha256}
+    out["corpus"] = {
+        "seconds": round(time.perf_counter() - started, 1),
+        "cache": "warm" if cache.hits > before else "cold",
+        "documents": corpus.summary["documents"],
+        "tokens": corpus.summary["tokens"],
+        "sha256": corpus.sha256,
+    }
     out["corpus_summary"] = corpus.summary
     if log:
-        log(f"pretraining corpus: {corpus.summary['documents']:,} documents, {corpus.summary['tokens']:,} tokens "
-            f"({out['corpus']['cache']} cache, {out['corpus']['seconds']} s)")
+        log(
+            f"pretraining corpus: {corpus.summary['documents']:,} documents, {corpus.summary['tokens']:,} tokens "
+            f"({out['corpus']['cache']} cache, {out['corpus']['seconds']} s)"
+        )
     declared = parts()
     for name in names:
         t = time.perf_counter()
         figures = declared[name].build(corpus, profile, log)
         out[name] = {"seconds": round(time.perf_counter() - t, 1), **figures}
         if log:
-            log(f"{', '.join(pretrained_by(name))}: {figures['label']} ({figures['cache']} cache, "
-                f"{out[name]['seconds']} s)")
+            log(
+                f"{', '.join(pretrained_by(name))}: {figures['label']} ({figures['cache']} cache, "
+                f"{out[name]['seconds']} s)"
+            )
     out["seconds"] = round(time.perf_counter() - started, 1)
     out["cache"] = "warm" if all(out[p]["cache"] == "warm" for p in ("corpus", *names)) else "cold"
     return out

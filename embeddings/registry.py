@@ -24,14 +24,14 @@ Adding a backend (the steps ``tests/test_plugins.py`` takes with ``tests/plugin_
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from parts.errors import MemoryEstimateError
-from parts.registry import Registry, SearchProfile
+from parts.registry import Registry, SearchProfile, missing_search_space
 
 if TYPE_CHECKING:
     import optuna
@@ -115,8 +115,11 @@ class Reference:
     fields: tuple[str, ...] = ()
 
     def applies(self, classifier: str, task_type: str, fields: tuple[str, ...]) -> bool:
-        return (classifier == self.classifier and (not self.task_types or task_type in self.task_types)
-                and set(self.fields) <= set(fields))
+        return (
+            classifier == self.classifier
+            and (not self.task_types or task_type in self.task_types)
+            and set(self.fields) <= set(fields)
+        )
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ class BackendSpec:
     build: Callable[..., Features]
     description: str
     version: str = "1"
-    search_space: SearchSpace | None = None
+    search_space: SearchSpace = missing_search_space
     references: tuple[Reference, ...] = ()
     pretrains: Pretraining | None = None
     runs_last: bool = False
@@ -148,11 +151,15 @@ class BackendSpec:
     def __post_init__(self) -> None:
         unknown = set(self.provides) - set(FEATURE_KINDS)
         if unknown:
-            raise ValueError(f"backend {self.name}: unknown feature kinds {sorted(unknown)}; "
-                             f"expected some of {', '.join(FEATURE_KINDS)}")
-        if not callable(self.search_space):
-            raise ValueError(f"backend {self.name}: no search_space; give search_space(trial, profile, fields) -> "
-                             f"dict (embeddings.registry.no_search when nothing is tuned)")
+            raise ValueError(
+                f"backend {self.name}: unknown feature kinds {sorted(unknown)}; "
+                f"expected some of {', '.join(FEATURE_KINDS)}"
+            )
+        if self.search_space is missing_search_space or not callable(self.search_space):
+            raise ValueError(
+                f"backend {self.name}: no search_space; give search_space(trial, profile, fields) -> "
+                f"dict (embeddings.registry.no_search when nothing is tuned)"
+            )
 
 
 # The built-in backends register when ``embeddings`` is imported; installed packages' entry points of the group
@@ -188,8 +195,11 @@ def pretrained_by(part: str) -> list[str]:
 def pretraining_pairs() -> list[tuple[str, str]]:
     """(backend trained on the task's training split, its pretrained version): the ablation "does pretraining
     help?" (declared by ``Pretraining.counterpart``)."""
-    return [(spec.pretrains.counterpart, spec.name) for spec in BACKENDS.values()
-            if spec.pretrains is not None and spec.pretrains.counterpart]
+    return [
+        (spec.pretrains.counterpart, spec.name)
+        for spec in BACKENDS.values()
+        if spec.pretrains is not None and spec.pretrains.counterpart
+    ]
 
 
 MEMORY_SHARE = 0.5  # refuse an array that would take more than this share of physical memory
@@ -206,6 +216,8 @@ def check_memory(n_docs: int, length: int, width: int, what: str, itemsize: int 
     need = n_docs * length * width * itemsize
     limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * MEMORY_SHARE
     if need > limit:
-        raise MemoryEstimateError(f"{what}: {n_docs:,} documents x {length} tokens x {width} dims x {itemsize} bytes = "
-                         f"{need / 2**30:.1f} GiB, more than {limit / 2**30:.1f} GiB ({MEMORY_SHARE:.0%} of memory); "
-                         f"lower max_len or the profile's subset size")
+        raise MemoryEstimateError(
+            f"{what}: {n_docs:,} documents x {length} tokens x {width} dims x {itemsize} bytes = "
+            f"{need / 2**30:.1f} GiB, more than {limit / 2**30:.1f} GiB ({MEMORY_SHARE:.0%} of memory); "
+            f"lower max_len or the profile's subset size"
+        )

@@ -67,7 +67,7 @@ def _orthogonal(rng, shape):  # recurrent kernels: orthonormal along the shorter
 
 def _lstm_bias(rng, shape):  # zeros, the forget gate's block at 1 (Keras' unit_forget_bias)
     bias = np.zeros(shape)
-    bias[shape[0] // 4: shape[0] // 2] = 1.0
+    bias[shape[0] // 4 : shape[0] // 2] = 1.0
     return bias
 
 
@@ -82,8 +82,9 @@ DRAWS = {
 
 
 def _dense(keras, init: NumpyInit, units: int, activation: str):
-    return keras.layers.Dense(units, activation=activation, kernel_initializer=init("glorot_uniform"),
-                              bias_initializer=init("zeros"))
+    return keras.layers.Dense(
+        units, activation=activation, kernel_initializer=init("glorot_uniform"), bias_initializer=init("zeros")
+    )
 
 
 def _embedding(keras, init: NumpyInit, vocab_size: int, width: int, **kwargs):
@@ -95,10 +96,14 @@ def _encoder_input(keras, init: NumpyInit, features, params: dict, masked: bool)
     layers = keras.layers
     if features.kind == "ids":
         inputs = keras.Input(shape=(features.train.shape[1],), dtype="int32", name="token_ids")
-        width = (features.embedding_matrix.shape[1] if features.embedding_matrix is not None
-                 else params.get("embedding_dim", 128))
-        embedding = _embedding(keras, init, features.vocab_size, width, mask_zero=masked,
-                               trainable=features.trainable, name="embedding")
+        width = (
+            features.embedding_matrix.shape[1]
+            if features.embedding_matrix is not None
+            else params.get("embedding_dim", 128)
+        )
+        embedding = _embedding(
+            keras, init, features.vocab_size, width, mask_zero=masked, trainable=features.trainable, name="embedding"
+        )
         return inputs, embedding(inputs)
     inputs = keras.Input(shape=features.train.shape[1:], dtype="float32", name="token_vectors")
     return inputs, (layers.Masking(0.0)(inputs) if masked else inputs)
@@ -109,8 +114,14 @@ def flatten_dense(keras, init, x, units):
 
 
 def _lstm_layer(keras, init, units, **kwargs):
-    return keras.layers.LSTM(units, kernel_initializer=init("glorot_uniform"), recurrent_initializer=init("orthogonal"),
-                             bias_initializer=init("lstm_bias"), unit_forget_bias=False, **kwargs)
+    return keras.layers.LSTM(
+        units,
+        kernel_initializer=init("glorot_uniform"),
+        recurrent_initializer=init("orthogonal"),
+        bias_initializer=init("lstm_bias"),
+        unit_forget_bias=False,
+        **kwargs,
+    )
 
 
 def lstm(keras, init, x, units):
@@ -120,13 +131,18 @@ def lstm(keras, init, x, units):
 def bilstm(keras, init, x, units):
     # The backward layer is given, not cloned from the forward one's config, so it draws its own weights.
     with keras.saving.custom_object_scope({"Drawn": Drawn}):  # Bidirectional rebuilds its layers from config
-        return keras.layers.Bidirectional(_lstm_layer(keras, init, units),
-                                          backward_layer=_lstm_layer(keras, init, units, go_backwards=True))(x)
+        return keras.layers.Bidirectional(
+            _lstm_layer(keras, init, units), backward_layer=_lstm_layer(keras, init, units, go_backwards=True)
+        )(x)
 
 
 def gru(keras, init, x, units):
-    return keras.layers.GRU(units, kernel_initializer=init("glorot_uniform"), recurrent_initializer=init("orthogonal"),
-                            bias_initializer=init("zeros"))(x)
+    return keras.layers.GRU(
+        units,
+        kernel_initializer=init("glorot_uniform"),
+        recurrent_initializer=init("orthogonal"),
+        bias_initializer=init("zeros"),
+    )(x)
 
 
 ENCODERS = {"flatten-dense": flatten_dense, "lstm": lstm, "bilstm": bilstm, "gru": gru}
@@ -147,20 +163,36 @@ def _title_and_body(keras, init: NumpyInit, architecture: str, features, p: dict
     inputs, encoded = {}, []
     for field in TWO_INPUTS:
         inputs[field] = keras.Input(shape=(features.train[field].shape[1],), dtype="int32", name=field)
-        x = _embedding(keras, init, features.vocab_size, p.get("embedding_dim", 128), name=f"{field}_embedding",
-                       mask_zero=architecture != "flatten-dense")(inputs[field])
+        x = _embedding(
+            keras,
+            init,
+            features.vocab_size,
+            p.get("embedding_dim", 128),
+            name=f"{field}_embedding",
+            mask_zero=architecture != "flatten-dense",
+        )(inputs[field])
         encoded.append(ENCODERS[architecture](keras, init, x, p.get(f"{field}_units")))
     x = keras.layers.Concatenate()(encoded)
     x = _dense(keras, init, p["head_units"], "relu")(x)
     x = keras.layers.Dropout(p.get("dropout", 0.0))(x)
-    x = keras.layers.BatchNormalization(beta_initializer=init("zeros"), gamma_initializer=init("ones"),
-                                        moving_mean_initializer=init("zeros"),
-                                        moving_variance_initializer=init("ones"))(x)
+    x = keras.layers.BatchNormalization(
+        beta_initializer=init("zeros"),
+        gamma_initializer=init("ones"),
+        moving_mean_initializer=init("zeros"),
+        moving_variance_initializer=init("ones"),
+    )(x)
     return inputs, _dense(keras, init, p["head2_units"], "relu")(x)
 
 
-def build_network(architecture: str, features, task_type: str, n_outputs: int, params: dict, seed: int = 0,
-                  output_bias: np.ndarray | None = None):
+def build_network(
+    architecture: str,
+    features,
+    task_type: str,
+    n_outputs: int,
+    params: dict,
+    seed: int = 0,
+    output_bias: np.ndarray | None = None,
+):
     """A compiled Keras model: input(s) -> encoder(s) -> dense head -> task output; ``seed`` draws the weights.
 
     ``output_bias`` (see ``prior_bias``) starts the output layer at the training label priors."""
@@ -220,8 +252,15 @@ class KerasClassifier:
         if features.kind == "token_vectors":
             self.scaling = token_statistics(features.train)
         x_train, x_val = self._scaled(features.train), self._scaled(features.validation)
-        self.model = build_network(self.architecture, features, task_type, n_outputs, self.params, seed=seed,
-                                   output_bias=prior_bias(task_type, y_train, n_outputs))
+        self.model = build_network(
+            self.architecture,
+            features,
+            task_type,
+            n_outputs,
+            self.params,
+            seed=seed,
+            output_bias=prior_bias(task_type, y_train, n_outputs),
+        )
         self.n_params = int(self.model.count_params())
         best, best_weights, waited = -np.inf, None, 0
         y_fit = y_train.astype("float32") if task_type != "multiclass" else y_train
@@ -234,8 +273,9 @@ class KerasClassifier:
             # the training step again for it. Each epoch drops a different random remainder (< one batch),
             # so every document is trained on across epochs.
             order = _epoch_order(rng, len(y_fit), batch_size)
-            history = self.model.fit(_take(x_train, order), y_fit[order], batch_size=batch_size, epochs=1,
-                                     verbose=0, shuffle=False)
+            history = self.model.fit(
+                _take(x_train, order), y_fit[order], batch_size=batch_size, epochs=1, verbose=0, shuffle=False
+            )
             self.epochs_run = epoch + 1
             loss = float(history.history["loss"][-1])
             if not np.isfinite(loss):
@@ -368,9 +408,18 @@ def search_space(architecture: str, trial, profile, two_inputs: bool) -> dict:
     return params
 
 
-for _name, _doc in [("flatten-dense", "Embedding, Flatten, Dense (relu), output"),
-                    ("lstm", "Embedding, LSTM, Dense (relu), output"),
-                    ("bilstm", "Embedding, bidirectional LSTM, Dense (relu), output"),
-                    ("gru", "Embedding, GRU, Dense (relu), output")]:
-    register_classifier(ClassifierSpec(_name, SEQUENCE_KINDS, lambda params, a=_name: KerasClassifier(a, params),
-                                       f"Keras 3: {_doc}", search_space=functools.partial(search_space, _name)))
+for _name, _doc in [
+    ("flatten-dense", "Embedding, Flatten, Dense (relu), output"),
+    ("lstm", "Embedding, LSTM, Dense (relu), output"),
+    ("bilstm", "Embedding, bidirectional LSTM, Dense (relu), output"),
+    ("gru", "Embedding, GRU, Dense (relu), output"),
+]:
+    register_classifier(
+        ClassifierSpec(
+            _name,
+            SEQUENCE_KINDS,
+            functools.partial(KerasClassifier, _name),
+            f"Keras 3: {_doc}",
+            search_space=functools.partial(search_space, _name),
+        )
+    )

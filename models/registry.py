@@ -23,12 +23,13 @@ Adding a classifier (the steps ``tests/test_plugins.py`` takes with ``tests/plug
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from parts.registry import Registry, SearchProfile
+from parts.registry import Registry, SearchProfile, missing_search_space
 
 if TYPE_CHECKING:
     import optuna
@@ -45,8 +46,18 @@ class Classifier(Protocol):
 
     n_params: int
 
-    def fit(self, features, y_train: np.ndarray, y_val: np.ndarray, *, task_type: str, n_outputs: int,
-            score_fn: Callable[[np.ndarray, np.ndarray], float], on_epoch=None, seed: int = 0) -> "Classifier": ...
+    def fit(
+        self,
+        features,
+        y_train: np.ndarray,
+        y_val: np.ndarray,
+        *,
+        task_type: str,
+        n_outputs: int,
+        score_fn: Callable[[np.ndarray, np.ndarray], float],
+        on_epoch=None,
+        seed: int = 0,
+    ) -> "Classifier": ...
 
     def predict_scores(self, x) -> np.ndarray: ...
 
@@ -71,13 +82,14 @@ class ClassifierSpec:
     # True when the seed cannot change a fit (e.g. L-BFGS logistic regression): its best configuration is
     # scored once, and the leaderboard says "deterministic" instead of a repeat count.
     deterministic: bool = False
-    search_space: SearchSpace | None = None
+    search_space: SearchSpace = missing_search_space
     baseline: bool = False
 
     def __post_init__(self) -> None:
-        if not callable(self.search_space):
-            raise ValueError(f"classifier {self.name}: no search_space; give search_space(trial, profile, "
-                             f"two_inputs) -> dict")
+        if self.search_space is missing_search_space or not callable(self.search_space):
+            raise ValueError(
+                f"classifier {self.name}: no search_space; give search_space(trial, profile, two_inputs) -> dict"
+            )
 
 
 # The built-in classifiers register when ``models`` is imported; installed packages' entry points of the group

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Iterator, MutableMapping
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from parts.errors import BenchError, lookup
 
@@ -44,6 +44,11 @@ class SearchProfile(Protocol):
 
     @property
     def seed(self) -> int: ...
+
+
+def missing_search_space(trial: Any, profile: SearchProfile, context: Any) -> dict:
+    """A spec's ``search_space`` when none is given: the spec refuses itself at construction."""
+    raise TypeError("no search space was given")
 
 
 class Registry(MutableMapping[str, S], Generic[S]):
@@ -81,7 +86,9 @@ class Registry(MutableMapping[str, S], Generic[S]):
 
     def _load(self, entry_point: importlib.metadata.EntryPoint) -> S:
         dist = entry_point.dist.name if entry_point.dist else "an unknown package"
-        where = f"{self.kind} plugin {entry_point.name!r} (entry point {entry_point.value!r} of {dist}, group {self.group})"
+        where = (
+            f"{self.kind} plugin {entry_point.name!r} (entry point {entry_point.value!r} of {dist}, group {self.group})"
+        )
         try:
             spec = entry_point.load()
         except Exception as exc:  # noqa: BLE001  (whatever the plugin's import raised is the finding)

@@ -73,7 +73,7 @@ def _library_direct(backend: str, data, handle: str | None) -> tuple[int, Callab
         length = sequence_length(tokens_of(data.train), PARAMS["max_len"])
         texts = [" ".join(t[:length]) for s in splits for t in tokens_of(data.split(s))]
         signature, name = elmo.default_signature(elmo.load(str(handle)), str(handle))
-        batches = [tf.constant(texts[i:i + elmo.BATCH_SIZE]) for i in range(0, len(texts), elmo.BATCH_SIZE)]
+        batches = [tf.constant(texts[i : i + elmo.BATCH_SIZE]) for i in range(0, len(texts), elmo.BATCH_SIZE)]
         return len(texts), lambda: [signature(**{name: b})["elmo"].numpy() for b in batches]
     from embeddings.spacy_vectors import glove_pipeline, load_pipeline, sm_pipeline_name
 
@@ -109,14 +109,28 @@ def measure(backend: str, data, cache_root: Path, rounds: int = ROUNDS) -> dict:
             from embeddings import elmo
 
             elmo.configure(None)
-    return {"backend": backend, "kind": KIND[backend], "docs": docs, "computed_seconds": round(computed, 4),
-            "cached_seconds": round(cached, 4), "cached_vs_computed": round(computed / cached, 1),
-            "harness_seconds": round(min(harness_seconds), 4), "library_seconds": round(min(library_seconds), 4),
-            "speed_vs_library": round(min(library_seconds) / min(harness_seconds), 3), "rounds": rounds}
+    return {
+        "backend": backend,
+        "kind": KIND[backend],
+        "docs": docs,
+        "computed_seconds": round(computed, 4),
+        "cached_seconds": round(cached, 4),
+        "cached_vs_computed": round(computed / cached, 1),
+        "harness_seconds": round(min(harness_seconds), 4),
+        "library_seconds": round(min(library_seconds), 4),
+        "speed_vs_library": round(min(library_seconds) / min(harness_seconds), 3),
+        "rounds": rounds,
+    }
 
 
-def run(data_dir: Path, out_dir: Path, backends: tuple[str, ...] = tuple(KIND), sizes: dict | None = None,
-        rounds: int = ROUNDS, log: Callable[[str], None] = print) -> dict[str, Path]:
+def run(
+    data_dir: Path,
+    out_dir: Path,
+    backends: tuple[str, ...] = tuple(KIND),
+    sizes: dict | None = None,
+    rounds: int = ROUNDS,
+    log: Callable[[str], None] = print,
+) -> dict[str, Path]:
     """Measure ``backends`` on ``so-titles20`` at ``sizes`` and write ``embedding_speed.{json,md}``."""
     from bench.data.tasks import load_task
     from bench.tuning.runner import versions
@@ -127,21 +141,36 @@ def run(data_dir: Path, out_dir: Path, backends: tuple[str, ...] = tuple(KIND), 
         for backend in backends:
             row = measure(backend, data, Path(scratch), rounds)
             rows.append(row)
-            log(f"{backend}: {row['docs']} docs; cache {row['cached_vs_computed']:.1f}x faster than computing "
+            log(
+                f"{backend}: {row['docs']} docs; cache {row['cached_vs_computed']:.1f}x faster than computing "
                 f"(target {TARGETS['cached_vs_computed']:g}x); harness {row['harness_seconds']:.3f} s, library "
                 f"{row['library_seconds']:.3f} s: {row['speed_vs_library']:.2f}x the library's speed "
-                f"(target {TARGETS['speed_vs_library']:g}x)")
+                f"(target {TARGETS['speed_vs_library']:g}x)"
+            )
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "embedding_speed.json", "md": out_dir / "embedding_speed.md"}
     machine = {"cores": os.cpu_count()}
-    atomic_write(paths["json"], json.dumps({"rows": rows, "targets": TARGETS, "sizes": sizes or SIZES,
-                                            "machine": machine, "versions": versions()}, indent=1))
-    lines = ["# Embedding speed (so-titles20 titles)", "",
-             f"Machine: {machine['cores']} cores; fastest of {rounds} rounds; timings on a shared machine are noisy.",
-             "", "| backend | docs | computed s | cached s | cache speed-up (target >= 10x) | harness s | library s | "
-             "speed vs library (target >= 0.9x) |", "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['backend']} | {r['docs']:,} | {r['computed_seconds']:.3f} | {r['cached_seconds']:.4f} | "
-              f"{r['cached_vs_computed']:.1f}x | {r['harness_seconds']:.3f} | {r['library_seconds']:.3f} | "
-              f"{r['speed_vs_library']:.2f}x |" for r in rows]
+    atomic_write(
+        paths["json"],
+        json.dumps(
+            {"rows": rows, "targets": TARGETS, "sizes": sizes or SIZES, "machine": machine, "versions": versions()},
+            indent=1,
+        ),
+    )
+    lines = [
+        "# Embedding speed (so-titles20 titles)",
+        "",
+        f"Machine: {machine['cores']} cores; fastest of {rounds} rounds; timings on a shared machine are noisy.",
+        "",
+        "| backend | docs | computed s | cached s | cache speed-up (target >= 10x) | harness s | library s | "
+        "speed vs library (target >= 0.9x) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['backend']} | {r['docs']:,} | {r['computed_seconds']:.3f} | {r['cached_seconds']:.4f} | "
+        f"{r['cached_vs_computed']:.1f}x | {r['harness_seconds']:.3f} | {r['library_seconds']:.3f} | "
+        f"{r['speed_vs_library']:.2f}x |"
+        for r in rows
+    ]
     atomic_write(paths["md"], "\n".join(lines) + "\n")
     return paths

@@ -25,8 +25,9 @@ def na_reason(backend: str, classifier: str) -> str | None:
     return f"{backend} yields {gives}; {classifier} needs {wants}"
 
 
-def valid_pairings(backends: Iterable[str] | None = None,
-                   classifiers: Iterable[str] | None = None) -> list[tuple[str, str]]:
+def valid_pairings(
+    backends: Iterable[str] | None = None, classifiers: Iterable[str] | None = None
+) -> list[tuple[str, str]]:
     """Every (backend, classifier) of the given names (default: all registered) that shares a feature kind."""
     return [(b, c) for b in (backends or BACKENDS) for c in (classifiers or CLASSIFIERS) if feature_kind(b, c)]
 
@@ -38,9 +39,11 @@ def baseline_pairing() -> tuple[str, str]:
     backends = [name for name, spec in BACKENDS.items() if spec.baseline]
     classifiers = [name for name, spec in CLASSIFIERS.items() if spec.baseline]
     if len(backends) != 1 or len(classifiers) != 1 or not feature_kind(backends[0], classifiers[0]):
-        raise BenchError(f"the baseline pairing is one backend declared baseline=True and one classifier declared "
-                         f"baseline=True that it pairs with; the registries declare backends {backends} and "
-                         f"classifiers {classifiers}")
+        raise BenchError(
+            f"the baseline pairing is one backend declared baseline=True and one classifier declared "
+            f"baseline=True that it pairs with; the registries declare backends {backends} and "
+            f"classifiers {classifiers}"
+        )
     return backends[0], classifiers[0]
 
 
