@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as skm
 
-MAIN_METRIC = {"binary": "f1", "multiclass": "macro_f1", "multilabel": "micro_f1"}
+from bench.data.taskfile import MAIN_METRIC  # re-exported: the metrics' callers read it here
 
 
 def decide(task_type: str, scores: np.ndarray, threshold=0.5, *, top1: bool = False) -> np.ndarray:
