@@ -12,6 +12,7 @@ import codecs
 import difflib
 import hashlib
 import json
+import os
 import re
 import tomllib
 from collections.abc import Callable
@@ -83,7 +84,7 @@ class Task:
         return MAIN_METRIC[self.task_type]
 
 
-def load_task_file(path: str | Path):
+def load_task_file(path: str | os.PathLike) -> Task:
     """The ``Task`` a task file declares (not registered: ``bench.data.tasks.register_task_files`` does that)."""
     path = Path(path)
     try:
