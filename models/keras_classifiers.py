@@ -22,8 +22,8 @@ class NumpyInit:
     """Keras' default initialisers (same distributions), drawn with NumPy.
 
     On the JAX backend every Keras initialiser is a small jitted program compiled for each new weight
-    shape: about 1.5 s per bidirectional-LSTM model, as long as compiling its training step (measured
-    with ``jax_log_compiles``), and nearly every trial has new shapes. NumPy arrays need no compilation.
+    shape, costing about as much as compiling the training step, and nearly every trial has new shapes.
+    NumPy arrays need no compilation.
     One instance per network; each weight gets its own seed from it in build order, so a seed gives the
     same network.
     """
@@ -68,7 +68,7 @@ def _orthogonal(rng, shape):  # recurrent kernels: orthonormal along the shorter
 
 def _lstm_bias(rng, shape):  # zeros, the forget gate's block at 1 (Keras' unit_forget_bias)
     bias = np.zeros(shape)
-    bias[shape[0] // 4: shape[0] // 2] = 1.0
+    bias[shape[0] // 4 : shape[0] // 2] = 1.0
     return bias
 
 
@@ -83,8 +83,9 @@ DRAWS = {
 
 
 def _dense(keras, init: NumpyInit, units: int, activation: str):
-    return keras.layers.Dense(units, activation=activation, kernel_initializer=init("glorot_uniform"),
-                              bias_initializer=init("zeros"))
+    return keras.layers.Dense(
+        units, activation=activation, kernel_initializer=init("glorot_uniform"), bias_initializer=init("zeros")
+    )
 
 
 def _embedding(keras, init: NumpyInit, vocab_size: int, width: int, **kwargs):
@@ -96,10 +97,14 @@ def _encoder_input(keras, init: NumpyInit, features, params: dict, masked: bool)
     layers = keras.layers
     if features.kind == "ids":
         inputs = keras.Input(shape=(features.train.shape[1],), dtype="int32", name="token_ids")
-        width = (features.embedding_matrix.shape[1] if features.embedding_matrix is not None
-                 else params.get("embedding_dim", 128))
-        embedding = _embedding(keras, init, features.vocab_size, width, mask_zero=masked,
-                               trainable=features.trainable, name="embedding")
+        width = (
+            features.embedding_matrix.shape[1]
+            if features.embedding_matrix is not None
+            else params.get("embedding_dim", 128)
+        )
+        embedding = _embedding(
+            keras, init, features.vocab_size, width, mask_zero=masked, trainable=features.trainable, name="embedding"
+        )
         return inputs, embedding(inputs)
     inputs = keras.Input(shape=features.train.shape[1:], dtype="float32", name="token_vectors")
     return inputs, (layers.Masking(0.0)(inputs) if masked else inputs)
@@ -110,8 +115,14 @@ def flatten_dense(keras, init, x, units):
 
 
 def _lstm_layer(keras, init, units, **kwargs):
-    return keras.layers.LSTM(units, kernel_initializer=init("glorot_uniform"), recurrent_initializer=init("orthogonal"),
-                             bias_initializer=init("lstm_bias"), unit_forget_bias=False, **kwargs)
+    return keras.layers.LSTM(
+        units,
+        kernel_initializer=init("glorot_uniform"),
+        recurrent_initializer=init("orthogonal"),
+        bias_initializer=init("lstm_bias"),
+        unit_forget_bias=False,
+        **kwargs,
+    )
 
 
 def lstm(keras, init, x, units):
@@ -121,13 +132,18 @@ def lstm(keras, init, x, units):
 def bilstm(keras, init, x, units):
     # The backward layer is given, not cloned from the forward one's config, so it draws its own weights.
     with keras.saving.custom_object_scope({"Drawn": Drawn}):  # Bidirectional rebuilds its layers from config
-        return keras.layers.Bidirectional(_lstm_layer(keras, init, units),
-                                          backward_layer=_lstm_layer(keras, init, units, go_backwards=True))(x)
+        return keras.layers.Bidirectional(
+            _lstm_layer(keras, init, units), backward_layer=_lstm_layer(keras, init, units, go_backwards=True)
+        )(x)
 
 
 def gru(keras, init, x, units):
-    return keras.layers.GRU(units, kernel_initializer=init("glorot_uniform"), recurrent_initializer=init("orthogonal"),
-                            bias_initializer=init("zeros"))(x)
+    return keras.layers.GRU(
+        units,
+        kernel_initializer=init("glorot_uniform"),
+        recurrent_initializer=init("orthogonal"),
+        bias_initializer=init("zeros"),
+    )(x)
 
 
 ENCODERS = {"flatten-dense": flatten_dense, "lstm": lstm, "bilstm": bilstm, "gru": gru}
@@ -148,20 +164,36 @@ def _title_and_body(keras, init: NumpyInit, architecture: str, features, p: dict
     inputs, encoded = {}, []
     for field in TWO_INPUTS:
         inputs[field] = keras.Input(shape=(features.train[field].shape[1],), dtype="int32", name=field)
-        x = _embedding(keras, init, features.vocab_size, p.get("embedding_dim", 128), name=f"{field}_embedding",
-                       mask_zero=architecture != "flatten-dense")(inputs[field])
+        x = _embedding(
+            keras,
+            init,
+            features.vocab_size,
+            p.get("embedding_dim", 128),
+            name=f"{field}_embedding",
+            mask_zero=architecture != "flatten-dense",
+        )(inputs[field])
         encoded.append(ENCODERS[architecture](keras, init, x, p.get(f"{field}_units")))
     x = keras.layers.Concatenate()(encoded)
     x = _dense(keras, init, p["head_units"], "relu")(x)
     x = keras.layers.Dropout(p.get("dropout", 0.0))(x)
-    x = keras.layers.BatchNormalization(beta_initializer=init("zeros"), gamma_initializer=init("ones"),
-                                        moving_mean_initializer=init("zeros"),
-                                        moving_variance_initializer=init("ones"))(x)
+    x = keras.layers.BatchNormalization(
+        beta_initializer=init("zeros"),
+        gamma_initializer=init("ones"),
+        moving_mean_initializer=init("zeros"),
+        moving_variance_initializer=init("ones"),
+    )(x)
     return inputs, _dense(keras, init, p["head2_units"], "relu")(x)
 
 
-def build_network(architecture: str, features, task_type: str, n_outputs: int, params: dict, seed: int = 0,
-                  output_bias: np.ndarray | None = None):
+def build_network(
+    architecture: str,
+    features,
+    task_type: str,
+    n_outputs: int,
+    params: dict,
+    seed: int = 0,
+    output_bias: np.ndarray | None = None,
+):
     """A compiled Keras model: input(s) -> encoder(s) -> dense head -> task output; ``seed`` draws the weights.
 
     ``output_bias`` (see ``prior_bias``) starts the output layer at the training label priors."""
@@ -189,12 +221,13 @@ def build_network(architecture: str, features, task_type: str, n_outputs: int, p
 class KerasClassifier:
     """A Keras network trained epoch by epoch, judged on the validation split after each epoch.
 
-    params (see ``bench.tuning.search_spaces`` for the searched ranges): ``units`` (recurrent width, 32-128),
-    ``dense_units`` (16-128), ``dropout`` (0-0.5), ``learning_rate`` (1e-4-1e-2, Adam), ``batch_size``
-    (32-256), ``epochs`` (a safety cap), ``patience`` (epochs without a better validation signal before
-    stopping; recommended 3), ``min_delta`` (how much an epoch must raise the best validation signal to
-    count as better; recommended 1e-3 for F1 scores). With title and body inputs: ``title_units``, ``body_units``,
-    ``head_units``, ``head2_units`` instead of ``units`` and ``dense_units``.
+    params (the values ``search_space`` below tries are the recommended ones): ``units`` (recurrent width; 32, 64
+    or 128), ``dense_units`` (16, 32 or 64), ``dropout`` (0-0.5), ``learning_rate`` (Adam; 3e-4-1e-2, log scale),
+    ``batch_size`` (32, 64 or 128), ``epochs`` (a safety cap), ``patience`` (epochs without a better validation
+    signal before stopping; recommended 3), ``min_delta`` (how much an epoch must raise the best validation
+    signal to count as better; recommended 1e-3 for F1 scores). With title and body inputs: ``title_units`` (64,
+    128 or 300), ``body_units`` (64, 128 or 200), ``head_units`` (100, 200 or 400), ``head2_units`` (50 or 150)
+    instead of ``units`` and ``dense_units``, and ``batch_size`` 64, 128 or 256.
 
     Token-vector inputs, and a frozen embedding matrix (``standardised_matrix``), are standardised per
     dimension with the training split's mean and standard deviation over real (non-padding) tokens; padding
@@ -223,8 +256,15 @@ class KerasClassifier:
         if features.kind == "token_vectors":
             self.scaling = token_statistics(features.train)
         x_train, x_val = self._scaled(features.train), self._scaled(features.validation)
-        self.model = build_network(self.architecture, features, task_type, n_outputs, self.params, seed=seed,
-                                   output_bias=prior_bias(task_type, y_train, n_outputs))
+        self.model = build_network(
+            self.architecture,
+            features,
+            task_type,
+            n_outputs,
+            self.params,
+            seed=seed,
+            output_bias=prior_bias(task_type, y_train, n_outputs),
+        )
         self.n_params = int(self.model.count_params())
         y_fit = y_train.astype("float32") if task_type != "multiclass" else y_train
         rng = np.random.default_rng(seed)
@@ -480,9 +520,18 @@ def search_space(architecture: str, trial, profile, two_inputs: bool) -> dict:
     return params
 
 
-for _name, _doc in [("flatten-dense", "Embedding, Flatten, Dense (relu), output"),
-                    ("lstm", "Embedding, LSTM, Dense (relu), output"),
-                    ("bilstm", "Embedding, bidirectional LSTM, Dense (relu), output"),
-                    ("gru", "Embedding, GRU, Dense (relu), output")]:
-    register_classifier(ClassifierSpec(_name, SEQUENCE_KINDS, lambda params, a=_name: KerasClassifier(a, params),
-                                       f"Keras 3: {_doc}", search_space=functools.partial(search_space, _name)))
+for _name, _doc in [
+    ("flatten-dense", "Embedding, Flatten, Dense (relu), output"),
+    ("lstm", "Embedding, LSTM, Dense (relu), output"),
+    ("bilstm", "Embedding, bidirectional LSTM, Dense (relu), output"),
+    ("gru", "Embedding, GRU, Dense (relu), output"),
+]:
+    register_classifier(
+        ClassifierSpec(
+            _name,
+            SEQUENCE_KINDS,
+            functools.partial(KerasClassifier, _name),
+            f"Keras 3: {_doc}",
+            search_space=functools.partial(search_space, _name),
+        )
+    )

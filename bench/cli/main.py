@@ -130,6 +130,17 @@ def _parser() -> argparse.ArgumentParser:
     speed = sub.add_parser("speed", help="Keras backends (JAX, TensorFlow, TensorFlow + XLA) and threads vs processes")
     speed.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
     speed.add_argument("--results-dir", type=Path, default=Path("results"), help="writes <dir>/benchmarks/ (default results/)")
+    embedding_speed = sub.add_parser("embedding-speed", help="embedding backends: cached vs computed, and against the "
+                                     "library each calls (so-titles20 titles)")
+    embedding_speed.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
+    embedding_speed.add_argument("--results-dir", type=Path, default=Path("results"),
+                                 help="writes <dir>/benchmarks/embedding_speed.{json,md} (default results/)")
+    embedding_speed.add_argument("--embeddings", type=_csv, default=None,
+                                 help="backends to time (default word2vec,spacy-sm,spacy-glove,elmo)")
+    embedding_speed.add_argument("--train", type=int, default=3000, help="training titles (default 3000; validation "
+                                 "and test: a tenth each)")
+    embedding_speed.add_argument("--rounds", type=int, default=7, help="timed rounds of each (default 7; the fastest "
+                                 "counts)")
     diff = sub.add_parser("diff", help="what changed between two leaderboards (Markdown, or --json)")
     diff.add_argument("old", type=Path, help="a results folder (e.g. results/smoke-baseline) or a leaderboard.json")
     diff.add_argument("new", type=Path, help="a results folder (e.g. results/smoke) or a leaderboard.json")
@@ -170,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
 
             args.task_file_tasks = register_task_files(args.task_file)
         return {"all": cmd_all, "worker": cmd_worker, "pretrain": cmd_pretrain, "curves": cmd_curves, "list": cmd_list, "report": cmd_report, "check": cmd_check,
-                "cache": cmd_cache, "tasks": cmd_tasks, "scale": cmd_scale, "speed": cmd_speed, "diff": cmd_diff,
-                "baseline": cmd_baseline, "data": cmd_data}[args.command](args)
+                "cache": cmd_cache, "tasks": cmd_tasks, "scale": cmd_scale, "speed": cmd_speed,
+                "embedding-speed": cmd_embedding_speed, "diff": cmd_diff, "baseline": cmd_baseline,
+                "data": cmd_data}[args.command](args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return _machine_exit_code() if isinstance(exc, MachineError) else 2
@@ -514,10 +526,10 @@ def _pretraining_parts(args, backends, data_dir: Path) -> tuple[str, ...]:
 
     files = [corpus.check_corpus_file(f) for f in args.corpus]
     corpus.configure(data_dir, files)
-    parts = pretraining.needs(backends, args.elmo_handle)
+    parts = pretraining.needs(backends, replaced=("elmo",) if args.elmo_handle else ())
     if files and not parts and args.command != "worker":
-        print("note: --corpus is not used: no selected backend pretrains on the corpus (word2vec-corpus, or elmo "
-              "without --elmo-handle)", file=sys.stderr)
+        print(f"note: --corpus is not used: no selected backend pretrains on the corpus ({_pretraining_backends()})",
+              file=sys.stderr)
     return parts
 
 
@@ -544,9 +556,9 @@ def _configure_pretrained(args, backends, parts: tuple[str, ...], profile_name: 
     """The elmo backend's model for this process: the hub handle, or the biLM pretrained on the corpus (read
     from the cache; trained here first when absent, e.g. in a worker started by hand on another machine)."""
     from bench.tuning.timing import timed
-    from embeddings import BACKENDS, bilm, corpus, elmo, pretraining
+    from embeddings import bilm, corpus, elmo, pretraining
 
-    if not ("bilm" in parts or (args.elmo_handle and any(BACKENDS[b].pretrains == "bilm" for b in backends))):
+    if not ("bilm" in parts or (args.elmo_handle and "elmo" in backends)):
         return
 
     def log(line: str) -> None:
@@ -561,32 +573,36 @@ def _configure_pretrained(args, backends, parts: tuple[str, ...], profile_name: 
         raise BenchError(f"{'--elmo-handle' if args.elmo_handle else 'elmo biLM'}: {exc}") from exc
 
 
+def _pretraining_backends() -> str:
+    """The registered backends that pretrain, for messages (e.g. "word2vec-corpus, elmo without --elmo-handle")."""
+    from embeddings import BACKENDS
+
+    return ", ".join(name + (" without --elmo-handle" if name == "elmo" else "")
+                     for name, spec in BACKENDS.items() if spec.pretrains)
+
+
 def cmd_pretrain(args) -> int:
     from bench.reports.leaderboard import atomic_write
     from bench.data.datafiles import resolve_data_dir
-    from embeddings import bilm, pretraining
+    from embeddings import pretraining
     from embeddings.cache import configure as configure_cache
+    from embeddings.registry import pretrained_by
 
     profile = get_profile(args.profile)
     configure_cache(args.cache_dir, enabled=not args.no_cache)
     _, backends, _ = _selection(args)
     parts = _pretraining_parts(args, backends, resolve_data_dir(args.data_dir))
     if not parts:
-        print("nothing to pretrain: no selected backend pretrains on the corpus (word2vec-corpus, or elmo without "
-              "--elmo-handle)")
+        print(f"nothing to pretrain: no selected backend pretrains on the corpus ({_pretraining_backends()})")
         return 0
-    built = pretraining.pretrain(parts, bilm.PRESETS.get(profile.name, bilm.PRESETS["standard"]),
-                                 log=lambda line: print(line, file=sys.stderr, flush=True))
+    built = pretraining.pretrain(parts, profile.name, log=lambda line: print(line, file=sys.stderr, flush=True))
     out_dir = args.results_dir / profile.name
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "corpus.json", json.dumps(built.pop("corpus_summary"), indent=1))
     atomic_write(out_dir / "pretraining.json", json.dumps(built, indent=1))
     figures = [f"corpus {built['corpus']['documents']:,} documents, {built['corpus']['tokens']:,} tokens "
                f"({built['corpus']['seconds']} s)"]
-    if "word2vec" in built:
-        figures.append(f"word2vec-corpus {built['word2vec']['words']:,} words ({built['word2vec']['seconds']} s)")
-    if "bilm" in built:
-        figures.append(f"{built['bilm']['label']} ({built['bilm']['seconds']} s)")
+    figures += [f"{', '.join(pretrained_by(part))} {built[part]['label']} ({built[part]['seconds']} s)" for part in parts]
     print(f"pretraining done in {built['seconds']:.0f} s, {built['cache']} cache: {'; '.join(figures)}; "
           f"written {out_dir / 'corpus.json'}, {out_dir / 'pretraining.json'}")
     return 0
@@ -762,6 +778,22 @@ def cmd_speed(args) -> int:
     started = time.perf_counter()
     paths = speed.run(resolve_data_dir(args.data_dir), args.results_dir / "benchmarks")
     print(f"speed done in {time.perf_counter() - started:.0f} s; table: {paths['md']}")
+    return 0
+
+
+def cmd_embedding_speed(args) -> int:
+    from bench.data.datafiles import resolve_data_dir
+    from bench.studies import embedding_speed
+
+    backends = tuple(args.embeddings or embedding_speed.KIND)
+    unknown = sorted(set(backends) - set(embedding_speed.KIND))
+    if unknown or args.train < 10 or args.rounds < 1:
+        raise BenchError(f"embedding-speed: --embeddings must be some of {', '.join(embedding_speed.KIND)} (got "
+                         f"{', '.join(unknown) or 'those'}), --train at least 10, --rounds at least 1")
+    sizes = {"train": args.train, "validation": max(1, args.train // 10), "test": max(1, args.train // 10)}
+    paths = embedding_speed.run(resolve_data_dir(args.data_dir), args.results_dir / "benchmarks", backends, sizes,
+                                args.rounds)
+    print(f"written {paths['json']}, {paths['md']}")
     return 0
 
 

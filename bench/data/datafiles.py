@@ -133,7 +133,7 @@ def read_documents(dataset: Dataset, data_dir: Path) -> list[tuple[dict, dict, s
     comes first, then validation, then train, so de-duplication keeps a shared text in the held-out split."""
     files = dataset.files
     order = [s for s in ("test", "validation", "train", "all") if s in files]
-    out = []
+    out: list[tuple[dict, dict, str | None]] = []
     for split in order:
         frame = read_table(dataset, data_dir, files[split])
         given = None if split == "all" else split

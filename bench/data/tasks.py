@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.datafiles import data_path, format_from_name, read_documents, resolve_data_dir
-from bench.errors import BenchError, lookup
 from bench.data.taskfile import BUILTIN_DIR, TASK_TYPES, Dataset, Task
 from bench.data.trainable import check_trainable, drop_unseen_labels
+from bench.errors import BenchError, lookup
 
 SPLITS = ("train", "validation", "test")
 
@@ -49,10 +49,6 @@ def register_task_files(paths) -> list[str]:
     from bench.data.taskfile import load_task_file
 
     return [register_task(load_task_file(p)).name for p in paths]
-
-
-def unregister_task(name: str) -> None:
-    TASKS.pop(name, None)
 
 
 register_task_files(sorted(BUILTIN_DIR.glob("*.toml")))
@@ -150,7 +146,7 @@ class TaskData:
 
 def encode_labels(task_type: str, labels: list, classes: list[str], positive: str | None = None) -> np.ndarray:
     if task_type == "multilabel":
-        bad = next((i for i, l in enumerate(labels) if isinstance(l, str)), None)
+        bad = next((i for i, label in enumerate(labels) if isinstance(label, str)), None)
         if bad is not None:
             # The classic bug: a binarizer fitted on strings learns their characters as labels.
             raise BenchError(
@@ -164,9 +160,9 @@ def encode_labels(task_type: str, labels: list, classes: list[str], positive: st
                     y[row, index[tag]] = 1
         return y
     if task_type == "binary":
-        return np.array([1 if l == positive else 0 for l in labels], dtype=np.int64)
+        return np.array([1 if label == positive else 0 for label in labels], dtype=np.int64)
     index = {c: i for i, c in enumerate(classes)}
-    return np.array([index[l] for l in labels], dtype=np.int64)
+    return np.array([index[label] for label in labels], dtype=np.int64)
 
 
 def normalise(text: str) -> str:
@@ -209,8 +205,9 @@ def _load_documents(task: Task, data_dir: str) -> tuple[list[dict], list, list, 
     raw_labels: collections.Counter = collections.Counter()
     rows = read_documents(task.dataset, Path(data_dir))
     # Row numbers are one-based and count a CSV's header line.
-    header = {s: int((task.dataset.fmt or format_from_name(p.name) or "csv") in ("csv", "tsv")) for s, p in paths.items()}
-    line = collections.Counter()
+    header = {s: int((task.dataset.fmt or format_from_name(p.name) or "csv") in ("csv", "tsv"))
+              for s, p in paths.items()}
+    line: collections.Counter[str | None] = collections.Counter()
     for doc, row, split in rows:
         line[split] += 1
         where = f"{paths[split or 'all']} row {line[split] + header[split or 'all']}"
@@ -243,7 +240,7 @@ def _load_documents(task: Task, data_dir: str) -> tuple[list[dict], list, list, 
         raise BenchError(f"task file {task.source or task.name}: labels.positive = {task.positive_label!r} does not "
                          f"occur in column {task.label_column or 'labels'!r} of {paths[next(iter(paths))].name}; "
                          f"found {found}")
-    stats = {"rows": len(rows), "empty_dropped": empty, "duplicates_collapsed": collapsed,
+    stats: dict[str, object] = {"rows": len(rows), "empty_dropped": empty, "duplicates_collapsed": collapsed,
              "duplicate_groups_with_conflicting_labels": len(conflicting)}
     if task.dataset.splits:
         stats["given_splits"] = dict(task.dataset.splits)
@@ -333,7 +330,8 @@ def _apply_window(splits: dict[str, Split], window: int) -> dict:
         "test_tokens_kept": round(sum(min(n, effective) for n in test) / max(1, sum(test)), 4),
         "test_documents_truncated": round(sum(n > effective for n in test) / max(1, len(test)), 4),
         # Documents whose windows equal a training document's window although their full texts differ.
-        "windows_shared_with_train": {s: sum(t in train_windows for t in splits[s].texts) for s in ("validation", "test")},
+        "windows_shared_with_train": {s: sum(t in train_windows for t in splits[s].texts)
+                                      for s in ("validation", "test")},
     }
 
 
@@ -364,5 +362,5 @@ def _assert_disjoint(task: Task, splits: dict[str, Split]) -> None:
 
 
 def _label_counts(labels: list) -> dict[str, int]:
-    counts = collections.Counter(t for l in labels for t in (l if isinstance(l, tuple) else (l,)))
+    counts = collections.Counter(t for label in labels for t in (label if isinstance(label, tuple) else (label,)))
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -31,6 +31,7 @@ from bench.reports.rows import learning_floor, validation_order
 from bench.tuning.runner import decode_predictions, storage_for, study_name
 from bench.reports.tables import budget_sections, markdown, pretraining_sections
 from embeddings import BACKENDS
+from embeddings.registry import pretraining_pairs
 
 
 def load_storage(storage: str, profile: str) -> tuple[list[dict], dict[str, dict]]:
@@ -102,8 +103,6 @@ def mark_ties(rows: list[dict]) -> list[dict]:
     return rows
 
 
-# (trained on the task's training split, pretrained on the corpus): the ablation "does pretraining help?"
-PRETRAINING_PAIRS = (("word2vec", "word2vec-corpus"),)
 BEST_OF_BACKEND = "best (validation-chosen)"
 
 
@@ -117,7 +116,7 @@ def pretraining_effects(rows: list[dict]) -> list[dict]:
     for task in sorted({r["task"] for r in rows}):
         scored = {(r["backend"], r["classifier"]): r for r in rows
                   if r["task"] == task and r.get("status") == "ok" and r.get("test_predictions")}
-        for task_only, pretrained in PRETRAINING_PAIRS:
+        for task_only, pretrained in pretraining_pairs():  # declared by each backend's ``Pretraining.counterpart``
             base = {c: r for (b, c), r in scored.items() if b == task_only}
             other = {c: r for (b, c), r in scored.items() if b == pretrained}
             if not base or not other:
@@ -296,6 +295,9 @@ def budget_curves(storage: str, rows: list[dict]) -> dict[str, dict]:
 
 def write_study_views(storage: str, rows: list[dict], out_dir: Path) -> dict[str, Path]:
     """Optuna parameter importances (JSON) and optimisation histories (HTML) of studies with 2+ trials."""
+    from optuna.visualization import plot_optimization_history
+    from plotly.offline import get_plotlyjs
+
     importances = {}
     for r in rows:
         if r.get("trials_complete", 0) < 2:
@@ -308,18 +310,12 @@ def write_study_views(storage: str, rows: list[dict], out_dir: Path) -> dict[str
                 importances[name] = optuna.importance.get_param_importances(study)
         except (RuntimeError, ValueError) as exc:  # e.g. every trial had the same parameters
             importances[name] = {"not computed": str(exc)}
-        try:
-            from optuna.visualization import plot_optimization_history
-
-            # plotly.js is written once beside the pages, so they open without a network.
-            html = plot_optimization_history(study).to_html(include_plotlyjs="directory", full_html=True)
-            atomic_write(out_dir / "history" / f"{name.replace(':', '__')}.html", html)
-            if not (out_dir / "history" / "plotly.min.js").exists():
-                from plotly.offline import get_plotlyjs
-
-                atomic_write(out_dir / "history" / "plotly.min.js", get_plotlyjs())
-        except ImportError:  # plotly is optional; importances still land
-            pass
+        # plotly (a dependency) draws the history; plotly.js is written once beside the pages, so they open
+        # without a network.
+        html = plot_optimization_history(study).to_html(include_plotlyjs="directory", full_html=True)
+        atomic_write(out_dir / "history" / f"{name.replace(':', '__')}.html", html)
+        if not (out_dir / "history" / "plotly.min.js").exists():
+            atomic_write(out_dir / "history" / "plotly.min.js", get_plotlyjs())
     path = out_dir / "importances.json"
     atomic_write(path, json.dumps(importances, indent=1, sort_keys=True))
     return {"importances": path}

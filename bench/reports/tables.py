@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from bench.tuning import metrics
-from bench.tuning.pairings import na_reason
+from bench.tuning.pairings import baseline_pairing, na_reason
 from bench.reports.rows import learning_floor, per_repeat, validation_order
+from embeddings.registry import pretrained_by
 
 
 # --------------------------------------------------------------------------- the table model both reports render
@@ -130,6 +131,7 @@ def summary(rows: list[dict], controls: dict[str, dict] | None = None) -> list[t
     Keras fits stopped by the epoch cap, the ties with the best, and the best reference (notebook) configuration
     (one seed)."""
     controls = controls or {}
+    baseline = baseline_pairing()
     out = []
     for task in sorted({r["task"] for r in rows}):
         ok = [r for r in rows if r["task"] == task and r.get("status") == "ok"]
@@ -137,7 +139,7 @@ def summary(rows: list[dict], controls: dict[str, dict] | None = None) -> list[t
             continue
         control = controls.get(task) or {}
         best = _task_best(ok)
-        base = next((r for r in ok if (r["backend"], r["classifier"]) == ("tfidf", "logreg")), None)
+        base = next((r for r in ok if (r["backend"], r["classifier"]) == baseline), None)
         full = control.get("full_text_tfidf")
         refs = [r for r in ok if r.get("reference") and r.get("reference_test_main") is not None]
         ref = max(refs, key=lambda r: r["reference_test_main"], default=None)
@@ -306,11 +308,12 @@ def corpus_table(corpus: dict, build: dict | None) -> Table:
             f"equals a validation or test text or title of any task is dropped. sha256 {corpus['sha256'][:16]}; "
             f"{corpus.get('held_out', {}).get('documents', 0):,} documents held out of the biLM's training for its perplexity.")
     if build:
-        parts = [f"{name} {build[name]['seconds']} s ({build[name]['cache']} cache)" for name in ("corpus", "word2vec", "bilm")
-                 if name in build]
+        built = [name for name in ("corpus", *build.get("parts", ())) if name in build]
+        parts = [f"{name} {build[name]['seconds']} s ({build[name]['cache']} cache)" for name in built]
         note += f" Built in {build.get('seconds')} s: {', '.join(parts)}."
-        if "bilm" in build:
-            note += f" elmo: {build['bilm']['label']}."
+        for name in built:
+            if build[name].get("label"):
+                note += f" {', '.join(pretrained_by(name)) or name}: {build[name]['label']}."
     return Table(("source", "documents", "tokens", "dropped by the leak guard", "duplicates dropped"), rows, note=note)
 
 

@@ -332,7 +332,7 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
             raise optuna.TrialPruned("surplus: another worker took the last trial of the budget")
         trial.set_user_attr(liveness.OWNER_ATTR, liveness.this_process())  # recovery knows a dead owner at once
         bp = suggest_backend(trial, backend, profile, fields)
-        cp = suggest_classifier(trial, classifier, profile, two_inputs=bp.get("inputs") == "title+body")
+        cp = suggest_classifier(trial, classifier, profile, two_inputs=get_backend(backend).two_inputs(bp))
         trial.set_user_attr("backend_params", bp)
         trial.set_user_attr("classifier_params", cp)
 

@@ -48,10 +48,12 @@ def suggest_classifier(trial: optuna.Trial, classifier: str, profile: Profile, t
     return get_classifier(classifier).search_space(trial, profile, two_inputs)
 
 
-def reference_params(backend: str, classifier: str, profile: Profile, task_type: str = "",
-                     fields: tuple[str, ...] = ()) -> dict | None:
+def reference_params(
+    backend: str, classifier: str, profile: Profile, task_type: str = "", fields: tuple[str, ...] = ()
+) -> dict | None:
     """The reference trial for a pairing on a task (``{"name", "params"}``): the backend's first reference that
     applies, or None."""
-    reference = next((r for r in get_backend(backend).references if r.applies(classifier, task_type, tuple(fields))),
-                     None)
+    reference = next(
+        (r for r in get_backend(backend).references if r.applies(classifier, task_type, tuple(fields))), None
+    )
     return {"name": reference.name, "params": dict(reference.params)} if reference else None
