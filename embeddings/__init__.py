@@ -7,5 +7,6 @@ from embeddings.registry import BACKENDS, BackendSpec, Features, Reference, get_
 from embeddings import learned, tfidf  # noqa: F401  (registers the built-in backends)
 from embeddings import word2vec, spacy_vectors  # noqa: F401,I001  (word2vec, vectors-<file>, spacy-sm, spacy-glove)
 from embeddings import elmo  # noqa: F401,I001  (elmo: TF Hub handle or a biLM trained here)
+from embeddings import sentence_encoder  # noqa: F401,I001  (minilm, sentence-<dir>)
 
 __all__ = ["BACKENDS", "BackendSpec", "Features", "Reference", "get_backend", "no_search", "register_backend"]
