@@ -24,8 +24,8 @@ Decisions, stated once:
   the pooling averages), post-padded with exact zeros (the Keras classifiers mask zero vectors) to the
   longest training document in word pieces; longer validation and test documents are cut there.
 - Cache: per split, keyed by the model's content (SHA-256 of its weights, tokenizer and configuration), the
-  word-piece cap (and the padded length, for token vectors) and the split's exact texts, at float16. A
-  token-vector pass stores its pooled vectors too, so a later logistic-regression trial costs nothing.
+  word-piece cap (and the padded length, for token vectors) and the split's exact texts, at float16. One pass
+  gives both kinds and stores both, so each split is encoded once for logistic regression and the networks.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import BenchError
+from bench.errors import BenchError, MemoryEstimateError
 from embeddings.cache import content_key, default_cache, file_sha256, pretraining_cache
 from embeddings.registry import BACKENDS, BackendSpec, Features, check_memory, no_search, register_backend
 
@@ -300,23 +300,9 @@ def build(data, params: dict, kind: str, *, directory: str | None = None) -> Fea
     encoder = encoder_for(str(directory or packaged_model_dir()))
     model = encoder.model
     cap = min(model.max_length, int(params.get("max_len") or model.max_length))
-    seq_len = max(len(p) for p in encoder.pieces(data.train.texts, cap)) if kind == "token_vectors" else 0
-    cache, settings = default_cache(), {"model": model.identity, "cap": cap}
-    arrays = {}
-    for split in ("train", "validation", "test"):
-        texts = data.split(split).texts
-        pooled_key = content_key("sentence-encoder", VERSION, {**settings, "part": "pooled"}, texts)
-
-        def compute(texts=texts, pooled_key=pooled_key) -> dict[str, np.ndarray]:
-            out = encoder.encode(texts, cap, seq_len)
-            pooled = {"pooled": out["pooled"].astype(np.float16), "pieces": out["pieces"]}
-            if kind == "token_vectors" and cache.enabled and not cache.path(pooled_key).exists():
-                cache.store(pooled_key, pooled)  # the same pass's pooled vectors: a later logreg trial is free
-            return out if kind == "token_vectors" else pooled
-
-        key = pooled_key if kind == "pooled" else content_key("sentence-encoder", VERSION,
-                                                              {**settings, "seq_len": seq_len}, texts)
-        arrays[split] = cache.get_or_compute(key, compute, float16=("token_vectors", "pooled"))
+    seq_len = max(len(p) for p in encoder.pieces(data.train.texts, cap))
+    arrays = {split: _split_vectors(encoder, data.split(split).texts, kind, cap, seq_len)
+              for split in ("train", "validation", "test")}
     train, val, test = (np.asarray(arrays[s][kind], dtype=np.float32) for s in ("train", "validation", "test"))
     pieces = np.asarray(arrays["test"]["pieces"])
     info = {"model": model.directory.name, "vector_width": model.config.hidden, "params": encoder.n_params,
@@ -326,6 +312,32 @@ def build(data, params: dict, kind: str, *, directory: str | None = None) -> Fea
     if kind == "token_vectors":
         info["seq_len"] = seq_len
     return Features(kind, train, val, test, trainable=False, info=info)
+
+
+def _split_vectors(encoder: SentenceEncoder, texts: list[str], kind: str, cap: int, seq_len: int) -> dict:
+    """One split's ``kind`` vectors (and word-piece counts), from the cache or encoded now.
+
+    One pass gives both kinds, and a run uses both (logistic regression and the networks): with the cache on,
+    the kind not asked for is stored too, so the split is encoded once. Token vectors too large for memory
+    are skipped when only pooled vectors were asked for."""
+    cache, settings = default_cache(), {"model": encoder.model.identity, "cap": cap}
+    keys = {"pooled": content_key("sentence-encoder", VERSION, {**settings, "part": "pooled"}, texts),
+            "token_vectors": content_key("sentence-encoder", VERSION, {**settings, "seq_len": seq_len}, texts)}
+    other = "pooled" if kind == "token_vectors" else "token_vectors"
+    both = cache.enabled and not cache.path(keys[other]).exists()
+    if both and kind == "pooled":
+        try:
+            check_memory(len(texts), seq_len, encoder.model.config.hidden, "sentence encoder token vectors")
+        except MemoryEstimateError:
+            both = False
+
+    def compute() -> dict[str, np.ndarray]:
+        out = encoder.encode(texts, cap, seq_len if both or kind == "token_vectors" else 0)
+        if both:
+            cache.store(keys[other], {other: out[other].astype(np.float16), "pieces": out["pieces"]})
+        return {kind: out[kind], "pieces": out["pieces"]}
+
+    return cache.get_or_compute(keys[kind], compute, float16=(kind,))
 
 
 def sentence_backend_name(directory: str | os.PathLike) -> str:

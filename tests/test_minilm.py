@@ -133,6 +133,26 @@ def test_token_vectors_are_padded_and_masked(data_dir):
     assert features.info["vector_width"] == 384 and features.info["max_pieces"] == 256 and not features.trainable
 
 
+def test_one_pass_caches_both_kinds(data_dir, tmp_path, monkeypatch):
+    from embeddings import cache as cache_module
+    from embeddings.cache import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path / "cache")
+    monkeypatch.setattr(cache_module, "_DEFAULT", [cache])
+    data = load_task("so-python", data_dir, max_sizes=SMALL, seed=0)
+    pooled = get_backend("minilm").build(data, {}, "pooled")
+    assert cache.misses == 3 and cache.hits == 0  # one encoding per split
+    tokens = get_backend("minilm").build(data, {}, "token_vectors")
+    assert cache.misses == 3 and cache.hits == 3  # the pooled pass stored the token vectors too
+    pieces = np.array([len(p) for p in se.encoder_for(str(se.packaged_model_dir())).pieces(data.test.texts, 256)])
+    whole = pieces <= tokens.info["seq_len"]  # documents none of whose pieces were cut from the token vectors
+    real = np.any(tokens.test[whole] != 0, axis=-1, keepdims=True)
+    mean = (tokens.test[whole] * real).sum(axis=1) / real.sum(axis=1)
+    mean /= np.linalg.norm(mean, axis=1, keepdims=True)
+    assert whole.sum() >= len(whole) // 2
+    np.testing.assert_allclose(mean, pooled.test[whole], atol=3e-3)  # float16 storage
+
+
 def test_a_document_has_the_same_vectors_alone_or_batched_with_longer_ones(encoder):
     short = "sort a list"
     alone = encoder.encode([short], 256, seq_len=64)
