@@ -7,15 +7,15 @@ frozen feature extractor. ``build_encoder(config, weights)`` returns a ``keras.M
 ``(token_ids, attention_mask)``, both (batch, length), to the last hidden layer (batch, length, hidden).
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001  (models must load before keras: it picks the Keras backend)
 
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 import models  # noqa: F401  (decides KERAS_BACKEND before Keras is first imported)
-import keras  # noqa: E402,I001
-from keras import ops  # noqa: E402
+import keras
+from keras import ops
 
 if TYPE_CHECKING:
     from embeddings.sentence_encoder import BertConfig

@@ -71,7 +71,7 @@ def ours(texts_file: str, rounds: int) -> dict:
 
 
 def _child(cmd: list[str], env: dict) -> dict:
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if out.returncode:
         raise SystemExit(f"error: {' '.join(cmd[:3])} failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -91,9 +91,8 @@ def run(n: int, rounds: int, st_python: str | None) -> dict:
     from embeddings import sentence_encoder as se
 
     texts = documents(n)
-    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-    json.dump(texts, handle)
-    handle.close()
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(texts, handle)
     report: dict = {"docs": len(texts), "task": "bbc-news (train)", "window_tokens": 100, "rounds": rounds,
                     "machine": {"cores": os.cpu_count()}, "versions": versions(), "encoders": {}}
     pooled = {}
