@@ -21,6 +21,7 @@ from embeddings.registry import (
 from embeddings import learned, tfidf  # noqa: F401  (registers the built-in backends)
 from embeddings import word2vec, spacy_vectors  # noqa: F401  (word2vec, vectors-<file>, spacy-sm, spacy-glove)
 from embeddings import elmo  # noqa: F401  (elmo: TF Hub handle or a biLM trained here)
+from embeddings import sentence_encoder  # noqa: F401  (minilm, sentence-<dir>)
 # isort: on
 
 __all__ = [

@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
                         "https://tfhub.dev/google/elmo/3 (default: a small biLM pretrained here on the corpus)")
     inputs.add_argument("--vectors", help="pretrained word vectors (word2vec text/binary, GloVe text or gensim "
                         "KeyedVectors file), run as backend vectors-<file name> (default: $PAIRBENCH_VECTORS)")
+    inputs.add_argument("--sentence-model", metavar="DIR", help="a local sentence-transformers BERT directory "
+                        "(config.json, model.safetensors, tokenizer.json), run frozen as backend sentence-<directory "
+                        "name> (default: $PAIRBENCH_SENTENCE_MODEL)")
     inputs.add_argument("--corpus", action="append", default=[], metavar="PATH",
                         help="a UTF-8 text file, one document per line, added to the pretraining corpus of "
                         "word2vec-corpus and the biLM (repeatable; leak-guarded like the rest)")
@@ -269,6 +272,9 @@ def cmd_all(args, worker: bool = False) -> int:
         from embeddings.word2vec import use_pretrained_vectors
 
         use_pretrained_vectors(args.vectors)
+    from embeddings.sentence_encoder import use_configured_model
+
+    use_configured_model(args.sentence_model)
     tasks, backends, classifiers = _selection(args)
     pairs = valid_pairings(backends, classifiers)
     if not pairs:
@@ -460,7 +466,7 @@ def _jax_compilation_cache(args) -> None:
 def _input_flags(args) -> list[str]:
     """The data, cache and model options of this command line, for a child process."""
     argv = []
-    for flag in ("data_dir", "cache_dir", "elmo_handle", "vectors"):
+    for flag in ("data_dir", "cache_dir", "elmo_handle", "vectors", "sentence_model"):
         if getattr(args, flag, None) is not None:
             argv += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     for path in args.corpus:
