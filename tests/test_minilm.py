@@ -12,8 +12,8 @@ from safetensors.numpy import load_file
 from bench.cli import main
 from bench.contract import check_backend
 from bench.errors import BenchError
-from bench.pairings import feature_kind
-from bench.tasks import load_task
+from bench.tuning.pairings import feature_kind
+from bench.data.tasks import load_task
 from embeddings import BACKENDS, get_backend
 from embeddings import sentence_encoder as se
 

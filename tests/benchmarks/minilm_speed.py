@@ -42,7 +42,7 @@ print(json.dumps({"seconds": seconds, "first_round_seconds": first_round, "torch
 
 def documents(n: int) -> list[str]:
     from bench.profiles import get_profile
-    from bench.tasks import load_task
+    from bench.data.tasks import load_task
 
     profile = get_profile("standard")
     data = load_task("bbc-news", os.environ["PAIRBENCH_DATA_DIR"], max_sizes=profile.max_sizes, seed=profile.seed,
@@ -87,7 +87,7 @@ def summary(result: dict, n: int) -> dict:
 def run(n: int, rounds: int, st_python: str | None) -> dict:
     import numpy as np
 
-    from bench.runner import versions
+    from bench.tuning.runner import versions
     from embeddings import sentence_encoder as se
 
     texts = documents(n)
