@@ -2,9 +2,10 @@
 
 ``needs(backends, elmo_handle)`` says what the selected backends need (each declares it, ``BackendSpec.pretrains``):
 nothing (no corpus is read), ``word2vec`` (``word2vec-corpus``) and/or ``bilm`` (``elmo``, unless a hub handle
-replaces the biLM). ``pretrain`` builds the corpus and each needed model, from the cache when they were built
-before, and returns what ``results/<profile>/pretraining.json`` holds: per part its seconds and whether the
-cache was warm, the corpus summary, the word2vec table size and the biLM's report.
+replaces the biLM). ``pretrain`` builds the corpus a ``CorpusRequest`` describes (the caller says what it
+reads) and each needed model, from the cache when they were built before, and returns what
+``results/<profile>/pretraining.json`` holds: per part its seconds and whether the cache was warm, the corpus
+summary, the word2vec table size and the biLM's report.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ def bilm_corpus(corpus) -> dict:
     return {"train_texts": corpus.training_texts(), "validation_texts": corpus.held_out_texts()}
 
 
-def pretrain(parts: tuple[str, ...], bilm_settings: bilm.BiLMSettings, log=None) -> dict:
-    """Build the corpus and ``parts``; returns seconds, warm/cold per part and what each built."""
+def pretrain(parts: tuple[str, ...], bilm_settings: bilm.BiLMSettings, request: corpus_module.CorpusRequest,
+             log=None) -> dict:
+    """Build the corpus of ``request`` and ``parts``; returns seconds, warm/cold per part and what each built.
+    Raises ``corpus_module.CorpusError`` when the corpus cannot be built."""
     from embeddings.word2vec import corpus_vectors
 
     started = time.perf_counter()
@@ -40,7 +43,7 @@ def pretrain(parts: tuple[str, ...], bilm_settings: bilm.BiLMSettings, log=None)
     if not parts:
         return out
     before = cache.hits
-    corpus = corpus_module.current()
+    corpus = corpus_module.build_corpus(request)
     out["corpus"] = {"seconds": round(time.perf_counter() - started, 1), "cache": "warm" if cache.hits > before else "cold",
                      "documents": corpus.summary["documents"], "tokens": corpus.summary["tokens"],
                      "sha256": corpus.sha256}

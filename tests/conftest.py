@@ -99,10 +99,10 @@ def isolated_tasks(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def isolated_corpus(monkeypatch):
-    """Each test starts with the pretraining corpus unconfigured (an in-process CLI call configures it)."""
-    from embeddings import corpus
+    """Each test starts without a pretraining corpus given to word2vec-corpus (an in-process CLI call gives one)."""
+    from embeddings import word2vec
 
-    monkeypatch.setattr(corpus, "_CONFIG", dict(corpus._CONFIG))
+    monkeypatch.setattr(word2vec, "_CORPUS", {"corpus": None})
 
 
 @pytest.fixture(scope="session", autouse=True)
