@@ -241,3 +241,51 @@ def test_without_the_cache_a_run_pretrains_once_for_all_its_processes_and_keeps_
     assert out.stderr.count("biLM step") == 10
     left = {n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("pairbench-pretraining-")}
     assert not left
+
+
+def _own_task(folder, n=240, seed=11):
+    """A task file and its data (``mine.csv.gz``) in ``folder``; the path in the task file is relative."""
+    import random
+
+    from conftest import TOPICS, _text
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = {t: [f"{t}{i}" for i in range(6)] for t in TOPICS}
+    rows = [{"text": _text(rng, vocab[t], 12), "label": t} for t in (TOPICS * n)[:n]]
+    _write(folder / "mine.csv.gz", pd.DataFrame(rows))
+    (folder / "mine.toml").write_text('name = "mine"\ntype = "multiclass"\n[data]\npath = "mine.csv.gz"\n'
+                                      '[text]\ncolumns = ["text"]\n[labels]\ncolumn = "label"\n', encoding="utf-8")
+    return folder / "mine.toml"
+
+
+def test_own_data_alone_runs_word2vec_corpus_and_names_the_missing_builtin_datasets(tmp_path):
+    task_file = _own_task(tmp_path / "own")
+    results = tmp_path / "results"
+    out = _cli("all", "--profile", "smoke", "--task-file", str(task_file), "--data-dir", str(tmp_path / "own"),
+               "--embeddings", "word2vec-corpus", "--classifiers", "logreg", "--jobs", "1", "--results-dir",
+               str(results), cwd=tmp_path, data_dir=tmp_path / "own")
+    assert out.returncode == 0, out.stderr[-3000:]
+    corpus = json.loads((results / "smoke" / "corpus.json").read_text())
+    assert [(s["file"], s["role"]) for s in corpus["sources"]] == [("mine.csv.gz", "training split")]
+    assert set(corpus["missing"]) == {"bbc_text.csv.gz", "so_2008.csv.gz", "so_lang4.csv.gz", "so_lang4_titles.csv.gz",
+                                      "so_tags100_titles.tsv.gz", "so_titles20.csv.gz"}
+    assert [g["name"] for g in corpus["guarded"]] == ["mine.csv.gz"]
+    rows = json.loads((results / "smoke" / "leaderboard.json").read_text())
+    assert [(r["task"], r["backend"], r["status"]) for r in rows] == [("mine", "word2vec-corpus", "ok")]
+    assert rows[0]["backend_info"]["corpus_sha256"] == corpus["sha256"]
+
+
+def test_data_beside_its_task_file_joins_the_builtin_datasets_in_the_corpus(data_dir, tmp_path):
+    task_file = _own_task(tmp_path / "own")
+    from bench.data.tasks import register_task_files
+
+    register_task_files([task_file])
+    request = corpus_request(["mine"], data_dir)
+    names = [s.name for s in request.sources]
+    assert "mine.csv.gz" in names and not request.missing
+    assert "mine.csv.gz" in [g.name for g in request.guarded]
+    built = build(request)
+    own = {s["file"]: s for s in built.summary["sources"]}["mine.csv.gz"]
+    assert 0 < own["documents"] < 240  # its training split only
+    assert "mine.csv.gz" not in [s.name for s in corpus_request([], data_dir).sources]  # not a task of that run
