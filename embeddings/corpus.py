@@ -239,7 +239,7 @@ def _summary(texts: list[str], per_source: list[dict], request: CorpusRequest, g
             "dropped_by_leak_guard": {s["file"]: s["dropped_by_leak_guard"] for s in per_source},
             "guarded": [{"name": name, "documents": guard.documents[name], "corpus_documents_dropped": dropped_by[name]}
                         for name in guard.names],
-            "leak_guard": {"key": "lower-cased word set, punctuation and tokenisation artefacts removed",
+            "leak_guard": {"key": "lower-cased word set: runs of letters and digits, split contractions re-joined",
                            "jaccard_at_least": float(near_duplicates.THRESHOLD), **near_duplicates.IDENTITY,
                            "guarded_keys": len(guard.index.keys), "seconds": round(seconds, 1)},
             "guarded_keys": len(guard.exact), "sha256": digest.hexdigest()}
