@@ -8,11 +8,11 @@ import random
 
 import pandas as pd
 import pytest
+from conftest import make_data_dir
 
 from bench.data.corpus_sources import build, corpus_request
 from bench.data.taskfile import load_task_file
 from bench.data.tasks import load_task, normalise, split_of
-from conftest import make_data_dir
 from embeddings.near_duplicates import (
     NearDuplicateIndex,
     jaccard,
