@@ -195,7 +195,7 @@ def check_backend(
     document of each split, in the shapes the kind promises, and JSON-serialisable ``info``; the training and
     validation features do not change when the test split does (fitted on train only).
     ``params``: the build settings (default: a trial sampled from the search space). Backends that pretrain
-    (``word2vec-corpus``) need their corpus configured first (``embeddings.corpus.configure``).
+    (``word2vec-corpus``) need their corpus given first (``embeddings.word2vec.use_corpus``).
     """
     spec = backend if isinstance(backend, BackendSpec) else get_backend(backend)
     setting = Setting(data=data, params=params, profile=PROFILES[profile] if isinstance(profile, str) else profile)

@@ -8,7 +8,7 @@ Where the model comes from (``configure``):
   **Give only handles you trust**: loading a hub model runs that model's graph.
 - otherwise a small ELMo-architecture biLM trained here (``embeddings.bilm``), because the real weights
   cannot be downloaded on machines without internet: the CLI pretrains one, once, on the leak-guarded
-  pretraining corpus (``embeddings.corpus``; the same for every task selection), sized by the run profile
+  pretraining corpus (``embeddings.corpus``; the same for every selection of built-in tasks), sized by the run profile
   (``bilm.PRESETS``), and reports its perplexity on the corpus' held-out slice; without configuration
   (e.g. in the tests) a ``tiny`` biLM is trained on each task's training split. Rows are labelled e.g.
   ``elmo (biLM trained here, 4.4M params, 5.6M tokens, ppl 180)``. The biLM is exported as a SavedModel

@@ -3,7 +3,8 @@
 Each backend declares what it pretrains (``BackendSpec.pretrains``, a ``Pretraining``: the part's name and its
 build function). ``needs(backends, replaced)`` says which parts the selected backends need: none (no corpus is
 read), or some of ``parts()`` (built-in: ``word2vec`` for ``word2vec-corpus``, ``bilm`` for ``elmo`` unless a hub
-handle replaces it). ``pretrain`` builds the corpus and each needed part, from the cache when they were built
+handle replaces it). ``pretrain`` builds the corpus a ``CorpusRequest`` describes (the caller says what it reads) and each needed
+part, from the cache when they were built
 before, and returns what ``results/<profile>/pretraining.json`` holds: per part its seconds, whether the cache
 was warm and the figures its build returned (``label`` among them), and the corpus summary.
 """
@@ -39,16 +40,18 @@ def bilm_corpus(corpus) -> dict:
     return {"train_texts": corpus.training_texts(), "validation_texts": corpus.held_out_texts()}
 
 
-def pretrain(names: tuple[str, ...], profile: str, log: Callable[[str], None] | None = None) -> dict:
-    """Build the corpus and the parts ``names`` for the run profile named ``profile``; returns seconds, warm/cold
-    per part and what each built."""
+def pretrain(names: tuple[str, ...], profile: str, request: corpus_module.CorpusRequest,
+             log: Callable[[str], None] | None = None) -> dict:
+    """Build the corpus of ``request`` and the parts ``names`` for the run profile named ``profile``; returns
+    seconds, warm/cold per part and what each built. Raises ``corpus_module.CorpusError`` when the corpus cannot
+    be built."""
     started = time.perf_counter()
     cache = pretraining_cache()
     out: dict = {"parts": list(names)}
     if not names:
         return out
     before = cache.hits
-    corpus = corpus_module.current()
+    corpus = corpus_module.build_corpus(request)
     out["corpus"] = {
         "seconds": round(time.perf_counter() - started, 1),
         "cache": "warm" if cache.hits > before else "cold",

@@ -164,20 +164,27 @@ def build_word2vec(data, params: dict, kind: str) -> Features:
 CORPUS_SETTINGS = {**DEFAULTS, "vector_size": 100, "window": 5, "min_count": 3}
 
 
+_CORPUS: dict = {"corpus": None}  # the corpus word2vec-corpus pretrains on, given by the run (``use_corpus``)
+
+
+def use_corpus(corpus) -> None:
+    """The pretraining corpus (``embeddings.corpus.Corpus``) ``word2vec-corpus`` uses from now on in this
+    process (None: none; building the backend then fails, naming this function)."""
+    _CORPUS["corpus"] = corpus
+
+
 def corpus_vectors(corpus=None) -> tuple[WordVectors, dict]:
-    """The word2vec table of the pretraining corpus (``embeddings.corpus.current()`` unless given), trained
+    """The word2vec table of the pretraining corpus (the one ``use_corpus`` gave unless given), trained
     once and then read from the cache (keyed by the corpus' sha256 and the settings); and the corpus summary."""
-    from embeddings import corpus as corpus_module
     from embeddings.cache import pretraining_cache
     from embeddings.tokenize import tokenize
 
-    corpus = corpus or corpus_module.current()
-    identity = {
-        **CORPUS_SETTINGS,
-        "gensim": importlib.metadata.version("gensim"),
-        "tokenizer": TOKEN_PATTERN.pattern,
-        "corpus": corpus.sha256,
-    }
+    corpus = corpus or _CORPUS["corpus"]
+    if corpus is None:
+        raise ValueError("word2vec-corpus: no pretraining corpus given (the run builds it and calls "
+                         "embeddings.word2vec.use_corpus before any study)")
+    identity = {**CORPUS_SETTINGS, "gensim": importlib.metadata.version("gensim"), "tokenizer": TOKEN_PATTERN.pattern,
+                "corpus": corpus.sha256}
     key = content_key("word2vec-corpus", VERSION, identity, [])
 
     def compute() -> dict[str, np.ndarray]:

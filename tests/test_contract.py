@@ -32,9 +32,10 @@ CLASSIFIER_CASES = [pytest.param(name, check, id=f"{name}-{check.name}")
 
 @pytest.mark.parametrize("backend,check", BACKEND_CASES)
 def test_backend_contract(backend, check, data_dir):
-    from embeddings import corpus
+    from bench.data.corpus_sources import build, corpus_request
+    from embeddings import word2vec
 
-    corpus.configure(data_dir)  # word2vec-corpus pretrains on the corpus of the task's own data directory
+    word2vec.use_corpus(build(corpus_request([], data_dir)))  # word2vec-corpus: the corpus of the task's data directory
     check.run(get_backend(backend), Setting(data=load_task("so-lang4", data_dir, max_sizes=TINY, seed=0)))  # title, body
 
 
@@ -46,9 +47,10 @@ def test_classifier_contract(classifier, check):
 @pytest.mark.parametrize("task_type", list(TASK_OF_TYPE))
 @pytest.mark.parametrize("backend,classifier", valid_pairings())
 def test_pairing_contract(backend, classifier, task_type, data_dir):
-    from embeddings import corpus
+    from bench.data.corpus_sources import build, corpus_request
+    from embeddings import word2vec
 
-    corpus.configure(data_dir)  # word2vec-corpus pretrains on the corpus of the task's own data directory
+    word2vec.use_corpus(build(corpus_request([], data_dir)))  # word2vec-corpus: the corpus of the task's data directory
     data = load_task(TASK_OF_TYPE[task_type], data_dir, max_sizes=TINY, seed=0)
     epochs = []
     fit = fit_and_score(data, backend, classifier, DEFAULT_BACKEND_PARAMS,

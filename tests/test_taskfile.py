@@ -18,15 +18,16 @@ from bench.cli import main
 from bench.errors import BenchError
 from bench.data.taskfile import load_task_file
 from bench.data.tasks import TASKS, load_task
+from conftest import FILLER
 
 WORDS = {"HQ": "clear reproducible example expected output traceback minimal".split(),
          "LQ": "urgent help plz nothing works asap broken".split()}
-COMMON = "how do i get the value from a list in my code".split()
 TAGS = ["python", "pandas", "numpy", "django", "flask", "regex"]
 
 
 def _doc(rng, words, n):
-    return " ".join(rng.choice(words) if rng.random() < 0.5 else rng.choice(COMMON) for _ in range(n))
+    # Filler words from a large vocabulary: documents of a small one would all be near-duplicates of each other.
+    return " ".join(rng.choice(words) if rng.random() < 0.5 else rng.choice(FILLER) for _ in range(n))
 
 
 def quality_frame(n=90, seed=0) -> pd.DataFrame:

@@ -249,7 +249,7 @@ def cmd_all(args, worker: bool = False) -> int:
     from bench.reports.leaderboard import atomic_write, load_storage, provenance, write_leaderboard
     from bench.tuning.pairings import na_reason, valid_pairings
     from bench.tuning.runner import STOP, storage_for, study_name
-    from bench.data.datafiles import resolve_data_dir
+    from bench.data.datafiles import dataset_files, resolve_data_dir
     from bench.data.tasks import load_task
     from bench.tuning.timing import WAIT, MemorySampler, timed
     from bench.tuning.timing import record as record_timing
@@ -281,7 +281,7 @@ def cmd_all(args, worker: bool = False) -> int:
         reasons = "; ".join(na_reason(b, c) for b in backends for c in classifiers)
         raise BenchError(f"no valid pairing in this selection: {reasons}")
     data_dir = resolve_data_dir(args.data_dir)
-    parts = _pretraining_parts(args, backends, data_dir)
+    parts = _pretraining_parts(args, backends)
     storage, out_dir = _storage(args, profile)
     if not worker:  # one coordinator per storage; workers are how more processes join a run
         _hold_run_lock(storage, profile.name)
@@ -299,7 +299,7 @@ def cmd_all(args, worker: bool = False) -> int:
     if worker:
         # A worker started by `all` finds the pretrained models in the cache; one started by hand on another
         # machine builds them first (one process per machine trains the biLM: see bilm.trained_bilm).
-        _configure_pretrained(args, backends, parts, profile.name)
+        _configure_pretrained(args, tasks, backends, parts, profile.name)
         _tune(datasets, pairs, profile, storage, trials, recover=False, exclusive=True)
         record_timing(out_dir, "worker")
         print(f"worker done in {time.perf_counter() - started:.0f} s")
@@ -320,7 +320,7 @@ def cmd_all(args, worker: bool = False) -> int:
                       file=sys.stderr)
                 return 130
             return 2
-        _configure_pretrained(args, backends, parts, profile.name)
+        _configure_pretrained(args, tasks, backends, parts, profile.name)
         if args.jobs > 1:
             storage_for(storage)  # create the schema once, before the workers race to
             workers = _spawn_workers(args, storage)
@@ -352,7 +352,7 @@ def cmd_all(args, worker: bool = False) -> int:
             cost["pretraining"] = pretraining
             cost["wall_seconds_after_pretraining"] = round(cost["run_wall_seconds"] - pretraining["wall_seconds"], 1)
         prov = provenance(profile, ["python", "-m", "bench", *map(redact, sys.argv[1:])], data_dir,
-                          [f for d in datasets.values() for f in d.task.dataset.files.values()],
+                          dataset_files([d.task.dataset for d in datasets.values()], data_dir),
                           time.perf_counter() - started, cost)
         atomic_write(out_dir / "provenance.json", json.dumps(_merged_provenance(prov, datasets, out_dir), indent=1))
         shown = {r["task"] for r in rows}
@@ -525,13 +525,13 @@ def _resume_command(args) -> str:
     return " ".join(["python -m bench", *map(redact, sys.argv[1:])]) if sys.argv[1:2] == ["all"] else "python -m bench all ..."
 
 
-def _pretraining_parts(args, backends, data_dir: Path) -> tuple[str, ...]:
+def _pretraining_parts(args, backends) -> tuple[str, ...]:
     """What the selected backends pretrain on the corpus (empty: no corpus is read); checks every --corpus file
-    before anything runs and points the corpus at this run's data directory and files."""
-    from embeddings import corpus, pretraining
+    before anything runs."""
+    from bench.data.corpus_sources import check_corpus_file
+    from embeddings import pretraining
 
-    files = [corpus.check_corpus_file(f) for f in args.corpus]
-    corpus.configure(data_dir, files)
+    files = [check_corpus_file(f) for f in args.corpus]
     parts = pretraining.needs(backends, replaced=("elmo",) if args.elmo_handle else ())
     if files and not parts and args.command != "worker":
         print(f"note: --corpus is not used: no selected backend pretrains on the corpus ({_pretraining_backends()})",
@@ -558,19 +558,25 @@ def _pretrain_first(args, parts: tuple[str, ...], memory) -> dict | None:
     return {"wall_seconds": round(time.perf_counter() - started, 1), "cache": built.get("cache"), "parts": list(parts)}
 
 
-def _configure_pretrained(args, backends, parts: tuple[str, ...], profile_name: str) -> None:
-    """The elmo backend's model for this process: the hub handle, or the biLM pretrained on the corpus (read
-    from the cache; trained here first when absent, e.g. in a worker started by hand on another machine)."""
+def _configure_pretrained(args, tasks: list[str], backends, parts: tuple[str, ...], profile_name: str) -> None:
+    """The corpus word2vec-corpus uses and the elmo backend's model for this process: the hub handle, or the
+    biLM pretrained on the corpus (read from the cache; trained here first when absent, e.g. in a worker
+    started by hand on another machine)."""
+    from bench.data.corpus_sources import build, corpus_request
+    from bench.data.datafiles import resolve_data_dir
     from bench.tuning.timing import timed
-    from embeddings import bilm, corpus, elmo, pretraining
+    from embeddings import bilm, elmo, pretraining, word2vec
 
+    corpus = build(corpus_request(tasks, resolve_data_dir(args.data_dir), args.corpus)) if parts else None
+    if "word2vec" in parts:
+        word2vec.use_corpus(corpus)
     if not ("bilm" in parts or (args.elmo_handle and "elmo" in backends)):
         return
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    texts = pretraining.bilm_corpus(corpus.current()) if "bilm" in parts else {}
+    texts = pretraining.bilm_corpus(corpus) if "bilm" in parts else {}
     try:
         with timed("embed"):  # loading the module (or training the biLM) is embedding work
             elmo.configure(args.elmo_handle, bilm.PRESETS.get(profile_name, bilm.PRESETS["standard"]), log=log,
@@ -588,20 +594,27 @@ def _pretraining_backends() -> str:
 
 
 def cmd_pretrain(args) -> int:
-    from bench.reports.leaderboard import atomic_write
+    from bench.data.corpus_sources import bench_error, corpus_request
     from bench.data.datafiles import resolve_data_dir
+    from bench.reports.leaderboard import atomic_write
     from embeddings import pretraining
     from embeddings.cache import configure as configure_cache
+    from embeddings.corpus import CorpusError
     from embeddings.registry import pretrained_by
 
     profile = get_profile(args.profile)
     configure_cache(args.cache_dir, enabled=not args.no_cache)
-    _, backends, _ = _selection(args)
-    parts = _pretraining_parts(args, backends, resolve_data_dir(args.data_dir))
+    tasks, backends, _ = _selection(args)
+    parts = _pretraining_parts(args, backends)
     if not parts:
         print(f"nothing to pretrain: no selected backend pretrains on the corpus ({_pretraining_backends()})")
         return 0
-    built = pretraining.pretrain(parts, profile.name, log=lambda line: print(line, file=sys.stderr, flush=True))
+    request = corpus_request(tasks, resolve_data_dir(args.data_dir), args.corpus)
+    try:
+        built = pretraining.pretrain(parts, profile.name, request,
+                                     log=lambda line: print(line, file=sys.stderr, flush=True))
+    except CorpusError as exc:
+        raise bench_error(exc) from exc
     out_dir = args.results_dir / profile.name
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "corpus.json", json.dumps(built.pop("corpus_summary"), indent=1))
@@ -630,7 +643,7 @@ def cmd_curves(args) -> int:
     from bench.studies import curves
     from bench.reports.leaderboard import load_storage, provenance
     from bench.tuning.runner import STOP, storage_for
-    from bench.data.datafiles import resolve_data_dir
+    from bench.data.datafiles import dataset_files, resolve_data_dir
     from bench.data.tasks import load_task
     from bench.tuning.timing import WAIT, MemorySampler, timed
     from bench.tuning.timing import summary as timing_summary
@@ -651,7 +664,7 @@ def cmd_curves(args) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tasks, backends, _ = _selection(args)
     data_dir = resolve_data_dir(args.data_dir)
-    parts = () if args.report_only else _pretraining_parts(args, backends, data_dir)
+    parts = () if args.report_only else _pretraining_parts(args, backends)
     tuned = args.tuned_storage or f"sqlite:///{(args.results_dir / profile.name / 'optuna.sqlite3').resolve()}"
     if tuned.startswith("sqlite:///") and not Path(tuned.removeprefix("sqlite:///")).is_file():
         raise BenchError(f"no tuned studies at {tuned.removeprefix('sqlite:///')}: learning curves retrain the "
@@ -673,7 +686,7 @@ def cmd_curves(args) -> int:
 
     started = time.perf_counter()
     if args.curves_worker:
-        _configure_pretrained(args, backends, parts, profile.name)
+        _configure_pretrained(args, tasks, backends, parts, profile.name)
         curves.run_plans(plans, datasets, profile, storage, retune=args.retune, exclusive=True, log=log, until=until)
         record_timing(out_dir, "worker")
         return 0
@@ -685,7 +698,7 @@ def cmd_curves(args) -> int:
     pretraining = _pretrain_first(args, parts, memory) if parts else None
     if pretraining is None and parts:
         return 130 if STOP.is_set() else 2
-    _configure_pretrained(args, backends, parts, profile.name)
+    _configure_pretrained(args, tasks, backends, parts, profile.name)
     codes = []
     if args.jobs > 1:
         storage_for(storage)
@@ -716,7 +729,7 @@ def cmd_curves(args) -> int:
     recs = curves.records(rows, controls)
     skipped = curves.not_run(plans, recs, args.time_limit)
     prov = provenance(profile, ["python", "-m", "bench", *map(redact, sys.argv[1:])], data_dir,
-                      [f for d in datasets.values() for f in d.task.dataset.files.values()], time.perf_counter() - started,
+                      dataset_files([d.task.dataset for d in datasets.values()], data_dir), time.perf_counter() - started,
                       cost)
     prov["tasks"] = _task_sources(datasets)
     prov["tuned_storage"] = redact(tuned)
@@ -733,15 +746,16 @@ def _curves_report(args, plans, datasets, profile, storage: str, controls: dict,
     """``curves --report-only``: results/curves/ from the finished points alone, with the provenance of the run
     that trained them (and this pass's command under ``report_pass``)."""
     from bench.studies import curves
-    from bench.data.datafiles import resolve_data_dir
+    from bench.data.datafiles import dataset_files, resolve_data_dir
     from bench.reports.leaderboard import provenance
 
     rows = curves.run_plans(plans, datasets, profile, storage, retune=args.retune, until=time.time())
     recs = curves.records(rows, controls)
     trained = _read_json(out_dir / "provenance.json")
     skipped = curves.not_run(plans, recs, trained.get("time_limit_minutes"))
-    this = provenance(profile, ["python", "-m", "bench", *map(redact, sys.argv[1:])], resolve_data_dir(args.data_dir),
-                      [f for d in datasets.values() for f in d.task.dataset.files.values()], time.perf_counter() - started)
+    data_dir = resolve_data_dir(args.data_dir)
+    this = provenance(profile, ["python", "-m", "bench", *map(redact, sys.argv[1:])], data_dir,
+                      dataset_files([d.task.dataset for d in datasets.values()], data_dir), time.perf_counter() - started)
     prov = {**(trained or this), "not_run": skipped,
             "report_pass": {k: this[k] for k in ("git_commit", "git_dirty", "command", "wall_seconds")}}
     prov["tasks"] = _task_sources(datasets)

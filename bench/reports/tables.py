@@ -304,9 +304,13 @@ def corpus_table(corpus: dict, build: dict | None) -> Table:
              f"{s['duplicates_dropped']:,}") for s in sources]
     rows.append(("all", f"{corpus['documents']:,}", f"{corpus['tokens']:,}",
                  f"{sum(s['dropped_by_leak_guard'] for s in sources):,}", f"{sum(s['duplicates_dropped'] for s in sources):,}"))
+    guard = corpus.get("leak_guard")
+    rule = (f"is a near-duplicate (word sets, Jaccard >= {guard['jaccard_at_least']}) of" if guard else "equals")
     note = (f"Training splits of every dataset plus unlabelled titles and --corpus files; a document whose text or title "
-            f"equals a validation or test text or title of any task is dropped. sha256 {corpus['sha256'][:16]}; "
+            f"{rule} a validation or test text or title of any task is dropped. sha256 {corpus['sha256'][:16]}; "
             f"{corpus.get('held_out', {}).get('documents', 0):,} documents held out of the biLM's training for its perplexity.")
+    if corpus.get("missing"):
+        note += f" Not present, so not read: {', '.join(corpus['missing'])}."
     if build:
         built = [name for name in ("corpus", *build.get("parts", ())) if name in build]
         parts = [f"{name} {build[name]['seconds']} s ({build[name]['cache']} cache)" for name in built]

@@ -1,6 +1,6 @@
 """Seconds per training step of the biLM with the sampled and the full softmax, on the real pretraining corpus.
 
-``python -m embeddings.bilm_speed --profile standard --steps 40`` trains each variant for ``--steps`` Adam
+``python -m bench.studies.bilm_speed --profile standard --steps 40`` trains each variant for ``--steps`` Adam
 updates (the real settings of the profile's preset, so the learning-rate schedule is the real run's), back
 to back in one process, and prints per variant the seconds of the first step (tracing and compilation),
 the mean seconds of the later steps, the training loss and the held-out perplexity (full softmax, on
@@ -47,7 +47,7 @@ def time_steps(texts: list[str], settings: bilm.BiLMSettings, steps: int, *, val
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m embeddings.bilm_speed", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.studies.bilm_speed", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="standard", help="the bilm.PRESETS entry (default standard)")
     parser.add_argument("--steps", type=int, default=40, help="training steps per variant (default 40)")
     parser.add_argument("--eval-windows", type=int, default=500, help="held-out sequences for perplexity")
@@ -56,11 +56,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a BiLMSettings field (JSON value), e.g. --set num_sampled=512")
     args = parser.parse_args(argv)
-    from embeddings import corpus as corpus_module
+    from bench.data.corpus_sources import build, corpus_request
+    from bench.data.datafiles import resolve_data_dir
     from embeddings.pretraining import bilm_corpus
 
-    corpus_module.configure(args.data_dir)
-    texts = bilm_corpus(corpus_module.current())
+    texts = bilm_corpus(build(corpus_request([], resolve_data_dir(args.data_dir))))
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     base = dataclasses.replace(bilm.PRESETS[args.profile], eval_windows=args.eval_windows, **overrides)
     for variant in args.variants.split(","):
