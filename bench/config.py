@@ -6,7 +6,7 @@ or environment variables. ``provenance.json`` records it under ``config``.
 
 Environment variables read here and nowhere else in a run: ``PAIRBENCH_DATA_DIR`` (``--data-dir``),
 ``PAIRBENCH_CACHE_DIR`` (``--cache-dir``), ``PAIRBENCH_CORPUS`` (``--corpus``, ``os.pathsep``-separated),
-``PAIRBENCH_VECTORS`` (``--vectors``), ``KERAS_BACKEND`` (wins over the profile's Keras backend).
+``PAIRBENCH_VECTORS`` (``--vectors``), ``PAIRBENCH_SENTENCE_MODEL`` (``--sentence-model``), ``KERAS_BACKEND`` (wins over the profile's Keras backend).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from bench.errors import BenchError, redact
 from bench.profiles import Profile, get_profile
 
 CACHE_ENV, CORPUS_ENV, VECTORS_ENV = "PAIRBENCH_CACHE_DIR", "PAIRBENCH_CORPUS", "PAIRBENCH_VECTORS"
+SENTENCE_MODEL_ENV = "PAIRBENCH_SENTENCE_MODEL"
 DEFAULT_CACHE = Path.home() / ".cache" / "pairbench"
 
 
@@ -70,6 +71,7 @@ class RunConfig:
     cache_enabled: bool
     elmo_handle: str | None
     vectors: str | None
+    sentence_model: str | None
     corpus_files: tuple[str, ...]
     keras_backend: str
     command_line: str  # ``python -m bench ...`` as typed, passwords redacted
@@ -112,7 +114,7 @@ class RunConfig:
 
         profile = _profile(args)
         keras_backend = choose_backend(profile)
-        task_file_tasks = register_options(args.task_file, vectors_option(args))
+        task_file_tasks = register_options(args.task_file, vectors_option(args), sentence_model_option(args))
         tasks, backends, classifiers = selection(args.tasks or task_file_tasks or None, args.embeddings,
                                                  getattr(args, "classifiers", None))
         results_dir = Path(args.results_dir)
@@ -126,6 +128,7 @@ class RunConfig:
             own_storage=args.storage is None, data_dir=str(resolve_data_dir(args.data_dir)),
             cache_dir=str(Path(args.cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_CACHE).expanduser()),
             cache_enabled=not args.no_cache, elmo_handle=args.elmo_handle, vectors=vectors_option(args),
+            sentence_model=sentence_model_option(args),
             corpus_files=tuple(str(f) for f in corpus), keras_backend=keras_backend,
             command_line=" ".join(["python -m bench", *map(redact, argv)]),
             curves=_curve_options(args, results_dir, profile) if args.command == "curves" else None)
@@ -172,15 +175,24 @@ def vectors_option(args) -> str | None:
     return getattr(args, "vectors", None) or os.environ.get(VECTORS_ENV) or None
 
 
-def register_options(task_files, vectors: str | None) -> list[str]:
-    """Register what a command line adds to the registries: task files and a ``--vectors`` backend; the task
-    files' task names."""
+def sentence_model_option(args) -> str | None:
+    """``--sentence-model``, else ``$PAIRBENCH_SENTENCE_MODEL``."""
+    return getattr(args, "sentence_model", None) or os.environ.get(SENTENCE_MODEL_ENV) or None
+
+
+def register_options(task_files, vectors: str | None, sentence_model: str | None = None) -> list[str]:
+    """Register what a command line adds to the registries: task files, a ``--vectors`` backend and a
+    ``--sentence-model`` backend; the task files' task names."""
     from bench.data.tasks import register_task_files
 
     if vectors:
         from embeddings.word2vec import use_pretrained_vectors
 
         use_pretrained_vectors(vectors)
+    if sentence_model:
+        from embeddings.sentence_encoder import use_configured_model
+
+        use_configured_model(sentence_model, source=f"--sentence-model (or ${SENTENCE_MODEL_ENV})")
     return register_task_files(task_files)
 
 
@@ -213,7 +225,7 @@ def _curve_options(args, results_dir: Path, profile: Profile) -> CurveOptions:
 def register(config: RunConfig) -> None:
     """In a process started with a config (a worker, the pretraining child): register what the run's options
     added to the registries, as ``from_args`` did in the first process."""
-    register_options(config.task_files, config.vectors)
+    register_options(config.task_files, config.vectors, config.sentence_model)
 
 
 def prepare(config: RunConfig, training: bool = True):
@@ -223,7 +235,6 @@ def prepare(config: RunConfig, training: bool = True):
     settings. Returns the embedding cache."""
     import optuna
 
-    from embeddings import corpus
     from embeddings.cache import EmbeddingCache, use_cache
 
     cache = use_cache(EmbeddingCache(config.cache_dir, enabled=config.cache_enabled),
@@ -234,7 +245,6 @@ def prepare(config: RunConfig, training: bool = True):
         count_compilation()
         if config.cache_enabled:
             _jax_compilation_cache(cache.root / "jax")
-    corpus.configure(config.data_dir, [Path(f) for f in config.corpus_files])
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return cache
 

@@ -1,10 +1,20 @@
 """Run profiles: every size, budget and cap of a run, in one table.
 
-| profile | train / val / test docs per task | trials per pairing | epochs cap / patience | text window | repeats | Keras backend |
-|---|---|---|---|---|---|---|
-| smoke | 240 / 80 / 80 | 1 | 2 / 1 | 48 tokens | 1 | tensorflow |
-| standard | 2,000 / 500 / 1,000 | 6 | 30 / 3 | 100 tokens | 3 | jax |
-| full | all / all / all | 20 | 50 / 4 | 400 tokens | 5 | jax |
+| profile | train / val / test docs per task | trials per pairing | stopping | epochs cap / patience | text window | repeats | Keras backend |
+|---|---|---|---|---|---|---|---|
+| smoke | 240 / 80 / 80 | 1 | epochs | 2 / 1 epoch | 48 tokens | 1 | tensorflow |
+| standard | 2,000 / 500 / 1,000 | 6 | steps | 30 / 4 checks | 100 tokens | 3 | jax |
+| full | all / all / all | 20 | steps | 50 / 4 checks | 400 tokens | 5 | jax |
+
+Stopping. ``stopping="epochs"``: validation is checked after each epoch, ``patience`` epochs without a better
+check stop a fit, the pruner waits ``prune_warmup`` epochs (the rule before step counting; the smoke profile
+keeps it so its published scores stay bit-identical). ``stopping="steps"``: validation is checked every k
+optimiser steps, ``k = clamp(round(steps_per_epoch / checks_per_epoch), min_check_steps, max_check_steps)``
+(2 checks an epoch, k in [8, 64]: every 8 steps at 250 documents, about twice an epoch at 2,000, every 64
+steps at 40,000); ``patience_checks`` checks without a better one stop a fit once it has trained
+``min_steps`` steps; the pruner compares trials check by check after ``prune_warmup_checks`` checks; the
+epoch cap stays a safety cap (``max_epochs x steps_per_epoch`` steps). Either way the best check's weights
+are the fit's result (``models.keras_classifiers.StepRule``).
 """
 
 from __future__ import annotations
@@ -12,6 +22,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from bench.errors import BenchError
+
+STOPPING_RULES = ("steps", "epochs")
 
 
 @dataclass(frozen=True)
@@ -35,7 +47,30 @@ class Profile:
     # An epoch counts as better when it raises the validation score by more than this: a plateau's noise-level
     # gains stop the fit instead of running it to the cap.
     min_delta: float = 1e-3
-    prune_warmup: int = 3  # epochs every trial trains before the median pruner may stop it
+    prune_warmup: int = 3  # epochs every trial trains before the median pruner may stop it (stopping="epochs")
+    stopping: str = "steps"  # "steps" (checks every k optimiser steps) or "epochs" (see the module docstring)
+    checks_per_epoch: float = 2.0  # stopping="steps": aimed-at checks per epoch, k clamped to [min, max]_check_steps
+    min_check_steps: int = 8
+    max_check_steps: int = 64
+    patience_checks: int = 4  # checks without a better validation score before a fit stops
+    min_steps: int = 100  # optimiser steps every fit trains before patience may stop it
+    prune_warmup_checks: int = 5  # checks every trial trains before the median pruner may stop it
+
+    def __post_init__(self) -> None:
+        if self.stopping not in STOPPING_RULES:
+            raise BenchError(f"profile {self.name!r}: stopping={self.stopping!r}; expected one of "
+                             f"{', '.join(STOPPING_RULES)}")
+
+    @property
+    def step_rule(self) -> dict:
+        """The ``stopping="steps"`` settings, as the classifier reads them (``StepRule``)."""
+        return {k: getattr(self, k) for k in ("checks_per_epoch", "min_check_steps", "max_check_steps",
+                                              "patience_checks", "min_steps")}
+
+    @property
+    def pruner_warmup(self) -> int:
+        """Intermediate values (epochs or checks, by ``stopping``) a trial reports before it may be pruned."""
+        return self.prune_warmup_checks if self.stopping == "steps" else self.prune_warmup
 
     @property
     def max_sizes(self) -> dict[str, int | None]:
@@ -49,9 +84,9 @@ PROFILES = {
     p.name: p
     for p in [
         Profile("smoke", 240, 80, 80, trials=1, max_epochs=2, window=48, patience=1,
-                keras_backend="tensorflow", repeats=1, prune_warmup=1),
+                keras_backend="tensorflow", repeats=1, prune_warmup=1, stopping="epochs"),
         # The recurrent networks' cost grows with tokens x epochs; the window is the lever that keeps epochs
-        # affordable (README "Profiles" gives the share of tokens it keeps per task).
+        # affordable (the leaderboard summary and tasks.json give the share of tokens it keeps per task).
         Profile("standard", 2000, 500, 1000, trials=6, max_epochs=30, window=100, patience=3),
         Profile("full", None, None, None, trials=20, max_epochs=50, window=400, patience=4, repeats=5),
     ]

@@ -1,9 +1,9 @@
 """A small ELMo-architecture bidirectional language model, trained here and exported like TF Hub ELMo.
 
 The real ``google/elmo/3`` weights cannot be downloaded on machines without internet, so the ``elmo``
-backend can use a biLM pretrained on the benchmark's leak-guarded corpus (``embeddings.corpus``) instead. The architecture follows
-Peters et al. (2018), "Deep contextualized word representations", and its reference code (bilm-tf),
-scaled down:
+backend can use a biLM pretrained on the benchmark's leak-guarded corpus (``embeddings.corpus``) instead. The
+architecture follows Peters et al. (2018), "Deep contextualized word representations", and its reference code
+(bilm-tf), scaled down:
 
 - each token is spelled as UTF-8 bytes between begin- and end-of-word markers (ids 1-256 are bytes + 1,
   257/258 the sentence-boundary characters, 259/260 begin/end of word, 261 padding inside a word, 0 a
@@ -41,13 +41,14 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from embeddings.tokenize import tokenize
 
 VERSION = "1"
+SOFTMAXES = ("sampled", "full")
 # Character ids (bilm-tf's, after its +1 shift so that 0 marks a padding token).
 BOS_CHAR, EOS_CHAR, BOW_CHAR, EOW_CHAR, PAD_CHAR, N_CHARS = 257, 258, 259, 260, 261, 262
 # Word ids: 0 padding, then the unknown word and the sentence boundaries, then words by frequency.
@@ -74,8 +75,10 @@ class BiLMSettings:
     Training: ``window`` (tokens per training sequence, ELMo's 20 unroll steps), ``batch_size``,
     ``steps`` (Adam updates), ``learning_rate`` (the first step's; it decays linearly to a tenth by the
     last), ``dropout`` (on the LSTM inputs, ELMo 0.1),
-    ``num_sampled`` (negative samples of the sampled softmax, used when the vocabulary is more than
-    twice as large; ELMo 8,192 of 793k), ``eval_windows`` (held-out sequences, drawn with the seed, on
+    ``softmax`` ("sampled": a sampled softmax while training, ``num_sampled`` words drawn log-uniformly
+    over the frequency-sorted vocabulary with the log-Q correction and accidental hits removed, when the
+    vocabulary is more than twice as large; "full": the full softmax at every position, for comparison),
+    ``num_sampled`` (ELMo 8,192 of 793k), ``eval_windows`` (held-out sequences, drawn with the seed, on
     which perplexity is measured with the full softmax: a fixed sample keeps that cost bounded), ``seed``.
     """
 
@@ -97,14 +100,29 @@ class BiLMSettings:
     num_sampled: int = 1024
     eval_windows: int = 2000
     seed: int = 13
+    softmax: str = "sampled"
 
     def __post_init__(self) -> None:
-        problems = [f"{name}={getattr(self, name)!r} (expected >= {low})" for name, low in
-                    [("char_dim", 1), ("projection_dim", 1), ("cell_dim", 1), ("max_chars", 4), ("vocab_size", 8),
-                     ("window", 2), ("batch_size", 1), ("steps", 1), ("num_sampled", 1), ("eval_windows", 1)]
-                    if getattr(self, name) < low]
+        problems = [
+            f"{name}={getattr(self, name)!r} (expected >= {low})"
+            for name, low in [
+                ("char_dim", 1),
+                ("projection_dim", 1),
+                ("cell_dim", 1),
+                ("max_chars", 4),
+                ("vocab_size", 8),
+                ("window", 2),
+                ("batch_size", 1),
+                ("steps", 1),
+                ("num_sampled", 1),
+                ("eval_windows", 1),
+            ]
+            if getattr(self, name) < low
+        ]
         if not self.filters or any(w < 1 or n < 1 for w, n in self.filters):
             problems.append(f"filters={self.filters!r} (expected (width >= 1, count >= 1) pairs)")
+        if self.softmax not in SOFTMAXES:
+            problems.append(f"softmax={self.softmax!r} (expected one of {', '.join(SOFTMAXES)})")
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout={self.dropout!r} (expected 0 <= dropout < 1)")
         if problems:
@@ -114,18 +132,44 @@ class BiLMSettings:
         return asdict(self)
 
 
-# Picked by run profile (``tiny`` for unconfigured use and the tests); what each costs and reaches is in the
-# README's performance section.
+# Picked by run profile (``tiny`` for unconfigured use and the tests); what each costs and reaches is in
+# docs/performance.md and docs/corpus.md.
 PRESETS: dict[str, BiLMSettings] = {
-    "tiny": BiLMSettings(char_dim=8, filters=((1, 16), (2, 16), (3, 32)), n_highway=1, projection_dim=32,
-                         cell_dim=64, max_chars=16, vocab_size=2000, min_count=1, window=16, batch_size=32,
-                         steps=60, learning_rate=5e-3),
-    "smoke": BiLMSettings(char_dim=16, filters=((1, 32), (2, 32), (3, 64), (4, 64)), n_highway=1, projection_dim=64,
-                          cell_dim=128, vocab_size=8000, min_count=1, batch_size=32, steps=150, learning_rate=4e-3,
-                          num_sampled=512),
+    "tiny": BiLMSettings(
+        char_dim=8,
+        filters=((1, 16), (2, 16), (3, 32)),
+        n_highway=1,
+        projection_dim=32,
+        cell_dim=64,
+        max_chars=16,
+        vocab_size=2000,
+        min_count=1,
+        window=16,
+        batch_size=32,
+        steps=60,
+        learning_rate=5e-3,
+    ),
+    "smoke": BiLMSettings(
+        char_dim=16,
+        filters=((1, 32), (2, 32), (3, 64), (4, 64)),
+        n_highway=1,
+        projection_dim=64,
+        cell_dim=128,
+        vocab_size=8000,
+        min_count=1,
+        batch_size=32,
+        steps=150,
+        learning_rate=4e-3,
+        num_sampled=512,
+    ),
     "standard": BiLMSettings(batch_size=128, steps=2500),
-    "full": BiLMSettings(filters=((1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 256)), cell_dim=512,
-                         vocab_size=50000, steps=3000, num_sampled=2048),
+    "full": BiLMSettings(
+        filters=((1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 256)),
+        cell_dim=512,
+        vocab_size=50000,
+        steps=3000,
+        num_sampled=2048,
+    ),
 }
 
 
@@ -154,11 +198,13 @@ def label_of(report: dict) -> str:
     """How leaderboards name a biLM, from its report: ``biLM trained here, 4.4M params, 5.6M tokens, ppl 180``."""
     ppl, tokens = report.get("perplexity"), report.get("train_tokens") or 0
     size = f"{tokens / 1e6:.1f}M" if tokens >= 1e5 else f"{tokens / 1e3:.0f}k"
-    return (f"biLM trained here, {report['n_params'] / 1e6:.1f}M params, {size} tokens, "
-            f"ppl {'n/a' if ppl is None else f'{ppl:.0f}'}")
+    return (
+        f"biLM trained here, {report['n_params'] / 1e6:.1f}M params, {size} tokens, "
+        f"ppl {'n/a' if ppl is None else f'{ppl:.0f}'}"
+    )
 
 
-def _tf():
+def _tf() -> Any:
     import tensorflow as tf
 
     return tf
@@ -185,24 +231,37 @@ def _build_module(settings: BiLMSettings, vocab: list[str]):
     def zeros(shape, name, value=0.0):
         return tf.Variable(tf.fill(shape, value), name=name)
 
-    class BiLM(tf.Module):
+    class BiLM(tf.Module):  # type: ignore[name-defined]  # TensorFlow is imported lazily, inside this function
         def __init__(self):
             super().__init__(name="bilm")
             self.char_embedding = weight([N_CHARS, s.char_dim], "char_embedding", 1.0)
-            self.conv_w = [weight([w, s.char_dim, n], f"conv{w}_w", math.sqrt(1.0 / (w * s.char_dim)))
-                           for w, n in s.filters]
+            self.conv_w = [
+                weight([w, s.char_dim, n], f"conv{w}_w", math.sqrt(1.0 / (w * s.char_dim))) for w, n in s.filters
+            ]
             self.conv_b = [zeros([n], f"conv{w}_b") for w, n in s.filters]
             width = sum(n for _, n in s.filters)
-            self.highway = [(weight([width, width], f"highway{i}_carry_w"), zeros([width], f"highway{i}_carry_b"),
-                             weight([width, width], f"highway{i}_gate_w"), zeros([width], f"highway{i}_gate_b", -2.0))
-                            for i in range(s.n_highway)]
+            self.highway = [
+                (
+                    weight([width, width], f"highway{i}_carry_w"),
+                    zeros([width], f"highway{i}_carry_b"),
+                    weight([width, width], f"highway{i}_gate_w"),
+                    zeros([width], f"highway{i}_gate_b", -2.0),
+                )
+                for i in range(s.n_highway)
+            ]
             self.proj_w = weight([width, s.projection_dim], "projection_w")
             self.proj_b = zeros([s.projection_dim], "projection_b")
             # LSTM weights stacked over the two directions (index 0 forward, 1 backward).
             p, c = s.projection_dim, s.cell_dim
-            self.lstm = [(weight([2, p, 4 * c], f"lstm{l}_input_w"), weight([2, p, 4 * c], f"lstm{l}_state_w"),
-                          zeros([2, 1, 4 * c], f"lstm{l}_b"), weight([2, c, p], f"lstm{l}_projection_w"))
-                         for l in (1, 2)]
+            self.lstm = [
+                (
+                    weight([2, p, 4 * c], f"lstm{k}_input_w"),
+                    weight([2, p, 4 * c], f"lstm{k}_state_w"),
+                    zeros([2, 1, 4 * c], f"lstm{k}_b"),
+                    weight([2, c, p], f"lstm{k}_projection_w"),
+                )
+                for k in (1, 2)
+            ]
             self.softmax_w = weight([len(vocab) + FIRST_WORD_ID, p], "softmax_w")
             self.softmax_b = zeros([len(vocab) + FIRST_WORD_ID], "softmax_b")
             self.scalar_mix = tf.Variable(tf.zeros([3]), name="elmo_scalar_mix")  # softmax-normalised
@@ -216,8 +275,10 @@ def _build_module(settings: BiLMSettings, vocab: list[str]):
             pos = tf.range(s.max_chars - 2)
             body = tf.where(pos < length[..., None], raw, PAD_CHAR)
             shape = tf.shape(body)[:-1]
-            ids = tf.concat([tf.fill(tf.concat([shape, [1]], 0), BOW_CHAR), body,
-                             tf.fill(tf.concat([shape, [1]], 0), PAD_CHAR)], axis=-1)
+            ids = tf.concat(
+                [tf.fill(tf.concat([shape, [1]], 0), BOW_CHAR), body, tf.fill(tf.concat([shape, [1]], 0), PAD_CHAR)],
+                axis=-1,
+            )
             ids = tf.where(tf.range(s.max_chars) == length[..., None] + 1, EOW_CHAR, ids)
             return tf.where((tf.strings.length(tokens) > 0)[..., None], ids, 0)
 
@@ -238,8 +299,10 @@ def _build_module(settings: BiLMSettings, vocab: list[str]):
             """[B, T, C] character ids -> [B, T, projection_dim] (layer 0)."""
             batch, length = tf.shape(char_ids)[0], tf.shape(char_ids)[1]
             x = tf.nn.embedding_lookup(self.char_embedding, tf.reshape(char_ids, [-1, s.max_chars]))
-            pooled = [tf.nn.relu(tf.reduce_max(tf.nn.conv1d(x, w, 1, "VALID") + b, axis=1))
-                      for w, b in zip(self.conv_w, self.conv_b)]
+            pooled = [
+                tf.nn.relu(tf.reduce_max(tf.nn.conv1d(x, w, 1, "VALID") + b, axis=1))
+                for w, b in zip(self.conv_w, self.conv_b)
+            ]
             h = tf.concat(pooled, axis=-1)
             for carry_w, carry_b, gate_w, gate_b in self.highway:
                 gate = tf.sigmoid(h @ gate_w + gate_b)
@@ -303,9 +366,15 @@ def _build_module(settings: BiLMSettings, vocab: list[str]):
             h = tf.concat([tf.boolean_mask(fwd_h, fwd_mask), tf.boolean_mask(bwd_h, fwd_mask)], 0)
             y = tf.concat([tf.boolean_mask(fwd_y, fwd_mask), tf.boolean_mask(bwd_y, fwd_mask)], 0)
             if sampled:
-                losses = tf.nn.sampled_softmax_loss(self.softmax_w, self.softmax_b, tf.cast(y[:, None], tf.int64), h,
-                                                    num_sampled=s.num_sampled, num_classes=self.softmax_b.shape[0],
-                                                    seed=s.seed)
+                losses = tf.nn.sampled_softmax_loss(
+                    self.softmax_w,
+                    self.softmax_b,
+                    tf.cast(y[:, None], tf.int64),
+                    h,
+                    num_sampled=s.num_sampled,
+                    num_classes=self.softmax_b.shape[0],
+                    seed=s.seed,
+                )
             else:
                 logits = tf.matmul(h, self.softmax_w, transpose_b=True) + self.softmax_b
                 losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
@@ -324,24 +393,31 @@ def _build_module(settings: BiLMSettings, vocab: list[str]):
             mask = tf.cast(tf.sequence_mask(n_tokens, length), tf.float32)[:, :, None]
 
             def strip(t):  # drop <S> and </S>, zero the padding
-                return t[:, 1:length + 1] * mask
+                return t[:, 1 : length + 1] * mask
 
             word_emb = strip(layer0)
             lstm1 = strip(tf.concat([layer1[0], layer1[1]], -1))
             lstm2 = strip(tf.concat([layer2[0], layer2[1]], -1))
             weights = tf.nn.softmax(self.scalar_mix)
-            elmo = self.gamma * (weights[0] * tf.concat([word_emb, word_emb], -1) + weights[1] * lstm1
-                                 + weights[2] * lstm2)
+            elmo = self.gamma * (
+                weights[0] * tf.concat([word_emb, word_emb], -1) + weights[1] * lstm1 + weights[2] * lstm2
+            )
             count = tf.maximum(tf.cast(n_tokens, tf.float32), 1.0)[:, None]
-            return {"elmo": elmo, "default": tf.reduce_sum(elmo, axis=1) / count, "word_emb": word_emb,
-                    "lstm_outputs1": lstm1, "lstm_outputs2": lstm2, "sequence_len": n_tokens}
+            return {
+                "elmo": elmo,
+                "default": tf.reduce_sum(elmo, axis=1) / count,
+                "word_emb": word_emb,
+                "lstm_outputs1": lstm1,
+                "lstm_outputs2": lstm2,
+                "sequence_len": n_tokens,
+            }
 
     return BiLM()
 
 
 def _windows(token_lists: list[list[str]], window: int) -> list[list[str]]:
     """Documents cut into training sequences of at most ``window`` tokens (each gets <S> ... </S>)."""
-    return [toks[i:i + window] for toks in token_lists for i in range(0, len(toks), window) if toks[i:i + window]]
+    return [toks[i : i + window] for toks in token_lists for i in range(0, len(toks), window) if toks[i : i + window]]
 
 
 class _Batches:
@@ -376,25 +452,35 @@ def _perplexity(eval_step, batches: _Batches | None, batch_size: int) -> float |
     total = count = 0.0
     order = np.argsort(batches.lengths, kind="stable")
     for start in range(0, len(order), batch_size):
-        loss, n = eval_step(*batches.take(order[start:start + batch_size]))
+        loss, n = eval_step(*batches.take(order[start : start + batch_size]))
         total, count = total + float(loss), count + float(n)
     return float(math.exp(total / max(count, 1.0)))
 
 
 class TrainedBiLM(NamedTuple):
-    module: object  # the tf.Module; ``module.default`` is the ELMo-style signature
+    module: Any  # the tf.Module; ``module.default`` is the ELMo-style signature
     vocabulary: list[str]  # words by id, from FIRST_WORD_ID on
     report: BiLMReport
 
 
-def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: list[str] | None = None,
-               log=None) -> TrainedBiLM:
-    """Train a biLM on ``texts`` (training text only); perplexity is measured on ``validation_texts``.
+class _Training(NamedTuple):
+    module: object
+    vocabulary: list[str]
+    train_tokens: list[list[str]]
+    train: _Batches
+    held_out: _Batches | None
+    train_step: object  # tf.function(chars, words, lengths) -> mean training loss, one Adam update
+    eval_step: object  # tf.function(chars, words, lengths) -> (summed full-softmax loss, words)
 
-    Returns the module, its vocabulary and a ``BiLMReport``. ``log`` (e.g. ``print``) receives progress lines.
-    """
+
+def uses_sampled_softmax(settings: BiLMSettings, classes: int) -> bool:
+    """Whether training uses the sampled softmax: ``softmax="sampled"`` and more than ``2 x num_sampled`` words."""
+    return settings.softmax == "sampled" and classes > 2 * settings.num_sampled
+
+
+def _prepare(texts: list[str], settings: BiLMSettings, validation_texts: list[str] | None) -> _Training:
+    """Vocabulary, module, training and held-out sequences, and the compiled train and eval steps."""
     tf = _tf()
-    started = time.perf_counter()
     tf.random.set_seed(settings.seed)
     train_tokens = [tokenize(t) for t in texts]
     if not any(train_tokens):
@@ -410,21 +496,28 @@ def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: li
             pick = np.random.default_rng(settings.seed).choice(len(windows), settings.eval_windows, replace=False)
             windows = [windows[i] for i in sorted(pick)]
         held_out = _Batches(module, windows, word_id, settings.window)
-    spec = [tf.TensorSpec([None, None, None], tf.int32), tf.TensorSpec([None, None], tf.int32),
-            tf.TensorSpec([None], tf.int32)]
+    spec = [
+        tf.TensorSpec([None, None, None], tf.int32),
+        tf.TensorSpec([None, None], tf.int32),
+        tf.TensorSpec([None], tf.int32),
+    ]
 
     @tf.function(input_signature=spec)
     def eval_step(chars, words, lengths):
         return module.loss(chars, words, lengths, training=False, sampled=False)
 
-    before = _perplexity(eval_step, held_out, EVAL_BATCH)
+    train_step = tf.function(_train_step(module, settings), input_signature=spec)
+    return _Training(module, vocab, train_tokens, train, held_out, train_step, eval_step)
 
-    sampled = module.softmax_b.shape[0] > 2 * settings.num_sampled
+
+def _train_step(module, settings: BiLMSettings):
+    """One Adam update on a batch (the Python function; ``_prepare`` compiles it)."""
+    tf = _tf()
+    sampled = uses_sampled_softmax(settings, module.softmax_b.shape[0])
     optimizer_vars = [v for v in module.trainable_variables if v is not module.scalar_mix and v is not module.gamma]
     slots = [(tf.Variable(tf.zeros_like(v)), tf.Variable(tf.zeros_like(v))) for v in optimizer_vars]
     step_var = tf.Variable(0.0)
 
-    @tf.function(input_signature=spec)
     def train_step(chars, words, lengths):
         with tf.GradientTape() as tape:
             total, count = module.loss(chars, words, lengths, training=True, sampled=sampled)
@@ -434,7 +527,7 @@ def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: li
         step_var.assign_add(1.0)
         # Adam's bias correction, and a linear decay to a tenth of the rate by the last step.
         decay = 1.0 - 0.9 * (step_var - 1.0) / max(1.0, settings.steps - 1.0)
-        lr = settings.learning_rate * decay * tf.sqrt(1.0 - 0.999 ** step_var) / (1.0 - 0.9 ** step_var)
+        lr = settings.learning_rate * decay * tf.sqrt(1.0 - 0.999**step_var) / (1.0 - 0.9**step_var)
         for var, grad, (m, v) in zip(optimizer_vars, grads, slots):  # Adam written out: Keras 3 here may run on JAX
             if isinstance(grad, tf.IndexedSlices):
                 grad = tf.convert_to_tensor(grad)
@@ -443,30 +536,44 @@ def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: li
             var.assign_sub(lr * m / (tf.sqrt(v) + 1e-8))
         return loss
 
+    return train_step
+
+
+def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: list[str] | None = None,
+               log=None) -> TrainedBiLM:
+    """Train a biLM on ``texts`` (training text only); perplexity is measured on ``validation_texts``.
+
+    Returns the module, its vocabulary and a ``BiLMReport``. ``log`` (e.g. ``print``) receives progress lines.
+    """
+    started = time.perf_counter()
+    t = _prepare(texts, settings, validation_texts)
+    before = _perplexity(t.eval_step, t.held_out, EVAL_BATCH)
     rng = np.random.default_rng(settings.seed)
     losses: list[float] = []
     curve: list[float] = []
     held_out_curve: list[float] = []
     chunk = max(1, settings.steps // 10)
     for step in range(settings.steps):
-        rows = rng.integers(0, len(train), settings.batch_size)
-        losses.append(float(train_step(*train.take(rows))))
+        rows = rng.integers(0, len(t.train), settings.batch_size)
+        losses.append(float(t.train_step(*t.train.take(rows))))
         if (step + 1) % chunk == 0 or step + 1 == settings.steps:
             curve.append(round(float(np.mean(losses[-chunk:])), 4))
-            ppl = _perplexity(eval_step, held_out, EVAL_BATCH)
+            ppl = _perplexity(t.eval_step, t.held_out, EVAL_BATCH)
             if ppl is not None:
                 held_out_curve.append(round(ppl, 2))
             if log:
-                log(f"biLM step {step + 1}/{settings.steps}: training loss {curve[-1]:.3f}"
+                log(
+                    f"biLM step {step + 1}/{settings.steps}: training loss {curve[-1]:.3f}"
                     + ("" if ppl is None else f", held-out perplexity {ppl:.1f}")
-                    + f" ({time.perf_counter() - started:.0f} s)")
+                    + f" ({time.perf_counter() - started:.0f} s)"
+                )
     after = held_out_curve[-1] if held_out_curve else None
-    n_params = int(sum(np.prod(v.shape) for v in module.trainable_variables))
-    report = BiLMReport(settings.as_dict(), n_params, len(vocab) + FIRST_WORD_ID,
-                        int(sum(len(t) for t in train_tokens)), int(held_out.lengths.sum()) if held_out else 0,
+    n_params = int(sum(np.prod(v.shape) for v in t.module.trainable_variables))
+    report = BiLMReport(settings.as_dict(), n_params, len(t.vocabulary) + FIRST_WORD_ID,
+                        int(sum(len(x) for x in t.train_tokens)), int(t.held_out.lengths.sum()) if t.held_out else 0,
                         None if after is None else round(after, 2), None if before is None else round(before, 2),
                         curve, held_out_curve, round(time.perf_counter() - started, 2))
-    return TrainedBiLM(module, vocab, report)
+    return TrainedBiLM(t.module, t.vocabulary, report)
 
 
 def export_bilm(trained: TrainedBiLM, directory: str | os.PathLike) -> Path:
@@ -475,22 +582,32 @@ def export_bilm(trained: TrainedBiLM, directory: str | os.PathLike) -> Path:
     directory = Path(directory)
     tf.saved_model.save(trained.module, str(directory), signatures={"default": trained.module.default})
     (directory / "bilm_report.json").write_text(json.dumps(asdict(trained.report), indent=1), encoding="utf-8")
-    (directory / "vocab.txt").write_text("\n".join(["<pad>", "<unk>", "<S>", "</S>", *trained.vocabulary]) + "\n",
-                                         encoding="utf-8")
+    (directory / "vocab.txt").write_text(
+        "\n".join(["<pad>", "<unk>", "<S>", "</S>", *trained.vocabulary]) + "\n", encoding="utf-8"
+    )
     return directory
 
 
 def corpus_key(texts: list[str], settings: BiLMSettings) -> str:
     """Hash of the training corpus (and the validation texts that set the reported perplexity) + settings."""
-    digest = hashlib.sha256(json.dumps(["bilm", VERSION, settings.as_dict()], sort_keys=True).encode())
+    keyed = settings.as_dict()
+    if keyed["softmax"] == "sampled":  # the setting came after cached exports: its default keeps their keys
+        del keyed["softmax"]
+    digest = hashlib.sha256(json.dumps(["bilm", VERSION, keyed], sort_keys=True).encode())
     for text in texts:
         digest.update(text.encode("utf-8"))
         digest.update(b"\x1f")
     return digest.hexdigest()
 
 
-def trained_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: list[str] | None = None,
-                 root: str | os.PathLike | None = None, log=None) -> tuple[Path, dict]:
+def trained_bilm(
+    texts: list[str],
+    settings: BiLMSettings,
+    *,
+    validation_texts: list[str] | None = None,
+    root: str | os.PathLike | None = None,
+    log=None,
+) -> tuple[Path, dict]:
     """The export directory of a biLM trained on ``texts`` (trained and exported first unless cached).
 
     The export lives at ``<root>/elmo-bilm-<hash of texts, validation texts and settings>/``, built in a
@@ -523,8 +640,13 @@ def _root(root: str | os.PathLike | None) -> Path:
     return Path(root)
 
 
-def is_trained(texts: list[str], settings: BiLMSettings, *, validation_texts: list[str] | None = None,
-               root: str | os.PathLike | None = None) -> bool:
+def is_trained(
+    texts: list[str],
+    settings: BiLMSettings,
+    *,
+    validation_texts: list[str] | None = None,
+    root: str | os.PathLike | None = None,
+) -> bool:
     """Whether ``trained_bilm`` with these arguments would read an export instead of training."""
     from embeddings.cache import pretraining_cache
 
@@ -555,5 +677,16 @@ def _train_and_export(key: str, target: Path, texts, settings, validation_texts,
     return _TRAINED[key]
 
 
-__all__ = ["BiLMSettings", "BiLMReport", "PRESETS", "TrainedBiLM", "train_bilm", "export_bilm", "trained_bilm", "is_trained",
-           "corpus_key", "label_of", "vocabulary_of"]
+__all__ = [
+    "BiLMSettings",
+    "BiLMReport",
+    "PRESETS",
+    "TrainedBiLM",
+    "train_bilm",
+    "export_bilm",
+    "trained_bilm",
+    "is_trained",
+    "corpus_key",
+    "label_of",
+    "vocabulary_of",
+]

@@ -18,8 +18,8 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -81,8 +81,10 @@ class EmbeddingCache:
                 file = entry / f"{name}.npy"
                 if file.stat().st_size != meta["bytes"] or file_sha256(file) != meta["sha256"]:
                     raise ValueError(f"{file.name} does not match its checksum")
-                mmap = "r" if meta["bytes"] > MMAP_BYTES else None
-                arrays[name] = np.load(file, allow_pickle=False, mmap_mode=mmap)
+                if meta["bytes"] > MMAP_BYTES:  # large arrays are read as the classifier needs them
+                    arrays[name] = np.load(file, allow_pickle=False, mmap_mode="r")
+                else:
+                    arrays[name] = np.load(file, allow_pickle=False)
             return arrays
         except (OSError, ValueError, KeyError) as exc:
             warnings.warn(f"embedding cache entry {entry} is corrupt ({exc}); recomputing it", stacklevel=3)
@@ -94,7 +96,7 @@ class EmbeddingCache:
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=f".{key[:12]}.", suffix=".tmp"))
         try:
-            manifest = {"arrays": {}}
+            manifest: dict[str, dict] = {"arrays": {}}
             for name, array in arrays.items():
                 file = tmp / f"{name}.npy"
                 np.save(file, np.asarray(array), allow_pickle=False)

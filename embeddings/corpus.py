@@ -1,39 +1,91 @@
 """The pretraining corpus: unlabelled in-domain text for word2vec and the biLM, guarded against leaks.
 
-What goes in, in this order (labels are never read):
-- the training split (the fixed hash split of ``bench.data.tasks``, whole, not a profile's subset) of every
-  dataset a task reads, one document per row (its text fields joined, as the tasks join them);
-- every row of each unlabelled-for-this-purpose dataset (``UNLABELLED``: the 240,000 ``so_lang4_titles``);
-- each ``--corpus`` file a user passes: UTF-8 text, one document per line.
+The caller says what to read (``CorpusRequest``; the benchmark builds it from a run's tasks, data
+directories and ``--corpus`` files: ``bench.data.corpus_sources``): the sources, in order, each a name, a
+role (``ROLES``) and a reader of its documents (text fields; labels are never read), and the guarded sets,
+the validation and test documents of each task's dataset. Sources that could not be read (a built-in
+dataset absent from the data directory) are named in ``missing``.
 
-The leak guard drops a corpus document when its normalised text, or its normalised title, equals the
-normalised text or title of any validation or test document of any dataset a task reads (datasets share
-Stack Overflow questions: a title in one file's training split can be another file's test document).
-Duplicates (same normalised text) are kept once. A fixed 1% of the documents (by a hash of the text) is
-held out of the biLM's training to measure its perplexity.
+The leak guard drops a corpus document when its text, or its title (its ``title`` field), is a near-duplicate (``embeddings.near_duplicates``: lower-cased word
+sets without punctuation or tokenisation artefacts, Jaccard >= 0.8) of the text or title of any guarded
+document; exact matches (normalised text equal) are counted apart, as the guard before near-duplicates
+counted them. Datasets share Stack Overflow questions: a title in one file's training split can be another
+file's test document. Duplicates (same normalised text) are kept once. A fixed 1% of the documents (by a
+hash of the text) is held out of the biLM's training to measure its perplexity.
 
-The corpus depends only on the files (content hashes), never on which tasks, backends or profile a run
-selects; it is built once and kept in the embedding cache. ``summary`` is what ``results/<profile>/corpus.json``
-holds: ``documents``, ``tokens``, ``sources`` (file, documents, tokens, dropped_by_leak_guard,
-duplicates_dropped each), ``dropped_by_leak_guard`` (per source), ``held_out`` and ``sha256`` of the content.
+The corpus is built once per content and kept in the embedding cache: its key covers each source's and
+guarded set's identity (file hashes, how they are read and split), the guard's rules and this module's
+version. ``summary`` is what ``results/<profile>/corpus.json`` holds: ``documents``, ``tokens``, ``sources``
+(file, role, documents, tokens, dropped_by_leak_guard = dropped_exact + dropped_near_duplicate,
+duplicates_dropped each), ``dropped_by_leak_guard`` (per source), ``missing``, ``guarded`` (per guarded set:
+its documents and how many corpus documents it dropped), ``leak_guard`` (rules, keys, seconds spent indexing and matching),
+``held_out`` and ``sha256`` of the content.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-from dataclasses import dataclass
-from pathlib import Path
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.errors import BenchError
+from embeddings import near_duplicates
 
-VERSION = "1"
-CORPUS_ENV = "PAIRBENCH_CORPUS"  # extra corpus files, separated by os.pathsep (the CLI's --corpus adds to it)
+VERSION = "2"
 HELD_OUT_PERCENT = 1
+ROLES = ("training split", "unlabelled", "corpus file")
 _SEPARATOR = "\x1e"  # between documents in the cached blob (removed from the texts themselves)
+
+Documents = Callable[[], Iterable[dict[str, str]]]  # text fields of each document, in order
+
+
+class CorpusError(ValueError):
+    """A corpus that cannot be built: empty, or a corpus file (``source``, its name) left without documents."""
+
+    def __init__(self, message: str, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+@dataclass(frozen=True)
+class CorpusSource:
+    """One input of the corpus: ``name`` as corpus.json lists it, a role of ``ROLES``, ``identity``
+    (JSON-able: what its content and reading depend on, e.g. file hashes) and ``read``."""
+
+    name: str
+    role: str
+    identity: object
+    read: Documents = field(compare=False)
+
+
+@dataclass(frozen=True)
+class GuardedSet:
+    """Documents no corpus document may duplicate (a dataset's validation and test splits)."""
+
+    name: str
+    identity: object
+    read: Documents = field(compare=False)
+
+
+@dataclass(frozen=True)
+class CorpusRequest:
+    """What a corpus is built from; ``missing``: sources named in the summary that could not be read."""
+
+    sources: tuple[CorpusSource, ...]
+    guarded: tuple[GuardedSet, ...]
+    missing: tuple[str, ...] = ()
+
+    def key(self) -> str:
+        """The content address of the corpus this request builds."""
+        from embeddings.cache import content_key
+
+        identity = {"sources": [[s.name, s.role, s.identity] for s in self.sources],
+                    "guarded": [[g.name, g.identity] for g in self.guarded], "missing": list(self.missing),
+                    "held_out_percent": HELD_OUT_PERCENT, "guard": near_duplicates.IDENTITY}
+        return content_key("corpus", VERSION, identity, [])
 
 
 @dataclass
@@ -53,82 +105,20 @@ class Corpus:
         return [t for t, h in zip(self.texts, self.held_out) if h]
 
 
-_CONFIG: dict = {"data_dir": None, "files": ()}
-_BUILT: dict[str, Corpus] = {}  # sources key -> corpus, so a process builds or loads it once
+_BUILT: dict[str, Corpus] = {}  # request key -> corpus, so a process builds or loads it once
 
 
-def configure(data_dir: str | os.PathLike | None, files: list[str | os.PathLike] = ()) -> None:
-    """Where the corpus comes from for every later ``current()``: the data directory, plus ``files``."""
-    _CONFIG.update(data_dir=None if data_dir is None else Path(data_dir), files=tuple(Path(f) for f in files))
+def build_corpus(request: CorpusRequest) -> Corpus:
+    """The guarded corpus ``request`` describes, from the embedding cache when built before; raises
+    ``CorpusError`` when no document survives or a corpus file is left without any."""
+    from embeddings.cache import pretraining_cache
 
-
-def configured_files() -> tuple[Path, ...]:
-    return _CONFIG["files"]
-
-
-def current() -> Corpus:
-    """The configured corpus (data directory from ``configure``, else ``$PAIRBENCH_DATA_DIR``; extra files
-    from ``configure``, else ``$PAIRBENCH_CORPUS``)."""
-    from bench.data.datafiles import resolve_data_dir
-
-    data_dir = resolve_data_dir(_CONFIG["data_dir"])
-    files = _CONFIG["files"] or tuple(Path(f) for f in os.environ.get(CORPUS_ENV, "").split(os.pathsep) if f)
-    return build_corpus(data_dir, files)
-
-
-def check_corpus_file(path: str | os.PathLike) -> Path:
-    """A ``--corpus`` file that exists, is readable and is UTF-8; else a one-line ``BenchError`` naming it."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise BenchError(f"--corpus {file}: no such file")
-    try:
-        with open(file, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise BenchError(f"--corpus {file}: cannot read it ({exc.strerror or exc})") from exc
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise BenchError(f"--corpus {file}: not UTF-8 (line {line}, byte {exc.start}); convert it, e.g. "
-                         f"iconv -f latin1 -t utf-8") from exc
-    return file
-
-
-def task_datasets() -> list:
-    """Datasets some task evaluates on (their validation and test documents are what the guard protects)."""
-    from bench.data.tasks import TASKS
-
-    unique = {t.dataset.identity or t.dataset.name: t.dataset for t in TASKS.values()}
-    return sorted(unique.values(), key=lambda d: (d.name, d.identity))
-
-
-def build_corpus(data_dir: Path, files: tuple[Path, ...] = ()) -> Corpus:
-    """The guarded corpus of ``data_dir`` (+ ``files``), from the embedding cache when built before."""
-    from bench.data.datafiles import data_path
-    from bench.data.tasks import UNLABELLED
-    from embeddings.cache import content_key, file_sha256, pretraining_cache
-
-    files = tuple(check_corpus_file(f) for f in files)
-    datasets = task_datasets()
-    unlabelled = list(UNLABELLED.values())
-    sources = []
-    for d in datasets + unlabelled:
-        for name in d.files.values():
-            path = data_path(data_dir, name)
-            if not path.is_file():
-                raise BenchError(f"missing data file {name} in {data_dir}: the pretraining corpus reads every "
-                                 f"task's dataset (pass --data-dir DIR or set PAIRBENCH_DATA_DIR)")
-            sources.append((name, file_sha256(path)))
-    sources += [(str(f.resolve()), file_sha256(f)) for f in files]
-    identity = {"sources": sources, "held_out_percent": HELD_OUT_PERCENT,
-                "guarded": [d.identity or d.name for d in datasets], "unlabelled": [d.name for d in unlabelled]}
-    key = content_key("corpus", VERSION, identity, [])
+    key = request.key()
     if key in _BUILT:
         return _BUILT[key]
 
     def compute() -> dict[str, np.ndarray]:
-        texts, summary = _assemble(data_dir, datasets, unlabelled, files)
+        texts, summary = _assemble(request)
         blob = _SEPARATOR.join(texts).encode("utf-8")
         held = np.array([_held_out(t) for t in texts], dtype=bool)
         summary["held_out"] = {"documents": int(held.sum()),
@@ -149,93 +139,107 @@ def _held_out(text: str) -> bool:
     return int.from_bytes(digest[:8], "big") % 100 < HELD_OUT_PERCENT
 
 
-def _keys(fields: dict[str, str]) -> tuple[str, str | None]:
-    """(normalised text, normalised title or None) of a document's text fields."""
-    from bench.data.tasks import normalise
-
-    text = normalise("\n".join(fields.values()))
-    title = fields.get("title")
-    return text, (normalise(title) if title is not None else None)
+def normalise(text: str) -> str:
+    """Lower case, whitespace collapsed: the exact-duplicate key (as the tasks de-duplicate)."""
+    return " ".join(text.lower().split())
 
 
-def guarded_keys(data_dir: Path, datasets: list) -> set[str]:
-    """Normalised texts and titles of every validation and test document of ``datasets``."""
-    return _guard(_read_documents(data_dir, datasets))
+def _texts_of(fields: dict[str, str]) -> tuple[str, str | None]:
+    """(text, title or None) of a document's text fields: the fields joined as the tasks join them."""
+    return "\n".join(fields.values()), fields.get("title")
 
 
-def _read_documents(data_dir: Path, datasets: list) -> dict[str, list[tuple[dict, str]]]:
-    """Each dataset's documents (text fields) with the split its tasks put them in, read once."""
-    from bench.data.datafiles import read_documents
-    from bench.data.tasks import split_for
+class LeakGuard:
+    """The texts and titles of every guarded document, matched exactly and as near-duplicates."""
 
-    return {d.identity or d.name: [(fields, split_for(d, "\n".join(fields.values()), given))
-                                   for fields, _, given in read_documents(d, data_dir)]
-            for d in datasets}
+    def __init__(self, guarded: tuple[GuardedSet, ...]) -> None:
+        self.exact: dict[str, int] = {}  # normalised text or title -> guarded set
+        keys, owners, self.documents = [], [], {}
+        for n, guarded_set in enumerate(guarded):
+            count = 0
+            for fields in guarded_set.read():
+                count += 1
+                for text in filter(None, _texts_of(fields)):
+                    self.exact.setdefault(normalise(text), n)
+                    keys.append(near_duplicates.word_set(text))
+                    owners.append(n)
+            self.documents[guarded_set.name] = count
+        self.exact.pop("", None)
+        self.names = [g.name for g in guarded]
+        self.owners = owners
+        started = time.perf_counter()
+        self.index = near_duplicates.NearDuplicateIndex(keys)
+        self.seconds = time.perf_counter() - started  # building the index (reading the documents not counted)
+
+    def match(self, texts: Iterable[str]) -> tuple[str, str] | None:
+        """(``"exact"`` or ``"near_duplicate"``, guarded set) when one of ``texts`` is guarded, else None."""
+        texts = list(dict.fromkeys(t for t in texts if t))  # a title-only document's title is its text
+        for text in texts:
+            owner = self.exact.get(normalise(text))
+            if owner is not None:
+                return "exact", self.names[owner]
+        for text in texts:
+            found = self.index.find(near_duplicates.word_set(text))
+            if found is not None:
+                return "near_duplicate", self.names[self.owners[found]]
+        return None
 
 
-def _guard(documents: dict[str, list[tuple[dict, str]]]) -> set[str]:
-    guard: set[str] = set()
-    for docs in documents.values():
-        for fields, split in docs:
-            if split != "train":
-                text, title = _keys(fields)
-                guard.add(text)
-                if title:
-                    guard.add(title)
-    guard.discard("")
-    return guard
-
-
-def _assemble(data_dir: Path, datasets: list, unlabelled: list, files: tuple[Path, ...]):
-    from bench.data.datafiles import read_documents
+def _assemble(request: CorpusRequest) -> tuple[list[str], dict]:
     from embeddings.tokenize import tokenize
 
-    documents = _read_documents(data_dir, datasets)
-    guard = _guard(documents)
+    guard = LeakGuard(request.guarded)
+    guard_seconds = guard.seconds
     seen: set[str] = set()
     texts: list[str] = []
-    per_source = []
-
-    def add(name: str, documents) -> None:
-        kept = dropped = duplicates = tokens = 0
-        for fields in documents:
-            text, title = _keys(fields)
-            if not text:
+    per_source, dropped_by = [], {name: 0 for name in guard.names}
+    for source in request.sources:
+        counts = {"documents": 0, "tokens": 0, "dropped_exact": 0, "dropped_near_duplicate": 0,
+                  "duplicates_dropped": 0}
+        for fields in source.read():
+            text, title = _texts_of(fields)
+            key = normalise(text)
+            if not key:
                 continue
-            if text in guard or (title and title in guard):
-                dropped += 1
+            clock = time.perf_counter()
+            matched = guard.match((text, title))
+            guard_seconds += time.perf_counter() - clock
+            if matched:
+                counts[f"dropped_{matched[0]}"] += 1
+                dropped_by[matched[1]] += 1
                 continue
-            if text in seen:
-                duplicates += 1
+            if key in seen:
+                counts["duplicates_dropped"] += 1
                 continue
-            seen.add(text)
-            joined = "\n".join(fields.values()).replace(_SEPARATOR, " ")
+            seen.add(key)
+            joined = text.replace(_SEPARATOR, " ")
             texts.append(joined)
-            kept += 1
-            tokens += len(tokenize(joined))
-        per_source.append({"file": name, "documents": kept, "tokens": tokens, "dropped_by_leak_guard": dropped,
-                           "duplicates_dropped": duplicates})
-
-    for dataset in datasets:
-        add(dataset.filename, (fields for fields, split in documents[dataset.identity or dataset.name] if split == "train"))
-    for dataset in unlabelled:
-        add(dataset.filename, (fields for fields, _, _ in read_documents(dataset, data_dir)))
-    for file in files:
-        with open(file, encoding="utf-8") as handle:
-            add(str(file), ({"text": line.rstrip("\n")} for line in handle))
+            counts["documents"] += 1
+            counts["tokens"] += len(tokenize(joined))
+        if source.role == "corpus file" and counts["documents"] == 0:
+            raise CorpusError("no document (one per line) left after removing empty lines, duplicates and guarded "
+                              "ones", source.name)
+        per_source.append({"file": source.name, "role": source.role, **counts,
+                           "dropped_by_leak_guard": counts["dropped_exact"] + counts["dropped_near_duplicate"]})
     if not texts:
-        raise BenchError(f"the pretraining corpus is empty: no document of {', '.join(s['file'] for s in per_source)} "
-                         f"survived the leak guard")
-    empty = [s["file"] for s in per_source[len(datasets) + len(unlabelled):] if s["documents"] == 0]
-    if empty:
-        raise BenchError(f"--corpus {empty[0]}: no document (one per line) left after removing empty lines, "
-                         f"duplicates and guarded ones")
+        raise CorpusError(f"the pretraining corpus is empty: no document of "
+                          f"{', '.join(s['file'] for s in per_source) or 'any source'} survived the leak guard"
+                          + (f" (missing: {', '.join(request.missing)})" if request.missing else ""))
+    return texts, _summary(texts, per_source, request, guard, dropped_by, guard_seconds)
+
+
+def _summary(texts: list[str], per_source: list[dict], request: CorpusRequest, guard: LeakGuard,
+             dropped_by: dict[str, int], seconds: float) -> dict:
     digest = hashlib.sha256()
     for text in texts:
         digest.update(text.encode("utf-8"))
         digest.update(b"\x1f")
-    summary = {"version": VERSION, "documents": len(texts), "tokens": sum(s["tokens"] for s in per_source),
-               "sources": per_source,
-               "dropped_by_leak_guard": {s["file"]: s["dropped_by_leak_guard"] for s in per_source},
-               "guarded_keys": len(guard), "sha256": digest.hexdigest()}
-    return texts, summary
+    return {"version": VERSION, "documents": len(texts), "tokens": sum(s["tokens"] for s in per_source),
+            "sources": per_source, "missing": list(request.missing),
+            "dropped_by_leak_guard": {s["file"]: s["dropped_by_leak_guard"] for s in per_source},
+            "guarded": [{"name": name, "documents": guard.documents[name], "corpus_documents_dropped": dropped_by[name]}
+                        for name in guard.names],
+            "leak_guard": {"key": "lower-cased word set: runs of letters and digits, split contractions re-joined",
+                           "jaccard_at_least": float(near_duplicates.THRESHOLD), **near_duplicates.IDENTITY,
+                           "guarded_keys": len(guard.index.keys), "seconds": round(seconds, 1)},
+            "guarded_keys": len(guard.exact), "sha256": digest.hexdigest()}

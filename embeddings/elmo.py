@@ -8,7 +8,7 @@ Where the model comes from (``configure``):
   **Give only handles you trust**: loading a hub model runs that model's graph.
 - otherwise a small ELMo-architecture biLM trained here (``embeddings.bilm``), because the real weights
   cannot be downloaded on machines without internet: the CLI pretrains one, once, on the leak-guarded
-  pretraining corpus (``embeddings.corpus``; the same for every task selection), sized by the run profile
+  pretraining corpus (``embeddings.corpus``; the same for every selection of built-in tasks), sized by the run profile
   (``bilm.PRESETS``), and reports its perplexity on the corpus' held-out slice; without configuration
   (e.g. in the tests) a ``tiny`` biLM is trained on each task's training split. Rows are labelled e.g.
   ``elmo (biLM trained here, 4.4M params, 5.6M tokens, ppl 180)``. The biLM is exported as a SavedModel
@@ -23,7 +23,7 @@ tokens. The width is read from the model's output, never assumed. Vectors are ca
 
 params: ``max_len`` (optional cap on tokens per document under the task's window; ELMo's cost grows
 linearly with the length).
-What the presets cost and reach is measured in the README's performance section.
+What the presets cost and reach: docs/performance.md and docs/corpus.md.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 
 from embeddings import bilm
 from embeddings.cache import content_key, default_cache
-from embeddings.registry import BackendSpec, Features, Reference, check_memory, no_search, register_backend
+from embeddings.registry import BackendSpec, Features, Pretraining, Reference, check_memory, no_search, register_backend
 from embeddings.tokenize import sequence_length, tokens_of
 
 VERSION = "1"
@@ -106,13 +106,14 @@ def embed_texts(handle: str, texts: list[str], length: int, batch_size: int = BA
     signature, input_name = default_signature(load(handle), handle)
     counts = np.array([len(t.split()) for t in texts])
     order = [i for i in np.argsort(counts, kind="stable") if counts[i] > 0]
-    tokens = pooled = None
+    tokens: np.ndarray | None = None
+    pooled: np.ndarray | None = None
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         out = signature(**{input_name: tf.constant([texts[i] for i in rows])})
         elmo, mean = out["elmo"].numpy(), out["default"].numpy()
         seq_len = out["sequence_len"].numpy() if "sequence_len" in out else counts[rows]
-        if tokens is None:
+        if tokens is None or pooled is None:
             width = elmo.shape[-1]
             check_memory(len(texts), length, width, f"ELMo token vectors ({handle})")
             tokens = np.zeros((len(texts), length, width), np.float32)
@@ -121,7 +122,7 @@ def embed_texts(handle: str, texts: list[str], length: int, batch_size: int = BA
             n = int(min(seq_len[j], length, elmo.shape[1]))
             tokens[i, :n] = elmo[j, :n]  # positions past the document stay exactly zero
             pooled[i] = mean[j]
-    if tokens is None:
+    if tokens is None or pooled is None:
         raise ValueError(f"elmo: no document has any token, nothing to embed with {handle!r}")
     return {"token_vectors": tokens, "pooled": pooled}
 
@@ -175,11 +176,28 @@ def _count_params(handle: str) -> int | None:
     return int(sum(np.prod(v.shape) for v in variables)) if variables else None
 
 
+def pretrain_bilm(corpus, profile: str, log=None) -> dict:
+    """The ``bilm`` part of ``bench pretrain``: the biLM of the profile's preset (``bilm.PRESETS``; ``standard``
+    for a profile without one) trained on the corpus, or read from the cache, and its report."""
+    from embeddings.pretraining import bilm_corpus
+
+    settings = bilm.PRESETS.get(profile, bilm.PRESETS["standard"])
+    texts = bilm_corpus(corpus)
+    warm = bilm.is_trained(texts["train_texts"], settings, validation_texts=texts["validation_texts"])
+    path, report = bilm.trained_bilm(texts["train_texts"], settings, validation_texts=texts["validation_texts"],
+                                     log=log)
+    return {"cache": "warm" if warm else "cold", "export_dir": str(path), "label": bilm.label_of(report),
+            "train_seconds": report.get("seconds"),
+            **{k: report.get(k) for k in ("n_params", "vocabulary", "train_tokens", "validation_tokens",
+                                          "perplexity", "perplexity_before", "perplexity_curve", "settings")}}
+
+
 # The notebook's pairing: mean-pooled ELMo into scikit-learn's defaults (unscaled: see models.logreg.search_space).
 NOTEBOOK = Reference("logreg", "notebook ELMo + logistic regression: mean-pooled ELMo, scikit-learn defaults",
                      {"unscaled_C": 1.0, "unscaled_class_weight": None})
 
 register_backend(BackendSpec("elmo", ("token_vectors", "pooled"), build,
                              "ELMo via tensorflow_hub.load (a TF Hub handle, or a small biLM trained here)",
-                             version=VERSION, search_space=no_search, references=(NOTEBOOK,), pretrains="bilm",
+                             version=VERSION, search_space=no_search, references=(NOTEBOOK,),
+                             pretrains=Pretraining("bilm", pretrain_bilm),
                              runs_last=True))  # a parallel run's biLM may still be in training (bench.cli.run.cmd_all)

@@ -1,16 +1,40 @@
-"""The backend registry and the ``Features`` record every backend returns."""
+"""The backend registry and the ``Features`` record every backend returns.
+
+Adding a backend (the steps ``tests/test_plugins.py`` takes with ``tests/plugin_pkg``):
+
+1. Write ``build(data, params, kind) -> Features``: fit on ``data.train`` only, return the three splits in the
+   feature ``kind`` asked for (one of ``FEATURE_KINDS``), and ``search_space(trial, profile, fields) -> dict``
+   (``no_search`` when nothing is tuned).
+2. Declare it: ``SPEC = BackendSpec("my-backend", provides=("pooled",), build=build, description="...",
+   search_space=search_space)``, adding ``pretrains=Pretraining(...)`` when it builds a model on the pretraining
+   corpus once before any study, and ``two_inputs=`` when some params give a classifier separate title and body
+   inputs.
+3. Register it, either in this project (a module of ``embeddings/`` calling ``register_backend(SPEC)``, imported
+   by ``embeddings/__init__.py``) or from a package of your own, with no edit here: an entry point in its
+   ``pyproject.toml``::
+
+       [project.entry-points."pairbench.backends"]
+       my-backend = "my_package.backend:SPEC"
+
+   then ``pip install`` that package.
+4. Check it: ``bench.contract.check_backend("my-backend")`` (the test suite runs every check on every registered
+   backend), then ``python -m bench list`` shows its pairings (derived from ``provides`` and each classifier's
+   ``accepts``) and ``python -m bench all --embeddings my-backend`` runs them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from parts.errors import MemoryEstimateError
+from parts.registry import Registry, SearchProfile, missing_search_space
+
 if TYPE_CHECKING:
     import optuna
-
-    from bench.profiles import Profile
 
 # What a backend can produce; classifiers declare which of these they accept.
 FEATURE_KINDS = {
@@ -44,12 +68,34 @@ class Features:
 
 
 # trial, profile, the task's text fields (e.g. ("title", "body")) -> the backend's params for this trial
-SearchSpace = Callable[["optuna.Trial", "Profile", tuple[str, ...]], dict]
+SearchSpace = Callable[["optuna.Trial", SearchProfile, tuple[str, ...]], dict]
 
 
-def no_search(trial: optuna.Trial, profile: Profile, fields: tuple[str, ...]) -> dict:
+def no_search(trial: optuna.Trial, profile: SearchProfile, fields: tuple[str, ...]) -> dict:
     """The search space of a backend with nothing to tune (its model is fixed): every trial gets ``{}``."""
     return {}
+
+
+def one_input(params: Mapping[str, Any]) -> bool:
+    """A backend that always gives the classifier one input (its ``two_inputs`` unless it declares another)."""
+    return False
+
+
+@dataclass(frozen=True)
+class Pretraining:
+    """A model a backend builds once on the pretraining corpus before any study (``python -m bench pretrain``).
+
+    ``part``: the model's name, its key in ``pretraining.json`` (e.g. ``"word2vec"``); backends naming the same
+    part share one build. ``build(corpus, profile, log)`` builds it on ``corpus`` (an ``embeddings.corpus.Corpus``)
+    for the run profile named ``profile``, or reads it from the cache, and returns its figures for
+    ``pretraining.json``: a JSON-serialisable dict with ``"cache"`` (``"warm"`` or ``"cold"``) and ``"label"`` (one
+    line for the log and the reports). ``counterpart``: the backend trained on the task's training split alone of
+    which this one is the pretrained version, compared in the reports' "does pretraining help?" (empty: none).
+    """
+
+    part: str
+    build: Callable[..., dict]
+    counterpart: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,8 +115,11 @@ class Reference:
     fields: tuple[str, ...] = ()
 
     def applies(self, classifier: str, task_type: str, fields: tuple[str, ...]) -> bool:
-        return (classifier == self.classifier and (not self.task_types or task_type in self.task_types)
-                and set(self.fields) <= set(fields))
+        return (
+            classifier == self.classifier
+            and (not self.task_types or task_type in self.task_types)
+            and set(self.fields) <= set(fields)
+        )
 
 
 @dataclass(frozen=True)
@@ -79,9 +128,12 @@ class BackendSpec:
 
     ``search_space(trial, profile, fields)`` returns the params of one trial (required; ``no_search`` when
     nothing is tuned). ``references`` are hand-set configurations tried first (see ``Reference``).
-    ``pretrains`` names the model built once on the pretraining corpus before any study
-    (``embeddings.pretraining.PARTS``; empty: none). ``runs_last``: its studies come after every other's
-    (its model may still be in training elsewhere when a run starts).
+    ``pretrains``: the model it builds once on the pretraining corpus before any study (see ``Pretraining``;
+    None: none). ``runs_last``: its studies come after every other's (its model may still be in training
+    elsewhere when a run starts). ``two_inputs(params)``: whether these params give the classifier separate title
+    and body inputs (each split a dict of two arrays) instead of one; the classifier's search space is asked for
+    that network. ``baseline``: the backend of the baseline pairing every other is held against (one backend
+    declares it, and one classifier as its partner; see ``bench.tuning.pairings.baseline_pairing``).
     """
 
     name: str
@@ -89,22 +141,30 @@ class BackendSpec:
     build: Callable[..., Features]
     description: str
     version: str = "1"
-    search_space: SearchSpace | None = None
+    search_space: SearchSpace = missing_search_space
     references: tuple[Reference, ...] = ()
-    pretrains: str = ""
+    pretrains: Pretraining | None = None
     runs_last: bool = False
+    two_inputs: Callable[[Mapping[str, Any]], bool] = one_input
+    baseline: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         unknown = set(self.provides) - set(FEATURE_KINDS)
         if unknown:
-            raise ValueError(f"backend {self.name}: unknown feature kinds {sorted(unknown)}; "
-                             f"expected some of {', '.join(FEATURE_KINDS)}")
-        if not callable(self.search_space):
-            raise ValueError(f"backend {self.name}: no search_space; give search_space(trial, profile, fields) -> "
-                             f"dict (embeddings.registry.no_search when nothing is tuned)")
+            raise ValueError(
+                f"backend {self.name}: unknown feature kinds {sorted(unknown)}; "
+                f"expected some of {', '.join(FEATURE_KINDS)}"
+            )
+        if self.search_space is missing_search_space or not callable(self.search_space):
+            raise ValueError(
+                f"backend {self.name}: no search_space; give search_space(trial, profile, fields) -> "
+                f"dict (embeddings.registry.no_search when nothing is tuned)"
+            )
 
 
-BACKENDS: dict[str, BackendSpec] = {}
+# The built-in backends register when ``embeddings`` is imported; installed packages' entry points of the group
+# ``pairbench.backends`` join on the first read.
+BACKENDS: Registry[BackendSpec] = Registry("embedding backend", "pairbench.backends", BackendSpec)
 
 
 def register_backend(spec: BackendSpec) -> BackendSpec:
@@ -114,9 +174,32 @@ def register_backend(spec: BackendSpec) -> BackendSpec:
 
 
 def get_backend(name: str) -> BackendSpec:
-    from bench.errors import lookup
+    """The backend called ``name``, or a ``BenchError`` suggesting the closest name and listing all."""
+    return BACKENDS.get_spec(name)
 
-    return lookup(BACKENDS, "embedding backend", name)
+
+def pretraining_parts() -> dict[str, Pretraining]:
+    """Every model some registered backend pretrains, by part name, in registration order."""
+    parts: dict[str, Pretraining] = {}
+    for spec in BACKENDS.values():
+        if spec.pretrains is not None:
+            parts.setdefault(spec.pretrains.part, spec.pretrains)
+    return parts
+
+
+def pretrained_by(part: str) -> list[str]:
+    """The registered backends that use the pretrained model ``part``."""
+    return [spec.name for spec in BACKENDS.values() if spec.pretrains is not None and spec.pretrains.part == part]
+
+
+def pretraining_pairs() -> list[tuple[str, str]]:
+    """(backend trained on the task's training split, its pretrained version): the ablation "does pretraining
+    help?" (declared by ``Pretraining.counterpart``)."""
+    return [
+        (spec.pretrains.counterpart, spec.name)
+        for spec in BACKENDS.values()
+        if spec.pretrains is not None and spec.pretrains.counterpart
+    ]
 
 
 MEMORY_SHARE = 0.5  # refuse an array that would take more than this share of physical memory
@@ -130,11 +213,11 @@ def check_memory(n_docs: int, length: int, width: int, what: str, itemsize: int 
     """
     import os
 
-    from bench.errors import MemoryEstimateError
-
     need = n_docs * length * width * itemsize
     limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * MEMORY_SHARE
     if need > limit:
-        raise MemoryEstimateError(f"{what}: {n_docs:,} documents x {length} tokens x {width} dims x {itemsize} bytes = "
-                         f"{need / 2**30:.1f} GiB, more than {limit / 2**30:.1f} GiB ({MEMORY_SHARE:.0%} of memory); "
-                         f"lower max_len or the profile's subset size")
+        raise MemoryEstimateError(
+            f"{what}: {n_docs:,} documents x {length} tokens x {width} dims x {itemsize} bytes = "
+            f"{need / 2**30:.1f} GiB, more than {limit / 2**30:.1f} GiB ({MEMORY_SHARE:.0%} of memory); "
+            f"lower max_len or the profile's subset size"
+        )

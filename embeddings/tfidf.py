@@ -18,13 +18,16 @@ def build(data, params: dict, kind: str) -> Features:
     """
     vectorizer = TfidfVectorizer(
         analyzer=lambda toks: _ngrams(toks, params.get("ngram_max", 1)),
-        min_df=params.get("min_df", 1), max_features=params.get("max_features", 50000),
-        sublinear_tf=params.get("sublinear_tf", True), dtype=np.float32,
+        min_df=params.get("min_df", 1),
+        max_features=params.get("max_features", 50000),
+        sublinear_tf=params.get("sublinear_tf", True),
+        dtype=np.float32,
     )
     train = vectorizer.fit_transform(tokens_of(data.train))
     val, test = (vectorizer.transform(tokens_of(data.split(s))) for s in ("validation", "test"))
-    return Features("sparse", train, val, test, info={"vector_width": train.shape[1],
-                                                      "vocabulary": len(vectorizer.vocabulary_)})
+    return Features(
+        "sparse", train, val, test, info={"vector_width": train.shape[1], "vocabulary": len(vectorizer.vocabulary_)}
+    )
 
 
 def _ngrams(tokens: list[str], n_max: int) -> list[str]:
@@ -43,5 +46,8 @@ def search_space(trial, profile, fields: tuple[str, ...]) -> dict:
     }
 
 
-register_backend(BackendSpec("tfidf", ("sparse",), build, "sparse TF-IDF bag of words (baseline)",
-                             search_space=search_space))
+SPEC = register_backend(
+    BackendSpec(
+        "tfidf", ("sparse",), build, "sparse TF-IDF bag of words (baseline)", search_space=search_space, baseline=True
+    )
+)

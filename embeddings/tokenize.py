@@ -34,8 +34,11 @@ def field_tokens(split, field: str) -> list[list[str]]:
         tokens = [tokenize(t) for t in split.fields[field]]
         if window is not None:
             earlier = list(split.fields)[: list(split.fields).index(field)]
-            used = [sum(map(len, parts)) for parts in zip(*(field_tokens(split, name) for name in earlier))] \
-                if earlier else [0] * len(tokens)
+            used = (
+                [sum(map(len, parts)) for parts in zip(*(field_tokens(split, name) for name in earlier))]
+                if earlier
+                else [0] * len(tokens)
+            )
             tokens = [toks[: max(0, window - n)] for toks, n in zip(tokens, used)]
         split.memo[key] = tokens
     return split.memo[key]

@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from bench.errors import BenchError
 from embeddings.cache import content_key, default_cache
-from embeddings.registry import BACKENDS, BackendSpec, Features, register_backend
+from embeddings.registry import BACKENDS, BackendSpec, Features, Pretraining, register_backend
 from embeddings.tokenize import _TOKEN as TOKEN_PATTERN  # part of the cache key: a new tokeniser, new vectors
 from embeddings.tokenize import oov_rate, sequence_length, split_vocabulary, to_ids, tokens_of
+from parts.errors import BenchError
 
 VERSION = "1"
 VECTORS_ENV = "PAIRBENCH_VECTORS"
@@ -46,7 +46,7 @@ DEFAULTS = {
     "window": 5,  # context words on each side; 2-3 favours syntax, 5-10 topic (titles are ~8 words long)
     "min_count": 2,  # rarer training words get no vector (their id is OOV): a word seen once learns nothing
     "negative": 5,  # negative samples per positive pair; 5-20 for small corpora
-    "epochs": 5,  # gensim's default; 10 doubled the cost (40-80 s a (size, window) on bbc-news, measured)
+    "epochs": 5,  # gensim's default; 10 doubles the cost of every (size, window) the search tries
     "sample": 1e-3,  # downsampling of very frequent words (gensim's default)
     "seed": 13,
     "workers": 1,  # 1 is reproducible; more threads train faster but the vectors then vary from run to run
@@ -104,9 +104,16 @@ def train_word2vec(token_lists: list[list[str]], settings: dict) -> WordVectors:
     if not any(token_lists):
         raise ValueError("word2vec: the training split has no tokens to train on")
     model = Word2Vec(
-        sentences=token_lists, sg=1, vector_size=int(settings["vector_size"]), window=int(settings["window"]),
-        min_count=int(settings["min_count"]), negative=int(settings["negative"]), epochs=int(settings["epochs"]),
-        sample=float(settings["sample"]), seed=int(settings["seed"]), workers=int(settings["workers"]),
+        sentences=token_lists,
+        sg=1,
+        vector_size=int(settings["vector_size"]),
+        window=int(settings["window"]),
+        min_count=int(settings["min_count"]),
+        negative=int(settings["negative"]),
+        epochs=int(settings["epochs"]),
+        sample=float(settings["sample"]),
+        seed=int(settings["seed"]),
+        workers=int(settings["workers"]),
         hashfxn=_stable_hash,
     )
     return WordVectors(list(model.wv.index_to_key), np.asarray(model.wv.vectors, dtype=np.float32), "word2vec")
@@ -121,8 +128,10 @@ def trained_vectors(data, params: dict) -> WordVectors:
     def compute() -> dict[str, np.ndarray]:
         train = tokens_of(data.train)
         if sum(len(t) for t in train) and not split_vocabulary(data.train, min_count=int(settings["min_count"])):
-            raise BenchError(f"word2vec: no training word occurs min_count={settings['min_count']} times; "
-                             f"lower min_count (recommended 1-2 for under 1,000 training documents)")
+            raise BenchError(
+                f"word2vec: no training word occurs min_count={settings['min_count']} times; "
+                f"lower min_count (recommended 1-2 for under 1,000 training documents)"
+            )
         table = train_word2vec(train, settings)
         return {"words": _pack(table.words), "vectors": table.vectors}
 
@@ -140,27 +149,40 @@ def build_word2vec(data, params: dict, kind: str) -> Features:
     ``max_len`` (ids: optional cap on the padded length under the task's window).
     """
     table = trained_vectors(data, params)
-    info = {"source": f"word2vec skip-gram on the training split ({len(table.words)} words)",
-            **{k: v for k, v in word2vec_settings(params).items() if k in ("window", "min_count", "epochs")}}
+    info = {
+        "source": f"word2vec skip-gram on the training split ({len(table.words)} words)",
+        **{k: v for k, v in word2vec_settings(params).items() if k in ("window", "min_count", "epochs")},
+    }
     return features_from_table(data, table, params, kind, info)
 
 
 # --------------------------------------------------------------------------- word2vec pretrained on the corpus
 
 # Fixed, like a downloaded table: trained once per corpus, shared by every task, trial and run. 100 dimensions
-# and a 5-word window are the middle of what the task-only search tries; min_count 3 on 5-6M tokens keeps
-# words with a few contexts and drops typos.
+# and a 5-word window are the middle of what the task-only search tries; min_count 3 on a corpus of millions of
+# tokens keeps words with a few contexts and drops typos.
 CORPUS_SETTINGS = {**DEFAULTS, "vector_size": 100, "window": 5, "min_count": 3}
 
 
+_CORPUS: dict = {"corpus": None}  # the corpus word2vec-corpus pretrains on, given by the run (``use_corpus``)
+
+
+def use_corpus(corpus) -> None:
+    """The pretraining corpus (``embeddings.corpus.Corpus``) ``word2vec-corpus`` uses from now on in this
+    process (None: none; building the backend then fails, naming this function)."""
+    _CORPUS["corpus"] = corpus
+
+
 def corpus_vectors(corpus=None) -> tuple[WordVectors, dict]:
-    """The word2vec table of the pretraining corpus (``embeddings.corpus.current()`` unless given), trained
+    """The word2vec table of the pretraining corpus (the one ``use_corpus`` gave unless given), trained
     once and then read from the cache (keyed by the corpus' sha256 and the settings); and the corpus summary."""
-    from embeddings import corpus as corpus_module
     from embeddings.cache import pretraining_cache
     from embeddings.tokenize import tokenize
 
-    corpus = corpus or corpus_module.current()
+    corpus = corpus or _CORPUS["corpus"]
+    if corpus is None:
+        raise ValueError("word2vec-corpus: no pretraining corpus given (the run builds it and calls "
+                         "embeddings.word2vec.use_corpus before any study)")
     identity = {**CORPUS_SETTINGS, "gensim": importlib.metadata.version("gensim"), "tokenizer": TOKEN_PATTERN.pattern,
                 "corpus": corpus.sha256}
     key = content_key("word2vec-corpus", VERSION, identity, [])
@@ -174,6 +196,23 @@ def corpus_vectors(corpus=None) -> tuple[WordVectors, dict]:
     return table, corpus.summary
 
 
+def pretrain_corpus_vectors(corpus, profile: str, log=None) -> dict:
+    """The ``word2vec`` part of ``bench pretrain``: the corpus' table built (or read from the cache) now, and its
+    figures (the settings are the same for every profile)."""
+    from embeddings.cache import pretraining_cache
+
+    cache = pretraining_cache()
+    before = cache.hits
+    table, _ = corpus_vectors(corpus)
+    width = int(table.vectors.shape[1])
+    return {
+        "cache": "warm" if cache.hits > before else "cold",
+        "words": len(table.words),
+        "vector_width": width,
+        "label": f"{len(table.words):,} words, {width}-d",
+    }
+
+
 def build_word2vec_corpus(data, params: dict, kind: str) -> Features:
     """Skip-gram vectors pretrained on the guarded corpus (``CORPUS_SETTINGS``; nothing is searched but how
     the classifier uses them).
@@ -183,9 +222,13 @@ def build_word2vec_corpus(data, params: dict, kind: str) -> Features:
     """
     table, summary = corpus_vectors()
     tokens = summary["tokens"]
-    info = {"label": f"word2vec-corpus ({tokens / 1e6:.1f}M-token corpus, {len(table.words):,} words)",
-            "source": f"word2vec skip-gram on the pretraining corpus ({summary['documents']:,} documents, "
-                      f"{tokens:,} tokens)", "corpus_sha256": summary["sha256"], "table_size": len(table.words)}
+    info = {
+        "label": f"word2vec-corpus ({tokens / 1e6:.1f}M-token corpus, {len(table.words):,} words)",
+        "source": f"word2vec skip-gram on the pretraining corpus ({summary['documents']:,} documents, "
+        f"{tokens:,} tokens)",
+        "corpus_sha256": summary["sha256"],
+        "table_size": len(table.words),
+    }
     return features_from_table(data, table, params, kind, info)
 
 
@@ -277,9 +320,15 @@ def use_pretrained_vectors(path: str | os.PathLike) -> BackendSpec:
     name = pretrained_backend_name(file)
     if name in BACKENDS:
         return BACKENDS[name]
-    return register_backend(BackendSpec(
-        name, ("ids", "pooled"), lambda data, params, kind, p=str(file.resolve()): build_pretrained(data, params, kind, path=p),
-        f"pretrained vectors from {file} (ids frozen or fine-tuned; pooled mean)", search_space=table_search_space))
+    return register_backend(
+        BackendSpec(
+            name,
+            ("ids", "pooled"),
+            lambda data, params, kind, p=str(file.resolve()): build_pretrained(data, params, kind, path=p),
+            f"pretrained vectors from {file} (ids frozen or fine-tuned; pooled mean)",
+            search_space=table_search_space,
+        )
+    )
 
 
 # --------------------------------------------------------------------------- features from a vector table
@@ -299,18 +348,33 @@ def features_from_table(data, table: WordVectors, params: dict, kind: str, info:
         length = sequence_length(train, params.get("max_len"))
         ids = {s: to_ids(tokens_of(data.split(s)), vocab, length) for s in ("train", "validation", "test")}
         trainable = bool(params.get("trainable", False))
-        info.update(vocabulary=len(vocab), seq_len=length, trainable=trainable,
-                    oov_rate_test=round(oov_rate(tokens_of(data.test), vocab), 4))
-        return Features("ids", ids["train"], ids["validation"], ids["test"], vocab_size=len(vocab) + 2,
-                        embedding_matrix=matrix, trainable=trainable, info=info)
+        info.update(
+            vocabulary=len(vocab),
+            seq_len=length,
+            trainable=trainable,
+            oov_rate_test=round(oov_rate(tokens_of(data.test), vocab), 4),
+        )
+        return Features(
+            "ids",
+            ids["train"],
+            ids["validation"],
+            ids["test"],
+            vocab_size=len(vocab) + 2,
+            embedding_matrix=matrix,
+            trainable=trainable,
+            info=info,
+        )
     if kind == "pooled":
         pooling = params.get("pooling", "mean")
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         weights = idf_weights(tokens_of(data.train), table) if pooling == "tfidf" else None
         pooled = {s: pooled_vectors(tokens_of(data.split(s)), table, weights) for s in ("train", "validation", "test")}
-        info.update(vocabulary=len(table.words), pooling=pooling,
-                    oov_rate_test=round(oov_rate(tokens_of(data.test), table.index), 4))
+        info.update(
+            vocabulary=len(table.words),
+            pooling=pooling,
+            oov_rate_test=round(oov_rate(tokens_of(data.test), table.index), 4),
+        )
         return Features("pooled", pooled["train"], pooled["validation"], pooled["test"], info=info)
     raise ValueError(f"vector-table backends yield ids or pooled, not {kind!r}")
 
@@ -358,9 +422,22 @@ def word2vec_search_space(trial, profile, fields: tuple[str, ...]) -> dict:
     return params
 
 
-register_backend(BackendSpec("word2vec", ("ids", "pooled"), build_word2vec,
-                             "gensim skip-gram trained on the training split (ids frozen/fine-tuned; pooled mean)",
-                             search_space=word2vec_search_space))
-register_backend(BackendSpec("word2vec-corpus", ("ids", "pooled"), build_word2vec_corpus,
-                             "gensim skip-gram pretrained once on the leak-guarded corpus (ids frozen/fine-tuned; pooled)",
-                             search_space=table_search_space, pretrains="word2vec"))
+register_backend(
+    BackendSpec(
+        "word2vec",
+        ("ids", "pooled"),
+        build_word2vec,
+        "gensim skip-gram trained on the training split (ids frozen/fine-tuned; pooled mean)",
+        search_space=word2vec_search_space,
+    )
+)
+register_backend(
+    BackendSpec(
+        "word2vec-corpus",
+        ("ids", "pooled"),
+        build_word2vec_corpus,
+        "gensim skip-gram pretrained once on the leak-guarded corpus (ids frozen/fine-tuned; pooled)",
+        search_space=table_search_space,
+        pretrains=Pretraining("word2vec", pretrain_corpus_vectors, counterpart="word2vec"),
+    )
+)

@@ -13,7 +13,7 @@ choose_keras_backend()  # the default until a run chooses its profile's (bench.c
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter (CUDA probes on CPU)
 logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices for every new model
 
-from models.registry import CLASSIFIERS, ClassifierSpec, get_classifier, register_classifier  # noqa: E402
 from models import keras_classifiers, logreg  # noqa: E402,F401  (registers the built-in classifiers)
+from models.registry import CLASSIFIERS, ClassifierSpec, get_classifier, register_classifier  # noqa: E402
 
 __all__ = ["CLASSIFIERS", "ClassifierSpec", "get_classifier", "register_classifier"]

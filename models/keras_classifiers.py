@@ -9,6 +9,7 @@ binary cross-entropy (multi-label).
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,8 +22,8 @@ class NumpyInit:
     """Keras' default initialisers (same distributions), drawn with NumPy.
 
     On the JAX backend every Keras initialiser is a small jitted program compiled for each new weight
-    shape: about 1.5 s per bidirectional-LSTM model, as long as compiling its training step (measured
-    with ``jax_log_compiles``), and nearly every trial has new shapes. NumPy arrays need no compilation.
+    shape, costing about as much as compiling the training step, and nearly every trial has new shapes.
+    NumPy arrays need no compilation.
     One instance per network; each weight gets its own seed from it in build order, so a seed gives the
     same network.
     """
@@ -67,7 +68,7 @@ def _orthogonal(rng, shape):  # recurrent kernels: orthonormal along the shorter
 
 def _lstm_bias(rng, shape):  # zeros, the forget gate's block at 1 (Keras' unit_forget_bias)
     bias = np.zeros(shape)
-    bias[shape[0] // 4: shape[0] // 2] = 1.0
+    bias[shape[0] // 4 : shape[0] // 2] = 1.0
     return bias
 
 
@@ -82,8 +83,9 @@ DRAWS = {
 
 
 def _dense(keras, init: NumpyInit, units: int, activation: str):
-    return keras.layers.Dense(units, activation=activation, kernel_initializer=init("glorot_uniform"),
-                              bias_initializer=init("zeros"))
+    return keras.layers.Dense(
+        units, activation=activation, kernel_initializer=init("glorot_uniform"), bias_initializer=init("zeros")
+    )
 
 
 def _embedding(keras, init: NumpyInit, vocab_size: int, width: int, **kwargs):
@@ -95,10 +97,14 @@ def _encoder_input(keras, init: NumpyInit, features, params: dict, masked: bool)
     layers = keras.layers
     if features.kind == "ids":
         inputs = keras.Input(shape=(features.train.shape[1],), dtype="int32", name="token_ids")
-        width = (features.embedding_matrix.shape[1] if features.embedding_matrix is not None
-                 else params.get("embedding_dim", 128))
-        embedding = _embedding(keras, init, features.vocab_size, width, mask_zero=masked,
-                               trainable=features.trainable, name="embedding")
+        width = (
+            features.embedding_matrix.shape[1]
+            if features.embedding_matrix is not None
+            else params.get("embedding_dim", 128)
+        )
+        embedding = _embedding(
+            keras, init, features.vocab_size, width, mask_zero=masked, trainable=features.trainable, name="embedding"
+        )
         return inputs, embedding(inputs)
     inputs = keras.Input(shape=features.train.shape[1:], dtype="float32", name="token_vectors")
     return inputs, (layers.Masking(0.0)(inputs) if masked else inputs)
@@ -109,8 +115,14 @@ def flatten_dense(keras, init, x, units):
 
 
 def _lstm_layer(keras, init, units, **kwargs):
-    return keras.layers.LSTM(units, kernel_initializer=init("glorot_uniform"), recurrent_initializer=init("orthogonal"),
-                             bias_initializer=init("lstm_bias"), unit_forget_bias=False, **kwargs)
+    return keras.layers.LSTM(
+        units,
+        kernel_initializer=init("glorot_uniform"),
+        recurrent_initializer=init("orthogonal"),
+        bias_initializer=init("lstm_bias"),
+        unit_forget_bias=False,
+        **kwargs,
+    )
 
 
 def lstm(keras, init, x, units):
@@ -120,13 +132,18 @@ def lstm(keras, init, x, units):
 def bilstm(keras, init, x, units):
     # The backward layer is given, not cloned from the forward one's config, so it draws its own weights.
     with keras.saving.custom_object_scope({"Drawn": Drawn}):  # Bidirectional rebuilds its layers from config
-        return keras.layers.Bidirectional(_lstm_layer(keras, init, units),
-                                          backward_layer=_lstm_layer(keras, init, units, go_backwards=True))(x)
+        return keras.layers.Bidirectional(
+            _lstm_layer(keras, init, units), backward_layer=_lstm_layer(keras, init, units, go_backwards=True)
+        )(x)
 
 
 def gru(keras, init, x, units):
-    return keras.layers.GRU(units, kernel_initializer=init("glorot_uniform"), recurrent_initializer=init("orthogonal"),
-                            bias_initializer=init("zeros"))(x)
+    return keras.layers.GRU(
+        units,
+        kernel_initializer=init("glorot_uniform"),
+        recurrent_initializer=init("orthogonal"),
+        bias_initializer=init("zeros"),
+    )(x)
 
 
 ENCODERS = {"flatten-dense": flatten_dense, "lstm": lstm, "bilstm": bilstm, "gru": gru}
@@ -147,20 +164,36 @@ def _title_and_body(keras, init: NumpyInit, architecture: str, features, p: dict
     inputs, encoded = {}, []
     for field in TWO_INPUTS:
         inputs[field] = keras.Input(shape=(features.train[field].shape[1],), dtype="int32", name=field)
-        x = _embedding(keras, init, features.vocab_size, p.get("embedding_dim", 128), name=f"{field}_embedding",
-                       mask_zero=architecture != "flatten-dense")(inputs[field])
+        x = _embedding(
+            keras,
+            init,
+            features.vocab_size,
+            p.get("embedding_dim", 128),
+            name=f"{field}_embedding",
+            mask_zero=architecture != "flatten-dense",
+        )(inputs[field])
         encoded.append(ENCODERS[architecture](keras, init, x, p.get(f"{field}_units")))
     x = keras.layers.Concatenate()(encoded)
     x = _dense(keras, init, p["head_units"], "relu")(x)
     x = keras.layers.Dropout(p.get("dropout", 0.0))(x)
-    x = keras.layers.BatchNormalization(beta_initializer=init("zeros"), gamma_initializer=init("ones"),
-                                        moving_mean_initializer=init("zeros"),
-                                        moving_variance_initializer=init("ones"))(x)
+    x = keras.layers.BatchNormalization(
+        beta_initializer=init("zeros"),
+        gamma_initializer=init("ones"),
+        moving_mean_initializer=init("zeros"),
+        moving_variance_initializer=init("ones"),
+    )(x)
     return inputs, _dense(keras, init, p["head2_units"], "relu")(x)
 
 
-def build_network(architecture: str, features, task_type: str, n_outputs: int, params: dict, seed: int = 0,
-                  output_bias: np.ndarray | None = None):
+def build_network(
+    architecture: str,
+    features,
+    task_type: str,
+    n_outputs: int,
+    params: dict,
+    seed: int = 0,
+    output_bias: np.ndarray | None = None,
+):
     """A compiled Keras model: input(s) -> encoder(s) -> dense head -> task output; ``seed`` draws the weights.
 
     ``output_bias`` (see ``prior_bias``) starts the output layer at the training label priors."""
@@ -188,12 +221,13 @@ def build_network(architecture: str, features, task_type: str, n_outputs: int, p
 class KerasClassifier:
     """A Keras network trained epoch by epoch, judged on the validation split after each epoch.
 
-    params (see ``bench.tuning.search_spaces`` for the searched ranges): ``units`` (recurrent width, 32-128),
-    ``dense_units`` (16-128), ``dropout`` (0-0.5), ``learning_rate`` (1e-4-1e-2, Adam), ``batch_size``
-    (32-256), ``epochs`` (a safety cap), ``patience`` (epochs without a better validation signal before
-    stopping; recommended 3), ``min_delta`` (how much an epoch must raise the best validation signal to
-    count as better; recommended 1e-3 for F1 scores). With title and body inputs: ``title_units``, ``body_units``,
-    ``head_units``, ``head2_units`` instead of ``units`` and ``dense_units``.
+    params (the values ``search_space`` below tries are the recommended ones): ``units`` (recurrent width; 32, 64
+    or 128), ``dense_units`` (16, 32 or 64), ``dropout`` (0-0.5), ``learning_rate`` (Adam; 3e-4-1e-2, log scale),
+    ``batch_size`` (32, 64 or 128), ``epochs`` (a safety cap), ``patience`` (epochs without a better validation
+    signal before stopping; recommended 3), ``min_delta`` (how much an epoch must raise the best validation
+    signal to count as better; recommended 1e-3 for F1 scores). With title and body inputs: ``title_units`` (64,
+    128 or 300), ``body_units`` (64, 128 or 200), ``head_units`` (100, 200 or 400), ``head2_units`` (50 or 150)
+    instead of ``units`` and ``dense_units``, and ``batch_size`` 64, 128 or 256.
 
     Token-vector inputs, and a frozen embedding matrix (``standardised_matrix``), are standardised per
     dimension with the training split's mean and standard deviation over real (non-padding) tokens; padding
@@ -207,11 +241,14 @@ class KerasClassifier:
         self.epochs_run = 0
         self.best_epoch = -1
         self.stopped_by = ""
+        self.stopping: dict = {}  # stopping="steps": check_every, steps, checks, best_check, best_step
         self.scaling = None  # (mean, std) of the training split's token vectors
 
     def fit(self, features, y_train, y_val, *, task_type, n_outputs, score_fn, on_epoch=None, seed=0):
-        """``score_fn(y_val, scores)`` is the per-epoch validation signal (higher is better; the runner passes
-        the main metric at a threshold tuned that epoch): it picks the epoch to restore and decides when to stop."""
+        """``score_fn(y_val, scores)`` is the validation signal of each check (higher is better; the runner passes
+        the main metric at a threshold tuned for that check): it picks the check to restore and decides when to
+        stop. ``on_epoch(check, score)`` is called after each check (0-based), epoch or every k steps as
+        ``params["stopping"]`` says (see ``StepRule``)."""
         import keras
 
         keras.utils.set_random_seed(seed)
@@ -219,40 +256,75 @@ class KerasClassifier:
         if features.kind == "token_vectors":
             self.scaling = token_statistics(features.train)
         x_train, x_val = self._scaled(features.train), self._scaled(features.validation)
-        self.model = build_network(self.architecture, features, task_type, n_outputs, self.params, seed=seed,
-                                   output_bias=prior_bias(task_type, y_train, n_outputs))
+        self.model = build_network(
+            self.architecture,
+            features,
+            task_type,
+            n_outputs,
+            self.params,
+            seed=seed,
+            output_bias=prior_bias(task_type, y_train, n_outputs),
+        )
         self.n_params = int(self.model.count_params())
-        best, best_weights, waited = -np.inf, None, 0
         y_fit = y_train.astype("float32") if task_type != "multiclass" else y_train
-        batch_size = self.params.get("batch_size", 64)
-        patience, min_delta = self.params.get("patience", 3), self.params.get("min_delta", 0.0)
         rng = np.random.default_rng(seed)
+        judge = _BestCheck(self, x_val, y_val, score_fn, on_epoch, self.params.get("min_delta", 0.0))
+        if self.params.get("stopping", "epochs") == "steps":
+            self._fit_by_steps(x_train, y_fit, rng, judge)
+        else:
+            self._fit_by_epochs(x_train, y_fit, rng, judge)
+        self.model.set_weights(judge.weights)  # early stopping restores the best check
+        return self
+
+    def _fit_by_epochs(self, x_train, y_fit, rng: np.random.Generator, judge: _BestCheck) -> None:
+        """One check per epoch; ``patience`` epochs without a better check stop the fit."""
+        batch_size = self.params.get("batch_size", 64)
+        patience = self.params.get("patience", 3)
         self.stopped_by = "cap"
         for epoch in range(self.params.get("epochs", 30)):
             # Whole batches only: a last, smaller batch has another shape, and JAX (like tf.function) compiles
             # the training step again for it. Each epoch drops a different random remainder (< one batch),
             # so every document is trained on across epochs.
             order = _epoch_order(rng, len(y_fit), batch_size)
-            history = self.model.fit(_take(x_train, order), y_fit[order], batch_size=batch_size, epochs=1,
-                                     verbose=0, shuffle=False)
+            self._train_rows(x_train, y_fit, order, batch_size, f"epoch {epoch + 1}")
             self.epochs_run = epoch + 1
-            loss = float(history.history["loss"][-1])
-            if not np.isfinite(loss):
-                raise FloatingPointError(f"{self.architecture}: training loss became {loss} at epoch {epoch + 1}")
-            score = score_fn(y_val, self._predict(x_val))
-            if not np.isfinite(score):
-                raise FloatingPointError(f"{self.architecture}: validation signal became {score} at epoch {epoch + 1}")
-            if best_weights is None or score > best + min_delta:
-                best, best_weights, waited, self.best_epoch = score, self.model.get_weights(), 0, epoch
-            else:
-                waited += 1
-            if on_epoch is not None:
-                on_epoch(epoch, score)
-            if waited >= patience:
+            if judge.check(epoch, epoch):
+                self.best_epoch = epoch
+            if judge.waited >= patience:
                 self.stopped_by = "patience"
                 break
-        self.model.set_weights(best_weights)  # early stopping restores the best epoch
-        return self
+
+    def _fit_by_steps(self, x_train, y_fit, rng: np.random.Generator, judge: _BestCheck) -> None:
+        """A check every ``k`` optimiser steps (``StepRule``); patience counted in checks, after ``min_steps``."""
+        rule = StepRule.from_params(self.params)
+        batch_size = min(self.params.get("batch_size", 64), len(y_fit))
+        per_epoch = max(1, len(y_fit) // batch_size)
+        every = rule.check_every(per_epoch)
+        cap = rule.step_cap(self.params.get("epochs", 30), per_epoch)
+        stream = _BatchStream(rng, len(y_fit), batch_size)
+        steps, best_step = 0, 0
+        self.stopped_by = "cap"
+        while steps < cap:
+            n = min(every, cap - steps)
+            self._train_rows(x_train, y_fit, stream.take(n), batch_size, f"step {steps + n}")
+            steps += n
+            if judge.check(judge.checks, steps):
+                best_step = steps
+            if judge.waited >= rule.patience_checks and steps >= rule.min_steps:
+                self.stopped_by = "patience"
+                break
+        self.epochs_run = -(-steps // per_epoch)
+        self.best_epoch = max(0, -(-best_step // per_epoch) - 1)
+        self.stopping = {"rule": "steps", "check_every": every, "steps_per_epoch": per_epoch, "steps": steps,
+                         "checks": judge.checks, "best_check": judge.best_check, "best_step": best_step}
+
+    def _train_rows(self, x_train, y_fit, rows: np.ndarray, batch_size: int, where: str) -> None:
+        """One pass of ``model.fit`` over ``rows`` in order (whole batches), failing on a non-finite loss."""
+        history = self.model.fit(_take(x_train, rows), y_fit[rows], batch_size=batch_size, epochs=1, verbose=0,
+                                 shuffle=False)
+        loss = float(history.history["loss"][-1])
+        if not np.isfinite(loss):
+            raise FloatingPointError(f"{self.architecture}: training loss became {loss} at {where}")
 
     def _scaled(self, x):
         if self.scaling is None:
@@ -277,6 +349,84 @@ class KerasClassifier:
         padded = _pad_rows(x, -n % batch)
         scores = self.model.predict(padded, batch_size=batch, verbose=0)[:n]
         return scores.ravel() if self.task_type == "binary" else scores
+
+
+@dataclass(frozen=True)
+class StepRule:
+    """When a fit under ``stopping="steps"`` checks validation and when it stops, in optimiser steps.
+
+    A check comes every ``k = clamp(round(steps_per_epoch / checks_per_epoch), min_check_steps, max_check_steps)``
+    steps: about twice an epoch at the standard profile's 2,000 documents (k = 31, 16, 8 with batches of 32,
+    64, 128), every 8 steps at 250 documents (1 to 8 epochs by batch size), every 64 steps (about 10 checks
+    an epoch) at 40,000 documents with batches of 64: no validation pass every handful of steps, no
+    thousands of steps between two checks.
+    ``patience_checks`` checks without a better signal stop the fit, but not before ``min_steps`` steps;
+    the epoch cap stays a safety cap, ``max_epochs x steps_per_epoch`` steps (never below
+    ``min_steps``). Recommended: 2 checks an epoch, k in [8, 64], patience 4 checks, 100 steps.
+    """
+
+    checks_per_epoch: float = 2.0
+    min_check_steps: int = 8
+    max_check_steps: int = 64
+    patience_checks: int = 4
+    min_steps: int = 100
+
+    KEYS = ("checks_per_epoch", "min_check_steps", "max_check_steps", "patience_checks", "min_steps")
+
+    @classmethod
+    def from_params(cls, params: dict) -> StepRule:
+        return cls(**{k: params[k] for k in cls.KEYS if k in params})
+
+    def check_every(self, steps_per_epoch: int) -> int:
+        """Steps between two validation checks for a fit of ``steps_per_epoch`` whole batches an epoch."""
+        k = round(steps_per_epoch / self.checks_per_epoch)
+        return int(min(self.max_check_steps, max(self.min_check_steps, k)))
+
+    def step_cap(self, max_epochs: int, steps_per_epoch: int) -> int:
+        """The safety cap in steps: the epoch cap's steps, but room for ``min_steps`` at least."""
+        return max(max_epochs * steps_per_epoch, self.min_steps)
+
+
+class _BestCheck:
+    """Scores validation at each check, keeps the best check's weights and counts checks since it."""
+
+    def __init__(self, owner: KerasClassifier, x_val, y_val, score_fn, on_check, min_delta: float):
+        self.owner, self.x_val, self.y_val, self.score_fn = owner, x_val, y_val, score_fn
+        self.on_check, self.min_delta = on_check, min_delta
+        self.best, self.weights, self.waited, self.checks, self.best_check = -np.inf, None, 0, 0, -1
+
+    def check(self, index: int, position: int) -> bool:
+        """Score the model now (check ``index``; ``position`` is its epoch or step, for errors); True if best."""
+        score = self.score_fn(self.y_val, self.owner._predict(self.x_val))
+        unit = "step" if self.owner.params.get("stopping") == "steps" else "epoch"
+        if not np.isfinite(score):
+            raise FloatingPointError(f"{self.owner.architecture}: validation signal became {score} at {unit} "
+                                     f"{position + (unit == 'epoch')}")
+        improved = self.weights is None or score > self.best + self.min_delta
+        if improved:
+            self.best, self.weights, self.waited, self.best_check = score, self.owner.model.get_weights(), 0, index
+        else:
+            self.waited += 1
+        self.checks += 1
+        if self.on_check is not None:
+            self.on_check(index, score)
+        return improved
+
+
+class _BatchStream:
+    """Training rows in whole batches, epoch after epoch, each epoch shuffled (``_epoch_order``)."""
+
+    def __init__(self, rng: np.random.Generator, n: int, batch_size: int):
+        self.rng, self.n, self.batch_size = rng, n, batch_size
+        self.pending = np.zeros(0, dtype=np.int64)
+
+    def take(self, steps: int) -> np.ndarray:
+        """The rows of the next ``steps`` batches."""
+        want = steps * min(self.batch_size, self.n)
+        while len(self.pending) < want:
+            self.pending = np.concatenate([self.pending, _epoch_order(self.rng, self.n, self.batch_size)])
+        rows, self.pending = self.pending[:want], self.pending[want:]
+        return rows
 
 
 def prior_bias(task_type: str, y_train: np.ndarray, n_outputs: int) -> np.ndarray:
@@ -306,8 +456,8 @@ def standardised_matrix(features) -> np.ndarray:
     """A frozen embedding matrix standardised per dimension with the mean and standard deviation of the
     vectors of the training split's tokens (each occurrence counts; padding and OOV, ids 0 and 1, left out
     and kept zero): a frozen matrix is a token-vector input like any other. Vectors trained on a small
-    corpus share one direction, which unscaled inputs leave a network unable to learn past (README, "How a
-    network trains")."""
+    corpus share one direction, which unscaled inputs leave a network unable to learn past
+    (docs/backends.md, "How a network trains")."""
     matrix = np.asarray(features.embedding_matrix, dtype=np.float64)
     counts = np.bincount(np.asarray(features.train).ravel(), minlength=len(matrix)).astype(np.float64)
     counts[:2] = 0
@@ -343,8 +493,8 @@ def _take(x, rows: np.ndarray):
 
 
 def search_space(architecture: str, trial, profile, two_inputs: bool) -> dict:
-    """The network's widths, dropout, learning rate and batch size; epochs cap, patience and min_delta from the
-    profile. ``two_inputs``: the title+body network, an encoder per field and a two-layer head."""
+    """The network's widths, dropout, learning rate and batch size; epochs cap, min_delta and the stopping rule
+    (patience in epochs, or ``StepRule``'s settings) from the profile. ``two_inputs``: the title+body network, an encoder per field and a two-layer head."""
     params = {
         "dense_units": trial.suggest_categorical("dense_units", [16, 32, 64]),
         "dropout": trial.suggest_float("dropout", 0.0, 0.5),
@@ -354,6 +504,9 @@ def search_space(architecture: str, trial, profile, two_inputs: bool) -> dict:
         "patience": profile.patience,
         "min_delta": profile.min_delta,
     }
+    if profile.stopping == "steps":  # patience in checks instead (``StepRule``); epochs stays the safety cap
+        del params["patience"]
+        params.update({"stopping": "steps", **profile.step_rule})
     if two_inputs:  # own parameter names: own ranges
         del params["dense_units"], params["batch_size"]
         params["head_units"] = trial.suggest_categorical("head_units", [100, 200, 400])
@@ -367,9 +520,18 @@ def search_space(architecture: str, trial, profile, two_inputs: bool) -> dict:
     return params
 
 
-for _name, _doc in [("flatten-dense", "Embedding, Flatten, Dense (relu), output"),
-                    ("lstm", "Embedding, LSTM, Dense (relu), output"),
-                    ("bilstm", "Embedding, bidirectional LSTM, Dense (relu), output"),
-                    ("gru", "Embedding, GRU, Dense (relu), output")]:
-    register_classifier(ClassifierSpec(_name, SEQUENCE_KINDS, lambda params, a=_name: KerasClassifier(a, params),
-                                       f"Keras 3: {_doc}", search_space=functools.partial(search_space, _name)))
+for _name, _doc in [
+    ("flatten-dense", "Embedding, Flatten, Dense (relu), output"),
+    ("lstm", "Embedding, LSTM, Dense (relu), output"),
+    ("bilstm", "Embedding, bidirectional LSTM, Dense (relu), output"),
+    ("gru", "Embedding, GRU, Dense (relu), output"),
+]:
+    register_classifier(
+        ClassifierSpec(
+            _name,
+            SEQUENCE_KINDS,
+            functools.partial(KerasClassifier, _name),
+            f"Keras 3: {_doc}",
+            search_space=functools.partial(search_space, _name),
+        )
+    )

@@ -15,8 +15,8 @@ class LogRegClassifier:
     params: ``C`` (inverse regularisation, recommended 0.1-100 on a log scale; 1.0 is scikit-learn's
     default), ``class_weight`` (``None`` or ``"balanced"``), ``max_iter`` (default 1,000), ``standardize``
     (dense vectors: scale each dimension to the training split's mean 0 and standard deviation 1; default
-    true. Unscaled ELMo vectors made L-BFGS run to ``max_iter`` without converging, 8 s a fit; sparse
-    TF-IDF rows are already L2-normalised and are never scaled).
+    true: unscaled ELMo vectors make L-BFGS run to ``max_iter`` without converging; sparse TF-IDF rows are
+    already L2-normalised and are never scaled).
     """
 
     def __init__(self, params: dict):
@@ -26,8 +26,12 @@ class LogRegClassifier:
 
     def fit(self, features, y_train, y_val, *, task_type, n_outputs, score_fn, on_epoch=None, seed=0):
         self.task_type, self.n_outputs = task_type, n_outputs
-        base = LogisticRegression(C=self.params.get("C", 1.0), class_weight=self.params.get("class_weight"),
-                                  max_iter=self.params.get("max_iter", 1000), random_state=seed)
+        base = LogisticRegression(
+            C=self.params.get("C", 1.0),
+            class_weight=self.params.get("class_weight"),
+            max_iter=self.params.get("max_iter", 1000),
+            random_state=seed,
+        )
         self.model = OneVsRestClassifier(base) if task_type == "multilabel" else base
         if self.params.get("standardize", True) and isinstance(features.train, np.ndarray):
             train = np.asarray(features.train, dtype=np.float64)
@@ -35,8 +39,9 @@ class LogRegClassifier:
             self.scaling = (train.mean(axis=0), np.where(std > 0, std, 1.0))
         self.model.fit(self._scaled(features.train), y_train)
         estimators = self.model.estimators_ if task_type == "multilabel" else [self.model]
-        self.n_params = int(sum(getattr(e, "coef_", np.zeros(0)).size + np.size(getattr(e, "intercept_", 0))
-                                for e in estimators))
+        self.n_params = int(
+            sum(getattr(e, "coef_", np.zeros(0)).size + np.size(getattr(e, "intercept_", 0)) for e in estimators)
+        )
         if on_epoch is not None:
             on_epoch(0, score_fn(y_val, self.predict_scores(features.validation)))
         return self
@@ -68,7 +73,14 @@ def search_space(trial, profile, two_inputs: bool) -> dict:
     }
 
 
-register_classifier(ClassifierSpec("logreg", ("pooled", "sparse"), LogRegClassifier,
-                                   "scikit-learn logistic regression (one-vs-rest for multi-label)",
-                                   deterministic=True,  # L-BFGS has no random part: random_state is unused
-                                   search_space=search_space))
+register_classifier(
+    ClassifierSpec(
+        "logreg",
+        ("pooled", "sparse"),
+        LogRegClassifier,
+        "scikit-learn logistic regression (one-vs-rest for multi-label)",
+        deterministic=True,  # L-BFGS has no random part: random_state is unused
+        search_space=search_space,
+        baseline=True,
+    )
+)  # the baseline's, with tfidf

@@ -1,16 +1,38 @@
-"""The classifier registry and the contract every classifier honours."""
+"""The classifier registry and the contract every classifier honours.
+
+Adding a classifier (the steps ``tests/test_plugins.py`` takes with ``tests/plugin_pkg``):
+
+1. Write a class honouring ``Classifier`` (``fit(features, y_train, y_val, *, task_type, n_outputs, score_fn,
+   on_epoch, seed)`` and ``predict_scores(x)``, ``n_params`` set by ``fit``) and ``search_space(trial, profile,
+   two_inputs) -> dict``.
+2. Declare it: ``SPEC = ClassifierSpec("my-classifier", accepts=("pooled", "sparse"), make=MyClassifier,
+   description="...", search_space=search_space)`` (``accepts``: the feature kinds of
+   ``embeddings.registry.FEATURE_KINDS`` it takes; ``deterministic=True`` when the seed cannot change a fit).
+3. Register it, either in this project (a module of ``models/`` calling ``register_classifier(SPEC)``, imported
+   by ``models/__init__.py``) or from a package of your own, with no edit here: an entry point in its
+   ``pyproject.toml``::
+
+       [project.entry-points."pairbench.classifiers"]
+       my-classifier = "my_package.classifier:SPEC"
+
+   then ``pip install`` that package.
+4. Check it: ``bench.contract.check_classifier("my-classifier")`` (the test suite runs every check on every
+   registered classifier), then ``python -m bench list`` shows its pairings and ``python -m bench all
+   --classifiers my-classifier`` runs them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from parts.registry import Registry, SearchProfile, missing_search_space
+
 if TYPE_CHECKING:
     import optuna
-
-    from bench.profiles import Profile
 
 
 class Classifier(Protocol):
@@ -24,21 +46,33 @@ class Classifier(Protocol):
 
     n_params: int
 
-    def fit(self, features, y_train: np.ndarray, y_val: np.ndarray, *, task_type: str, n_outputs: int,
-            score_fn: Callable[[np.ndarray, np.ndarray], float], on_epoch=None, seed: int = 0) -> "Classifier": ...
+    def fit(
+        self,
+        features,
+        y_train: np.ndarray,
+        y_val: np.ndarray,
+        *,
+        task_type: str,
+        n_outputs: int,
+        score_fn: Callable[[np.ndarray, np.ndarray], float],
+        on_epoch=None,
+        seed: int = 0,
+    ) -> "Classifier": ...
 
     def predict_scores(self, x) -> np.ndarray: ...
 
 
 # trial, profile, two_inputs (the backend gives separate title and body inputs) -> the classifier's params
-SearchSpace = Callable[["optuna.Trial", "Profile", bool], dict]
+SearchSpace = Callable[["optuna.Trial", SearchProfile, bool], dict]
 
 
 @dataclass(frozen=True)
 class ClassifierSpec:
     """A registered classifier: ``make(params)`` returns an unfitted ``Classifier``.
 
-    ``search_space(trial, profile, two_inputs)`` returns the params of one trial (required).
+    ``search_space(trial, profile, two_inputs)`` returns the params of one trial (required). ``baseline``: the
+    classifier of the baseline pairing, partner of the backend declared ``BackendSpec(baseline=True)`` (see
+    ``bench.tuning.pairings.baseline_pairing``).
     """
 
     name: str
@@ -48,15 +82,19 @@ class ClassifierSpec:
     # True when the seed cannot change a fit (e.g. L-BFGS logistic regression): its best configuration is
     # scored once, and the leaderboard says "deterministic" instead of a repeat count.
     deterministic: bool = False
-    search_space: SearchSpace | None = None
+    search_space: SearchSpace = missing_search_space
+    baseline: bool = False
 
-    def __post_init__(self):
-        if not callable(self.search_space):
-            raise ValueError(f"classifier {self.name}: no search_space; give search_space(trial, profile, "
-                             f"two_inputs) -> dict")
+    def __post_init__(self) -> None:
+        if self.search_space is missing_search_space or not callable(self.search_space):
+            raise ValueError(
+                f"classifier {self.name}: no search_space; give search_space(trial, profile, two_inputs) -> dict"
+            )
 
 
-CLASSIFIERS: dict[str, ClassifierSpec] = {}
+# The built-in classifiers register when ``models`` is imported; installed packages' entry points of the group
+# ``pairbench.classifiers`` join on the first read.
+CLASSIFIERS: Registry[ClassifierSpec] = Registry("classifier", "pairbench.classifiers", ClassifierSpec)
 
 
 def register_classifier(spec: ClassifierSpec) -> ClassifierSpec:
@@ -66,6 +104,5 @@ def register_classifier(spec: ClassifierSpec) -> ClassifierSpec:
 
 
 def get_classifier(name: str) -> ClassifierSpec:
-    from bench.errors import lookup
-
-    return lookup(CLASSIFIERS, "classifier", name)
+    """The classifier called ``name``, or a ``BenchError`` suggesting the closest name and listing all."""
+    return CLASSIFIERS.get_spec(name)

@@ -13,10 +13,13 @@ LANGS = ["csharp", "java", "javascript", "python"]
 TOPICS = ["sport", "business", "politics", "tech", "entertainment"]
 TAGS = ["php", "sql", "java", "python", "c#", ".net", "javascript", "html", "css", "linux", "git", "ajax"]
 COMMON = "how do i get the value from a list when using my code in this function with error".split()
+# Filler words beyond COMMON, so two long fixture documents share few words (no near-duplicate chains).
+FILLER = COMMON + [f"{a}{b}" for a in ("al", "be", "ga", "de", "ep", "ze", "et", "th") for b in
+                   ("ton", "rin", "mar", "pol", "sek", "vud", "lax", "nob", "qui", "fem", "dor", "hap")]
 
 
 def _text(rng: random.Random, keywords: list[str], n: int) -> str:
-    words = [rng.choice(keywords) if rng.random() < 0.4 else rng.choice(COMMON) for _ in range(n)]
+    words = [rng.choice(keywords) if rng.random() < 0.4 else rng.choice(FILLER) for _ in range(n)]
     return " ".join(words)
 
 
@@ -99,10 +102,10 @@ def isolated_tasks(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def isolated_corpus(monkeypatch):
-    """Each test starts with the pretraining corpus unconfigured (an in-process CLI call configures it)."""
-    from embeddings import corpus
+    """Each test starts without a pretraining corpus given to word2vec-corpus (an in-process CLI call gives one)."""
+    from embeddings import word2vec
 
-    monkeypatch.setattr(corpus, "_CONFIG", dict(corpus._CONFIG))
+    monkeypatch.setattr(word2vec, "_CORPUS", {"corpus": None})
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,16 +1,21 @@
-"""Every registered backend and classifier passes ``check_backend`` / ``check_classifier``, every pairing honours
-the contract on a tiny task of each type, and the checks catch a broken part."""
+"""Every registered backend and classifier passes every check of ``bench.contract`` (one case per part and check,
+like scikit-learn's ``parametrize_with_checks``), every pairing honours the contract on a tiny task of each type,
+the declarations on the registry entries (baseline, pretraining) are what the harness reads, and the checks catch
+a broken part."""
 
 import numpy as np
 import pytest
 
-from bench.tuning import metrics
-from bench.contract import check_backend, check_classifier
-from bench.tuning.pairings import valid_pairings
-from bench.tuning.runner import fit_and_score
+from bench.contract import BACKEND_CHECKS, CLASSIFIER_CHECKS, Setting, check_backend, check_classifier
 from bench.data.tasks import load_task
-from embeddings import BACKENDS, BackendSpec, Features, Reference, no_search, register_backend
-from models import CLASSIFIERS, ClassifierSpec, register_classifier
+from bench.errors import BenchError
+from bench.tuning import metrics
+from bench.tuning.pairings import baseline_pairing, valid_pairings
+from bench.tuning.runner import fit_and_score
+from embeddings import BACKENDS, BackendSpec, Features, Reference, get_backend, no_search, register_backend
+from embeddings import pretraining
+from embeddings.registry import pretraining_pairs
+from models import CLASSIFIERS, ClassifierSpec, get_classifier, register_classifier
 
 TINY = {"train": 48, "validation": 16, "test": 16}
 TASK_OF_TYPE = {"binary": "so-python", "multiclass": "so-lang4", "multilabel": "so-tags100"}
@@ -19,26 +24,33 @@ CLASSIFIER_PARAMS = {"logreg": {"C": 1.0}}
 KERAS_PARAMS = {"units": 8, "dense_units": 8, "dropout": 0.1, "learning_rate": 1e-2, "batch_size": 16, "epochs": 2,
                 "patience": 2}
 
-
-@pytest.mark.parametrize("backend", list(BACKENDS))
-def test_backend_contract(backend, data_dir):
-    from embeddings import corpus
-
-    corpus.configure(data_dir)  # word2vec-corpus pretrains on the corpus of the task's own data directory
-    check_backend(backend, load_task("so-lang4", data_dir, max_sizes=TINY, seed=0))  # title and body fields
+BACKEND_CASES = [pytest.param(name, check, id=f"{name}-{check.name}")
+                 for name, spec in BACKENDS.items() for check in BACKEND_CHECKS if check.applies(spec)]
+CLASSIFIER_CASES = [pytest.param(name, check, id=f"{name}-{check.name}")
+                    for name, spec in CLASSIFIERS.items() for check in CLASSIFIER_CHECKS if check.applies(spec)]
 
 
-@pytest.mark.parametrize("classifier", list(CLASSIFIERS))
-def test_classifier_contract(classifier):
-    check_classifier(classifier)
+@pytest.mark.parametrize("backend,check", BACKEND_CASES)
+def test_backend_contract(backend, check, data_dir):
+    from bench.data.corpus_sources import build, corpus_request
+    from embeddings import word2vec
+
+    word2vec.use_corpus(build(corpus_request([], data_dir)))  # word2vec-corpus: the corpus of the task's data directory
+    check.run(get_backend(backend), Setting(data=load_task("so-lang4", data_dir, max_sizes=TINY, seed=0)))  # title, body
+
+
+@pytest.mark.parametrize("classifier,check", CLASSIFIER_CASES)
+def test_classifier_contract(classifier, check):
+    check.run(get_classifier(classifier), Setting())
 
 
 @pytest.mark.parametrize("task_type", list(TASK_OF_TYPE))
 @pytest.mark.parametrize("backend,classifier", valid_pairings())
 def test_pairing_contract(backend, classifier, task_type, data_dir):
-    from embeddings import corpus
+    from bench.data.corpus_sources import build, corpus_request
+    from embeddings import word2vec
 
-    corpus.configure(data_dir)  # word2vec-corpus pretrains on the corpus of the task's own data directory
+    word2vec.use_corpus(build(corpus_request([], data_dir)))  # word2vec-corpus: the corpus of the task's data directory
     data = load_task(TASK_OF_TYPE[task_type], data_dir, max_sizes=TINY, seed=0)
     epochs = []
     fit = fit_and_score(data, backend, classifier, DEFAULT_BACKEND_PARAMS,
@@ -61,6 +73,18 @@ def test_pairings_are_derived_from_what_parts_produce_and_accept():
     for b, c in valid_pairings():
         assert set(BACKENDS[b].provides) & set(CLASSIFIERS[c].accepts)
     assert ("tfidf", "logreg") in valid_pairings() and ("tfidf", "lstm") not in valid_pairings()
+
+
+def test_the_baseline_and_the_pretraining_are_read_from_the_registry_entries(registered):
+    assert baseline_pairing() == ("tfidf", "logreg")
+    assert pretraining.needs(["tfidf", "word2vec-corpus", "elmo"]) == ("word2vec", "bilm")
+    assert pretraining.needs(["elmo", "learned"], replaced=("elmo",)) == ()
+    assert pretraining_pairs() == [("word2vec", "word2vec-corpus")]
+    registered(BackendSpec("second-baseline-toy", ("sparse",), _leaky_bag_of_words, "test double",
+                           search_space=no_search, baseline=True))
+    with pytest.raises(BenchError, match=r"declare backends \['tfidf', 'second-baseline-toy'\] and classifiers "
+                                         r"\['logreg'\]"):
+        baseline_pairing()
 
 
 def test_backends_see_training_text_only(data_dir):

@@ -9,11 +9,28 @@ import sys
 import pandas as pd
 import pytest
 
+from bench.data.corpus_sources import build, check_corpus_file, corpus_request, corpus_tasks
 from bench.data.datafiles import html_to_text
-from bench.data.tasks import UNLABELLED, normalise, split_of
+from bench.data.tasks import UNLABELLED, dataset_splits, normalise, split_of
 from conftest import make_data_dir
-from embeddings import corpus as corpus_module
+from embeddings.near_duplicates import similar, word_set
 from embeddings.tokenize import tokenize
+
+
+def _corpus(root, files=()):
+    """The corpus of a run of the built-in tasks on ``root`` (+ ``--corpus`` files)."""
+    return build(corpus_request([], root, files))
+
+
+def _guarded(root) -> set[str]:
+    """Texts and titles of every validation and test document of every built-in task's dataset."""
+    out = set()
+    for task in corpus_tasks([]):
+        for fields, split in dataset_splits(task, root):
+            if split != "train":
+                out.add("\n".join(fields.values()))
+                out.update([fields["title"]] if "title" in fields else [])
+    return out
 
 
 def _read(path, sep=","):
@@ -33,9 +50,10 @@ def leaky_dir(tmp_path_factory):
     so2008 = _read(root / "so_2008.csv.gz")
     titles20 = _read(root / "so_titles20.csv.gz")
     planted = []
+    test = {"\n".join(fields.values()) for fields, split in dataset_splits(corpus_tasks([])[1], root) if split == "test"}
     for title, body in zip(so2008["Title"], so2008["Body"]):
         # a test document of so_2008 whose title alone would land in the training split of a title-only file
-        if split_of(f"{title}\n{html_to_text(body)}") == "test" and split_of(title) == "train":
+        if f"{title}\n{html_to_text(body)}" in test and split_of(title) == "train":
             planted.append(title)
     assert planted, "the fixture has no so_2008 test document to plant"
     leak = planted[0]
@@ -49,17 +67,20 @@ def leaky_dir(tmp_path_factory):
 
 def test_a_planted_test_title_in_another_files_training_split_is_dropped_and_counted(leaky_dir, tmp_path):
     root, leak = leaky_dir
-    clean = corpus_module.build_corpus(make_data_dir(tmp_path / "clean", n=120, seed=3))
-    built = corpus_module.build_corpus(root)
+    clean = _corpus(make_data_dir(tmp_path / "clean", n=120, seed=3))
+    built = _corpus(root)
     assert normalise(leak) not in {normalise(t) for t in built.texts}
     dropped = built.summary["dropped_by_leak_guard"]
     assert dropped["so_titles20.csv.gz"] == clean.summary["dropped_by_leak_guard"]["so_titles20.csv.gz"] + 1
     assert dropped["so_lang4_titles.csv.gz"] == clean.summary["dropped_by_leak_guard"]["so_lang4_titles.csv.gz"] + 1
     # every validation/test text and title of every task's dataset is absent from the corpus
-    guard = corpus_module.guarded_keys(root, corpus_module.task_datasets())
+    guard = {normalise(g) for g in _guarded(root)}
     assert guard and not guard & {normalise(t) for t in built.texts}
     titles = {normalise(t.split("\n")[0]) for t in built.texts}
     assert not guard & titles
+    # nor a near-duplicate of one (brute force over every pair)
+    keys = [word_set(g) for g in _guarded(root)]
+    assert not [t for t in built.texts for part in {t, t.split("\n")[0]} if any(similar(word_set(part), k) for k in keys)]
     # the summary adds up and says where each document came from
     assert built.summary["documents"] == len(built.texts) == sum(s["documents"] for s in built.summary["sources"])
     assert built.summary["tokens"] == sum(len(tokenize(t)) for t in built.texts)
@@ -71,7 +92,7 @@ def test_a_corpus_file_is_guarded_too_and_empty_lines_are_skipped(leaky_dir, tmp
     root, leak = leaky_dir
     extra = tmp_path / "extra.txt"
     extra.write_text(f"a new document about rust lifetimes\n\n{leak}\nanother one about gradle builds\n", encoding="utf-8")
-    built = corpus_module.build_corpus(root, (extra,))
+    built = _corpus(root, (extra,))
     source = built.summary["sources"][-1]
     assert source["file"] == str(extra.resolve())
     assert (source["documents"], source["dropped_by_leak_guard"]) == (2, 1)
@@ -85,10 +106,10 @@ def test_word2vec_on_the_corpus_never_sees_a_guarded_document(leaky_dir, monkeyp
     seen = []
     real = word2vec.train_word2vec
     monkeypatch.setattr(word2vec, "train_word2vec", lambda tokens, settings: seen.extend(tokens) or real(tokens, settings))
-    corpus = corpus_module.build_corpus(root)
+    corpus = _corpus(root)
     table, summary = word2vec.corpus_vectors(corpus)
     assert seen and summary["sha256"] == corpus.sha256 and len(table.words) > 10
-    guard = corpus_module.guarded_keys(root, corpus_module.task_datasets())
+    guard = {normalise(g) for g in _guarded(root)}
     assert not {" ".join(tokens) for tokens in seen} & {" ".join(tokenize(g)) for g in guard}
     assert tokenize(leak) not in seen
 
@@ -165,16 +186,18 @@ def test_an_unreadable_corpus_file_is_named(tmp_path, monkeypatch):
 
     monkeypatch.setattr("builtins.open", locked)
     with pytest.raises(BenchError, match=r"--corpus .*locked.txt: cannot read it \(Permission denied\)"):
-        corpus_module.check_corpus_file(path)
+        check_corpus_file(path)
 
 
-def test_the_corpus_needs_every_dataset_file(tmp_path):
-    from bench.errors import BenchError
-
+def test_a_missing_builtin_dataset_is_named_not_an_error(tmp_path):
     root = make_data_dir(tmp_path / "data", n=30)
     (root / "so_lang4_titles.csv.gz").unlink()
-    with pytest.raises(BenchError, match="missing data file so_lang4_titles.csv.gz"):
-        corpus_module.build_corpus(root)
+    (root / "bbc_text.csv.gz").unlink()
+    built = _corpus(root)
+    assert built.summary["missing"] == ["bbc_text.csv.gz", "so_lang4_titles.csv.gz"]
+    assert [s["file"] for s in built.summary["sources"]] == ["so_2008.csv.gz", "so_lang4.csv.gz",
+                                                              "so_tags100_titles.tsv.gz", "so_titles20.csv.gz"]
+    assert built.summary["documents"] > 0
     shutil.rmtree(root)
 
 
@@ -218,3 +241,51 @@ def test_without_the_cache_a_run_pretrains_once_for_all_its_processes_and_keeps_
     assert out.stderr.count("biLM step") == 10
     left = {n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("pairbench-pretraining-")}
     assert not left
+
+
+def _own_task(folder, n=240, seed=11):
+    """A task file and its data (``mine.csv.gz``) in ``folder``; the path in the task file is relative."""
+    import random
+
+    from conftest import TOPICS, _text
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = {t: [f"{t}{i}" for i in range(6)] for t in TOPICS}
+    rows = [{"text": _text(rng, vocab[t], 12), "label": t} for t in (TOPICS * n)[:n]]
+    _write(folder / "mine.csv.gz", pd.DataFrame(rows))
+    (folder / "mine.toml").write_text('name = "mine"\ntype = "multiclass"\n[data]\npath = "mine.csv.gz"\n'
+                                      '[text]\ncolumns = ["text"]\n[labels]\ncolumn = "label"\n', encoding="utf-8")
+    return folder / "mine.toml"
+
+
+def test_own_data_alone_runs_word2vec_corpus_and_names_the_missing_builtin_datasets(tmp_path):
+    task_file = _own_task(tmp_path / "own")
+    results = tmp_path / "results"
+    out = _cli("all", "--profile", "smoke", "--task-file", str(task_file), "--data-dir", str(tmp_path / "own"),
+               "--embeddings", "word2vec-corpus", "--classifiers", "logreg", "--jobs", "1", "--results-dir",
+               str(results), cwd=tmp_path, data_dir=tmp_path / "own")
+    assert out.returncode == 0, out.stderr[-3000:]
+    corpus = json.loads((results / "smoke" / "corpus.json").read_text())
+    assert [(s["file"], s["role"]) for s in corpus["sources"]] == [("mine.csv.gz", "training split")]
+    assert set(corpus["missing"]) == {"bbc_text.csv.gz", "so_2008.csv.gz", "so_lang4.csv.gz", "so_lang4_titles.csv.gz",
+                                      "so_tags100_titles.tsv.gz", "so_titles20.csv.gz"}
+    assert [g["name"] for g in corpus["guarded"]] == ["mine.csv.gz"]
+    rows = json.loads((results / "smoke" / "leaderboard.json").read_text())
+    assert [(r["task"], r["backend"], r["status"]) for r in rows] == [("mine", "word2vec-corpus", "ok")]
+    assert rows[0]["backend_info"]["corpus_sha256"] == corpus["sha256"]
+
+
+def test_data_beside_its_task_file_joins_the_builtin_datasets_in_the_corpus(data_dir, tmp_path):
+    task_file = _own_task(tmp_path / "own")
+    from bench.data.tasks import register_task_files
+
+    register_task_files([task_file])
+    request = corpus_request(["mine"], data_dir)
+    names = [s.name for s in request.sources]
+    assert "mine.csv.gz" in names and not request.missing
+    assert "mine.csv.gz" in [g.name for g in request.guarded]
+    built = build(request)
+    own = {s["file"]: s for s in built.summary["sources"]}["mine.csv.gz"]
+    assert 0 < own["documents"] < 240  # its training split only
+    assert "mine.csv.gz" not in [s.name for s in corpus_request([], data_dir).sources]  # not a task of that run

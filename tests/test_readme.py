@@ -23,3 +23,54 @@ def test_every_cli_command_is_in_the_readme():
     commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
     missing = [c for c in commands if f"`python -m bench {c}" not in readme]
     assert not missing, f"commands without a README entry: {missing}"
+
+
+def test_the_findings_block_is_what_the_committed_leaderboard_gives():
+    from bench.reports.readme_block import END, START, findings_markdown, replace_block
+
+    readme = (ROOT / "README.md").read_text()
+    expected = replace_block(readme, findings_markdown(ROOT / "results" / "standard"), "README.md")
+    assert readme == expected, "README.md's findings block is stale: run python -m bench.reports.readme_block --write README.md"
+    block = readme.split(START)[1].split(END)[0]
+    assert "| so-lang4 (macro-F1) |" in block
+
+
+def test_the_readme_is_short_and_tells_no_run_stories():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    prose = readme.split("<!-- findings:start -->")[0] + readme.split("<!-- findings:end -->")[1]
+    assert not re.search(r"\b(I|my|me|we|our)\b(?![-.])", prose), "first person in README.md"
+    assert not re.search(r"issue #?\d+|#\d+\b", prose, re.IGNORECASE), "issue numbers in README.md"
+    assert not re.search(r"\b[0-9a-f]{7,40}\b", prose), "a commit hash in README.md"
+
+
+def test_findings_pick_the_best_on_validation_and_state_the_baselines_verdict():
+    from bench.reports.readme_block import findings_rows
+
+    def row(backend, classifier, validation, test, **marks):
+        return {"task": "t", "status": "ok", "backend": backend, "classifier": classifier, "main_metric": "macro_f1",
+                "validation_main": validation, "test_main": test, "test_main_ci95": [test - 0.02, test + 0.02], **marks}
+
+    rows = [row("learned", "gru", 0.90, 0.70), row("tfidf", "logreg", 0.80, 0.75, vs_best="worse", p_vs_best_holm=0.01),
+            row("word2vec", "lstm", 0.85, 0.95)]
+    assert findings_rows(rows) == [("t (macro-F1)", "learned + gru: 0.700 [0.680, 0.720]", "0.750 [0.730, 0.770]",
+                                    "worse (Holm p 0.010)")]
+
+
+def test_findings_command_checks_and_rewrites_a_block(tmp_path):
+    import subprocess
+    import sys
+
+    page = tmp_path / "page.md"
+    page.write_text("intro\n<!-- findings:start -->\nold\n<!-- findings:end -->\nafter\n")
+    command = [sys.executable, "-m", "bench.reports.readme_block", "--results", str(ROOT / "results" / "standard")]
+    assert subprocess.run([*command, "--check", str(page)], cwd=ROOT, capture_output=True).returncode == 1
+    assert subprocess.run([*command, "--write", str(page)], cwd=ROOT, capture_output=True).returncode == 0
+    assert subprocess.run([*command, "--check", str(page)], cwd=ROOT, capture_output=True).returncode == 0
+    text = page.read_text()
+    assert text.startswith("intro\n") and text.endswith("after\n") and "| so-python (F1) |" in text
+    page.write_text("no markers here\n")
+    done = subprocess.run([*command, "--check", str(page)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and "findings:start" in done.stderr

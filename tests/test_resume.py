@@ -54,8 +54,9 @@ def wait_for(tmp_path, condition, timeout=300):
 
 
 def mid_second_trial(ts):
+    # The running trial has recorded its process, so a rerun knows at once that it died (bench.tuning.liveness).
     return (sum(t.state.name == "COMPLETE" for t in ts) >= 1
-            and any(t.state.name == "RUNNING" and t.number >= 1 for t in ts))
+            and any(t.state.name == "RUNNING" and t.number >= 1 and t.user_attrs.get("worker") for t in ts))
 
 
 def test_sigkill_mid_study_then_resume(tmp_path, data_dir):

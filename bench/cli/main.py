@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from bench.errors import BenchError
+from bench.errors import BenchError, MachineError, machine_error_line
 from bench.profiles import DEFAULT_PROFILE, ONE_THREAD_ENV, PROFILES
 
 DEFAULT_JOBS = max(1, min(os.cpu_count() or 1, 2))  # one worker per core; more needs more memory than measured
@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--storage", help="Optuna storage URL (default: sqlite under results/<profile>/)")
     common.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where results/<profile>/ goes")
     common.add_argument("--task-file", type=Path, action="append", default=[], metavar="PATH",
-                        help="a task file (TOML, see README \"Your own dataset\"); repeatable; without --tasks, "
+                        help="a task file (TOML, see docs/task-files.md); repeatable; without --tasks, "
                         "the run's tasks are the task files' tasks")
 
     _add_run_commands(sub, common)
@@ -113,7 +113,8 @@ def _add_curves_command(sub, common: argparse.ArgumentParser) -> None:
 
 
 def _add_other_commands(sub, common: argparse.ArgumentParser) -> None:
-    """``list``, ``tasks``, ``report``, ``check``, ``scale``, ``speed``, ``diff``, ``baseline``, ``cache``."""
+    """``list``, ``tasks``, ``report``, ``check``, ``data``, ``scale``, ``speed``, ``embedding-speed``, ``diff``,
+    ``baseline``, ``cache``."""
     sub.add_parser("list", help="tasks, backends, classifiers and the pairing matrix") \
         .add_argument("--task-file", type=Path, action="append", default=[], metavar="PATH", help="also list these task files' tasks")
     tasks = sub.add_parser("tasks", help="task files: `tasks validate PATH...` prints what loading each one found")
@@ -122,6 +123,9 @@ def _add_other_commands(sub, common: argparse.ArgumentParser) -> None:
     tasks.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
     sub.add_parser("report", parents=[common], help="rebuild the leaderboard from the Optuna storage alone")
     sub.add_parser("check", parents=[common], help="fail unless every valid pairing has a finished leaderboard row")
+    data = sub.add_parser("data", parents=[common],
+                          help="the dataset files a selection needs: present?, SHA-256 as expected?, source and licence")
+    data.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
     scale = sub.add_parser("scale", help="time and peak memory of two pairings on 1k-240k titles (so_lang4_titles)")
     scale.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
     scale.add_argument("--results-dir", type=Path, default=Path("results"), help="writes <dir>/scale/ (default results/)")
@@ -130,6 +134,17 @@ def _add_other_commands(sub, common: argparse.ArgumentParser) -> None:
     speed = sub.add_parser("speed", help="Keras backends (JAX, TensorFlow, TensorFlow + XLA) and threads vs processes")
     speed.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
     speed.add_argument("--results-dir", type=Path, default=Path("results"), help="writes <dir>/benchmarks/ (default results/)")
+    embedding_speed = sub.add_parser("embedding-speed", help="embedding backends: cached vs computed, and against the "
+                                     "library each calls (so-titles20 titles)")
+    embedding_speed.add_argument("--data-dir", help="dataset directory (default: $PAIRBENCH_DATA_DIR)")
+    embedding_speed.add_argument("--results-dir", type=Path, default=Path("results"),
+                                 help="writes <dir>/benchmarks/embedding_speed.{json,md} (default results/)")
+    embedding_speed.add_argument("--embeddings", type=_csv, default=None,
+                                 help="backends to time (default word2vec,spacy-sm,spacy-glove,elmo)")
+    embedding_speed.add_argument("--train", type=int, default=3000,
+                                 help="training titles (default 3000; validation and test: a tenth each)")
+    embedding_speed.add_argument("--rounds", type=int, default=7, help="timed rounds of each (default 7; the fastest "
+                                 "counts)")
     diff = sub.add_parser("diff", help="what changed between two leaderboards (Markdown, or --json)")
     diff.add_argument("old", type=Path, help="a results folder (e.g. results/smoke-baseline) or a leaderboard.json")
     diff.add_argument("new", type=Path, help="a results folder (e.g. results/smoke) or a leaderboard.json")
@@ -155,6 +170,9 @@ def _inputs() -> argparse.ArgumentParser:
                         "https://tfhub.dev/google/elmo/3 (default: a small biLM pretrained here on the corpus)")
     inputs.add_argument("--vectors", help="pretrained word vectors (word2vec text/binary, GloVe text or gensim "
                         "KeyedVectors file), run as backend vectors-<file name> (default: $PAIRBENCH_VECTORS)")
+    inputs.add_argument("--sentence-model", metavar="DIR", help="a local sentence-transformers BERT directory "
+                        "(config.json, model.safetensors, tokenizer.json), run frozen as backend sentence-<directory "
+                        "name> (default: $PAIRBENCH_SENTENCE_MODEL)")
     inputs.add_argument("--corpus", action="append", default=[], metavar="PATH",
                         help="a UTF-8 text file, one document per line, added to the pretraining corpus of "
                         "word2vec-corpus and the biLM (repeatable; leak-guarded like the rest)")
@@ -179,7 +197,27 @@ def main(argv: list[str] | None = None) -> int:
         return _command(args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _machine_exit_code() if isinstance(exc, MachineError) else 2
+    except Exception as exc:  # an error of the machine (no space, a lost storage) is one line too; a bug is not
+        line = machine_error_line(exc, _storage_urls())
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        return _machine_exit_code()
+    finally:
+        if "bench.tuning.runlock" in sys.modules:  # imported only by a command that took a lock
+            sys.modules["bench.tuning.runlock"].release_all()
+
+
+def _machine_exit_code() -> int:
+    """2 when nothing was trained yet, 3 when training had started (what finished is in the storage)."""
+    runner = sys.modules.get("bench.tuning.runner")
+    return 3 if runner is not None and runner.TRAINING.is_set() else 2
+
+
+def _storage_urls() -> list[str]:
+    runner = sys.modules.get("bench.tuning.runner")
+    return list(runner._STORAGES) if runner is not None else []
 
 
 def _run_command(args, argv: list[str]) -> int:
@@ -199,12 +237,14 @@ def _run_command(args, argv: list[str]) -> int:
 
 def _command(args) -> int:
     from bench.cli import commands
-    from bench.config import register_options, vectors_option
+    from bench.config import register_options, sentence_model_option, vectors_option
     from bench.reports import commands as reports
     from bench.studies import commands as studies
 
-    vectors = vectors_option(args) if args.command == "list" else None  # the vectors backend is listed too
-    args.task_file_tasks = register_options(getattr(args, "task_file", []), vectors)
+    listed = args.command in ("list", "data")  # the --vectors / --sentence-model backends are listed too
+    args.task_file_tasks = register_options(getattr(args, "task_file", []), vectors_option(args) if listed else None,
+                                            sentence_model_option(args) if listed else None)
     return {"list": commands.cmd_list, "tasks": commands.cmd_tasks, "cache": commands.cmd_cache,
             "report": reports.cmd_report, "check": reports.cmd_check, "diff": reports.cmd_diff,
-            "baseline": reports.cmd_baseline, "scale": studies.cmd_scale, "speed": studies.cmd_speed}[args.command](args)
+            "baseline": reports.cmd_baseline, "scale": studies.cmd_scale, "speed": studies.cmd_speed,
+            "embedding-speed": studies.cmd_embedding_speed, "data": commands.cmd_data}[args.command](args)

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from bench.cli.coordinator import (WORKER_COUNT, WORKER_INDEX, Coordinator, bilm_settings, configure_pretrained, log,
+from bench.cli.coordinator import (WORKER_COUNT, WORKER_INDEX, Coordinator, configure_pretrained, log,
                                    pretraining_parts, read_json, stopped, worker_order)
 from bench.config import RunConfig, prepare
 from bench.errors import BenchError
@@ -73,9 +73,9 @@ def cmd_all(config: RunConfig) -> int:
             return 2
         configure_pretrained(run.config, parts)
         run.run_workers()
-        # The coordinator's pass: resumes or finishes every study and writes each row. Trials a killed run left
-        # RUNNING are failed first when the storage is this machine's own and no worker is alive any more.
-        _tune(datasets, pairs, run.config, recover=config.own_storage)
+        # The coordinator's pass: resumes or finishes every study and writes each row. Trials whose process is
+        # gone (a killed run's) are failed first; those of live workers, here or elsewhere, are left alone.
+        _tune(datasets, pairs, run.config, recover=True)
         if stopped():
             log(f"stopped after the current trial; finished trials are saved. Resume with: {run.resume_hint()}")
             return 130
@@ -98,7 +98,10 @@ def _finish(run: Coordinator, datasets: dict) -> list:
         if c["leakage_alarm"]:
             log(f"LEAKAGE ALARM {task}: shuffled-label control scores {c['shuffled']:.4f}, chance "
                 f"{c['chance_mean']:.4f} (95th pct {c['chance_p95']:.4f})")
-    prov = _with_earlier_runs(run.provenance(datasets, run.cost()), config)
+    from bench.reports.leaderboard import load_storage
+
+    prov = _with_earlier_runs(run.provenance(datasets, run.cost(load_storage(config.storage, config.profile.name)[0])),
+                              config)
     atomic_write(config.out_dir / "provenance.json", json.dumps(prov, indent=1))
     return write_board(config.storage, config.profile.name, config.out_dir, config.task_option, config.backends,
                        config.classifiers)
@@ -152,26 +155,29 @@ def _tune(datasets: dict, pairs, config: RunConfig, *, recover: bool, exclusive:
 
 def cmd_pretrain(config: RunConfig) -> int:
     """Build the corpus and what the selected backends pretrain on it; write corpus.json and pretraining.json."""
+    from bench.cli.coordinator import corpus_request, pretraining_backends
+    from bench.data.corpus_sources import bench_error
     from bench.files import atomic_write
     from embeddings import pretraining
+    from embeddings.corpus import CorpusError
+    from embeddings.registry import pretrained_by
 
     prepare(config)
     parts = pretraining_parts(config)
     if not parts:
-        print("nothing to pretrain: no selected backend pretrains on the corpus (word2vec-corpus, or elmo without "
-              "--elmo-handle)")
+        print(f"nothing to pretrain: no selected backend pretrains on the corpus ({pretraining_backends()})")
         return 0
-    built = pretraining.pretrain(parts, bilm_settings(config), log=log)
+    try:
+        built = pretraining.pretrain(parts, config.profile.name, corpus_request(config), log=log)
+    except CorpusError as exc:
+        raise bench_error(exc) from exc
     out_dir = config.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "corpus.json", json.dumps(built.pop("corpus_summary"), indent=1))
     atomic_write(out_dir / "pretraining.json", json.dumps(built, indent=1))
     figures = [f"corpus {built['corpus']['documents']:,} documents, {built['corpus']['tokens']:,} tokens "
                f"({built['corpus']['seconds']} s)"]
-    if "word2vec" in built:
-        figures.append(f"word2vec-corpus {built['word2vec']['words']:,} words ({built['word2vec']['seconds']} s)")
-    if "bilm" in built:
-        figures.append(f"{built['bilm']['label']} ({built['bilm']['seconds']} s)")
+    figures += [f"{', '.join(pretrained_by(part))} {built[part]['label']} ({built[part]['seconds']} s)" for part in parts]
     print(f"pretraining done in {built['seconds']:.0f} s, {built['cache']} cache: {'; '.join(figures)}; "
           f"written {out_dir / 'corpus.json'}, {out_dir / 'pretraining.json'}")
     return 0

@@ -76,14 +76,33 @@ def data_path(data_dir: Path, filename: str) -> Path:
     return path if path.is_absolute() else data_dir / path
 
 
+def dataset_file(dataset: Dataset, data_dir: Path, filename: str) -> Path:
+    """Where one of a dataset's files is: an absolute path as given; a relative one in the data directory,
+    or, when it is not there, beside the task file that declared it (so a user's own data can sit with its
+    task file while the data directory holds the built-in datasets). Missing from both: the data directory's
+    path, for the error."""
+    path = data_path(data_dir, filename)
+    if not path.is_file() and dataset.source and not Path(filename).expanduser().is_absolute():
+        beside = Path(dataset.source).parent / filename
+        if beside.is_file():
+            return beside
+    return path
+
+
+def dataset_files(datasets: list[Dataset], data_dir: Path) -> list[str]:
+    """The datasets' files as provenance names them: relative to the data directory when they are there,
+    else by their path."""
+    return [f if data_path(data_dir, f).is_file() else str(dataset_file(d, data_dir, f))
+            for d in datasets for f in d.files.values()]
+
+
 def read_table(dataset: Dataset, data_dir: Path, filename: str | None = None) -> pd.DataFrame:
     """Read one of a dataset's files (``filename``, default its only or training file) with one-line errors
     naming the file, row or column at fault. Cells are strings, except lists in JSON lines and parquet."""
-    path = data_path(data_dir, filename or dataset.filename)
+    path = dataset_file(dataset, data_dir, filename or dataset.filename)
     where = f" (task file {dataset.source})" if dataset.source else ""
     if not path.is_file():
-        raise BenchError(f"missing data file {path.name} in {path.parent}{where}: pass --data-dir DIR or set "
-                         f"{DATA_DIR_ENV}")
+        raise BenchError(missing_file_message(dataset, path))
     fmt = dataset.fmt or format_from_name(filename or dataset.filename) or "csv"
     try:
         if fmt in ("csv", "tsv"):
@@ -115,6 +134,14 @@ def read_table(dataset: Dataset, data_dir: Path, filename: str | None = None) ->
     return frame
 
 
+def missing_file_message(dataset: Dataset, path: Path) -> str:
+    """The one line for a dataset file found neither in the data directory nor beside its task file."""
+    where = f" (task file {dataset.source})" if dataset.source else ""
+    if dataset.source and Path(dataset.source).parent not in (path.parent, Path(__file__).with_name("task_files")):
+        where = f" nor beside its task file {dataset.source}"
+    return f"missing data file {path.name} in {path.parent}{where}: pass --data-dir DIR or set {DATA_DIR_ENV}"
+
+
 def _decode_error_at(path: Path, encoding: str, exc: UnicodeDecodeError) -> tuple[int, int]:
     """The offset of the first undecodable byte in the whole (decompressed) file, and its line: pandas
     decodes in chunks, so its error's offset is within a chunk."""
@@ -133,7 +160,7 @@ def read_documents(dataset: Dataset, data_dir: Path) -> list[tuple[dict, dict, s
     comes first, then validation, then train, so de-duplication keeps a shared text in the held-out split."""
     files = dataset.files
     order = [s for s in ("test", "validation", "train", "all") if s in files]
-    out = []
+    out: list[tuple[dict, dict, str | None]] = []
     for split in order:
         frame = read_table(dataset, data_dir, files[split])
         given = None if split == "all" else split

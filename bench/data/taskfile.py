@@ -1,6 +1,6 @@
 """Task records (``Dataset``, ``Task``) and the task files (TOML) that declare them.
 
-The README's "Your own dataset" documents every key; ``KEYS`` below is the list the reader accepts. The
+docs/task-files.md documents every key; ``KEYS`` below is the list the reader accepts. The
 six built-in tasks are task files too (``bench/data/task_files/``). Every error is one line naming the task
 file and the key (or the data file and row) at fault.
 """
@@ -12,17 +12,21 @@ import codecs
 import difflib
 import hashlib
 import json
+import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Literal, overload
 
 from bench.data.datafiles import DATA_FORMATS, format_from_name, html_to_text
 from bench.errors import BenchError
 
 BUILTIN_DIR = Path(__file__).with_name("task_files")
 TASK_TYPES = ("binary", "multiclass", "multilabel")
+# The score each task type is tuned on and ranked by: a property of the task type, as in MTEB.
+MAIN_METRIC = {"binary": "f1", "multiclass": "macro_f1", "multilabel": "micro_f1"}
 LABEL_FORMATS = ("single", "list", "delimited", "angle")
 SPLIT_NAMES = ("train", "validation", "test")
 KEYS = {
@@ -70,19 +74,17 @@ class Task:
     description: str
     top_k_labels: int | None = None  # multi-label: keep the k most frequent training tags
     positive_label: str | None = None  # binary: the label scored as positive
-    negative_label: str = "other"  # binary: what every other label becomes
+    negative_label: str | None = "other"  # binary: what every other label becomes (None: not binary)
     source: str | None = None  # the task file it was read from
     source_sha256: str | None = None
     label_column: str | None = None
 
     @property
     def main_metric(self) -> str:
-        from bench.tuning.metrics import MAIN_METRIC
-
         return MAIN_METRIC[self.task_type]
 
 
-def load_task_file(path: str | Path):
+def load_task_file(path: str | os.PathLike) -> Task:
     """The ``Task`` a task file declares (not registered: ``bench.data.tasks.register_task_files`` does that)."""
     path = Path(path)
     try:
@@ -109,19 +111,20 @@ def load_task_file(path: str | Path):
         raise BenchError(f"task file {path}: [data] needs exactly one of path = \"FILE\" or splits = {{ train = ..., "
                          f"test = ... }}")
     if data_path is not None:
-        files = {"all": file.string("data.path")}
+        files = {"all": file.string("data.path", required=True)}
     else:
         if not isinstance(splits, dict):
             raise BenchError(f"task file {path}: key data.splits must be a table such as {{ train = \"a.csv\", "
                              f"test = \"b.csv\" }}, got {splits!r}")
         unknown = [k for k in splits if k not in SPLIT_NAMES]
         if unknown:
-            raise BenchError(f"task file {path}: unknown split data.splits.{unknown[0]}{_hint(unknown[0], SPLIT_NAMES)}; "
+            hint = _hint(unknown[0], SPLIT_NAMES)
+            raise BenchError(f"task file {path}: unknown split data.splits.{unknown[0]}{hint}; "
                              f"splits are {', '.join(SPLIT_NAMES)}")
         if not {"train", "test"} <= set(splits):
             raise BenchError(f"task file {path}: key data.splits needs train and test (validation is optional: "
                              f"carved from train by the text hash)")
-        files = {s: file.string(f"data.splits.{s}") for s in SPLIT_NAMES if s in splits}
+        files = {s: file.string(f"data.splits.{s}", required=True) for s in SPLIT_NAMES if s in splits}
     encoding = file.string("data.encoding") or "utf-8"
     try:
         codecs.lookup(encoding)
@@ -146,6 +149,7 @@ def load_task_file(path: str | Path):
             raise BenchError(f"task file {path}: key text.columns is empty: name at least one column")
         fields = {"text": tuple(columns)}
     else:
+        assert title is not None  # checked above: without columns, a title is required
         fields = {"title": (title,), **({"body": (body,)} if body else {})}
     text_columns = [c for cols in fields.values() for c in cols]
     html = file.strings("text.html") if file.get("text.html") is not None else []
@@ -309,6 +313,12 @@ class _Reader:
             node = node[part]
         return node
 
+    @overload
+    def string(self, key: str, required: Literal[True]) -> str: ...
+
+    @overload
+    def string(self, key: str, required: bool = False) -> str | None: ...
+
     def string(self, key: str, required: bool = False) -> str | None:
         value = self.get(key)
         if value is None:
@@ -324,6 +334,12 @@ class _Reader:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise BenchError(f"task file {self.path}: key {key} must be a list of column names, got {value!r}")
         return value
+
+    @overload
+    def choice(self, key: str, choices, required: Literal[True]) -> str: ...
+
+    @overload
+    def choice(self, key: str, choices, required: bool = False) -> str | None: ...
 
     def choice(self, key: str, choices, required: bool = False) -> str | None:
         value = self.string(key, required)

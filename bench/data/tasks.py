@@ -4,7 +4,10 @@ A *dataset* is a file (or split files; reading them is ``bench.data.datafiles``)
 (text fields) from a row; a *task* is a dataset plus a label rule and a task type (both records are in
 ``bench.data.taskfile``). Splits belong to the dataset: every document of a single file goes to train /
 validation / test (80/10/10) by a hash of its normalised text, so identical texts always share a split, every task on a
-dataset sees the same split, and the split is the same on every machine and run.
+dataset sees the same split, and the split is the same on every machine and run. Near-duplicates
+(``embeddings.near_duplicates``: word sets at Jaccard >= 0.8) are grouped first, and a group goes whole to the
+split of its member with the smallest hash; with given split files, a training document that is a
+near-duplicate of a validation or test one is dropped.
 """
 
 from __future__ import annotations
@@ -18,11 +21,19 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.datafiles import data_path, format_from_name, read_documents, resolve_data_dir
-from bench.errors import BenchError, lookup
+from bench.data.datafiles import dataset_file, format_from_name, read_documents, resolve_data_dir
 from bench.data.taskfile import BUILTIN_DIR, TASK_TYPES, Dataset, Task
+from bench.data.trainable import check_trainable, drop_unseen_labels
+from bench.errors import BenchError, lookup
 
 SPLITS = ("train", "validation", "test")
+
+
+def split_identity() -> dict:
+    """Which rules put a document in a split: part of the key of everything built from splits (the corpus)."""
+    from embeddings.near_duplicates import IDENTITY
+
+    return {"splits": "hash 80/10/10, near-duplicate groups whole", **IDENTITY}
 
 
 # --------------------------------------------------------------------------- declarative records
@@ -48,10 +59,6 @@ def register_task_files(paths) -> list[str]:
     from bench.data.taskfile import load_task_file
 
     return [register_task(load_task_file(p)).name for p in paths]
-
-
-def unregister_task(name: str) -> None:
-    TASKS.pop(name, None)
 
 
 register_task_files(sorted(BUILTIN_DIR.glob("*.toml")))
@@ -149,7 +156,7 @@ class TaskData:
 
 def encode_labels(task_type: str, labels: list, classes: list[str], positive: str | None = None) -> np.ndarray:
     if task_type == "multilabel":
-        bad = next((i for i, l in enumerate(labels) if isinstance(l, str)), None)
+        bad = next((i for i, label in enumerate(labels) if isinstance(label, str)), None)
         if bad is not None:
             # The classic bug: a binarizer fitted on strings learns their characters as labels.
             raise BenchError(
@@ -163,9 +170,9 @@ def encode_labels(task_type: str, labels: list, classes: list[str], positive: st
                     y[row, index[tag]] = 1
         return y
     if task_type == "binary":
-        return np.array([1 if l == positive else 0 for l in labels], dtype=np.int64)
+        return np.array([1 if label == positive else 0 for label in labels], dtype=np.int64)
     index = {c: i for i, c in enumerate(classes)}
-    return np.array([index[l] for l in labels], dtype=np.int64)
+    return np.array([index[label] for label in labels], dtype=np.int64)
 
 
 def normalise(text: str) -> str:
@@ -187,18 +194,72 @@ def split_for(dataset: Dataset, text: str, given: str | None) -> str:
     """A document's split: the hash split (80/10/10) for a dataset in one file; the given split for a dataset
     in split files, except that a training file without a validation file gives one document in nine (by
     its hash bucket: the 80:10 ratio of the hash splits) to validation."""
+    return _own_split(text, given, "validation" in dataset.files)
+
+
+def _own_split(text: str, given: str | None, validation_file: bool) -> str:
     if given is None:
         return split_of(text)
-    if given == "train" and "validation" not in dataset.files:
+    if given == "train" and not validation_file:
         return "validation" if hash_bucket(text) >= 89 else "train"
     return given
+
+
+def assign_splits(dataset: Dataset, texts: tuple[str, ...], given: tuple[str | None, ...]) -> tuple[tuple, dict]:
+    """Each document's split (``split_for``), near-duplicate groups whole, and what grouping changed.
+
+    ``texts``: the dataset's documents (exact duplicates already collapsed), ``given``: their given splits
+    (None: one file). In one file, every member of a group takes the split of the member whose normalised
+    text has the smallest SHA-256, so the split stays a function of the file's content. With given splits,
+    a group's training members are dropped (None) when it has a validation or test member; a group all in
+    training goes whole to the split its representative's hash carves (validation, when no file gives one).
+    """
+    return _assign_splits(texts, given, "validation" in dataset.files)
+
+
+@functools.lru_cache(maxsize=8)  # tasks of one dataset (so-lang4, so-python) share it
+def _assign_splits(texts: tuple[str, ...], given: tuple[str | None, ...], validation_file: bool) -> tuple[tuple, dict]:
+    from embeddings.near_duplicates import near_duplicate_groups, word_set
+
+    own = [_own_split(text, g, validation_file) for text, g in zip(texts, given)]
+    splits: list[str | None] = list(own)
+    groups = near_duplicate_groups([word_set(t) for t in texts])
+    dropped = 0
+    for group in groups:
+        held_out = [i for i in group if given[i] not in (None, "train")]
+        if held_out:
+            for i in group:
+                if given[i] == "train":
+                    splits[i], dropped = None, dropped + 1
+            continue
+        representative = min(group, key=lambda i: hashlib.sha256(normalise(texts[i]).encode("utf-8")).digest())
+        for i in group:
+            splits[i] = own[representative]
+    counts = {"near_duplicate_groups": len(groups), "documents_in_near_duplicate_groups": sum(map(len, groups)),
+              "moved_to_their_groups_split": sum(s is not None and s != o for s, o in zip(splits, own))}
+    if any(g is not None for g in given):
+        counts["dropped_near_duplicates_of_held_out"] = dropped
+    return tuple(splits), counts
+
+
+def dataset_splits(task: Task, data_dir: str | os.PathLike | None = None) -> list[tuple[dict[str, str], str]]:
+    """Every document of the task's dataset (text fields; empty texts and exact duplicates collapsed as
+    ``load_task`` does) with the split every task of that dataset puts it in."""
+    docs, _, splits, _ = _split_documents(task, str(resolve_data_dir(data_dir)))
+    return [(doc, split) for doc, split in zip(docs, splits) if split is not None]
+
+
+def _split_documents(task: Task, data_dir: str) -> tuple[list[dict], list, tuple, dict]:
+    docs, labels, given, stats = _load_documents(task, data_dir)
+    splits, counts = assign_splits(task.dataset, tuple("\n".join(d.values()) for d in docs), tuple(given))
+    return docs, labels, splits, {**stats, **counts}
 
 
 @functools.lru_cache(maxsize=8)
 def _load_documents(task: Task, data_dir: str) -> tuple[list[dict], list, list, dict]:
     """Documents of a task with labels and given splits, de-duplicated by normalised text, and what was
     dropped."""
-    paths = {s: data_path(Path(data_dir), f) for s, f in task.dataset.files.items()}
+    paths = {s: dataset_file(task.dataset, Path(data_dir), f) for s, f in task.dataset.files.items()}
     seen: dict[str, int] = {}
     docs: list[dict] = []
     labels: list = []
@@ -208,8 +269,9 @@ def _load_documents(task: Task, data_dir: str) -> tuple[list[dict], list, list, 
     raw_labels: collections.Counter = collections.Counter()
     rows = read_documents(task.dataset, Path(data_dir))
     # Row numbers are one-based and count a CSV's header line.
-    header = {s: int((task.dataset.fmt or format_from_name(p.name) or "csv") in ("csv", "tsv")) for s, p in paths.items()}
-    line = collections.Counter()
+    header = {s: int((task.dataset.fmt or format_from_name(p.name) or "csv") in ("csv", "tsv"))
+              for s, p in paths.items()}
+    line: collections.Counter[str | None] = collections.Counter()
     for doc, row, split in rows:
         line[split] += 1
         where = f"{paths[split or 'all']} row {line[split] + header[split or 'all']}"
@@ -242,7 +304,7 @@ def _load_documents(task: Task, data_dir: str) -> tuple[list[dict], list, list, 
         raise BenchError(f"task file {task.source or task.name}: labels.positive = {task.positive_label!r} does not "
                          f"occur in column {task.label_column or 'labels'!r} of {paths[next(iter(paths))].name}; "
                          f"found {found}")
-    stats = {"rows": len(rows), "empty_dropped": empty, "duplicates_collapsed": collapsed,
+    stats: dict[str, object] = {"rows": len(rows), "empty_dropped": empty, "duplicates_collapsed": collapsed,
              "duplicate_groups_with_conflicting_labels": len(conflicting)}
     if task.dataset.splits:
         stats["given_splits"] = dict(task.dataset.splits)
@@ -257,9 +319,13 @@ def _label_key(label) -> object:
 
 
 def load_task(task: Task | str, data_dir: str | os.PathLike | None = None, *, max_sizes: dict[str, int] | None = None,
-              seed: int = 0, window: int | None = None) -> TaskData:
+              seed: int = 0, window: int | None = None, check: bool = True) -> TaskData:
     """Load a task's fixed splits, cut each split to ``max_sizes[split]`` documents (deterministically), and
     set the text window every backend reads: the first ``window`` tokens of each document (``None``: all).
+
+    Validation and test documents whose labels never occur in training are dropped and counted
+    (``stats["unseen_labels"]``). ``check``: refuse splits that cannot train or be scored with a one-line
+    ``BenchError`` (``bench.data.trainable.check_trainable``; the minimum sizes are ``MIN_DOCUMENTS``).
 
     De-duplication keeps the first copy of each normalised text (its label wins when copies disagree;
     the count of such groups is reported). Multiclass and binary subsets are stratified; multi-label
@@ -267,11 +333,11 @@ def load_task(task: Task | str, data_dir: str | os.PathLike | None = None, *, ma
     """
     task = get_task(task) if isinstance(task, str) else task
     root = resolve_data_dir(data_dir)
-    docs, labels, given, stats = _load_documents(task, str(root))
-    stats = dict(stats)
+    docs, labels, assigned, stats = _split_documents(task, str(root))
     by_split: dict[str, list[int]] = {s: [] for s in SPLITS}
-    for i, doc in enumerate(docs):
-        by_split[split_for(task.dataset, "\n".join(doc.values()), given[i])].append(i)
+    for i, split in enumerate(assigned):
+        if split is not None:
+            by_split[split].append(i)
     splits = {s: Split({k: [docs[i][k] for i in idx] for k in task.dataset.text_fields}, [labels[i] for i in idx])
               for s, idx in by_split.items()}
 
@@ -297,11 +363,14 @@ def load_task(task: Task | str, data_dir: str | os.PathLike | None = None, *, ma
     for s in SPLITS:
         if max_sizes and max_sizes.get(s) and len(splits[s]) > max_sizes[s]:
             splits[s] = splits[s].subset(_subsample(task, splits[s], max_sizes[s], seed))
+    drop_unseen_labels(task, splits, classes, stats)
     _assert_disjoint(task, splits)
     stats["used"] = {s: len(splits[s]) for s in SPLITS}
     stats["label_counts"] = {s: _label_counts(splits[s].labels) for s in SPLITS}
     if window is not None:
         stats["window"] = _apply_window(splits, window)
+    if check:
+        check_trainable(task, splits, classes, stats)
     sizes = ",".join(str(len(splits[s])) for s in SPLITS)
     return TaskData(task, classes, splits["train"], splits["validation"], splits["test"], stats,
                     key=f"{task.name}|{sizes}|seed{seed}|window{splits['train'].window}")
@@ -325,7 +394,8 @@ def _apply_window(splits: dict[str, Split], window: int) -> dict:
         "test_tokens_kept": round(sum(min(n, effective) for n in test) / max(1, sum(test)), 4),
         "test_documents_truncated": round(sum(n > effective for n in test) / max(1, len(test)), 4),
         # Documents whose windows equal a training document's window although their full texts differ.
-        "windows_shared_with_train": {s: sum(t in train_windows for t in splits[s].texts) for s in ("validation", "test")},
+        "windows_shared_with_train": {s: sum(t in train_windows for t in splits[s].texts)
+                                      for s in ("validation", "test")},
     }
 
 
@@ -356,5 +426,5 @@ def _assert_disjoint(task: Task, splits: dict[str, Split]) -> None:
 
 
 def _label_counts(labels: list) -> dict[str, int]:
-    counts = collections.Counter(t for l in labels for t in (l if isinstance(l, tuple) else (l,)))
+    counts = collections.Counter(t for label in labels for t in (label if isinstance(label, tuple) else (label,)))
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -33,6 +33,7 @@ from bench.tuning.result import ResultRow
 from bench.tuning.runner import decode_predictions, storage_for, study_name
 from bench.reports.tables import budget_sections, markdown, pretraining_sections
 from embeddings import BACKENDS
+from embeddings.registry import pretraining_pairs
 
 
 def load_storage(storage: str, profile: str) -> tuple[list[ResultRow], dict[str, dict]]:
@@ -105,8 +106,6 @@ def mark_ties(rows: list[ResultRow]) -> list[ResultRow]:
     return rows
 
 
-# (trained on the task's training split, pretrained on the corpus): the ablation "does pretraining help?"
-PRETRAINING_PAIRS = (("word2vec", "word2vec-corpus"),)
 BEST_OF_BACKEND = "best (validation-chosen)"
 
 
@@ -119,7 +118,7 @@ def pretraining_effects(rows: list[ResultRow]) -> list[dict]:
     effects = []
     for task in sorted({r.task for r in rows}):
         scored = {(r.backend, r.classifier): r for r in rows if r.task == task and r.ok and r.test_predictions}
-        for task_only, pretrained in PRETRAINING_PAIRS:
+        for task_only, pretrained in pretraining_pairs():  # declared by each backend's ``Pretraining.counterpart``
             base = {c: r for (b, c), r in scored.items() if b == task_only}
             other = {c: r for (b, c), r in scored.items() if b == pretrained}
             if not base or not other:
@@ -309,7 +308,8 @@ def write_study_views(storage: str, rows: list[ResultRow], out_dir: Path) -> dic
                 importances[name] = optuna.importance.get_param_importances(study)
         except (RuntimeError, ValueError) as exc:  # e.g. every trial had the same parameters
             importances[name] = {"not computed": str(exc)}
-        # plotly.js is written once beside the pages, so they open without a network.
+        # plotly (a dependency) draws the history; plotly.js is written once beside the pages, so they open
+        # without a network.
         html = plot_optimization_history(study).to_html(include_plotlyjs="directory", full_html=True)
         atomic_write(out_dir / "history" / f"{name.replace(':', '__')}.html", html)
         if not (out_dir / "history" / "plotly.min.js").exists():

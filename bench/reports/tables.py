@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 from bench.tuning import metrics
-from bench.tuning.pairings import na_reason
+from bench.tuning.pairings import baseline_pairing, na_reason
 from bench.reports.rows import learning_floor, validation_order
 from bench.tuning.result import ResultRow
+from embeddings.registry import pretrained_by
 
 
 # --------------------------------------------------------------------------- the table model both reports render
@@ -126,6 +127,7 @@ def summary(rows: list[ResultRow], controls: dict[str, dict] | None = None) -> l
     Keras fits stopped by the epoch cap, the ties with the best, and the best reference (notebook) configuration
     (one seed)."""
     controls = controls or {}
+    baseline = baseline_pairing()
     out = []
     for task in sorted({r.task for r in rows}):
         ok = [r for r in rows if r.task == task and r.ok]
@@ -133,7 +135,7 @@ def summary(rows: list[ResultRow], controls: dict[str, dict] | None = None) -> l
             continue
         control = controls.get(task) or {}
         best = _task_best(ok)
-        base = next((r for r in ok if (r.backend, r.classifier) == ("tfidf", "logreg")), None)
+        base = next((r for r in ok if (r.backend, r.classifier) == baseline), None)
         full = control.get("full_text_tfidf")
         refs = [r for r in ok if r.reference and r.reference_test_main is not None]
         ref = max(refs, key=lambda r: r.reference_test_main, default=None)
@@ -299,15 +301,20 @@ def corpus_table(corpus: dict, build: dict | None) -> Table:
              f"{s['duplicates_dropped']:,}") for s in sources]
     rows.append(("all", f"{corpus['documents']:,}", f"{corpus['tokens']:,}",
                  f"{sum(s['dropped_by_leak_guard'] for s in sources):,}", f"{sum(s['duplicates_dropped'] for s in sources):,}"))
+    guard = corpus.get("leak_guard")
+    rule = (f"is a near-duplicate (word sets, Jaccard >= {guard['jaccard_at_least']}) of" if guard else "equals")
     note = (f"Training splits of every dataset plus unlabelled titles and --corpus files; a document whose text or title "
-            f"equals a validation or test text or title of any task is dropped. sha256 {corpus['sha256'][:16]}; "
+            f"{rule} a validation or test text or title of any task is dropped. sha256 {corpus['sha256'][:16]}; "
             f"{corpus.get('held_out', {}).get('documents', 0):,} documents held out of the biLM's training for its perplexity.")
+    if corpus.get("missing"):
+        note += f" Not present, so not read: {', '.join(corpus['missing'])}."
     if build:
-        parts = [f"{name} {build[name]['seconds']} s ({build[name]['cache']} cache)" for name in ("corpus", "word2vec", "bilm")
-                 if name in build]
+        built = [name for name in ("corpus", *build.get("parts", ())) if name in build]
+        parts = [f"{name} {build[name]['seconds']} s ({build[name]['cache']} cache)" for name in built]
         note += f" Built in {build.get('seconds')} s: {', '.join(parts)}."
-        if "bilm" in build:
-            note += f" elmo: {build['bilm']['label']}."
+        for name in built:
+            if build[name].get("label"):
+                note += f" {', '.join(pretrained_by(name)) or name}: {build[name]['label']}."
     return Table(("source", "documents", "tokens", "dropped by the leak guard", "duplicates dropped"), rows, note=note)
 
 

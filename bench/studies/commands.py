@@ -31,3 +31,20 @@ def cmd_speed(args) -> int:
     paths = speed.run(resolve_data_dir(args.data_dir), args.results_dir / "benchmarks")
     print(f"speed done in {time.perf_counter() - started:.0f} s; table: {paths['md']}")
     return 0
+
+
+def cmd_embedding_speed(args) -> int:
+    """``embedding-speed``: each backend cached against computed, and against the library it calls."""
+    from bench.data.datafiles import resolve_data_dir
+    from bench.studies import embedding_speed
+
+    backends = tuple(args.embeddings or embedding_speed.KIND)
+    unknown = sorted(set(backends) - set(embedding_speed.KIND))
+    if unknown or args.train < 10 or args.rounds < 1:
+        raise BenchError(f"embedding-speed: --embeddings must be some of {', '.join(embedding_speed.KIND)} (got "
+                         f"{', '.join(unknown) or 'those'}), --train at least 10, --rounds at least 1")
+    sizes = {"train": args.train, "validation": max(1, args.train // 10), "test": max(1, args.train // 10)}
+    paths = embedding_speed.run(resolve_data_dir(args.data_dir), args.results_dir / "benchmarks", backends, sizes,
+                                args.rounds)
+    print(f"written {paths['json']}, {paths['md']}")
+    return 0

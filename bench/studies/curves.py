@@ -38,9 +38,9 @@ from bench.reports.rows import learning_floor, validation_order
 from bench.reports.tables import Table, markdown_table
 from bench.tuning.identity import StudyIdentity
 from bench.tuning.result import ResultRow
+from bench.tuning.pairings import baseline_pairing
 
 DEFAULT_SIZES = (250, 1000, 4000, 16000)
-BASELINE = ("tfidf", "logreg")
 
 
 def sizes_for(n_train: int, sizes) -> list[int]:
@@ -71,12 +71,13 @@ def variant(size: int, retune: bool) -> str:
 def pairings_for(rows: list[ResultRow], task: str, backends) -> list[tuple[str, str, ResultRow]]:
     """(backend, classifier, tuned row) to draw for a task: TF-IDF + logistic regression, and each other
     selected backend with its validation-chosen best classifier."""
+    baseline = baseline_pairing()
     ok = [r for r in rows if r.task == task and r.ok]
     chosen = []
     for backend in backends:
         candidates = [r for r in ok if r.backend == backend]
-        if backend == BASELINE[0]:
-            candidates = [r for r in candidates if r.classifier == BASELINE[1]]
+        if backend == baseline[0]:
+            candidates = [r for r in candidates if r.classifier == baseline[1]]
         if candidates:
             best = min(candidates, key=validation_order)
             chosen.append((backend, best.classifier, best))
@@ -125,11 +126,12 @@ def projected_seconds(row: ResultRow, size: int, seeds: int) -> float:
 
 def plan(datasets: dict, tuned_rows: list[ResultRow], tuned_storage: str, backends, sizes, retune: bool,
          seeds: int = 3, trials: int = 1) -> list[Plan]:
+    baseline = baseline_pairing()
     plans = []
     for task, data in datasets.items():
         chosen = pairings_for(tuned_rows, task, backends)
-        if not any(b == BASELINE[0] for b, _, _ in chosen):
-            raise BenchError(f"task {task}: no finished tfidf x logreg study in the tuned storage; run "
+        if not any(b == baseline[0] for b, _, _ in chosen):
+            raise BenchError(f"task {task}: no finished {baseline[0]} x {baseline[1]} study in the tuned storage; run "
                              f"`python -m bench all` for it first")
         task_sizes = sizes_for(len(data.train), sizes)
         for backend, classifier, row in chosen:
@@ -231,10 +233,11 @@ def records(rows: list[ResultRow], controls: dict | None = None) -> list[dict]:
 def crossover(task_records: list[dict]) -> dict:
     """The smallest size at which the best neural pairing (highest validation score at that size) has a 95%
     interval wholly above TF-IDF's; None when there is none."""
+    baseline = baseline_pairing()
     sizes = sorted({r["size"] for r in task_records})
     for n in sizes:
-        base = next((r for r in task_records if r["size"] == n and (r["backend"], r["classifier"]) == BASELINE), None)
-        neural = [r for r in task_records if r["size"] == n and r["backend"] != BASELINE[0]]
+        base = next((r for r in task_records if r["size"] == n and (r["backend"], r["classifier"]) == baseline), None)
+        neural = [r for r in task_records if r["size"] == n and r["backend"] != baseline[0]]
         if base is None or not neural:
             continue
         best = max(neural, key=lambda r: (r["validation"], r["backend"]))
@@ -245,6 +248,7 @@ def crossover(task_records: list[dict]) -> dict:
 
 
 def summary_table(recs: list[dict]) -> Table:
+    baseline = baseline_pairing()
     rows = []
     for task in sorted({r["task"] for r in recs}):
         mine = [r for r in recs if r["task"] == task]
@@ -252,8 +256,8 @@ def summary_table(recs: list[dict]) -> Table:
         found = crossover(mine)
         largest = max(r["size"] for r in mine)
         at_largest = [r for r in mine if r["size"] == largest]
-        base = next((r for r in at_largest if (r["backend"], r["classifier"]) == BASELINE), None)
-        neural = max((r for r in at_largest if r["backend"] != BASELINE[0]), key=lambda r: r["validation"], default=None)
+        base = next((r for r in at_largest if (r["backend"], r["classifier"]) == baseline), None)
+        neural = max((r for r in at_largest if r["backend"] != baseline[0]), key=lambda r: r["validation"], default=None)
         flat = [r for r in mine if r.get("did_not_learn")]
         rows.append((task, ", ".join(str(n) for n in sorted({r["size"] for r in mine})),
                      f"{found['pairing']} from n={found['size']:,}" if found["size"] else f"none up to {largest:,}",
@@ -267,8 +271,9 @@ def summary_table(recs: list[dict]) -> Table:
 
 
 def task_table(task_records: list[dict]) -> Table:
+    baseline = baseline_pairing()
     sizes = sorted({r["size"] for r in task_records})
-    pairs = sorted({(r["backend"], r["classifier"]) for r in task_records}, key=lambda p: (p != BASELINE, p))
+    pairs = sorted({(r["backend"], r["classifier"]) for r in task_records}, key=lambda p: (p != baseline, p))
     cell = {(r["backend"], r["classifier"], r["size"]): r for r in task_records}
     def show(r: dict | None) -> str:
         if r is None:
@@ -328,13 +333,14 @@ def write(recs: list[dict], out_dir: Path, provenance: dict | None = None,
 def _plot(task: str, task_records: list[dict]) -> bytes:
     from bench.reports.plots import plt, png_bytes
 
+    baseline = baseline_pairing()
     fig, ax = plt.subplots(figsize=(8, 5))
-    pairs = sorted({(r["backend"], r["classifier"]) for r in task_records}, key=lambda p: (p != BASELINE, p))
+    pairs = sorted({(r["backend"], r["classifier"]) for r in task_records}, key=lambda p: (p != baseline, p))
     for k, (b, c) in enumerate(pairs):
         mine = sorted((r for r in task_records if (r["backend"], r["classifier"]) == (b, c)), key=lambda r: r["size"])
         x = [r["size"] for r in mine]
-        color = "black" if (b, c) == BASELINE else plt.cm.tab10(k % 10)
-        ax.plot(x, [r["mean"] for r in mine], "-o", ms=3, color=color, lw=2 if (b, c) == BASELINE else 1.2,
+        color = "black" if (b, c) == baseline else plt.cm.tab10(k % 10)
+        ax.plot(x, [r["mean"] for r in mine], "-o", ms=3, color=color, lw=2 if (b, c) == baseline else 1.2,
                 label=f"{b} + {c}")
         ax.fill_between(x, [r["ci95"][0] for r in mine], [r["ci95"][1] for r in mine], color=color, alpha=0.12)
     ax.set_xscale("log")

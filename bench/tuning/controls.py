@@ -4,13 +4,14 @@
   decided like every model: argmax (multiclass: the majority class) or a threshold tuned on validation
   (binary: all or none positive; multi-label: every tag more frequent than the threshold).
 - ``chance``: predictions drawn from the training label distribution (20 draws: mean and 95th percentile).
-- ``shuffled``: TF-IDF + logistic regression trained on permuted training labels. It can learn the label
+- ``shuffled``: the baseline pairing (``pairings.baseline_pairing``: TF-IDF + logistic regression), at its
+  build defaults, trained on permuted training labels. It can learn the label
   prior and nothing else, so it must not beat both baselines clearly: when even the lower end of its 95%
   bootstrap interval (over test documents) is above max(majority, 95th percentile of chance), labels leak
   into features through some other path, and that is reported as a leakage alarm.
 
 Stored with them, per task: the text window (tokens, and the share of the test split's tokens it keeps),
-and ``full_text_tfidf``: TF-IDF + logistic regression tuned like every pairing but on whole documents, a
+and ``full_text_tfidf``: the baseline pairing tuned like every pairing but on whole documents, a
 reference outside the ranking that shows what the window costs.
 """
 
@@ -65,6 +66,7 @@ FULL_TEXT = "full-text"  # the study variant of the full-text TF-IDF reference
 
 def run_controls(data: TaskData, profile, storage: str, n_trials: int | None = None) -> dict:
     """Compute (or load, if stored) the task's controls; stored in their own study for ``report``."""
+    from bench.tuning.pairings import baseline_pairing
     from bench.tuning.runner import fit_and_score, run_study, storage_for
 
     identity = StudyIdentity(profile.name, data.task.name, variant=CONTROLS)
@@ -77,8 +79,9 @@ def run_controls(data: TaskData, profile, storage: str, n_trials: int | None = N
     y_test = data.y("test")
     chance = chance_scores(data, seed=profile.seed)
     y_shuffled = shuffled_labels(data.y("train"), profile.seed)
-    shuffled = fit_and_score(data, "tfidf", "logreg", {"ngram_max": 1, "min_df": 1}, {"C": 1.0}, seed=profile.seed,
-                             score_test=True, y_train=y_shuffled)
+    backend, classifier = baseline_pairing()
+    # The build defaults (tfidf: unigrams, min_df 1; logreg: C 1.0): no tuning on labels that carry nothing.
+    shuffled = fit_and_score(data, backend, classifier, {}, {}, seed=profile.seed, score_test=True, y_train=y_shuffled)
     chance_hi = float(np.percentile(chance, 95))
     shuffled_ci = metrics.confidence_interval(
         metrics.bootstrap(task_type, main, y_test, [shuffled.test_pred], seed=profile.seed, n_classes=k)[0])
@@ -87,13 +90,13 @@ def run_controls(data: TaskData, profile, storage: str, n_trials: int | None = N
         "task": data.task.name, "main_metric": main,
         "majority": majority,
         "chance_mean": float(np.mean(chance)), "chance_p95": chance_hi,
-        "shuffled_pairing": "tfidf x logreg", "shuffled": shuffled.test[main],
+        "shuffled_pairing": f"{backend} x {classifier}", "shuffled": shuffled.test[main],
         "shuffled_ci95": shuffled_ci,
         "leakage_alarm": bool(shuffled_ci[0] > max(majority, chance_hi)),
         "window": data.stats.get("window"),
     }
     if data.window is not None:
-        full = run_study(data.with_window(None), "tfidf", "logreg", profile, storage, n_trials=n_trials,
+        full = run_study(data.with_window(None), backend, classifier, profile, storage, n_trials=n_trials,
                          variant=FULL_TEXT)
         if full is not None and full.ok:
             result["full_text_tfidf"] = {k: getattr(full, k) for k in ("test_main", "test_main_ci95", "validation_main",

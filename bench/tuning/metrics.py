@@ -10,9 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as skm
 
-MAIN_METRIC = {"binary": "f1", "multiclass": "macro_f1", "multilabel": "micro_f1"}
-# Losses are "lower is better"; everything else is "higher is better".
-LOWER_IS_BETTER = {"hamming_loss"}
+from bench.data.taskfile import MAIN_METRIC  # re-exported: the metrics' callers read it here
 
 
 def decide(task_type: str, scores: np.ndarray, threshold=0.5, *, top1: bool = False) -> np.ndarray:
@@ -28,8 +26,9 @@ def decide(task_type: str, scores: np.ndarray, threshold=0.5, *, top1: bool = Fa
     return pred
 
 
-def compute(task_type: str, y_true: np.ndarray, scores: np.ndarray, threshold=0.5, *,
-            top1: bool = False) -> dict[str, float]:
+def compute(
+    task_type: str, y_true: np.ndarray, scores: np.ndarray, threshold=0.5, *, top1: bool = False
+) -> dict[str, float]:
     """All metrics of a task type; the main one is ``MAIN_METRIC[task_type]``."""
     y_true = np.asarray(y_true)
     y_pred = decide(task_type, scores, threshold, top1=top1)
@@ -42,8 +41,9 @@ def compute(task_type: str, y_true: np.ndarray, scores: np.ndarray, threshold=0.
     elif task_type == "multiclass":
         out = {
             "accuracy": skm.accuracy_score(y_true, y_pred),
-            "macro_f1": skm.f1_score(y_true, y_pred, average="macro", labels=np.arange(scores.shape[1]),
-                                     zero_division=0),
+            "macro_f1": skm.f1_score(
+                y_true, y_pred, average="macro", labels=np.arange(scores.shape[1]), zero_division=0
+            ),
         }
     elif task_type == "multilabel":
         out = {
@@ -66,8 +66,9 @@ def main_score(task_type: str, y_true: np.ndarray, scores: np.ndarray, threshold
 # --------------------------------------------------------------------------- multi-label decisions
 
 
-def tune_thresholds(task_type: str, y_true: np.ndarray, scores: np.ndarray, *, per_label: bool = False,
-                    top1: bool = False) -> np.ndarray | float:
+def tune_thresholds(
+    task_type: str, y_true: np.ndarray, scores: np.ndarray, *, per_label: bool = False, top1: bool = False
+) -> np.ndarray | float:
     """Decision threshold(s) tuned on validation: one global value, or one per label (each label's own F1,
     starting from the global value, which labels without validation positives keep)."""
     if task_type == "multiclass":
@@ -89,8 +90,9 @@ def tune_thresholds(task_type: str, y_true: np.ndarray, scores: np.ndarray, *, p
 # --------------------------------------------------------------------------- bootstrap intervals and paired tests
 
 
-def _counts(task_type: str, y_true: np.ndarray, y_pred: np.ndarray,
-            n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _counts(
+    task_type: str, y_true: np.ndarray, y_pred: np.ndarray, n_classes: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-document true positives, false positives and false negatives, shape (n, K)."""
     if task_type == "multiclass":
         k = n_classes or int(max(y_true.max(initial=0), y_pred.max(initial=0))) + 1
@@ -122,8 +124,16 @@ def point_estimate(task_type: str, metric: str, y_true, y_pred, n_classes: int |
     return float(_metric_from_sums(task_type, metric, tp.sum(0), fp.sum(0), fn.sum(0), len(tp)))
 
 
-def bootstrap(task_type: str, metric: str, y_true, y_preds: list, *, n_resamples: int = 1000,
-              seed: int = 0, n_classes: int | None = None) -> np.ndarray:
+def bootstrap(
+    task_type: str,
+    metric: str,
+    y_true,
+    y_preds: list,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    n_classes: int | None = None,
+) -> np.ndarray:
     """Metric of each prediction set on the same ``n_resamples`` resamples of the test documents,
     shape (len(y_preds), n_resamples). Resampling the same documents for every set makes them paired."""
     weights = resample_weights(len(y_true), n_resamples, seed)
@@ -137,8 +147,9 @@ def resample_weights(n_documents: int, n_resamples: int = 1000, seed: int = 0) -
     return np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_resamples).astype(np.float32)
 
 
-def resampled_metric(task_type: str, metric: str, y_true, y_pred, weights: np.ndarray,
-                     n_classes: int | None = None) -> np.ndarray:
+def resampled_metric(
+    task_type: str, metric: str, y_true, y_pred, weights: np.ndarray, n_classes: int | None = None
+) -> np.ndarray:
     """One prediction set's metric on the resamples ``weights`` (from ``resample_weights``), shape (n_resamples,);
     equal to the matching row of ``bootstrap``."""
     y_true = np.asarray(y_true)
@@ -165,7 +176,7 @@ def expected_best(values, n_max: int | None = None) -> list[float]:
     if v.size == 0:
         return []
     i = np.arange(1, v.size + 1) / v.size
-    return [float(np.sum(v * (i ** n - (i - 1 / v.size) ** n))) for n in range(1, (n_max or v.size) + 1)]
+    return [float(np.sum(v * (i**n - (i - 1 / v.size) ** n))) for n in range(1, (n_max or v.size) + 1)]
 
 
 # --------------------------------------------------------------------------- seeds, families of comparisons, losses
@@ -229,3 +240,51 @@ def tuned_main_score(task_type: str, y_true: np.ndarray, scores: np.ndarray) -> 
     epoch as the final decision will (which tunes it once more, after training)."""
     threshold = tune_thresholds(task_type, y_true, scores)
     return main_score(task_type, y_true, scores, threshold)
+
+
+# --------------------------------------------------------------------------- threshold-free metrics on resamples
+
+
+def _weighted_groups(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray,
+                     descending: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Resampled weight of the positive and of the negative items at each distinct score, in score order,
+    shape (n_resamples, n_distinct_scores) each: tied scores form one group, as a threshold cannot split them."""
+    order = np.argsort(-scores if descending else scores, kind="stable")
+    ordered = scores[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    w = weights[:, order].astype(np.float64)
+    pos = np.add.reduceat(w * positive[order], starts, axis=1)
+    return pos, np.add.reduceat(w, starts, axis=1) - pos
+
+
+def resampled_roc_auc(y_true, scores, weights: np.ndarray) -> np.ndarray:
+    """Binary ROC-AUC on each resample ``weights`` (from ``resample_weights``), shape (n_resamples,); equal to
+    scikit-learn's ``roc_auc_score`` with the resample's counts as ``sample_weight`` (ties count half). NaN on a
+    resample that drew one class only."""
+    y = np.asarray(y_true).astype(np.float64)
+    pos, neg = _weighted_groups(np.asarray(scores, dtype=np.float64), y, weights, descending=False)
+    below = np.cumsum(neg, axis=1) - neg  # negatives scored strictly below each group
+    pairs = pos.sum(axis=1) * neg.sum(axis=1)
+    won = (pos * (below + 0.5 * neg)).sum(axis=1)
+    return np.divide(won, pairs, out=np.full(len(pairs), np.nan), where=pairs > 0)
+
+
+def resampled_average_precision(y_true, scores, weights: np.ndarray, *, chunk: int = 100) -> np.ndarray:
+    """Average precision on each resample ``weights``, shape (n_resamples,): binary, or micro-averaged over the
+    labels of a multi-label task (every document-label pair one item, weighted by its document's count), equal to
+    scikit-learn's ``average_precision_score(..., average="micro", sample_weight=counts)``. NaN on a resample
+    without positives. Resamples are processed ``chunk`` at a time to bound memory (items x chunk floats)."""
+    y = np.asarray(y_true)
+    s = np.asarray(scores, dtype=np.float64)
+    labels = y.shape[1] if y.ndim == 2 else 1
+    y, s = y.reshape(-1).astype(np.float64), s.reshape(-1)
+    out = []
+    for start in range(0, len(weights), chunk):
+        w = np.repeat(weights[start:start + chunk], labels, axis=1)  # row-major ravel: a document's labels adjacent
+        pos, neg = _weighted_groups(s, y, w, descending=True)
+        tp, fp = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
+        precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0)
+        total = tp[:, -1]
+        ap = (pos * precision).sum(axis=1)
+        out.append(np.divide(ap, total, out=np.full(len(total), np.nan), where=total > 0))
+    return np.concatenate(out) if out else np.empty(0)

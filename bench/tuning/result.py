@@ -10,7 +10,7 @@ versions (see its docstring). Field names are the JSON keys.
 | budget | trial_budget, trials_complete, trials_pruned, trials_failed, trials_interrupted, study_timeout, sizes, versions | every finished or failed row |
 | test score | test_main ... n_classes (``SCORED``) | ``status == "ok"`` |
 | reference | reference, reference_validation_main, reference_test_main | when a reference configuration ran |
-| cost | wall_seconds | when set |
+| cost | wall_seconds; stopping (steps and checks per repeat) | when set |
 | standing | best_in_task, tied_with_best, p_vs_best, p_vs_best_holm, vs_best | set by ``leaderboard.mark_ties`` |
 | learned | did_not_learn | set by ``leaderboard.mark_did_not_learn`` |
 | curves | curve_size, curve_retuned | rows of learning-curve points |
@@ -95,6 +95,8 @@ class ResultRow:
     stopped_by_cap: list | None = None
     #: what the backend reports of itself (``label``, vector width, ...)
     backend_info: dict | None = None
+    #: per repeat, under ``stopping="steps"``: check_every, steps, checks, best_check, best_step (None: epochs)
+    stopping: list | None = None
     #: packed hard test predictions per repeat (``runner.encode_predictions``); not in leaderboard.json
     test_predictions: list | None = None
     #: packed test labels; not in leaderboard.json

@@ -27,7 +27,8 @@ import numpy as np
 import optuna
 import sqlalchemy.exc
 
-from bench.tuning import metrics
+from bench.errors import MachineError, redact
+from bench.tuning import liveness, metrics, timing, waste
 from bench.tuning.timing import timed
 from bench.tuning.identity import StudyIdentity
 from bench.tuning.pairings import feature_kind
@@ -84,6 +85,7 @@ class Fit:
     decision: dict = field(default_factory=dict)
     best_epoch: int = 0  # 0-based epoch whose weights were restored
     stopped_by: str = ""  # "patience" (validation stopped improving), "cap" (the epoch cap), "" (not iterative)
+    stopping: dict = field(default_factory=dict)  # stopping="steps": check_every, steps, checks, best_check, best_step
 
 
 def fit_and_score(data: TaskData, backend: str, classifier: str, backend_params: dict, classifier_params: dict,
@@ -115,7 +117,8 @@ def fit_and_score(data: TaskData, backend: str, classifier: str, backend_params:
     threshold = metrics.tune_thresholds(task_type, y_val, val_scores, per_label=per_label, top1=top1)
     fit = Fit(metrics.compute(task_type, y_val, val_scores, threshold, **decision), threshold, embed_seconds,
               train_seconds, model.n_params, getattr(model, "epochs_run", 1), features.info, model, features,
-              decision=decision, best_epoch=getattr(model, "best_epoch", 0), stopped_by=getattr(model, "stopped_by", ""))
+              decision=decision, best_epoch=getattr(model, "best_epoch", 0), stopped_by=getattr(model, "stopped_by", ""),
+              stopping=getattr(model, "stopping", {}))
     return score_test_split(data, fit) if score_test else fit
 
 
@@ -138,6 +141,7 @@ HEARTBEAT_SECONDS, GRACE_SECONDS = 20, 90
 # Set by Ctrl-C (bench.cli.coordinator's handler): finish the current trial, start no new one. Process state on
 # purpose: a signal handler has no other way to reach the loop it interrupts.
 STOP = threading.Event()
+TRAINING = threading.Event()  # set once this process starts tuning: a machine error after it exits with code 3
 _STORAGES: dict[str, optuna.storages.BaseStorage] = {}
 
 
@@ -152,10 +156,7 @@ def storage_for(url: str) -> optuna.storages.BaseStorage:
         kwargs = {"engine_kwargs": {"connect_args": {"timeout": 300}}} if url.startswith("sqlite") else {}
         for attempt in range(5):
             try:
-                with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's words only
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    _STORAGES[url] = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS,
-                                                                grace_period=GRACE_SECONDS, **kwargs)
+                _STORAGES[url] = _open_storage(url, kwargs)
                 break
             except sqlalchemy.exc.IntegrityError:  # two workers created the schema at once: the other won
                 time.sleep(1 + attempt)
@@ -164,11 +165,29 @@ def storage_for(url: str) -> optuna.storages.BaseStorage:
     return _STORAGES[url]
 
 
+def _open_storage(url: str, kwargs: dict) -> optuna.storages.RDBStorage:
+    """An RDBStorage with heartbeats; a storage that cannot be reached or created is a one-line
+    ``MachineError`` naming the (redacted) URL."""
+    try:
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's words only
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                                              **kwargs)
+    except sqlalchemy.exc.IntegrityError:
+        raise
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError, ImportError, ValueError) as exc:
+        cause = exc.__cause__ if isinstance(exc, optuna.exceptions.StorageInternalError) and exc.__cause__ else exc
+        reason = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
+        if isinstance(exc, ImportError) and exc.__cause__:  # which driver module is missing
+            reason += f" ({exc.__cause__})"
+        raise MachineError(f"cannot open the Optuna storage {redact(url)}: {reason}") from exc
+
+
 def open_study(storage: str, identity: StudyIdentity, warmup_epochs: int = 1) -> optuna.Study:
     """The study, created on first use and labelled with its identity (``StudyIdentity.label``); its sampler's
     seed derives from the name, so a resumed study draws what an uninterrupted one would. The median pruner waits for 2 finished trials and, within a trial,
-    for ``warmup_epochs`` (``Profile.prune_warmup``): a trial whose validation signal after that is below
-    the median of earlier trials at the same epoch stops. Pruning at epoch 1 would favour fast starters
+    for ``warmup_epochs`` checks (``Profile.pruner_warmup``: epochs, or checks every k steps): a trial whose
+    validation signal after that is below the median of earlier trials at the same check stops. Pruning at epoch 1 would favour fast starters
     (high learning rates) rather than good configurations."""
     study = optuna.create_study(
         study_name=identity.name, storage=storage_for(storage), direction="maximize", load_if_exists=True,
@@ -201,22 +220,34 @@ class StudyClaim:
                 if not self._take_over_stale():
                     return False
                 continue
-            claim.set_user_attr("heartbeat", time.time())
+            self._mark(claim)
             self._thread = threading.Thread(target=self._beat, args=(claim,), daemon=True)
             self._thread.start()
             return True
         return False
 
+    def _mark(self, claim: optuna.Study) -> None:
+        """Record the holder (``host:pid``) and a first heartbeat, which ``_take_over_stale`` reads."""
+        claim.set_user_attr("owner", liveness.this_process())
+        claim.set_user_attr("heartbeat", time.time())
+
     def _take_over_stale(self) -> bool:
         try:
-            claim = optuna.load_study(study_name=self.name, storage=self.storage)
-            beat = claim.user_attrs.get("heartbeat", 0.0)
-            if time.time() - beat <= GRACE_SECONDS:
+            if not liveness.claim_is_stale(self.holder(), GRACE_SECONDS):
                 return False
             optuna.delete_study(study_name=self.name, storage=self.storage)
         except KeyError:  # released meanwhile
             pass
         return True
+
+    def holder(self) -> dict:
+        """The claim's user attributes (``owner``, ``heartbeat``, ...); waits a moment for a claim created so
+        recently that its holder has not recorded itself yet. Raises KeyError when there is no claim."""
+        attrs = optuna.load_study(study_name=self.name, storage=self.storage).user_attrs
+        if "heartbeat" not in attrs:
+            time.sleep(liveness.SETTLE_SECONDS)
+            attrs = optuna.load_study(study_name=self.name, storage=self.storage).user_attrs
+        return attrs
 
     def _beat(self, claim: optuna.Study) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
@@ -254,14 +285,6 @@ def budget_state(study: optuna.Study) -> tuple[int, int]:
     return spent, running
 
 
-def fail_running_trials(study: optuna.Study) -> int:
-    """Mark trials left RUNNING by a killed run as failed (only safe when no other worker is alive)."""
-    stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    for t in stale:
-        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-    return len(stale)
-
-
 def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str, *,
               n_trials: int | None = None, on_trial=None, recover: bool = False, variant: str = "",
               exclusive: bool = False, first_trial: dict | None = None) -> ResultRow | None:
@@ -270,8 +293,8 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
 
     Any number of processes may run the same study at once (``bench worker``): each takes trials until
     the budget is spent. The row is computed by the process that sees no trial running; others return
-    None. ``recover`` first fails trials a killed run left RUNNING (single-process runs only). ``variant``
-    names a study outside the leaderboard (e.g. ``full-text``: the same pairing on whole documents).
+    None. ``recover`` first fails the trials left RUNNING by processes that are gone (``bench.tuning.liveness``;
+    safe while other workers run). ``variant`` names a study outside the leaderboard (e.g. ``full-text``: the same pairing on whole documents).
     ``exclusive``: run the study only if no other process holds it (``StudyClaim``), else return None at
     once; the workers of a run do this, so every study's trials run in one process, in order.
     ``first_trial``: ``{"params": ..., "user_attrs": ...}`` of a trial of another study (its Optuna ``params``,
@@ -280,6 +303,7 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
     """
     identity = StudyIdentity(profile.name, data.task.name, backend, classifier, variant)
     claim = StudyClaim(storage, identity.name) if exclusive else None
+    TRAINING.set()
     if claim is not None and not claim.acquire():
         return None
     try:
@@ -289,6 +313,7 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
         if claim is not None:
             claim.release()
     if trained:  # this process trained here, and every model is out of scope now: give the memory back
+        timing.STUDIES_TRAINED.add(identity.name)
         release_memory()
     return row
 
@@ -300,9 +325,9 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
     """``run_study``'s work: the row (None while another worker is still on the study) and whether this
     process trained a model."""
     budget = n_trials or profile.trials
-    study = open_study(storage, identity, warmup_epochs=profile.prune_warmup)
+    study = open_study(storage, identity, warmup_epochs=profile.pruner_warmup)
     if recover:
-        fail_running_trials(study)
+        liveness.recover_dead_trials(study)
     main = metrics.MAIN_METRIC[data.task.task_type]
     fields = tuple(data.task.dataset.text_fields)
     kept: dict[int, Fit] = {}  # this process's best and reference trials, so test needs no retraining
@@ -314,8 +339,9 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
         if spent + running > budget:
             trial.set_user_attr("surplus", True)
             raise optuna.TrialPruned("surplus: another worker took the last trial of the budget")
+        trial.set_user_attr(liveness.OWNER_ATTR, liveness.this_process())  # recovery knows a dead owner at once
         bp = suggest_backend(trial, backend, profile, fields)
-        cp = suggest_classifier(trial, classifier, profile, two_inputs=bp.get("inputs") == "title+body")
+        cp = suggest_classifier(trial, classifier, profile, two_inputs=get_backend(backend).two_inputs(bp))
         trial.set_user_attr("backend_params", bp)
         trial.set_user_attr("classifier_params", cp)
 
@@ -324,8 +350,9 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
                 trial.report(score, epoch)
                 prune = trial.should_prune()
             if prune:
-                raise optuna.TrialPruned(f"validation {score:.4f} at epoch {epoch + 1} is below the median")
+                raise optuna.TrialPruned(f"validation {score:.4f} at check {epoch + 1} is below the median")
 
+        compiled = timing.TOTALS[timing.COMPILE]
         try:
             fit = fit_and_score(data, backend, classifier, bp, cp, seed=profile.seed, on_epoch=report, **decision)
         except TRIAL_ERRORS as exc:
@@ -339,6 +366,7 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
             del kept[n]  # keep only the best and the reference model in memory
         trial.set_user_attr("validation_metrics", fit.validation)
         trial.set_user_attr("seconds", {"embed": fit.embed_seconds, "train": fit.train_seconds})
+        waste.record_trial(trial, fit, timing.TOTALS[timing.COMPILE] - compiled)
         return fit.validation[main]
 
     if not study.trials and first_trial is not None:
@@ -495,6 +523,7 @@ def _row(study, data: TaskData, backend, classifier, profile: Profile, budget: i
             "epoch_cap": best.user_attrs["classifier_params"].get("epochs") if iterative else None,
             "stopped_by_cap": [f.stopped_by == "cap" for f in repeats] if iterative else [],
             "backend_info": first.info,
+            **({"stopping": [f.stopping for f in repeats]} if first.stopping else {}),
             "test_predictions": [encode_predictions(f.test_pred) for f in repeats],
             "test_truth": encode_predictions(y_test),
             "n_classes": n_classes,

@@ -15,6 +15,7 @@ The built-in spaces:
 | word2vec-corpus, vectors-&lt;file&gt; | trainable, pooling as word2vec | the vectors (pretrained once on the corpus: 100-d, window 5, min_count 3; or the file's) |
 | spacy-sm, spacy-glove | | pipeline, nlp.pipe batch 256 |
 | elmo | | the model (``--elmo-handle``, or the biLM pretrained once on the corpus, sized by profile); equal scalar mix |
+| minilm, sentence-&lt;dir&gt; | | the model (all-MiniLM-L6-v2, or ``--sentence-model``), frozen; its pooling and max length (256 word pieces) |
 | flatten-dense | dense_units {16, 32, 64}, dropout [0, 0.5], learning_rate [3e-4, 1e-2] log, batch_size {32, 64, 128} | epochs cap, patience, min_delta; token vectors standardised on the training split |
 | lstm, bilstm, gru | units {32, 64, 128} + the flatten-dense ones | epochs cap, patience |
 | any Keras, title+body inputs | title_units {64, 128, 300}, body_units {64, 128, 200}, head_units {100, 200, 400}, head2_units {50, 150}, batch_size {64, 128, 256}, dropout, learning_rate | |
@@ -48,10 +49,12 @@ def suggest_classifier(trial: optuna.Trial, classifier: str, profile: Profile, t
     return get_classifier(classifier).search_space(trial, profile, two_inputs)
 
 
-def reference_params(backend: str, classifier: str, profile: Profile, task_type: str = "",
-                     fields: tuple[str, ...] = ()) -> dict | None:
+def reference_params(
+    backend: str, classifier: str, profile: Profile, task_type: str = "", fields: tuple[str, ...] = ()
+) -> dict | None:
     """The reference trial for a pairing on a task (``{"name", "params"}``): the backend's first reference that
     applies, or None."""
-    reference = next((r for r in get_backend(backend).references if r.applies(classifier, task_type, tuple(fields))),
-                     None)
+    reference = next(
+        (r for r in get_backend(backend).references if r.applies(classifier, task_type, tuple(fields))), None
+    )
     return {"name": reference.name, "params": dict(reference.params)} if reference else None

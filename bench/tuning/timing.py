@@ -23,6 +23,7 @@ COMPILE = "compile"  # JAX tracing, lowering and XLA compilation: a part of fit 
 COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
                   "/jax/core/compile/backend_compile_duration")
 TOTALS: collections.Counter = collections.Counter()
+STUDIES_TRAINED: set[str] = set()  # studies this process trained a model of (``cost.studies_trained``)
 _STACK: list[list] = []  # [kind, started] of the open timers, innermost last
 _STARTED = time.perf_counter()
 
@@ -95,6 +96,7 @@ def record(out_dir: Path, role: str) -> Path:
         "role": role, "pid": os.getpid(), "wall_seconds": round(wall, 2),
         "seconds": {k: round(TOTALS.get(k, 0.0), 2) for k in (*KINDS, WAIT, COMPILE)},
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "studies_trained": sorted(STUDIES_TRAINED),
     }, indent=1), encoding="utf-8")
     return path
 
@@ -103,7 +105,8 @@ def summary(out_dir: Path, run_wall: float, peak_total_rss: int | None, jobs: in
     """The run's time budget: work (embed, fit, predict) against the processes' wall time.
 
     ``compile_seconds`` is the part of fitting and prediction JAX spent tracing and compiling.
-    ``harness_share`` is the time no process spent in the three kinds of work, over the processes' summed
+    ``studies_trained`` counts the studies any process of this run trained a model of (a resumed run's
+    share of the published ones). ``harness_share`` is the time no process spent in the three kinds of work, over the processes' summed
     wall time (less a coordinator's waiting for its workers); ``parallel_efficiency`` is the processes' busy time over (run wall time x jobs).
     """
     processes = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((Path(out_dir) / "timing").glob("*.json"))]
@@ -118,4 +121,5 @@ def summary(out_dir: Path, run_wall: float, peak_total_rss: int | None, jobs: in
         "parallel_efficiency": round(busy / (run_wall * jobs), 4) if run_wall and jobs else None,
         "peak_rss_bytes_total": peak_total_rss,
         "peak_rss_bytes_largest_process": max((p["peak_rss_bytes"] for p in processes), default=None),
+        "studies_trained": len({s for p in processes for s in p.get("studies_trained", [])}),
     }

@@ -1,0 +1,139 @@
+"""What a run shows on the terminal and what it writes to ``run.log``.
+
+Native libraries (TensorFlow, XLA, absl) print start-up notices on file descriptor 2, and scikit-learn, Keras and
+Optuna raise Python warnings; both go to ``results/<profile>/run.log`` instead of the terminal, counted in the
+run's summary line. The coordinator shows one progress display: a live line on a terminal, a plain line per
+change where output is not a terminal (CI logs), nothing but errors and the summary with ``--quiet``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import TextIO
+
+LOG_NAME = "run.log"
+WARNING_MARK = "warning:"  # how run.log marks a captured Python warning (counted by ``count_warnings``)
+
+# Set before TensorFlow, JAX or XLA first load; the rest of their chatter is diverted with file descriptor 2.
+QUIET_NATIVE_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR", "GLOG_minloglevel": "3"}
+
+
+def quiet_native_logs() -> None:
+    """Ask TensorFlow/XLA/gRPC for errors only (an explicit setting in the environment wins)."""
+    for key, value in QUIET_NATIVE_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def divert_to_log(log_path: Path) -> None:
+    """Send this process's native output (fd 2) and its Python warnings to ``log_path``.
+
+    ``sys.stderr`` keeps pointing at the terminal, so the harness's own one-line errors and a crash's traceback
+    are still shown; only what C/C++ libraries write straight to fd 2, and warnings, go to the log.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    sys.stderr = os.fdopen(terminal, "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+    log = open(log_path, "a", buffering=1, encoding="utf-8", errors="backslashreplace")  # noqa: SIM115 (process-long)
+    warnings.showwarning = _warning_writer(log)
+    handler = logging.StreamHandler(log)
+    handler.setFormatter(logging.Formatter(f"%(asctime)s pid {os.getpid()} %(name)s %(levelname)s: %(message)s"))
+    for name in ("tensorflow", "absl", "jax", "keras", "h5py", "gensim", "smart_open"):
+        library = logging.getLogger(name)
+        library.handlers[:] = [handler]
+        library.propagate = False
+
+
+def _warning_writer(log: TextIO):
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = str(message).replace("\n", " ")
+        log.write(f"{time.strftime('%H:%M:%S')} pid {os.getpid()} {WARNING_MARK} {category.__name__}: {text} "
+                  f"({filename}:{lineno})\n")
+
+    return show
+
+
+def count_warnings(log_path: Path) -> int:
+    """How many Python warnings the run's processes wrote to ``log_path`` (0 when there is no log)."""
+    if not log_path.is_file():
+        return 0
+    with open(log_path, encoding="utf-8", errors="replace") as handle:
+        return sum(f" {WARNING_MARK} " in line for line in handle)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """Studies done of total, trials spent of the budget, elapsed and time left, for the coordinator.
+
+    On a terminal a live line (``rich``) stays at the bottom with per-study lines printed above it; elsewhere a
+    plain line is printed when the counts change (at most every ``min_interval`` seconds, and always at the end).
+    Time left is the elapsed time scaled by the share of the trial budget not yet spent: an estimate that
+    improves as trials finish.
+    """
+
+    def __init__(self, total_studies: int, trial_budget: int, *, stream: TextIO | None = None, quiet: bool = False,
+                 live: bool | None = None, min_interval: float = 30.0) -> None:
+        self.total_studies, self.trial_budget = total_studies, max(trial_budget, 1)
+        self.stream = stream or sys.stdout
+        self.quiet, self.min_interval = quiet, min_interval
+        self.started = time.monotonic()
+        self.studies_done = self.trials_done = 0
+        self._last_plain: tuple[float, tuple[int, int]] | None = None
+        self._live = None
+        if not quiet and (self.stream.isatty() if live is None else live):
+            from rich.console import Console
+            from rich.live import Live
+
+            self._live = Live(self._text(), console=Console(file=self.stream), refresh_per_second=2, transient=True)
+            self._live.start()
+
+    def _text(self) -> str:
+        elapsed = time.monotonic() - self.started
+        spent = min(self.trials_done, self.trial_budget) / self.trial_budget
+        left = _clock(elapsed * (1 - spent) / spent) if spent > 0 else "?"
+        return (f"studies {self.studies_done}/{self.total_studies}, trials {self.trials_done}/{self.trial_budget}, "
+                f"elapsed {_clock(elapsed)}, left ~{left}")
+
+    def update(self, studies_done: int, trials_done: int, *, force: bool = False) -> None:
+        """New counts (from the storage); shows them as this output allows."""
+        self.studies_done, self.trials_done = studies_done, trials_done
+        if self.quiet:
+            return
+        if self._live is not None:
+            self._live.update(self._text())
+            return
+        now, counts = time.monotonic(), (studies_done, trials_done)
+        last = self._last_plain
+        if force or last is None or (counts != last[1] and now - last[0] >= self.min_interval):
+            self.stream.write(f"progress: {self._text()}\n")
+            self.stream.flush()
+            self._last_plain = (now, counts)
+
+    def line(self, text: str) -> None:
+        """A per-study line, printed above the live display (or plainly)."""
+        if self.quiet:
+            return
+        if self._live is not None:
+            self._live.console.print(text, markup=False, highlight=False)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+        elif not self.quiet:
+            self.update(self.studies_done, self.trials_done, force=True)

@@ -1,0 +1,113 @@
+"""The README's "current answer": a short per-task table generated from a committed ``leaderboard.json``.
+
+``findings_markdown(results_dir)`` renders it; ``python -m bench.reports.readme_block`` prints it, ``--write README.md``
+replaces the block between ``START`` and ``END`` in a file, and ``--check README.md`` exits 1 when that block
+differs from what the committed files give (the README test runs the same comparison).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bench.errors import BenchError
+from bench.reports.rows import validation_order
+
+START, END = "<!-- findings:start -->", "<!-- findings:end -->"
+DEFAULT_RESULTS = Path(__file__).resolve().parents[1] / "results" / "standard"
+BASELINE = ("tfidf", "logreg")
+METRIC_NAMES = {"f1": "F1", "macro_f1": "macro-F1", "micro_f1": "micro-F1"}
+
+
+def _score(r: dict) -> str:
+    low, high = r.get("test_main_ci95") or (None, None)
+    interval = f" [{low:.3f}, {high:.3f}]" if low is not None else ""
+    return f"{r['test_main']:.3f}{interval}"
+
+
+def _verdict(r: dict) -> str:
+    """The baseline's standing against the validation-chosen best, as the leaderboard's paired test gave it."""
+    word = r.get("vs_best") or ("best" if r.get("best_in_task") else "tied" if r.get("tied_with_best") else "")
+    if word == "best":
+        return "it is the best"
+    p = r.get("p_vs_best_holm")
+    return f"{word} (Holm p {p:.3f})" if word and p is not None else word or "not compared"
+
+
+def findings_rows(rows: list[dict]) -> list[tuple[str, str, str, str]]:
+    """Per task: (task and metric, best pairing with its test score, TF-IDF + logreg's score, its verdict)."""
+    out = []
+    for task in sorted({r["task"] for r in rows}):
+        ok = [r for r in rows if r["task"] == task and r.get("status") == "ok"]
+        if not ok:
+            continue
+        best = next((r for r in ok if r.get("vs_best") == "best"), None) or min(ok, key=validation_order)
+        base = next((r for r in ok if (r["backend"], r["classifier"]) == BASELINE), None)
+        metric = METRIC_NAMES.get(best["main_metric"], best["main_metric"])
+        out.append((f"{task} ({metric})", f"{best['backend']} + {best['classifier']}: {_score(best)}",
+                    _score(base) if base else "not run", _verdict(base) if base else ""))
+    return out
+
+
+def findings_markdown(results_dir: str | Path = DEFAULT_RESULTS) -> str:
+    """The findings block (Markdown, without the markers) for the ``leaderboard.json`` in ``results_dir``."""
+    path = Path(results_dir) / "leaderboard.json"
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"{path}: cannot read the leaderboard ({exc})") from exc
+    profile = next((r.get("profile") for r in rows if r.get("profile")), "?")
+    lines = [
+        f"Test scores with 95% intervals from `{path.parent.name}/leaderboard.json` (profile `{profile}`, "
+        f"{len(rows)} pairings). The best pairing is the one with the highest validation score; TF-IDF + "
+        "logistic regression is compared with it by a paired bootstrap on the test documents, Holm-corrected "
+        "within the task (\"tied\": no significant difference; \"worse\": significantly below the best).",
+        "",
+        "| task (metric) | best pairing (chosen on validation): test | TF-IDF + logreg: test | TF-IDF + logreg "
+        "against the best |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {' | '.join(cells)} |" for cells in findings_rows(rows)]
+    return "\n".join(lines)
+
+
+def replace_block(text: str, block: str, where: str = "the file") -> str:
+    """``text`` with the part between ``START`` and ``END`` replaced by ``block``."""
+    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
+        raise BenchError(f"{where}: needs one {START} line followed by one {END} line")
+    head, rest = text.split(START)
+    return f"{head}{START}\n{block}\n{END}{rest.split(END, 1)[1]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.reports.readme_block", description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="a results folder (default results/standard)")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--write", type=Path, metavar="FILE", help="replace the findings block in FILE")
+    action.add_argument("--check", type=Path, metavar="FILE", help="exit 1 when FILE's findings block is stale")
+    args = parser.parse_args(argv)
+    try:
+        block = findings_markdown(args.results)
+        target = args.write or args.check
+        if target is None:
+            print(block)
+            return 0
+        text = target.read_text(encoding="utf-8")
+        updated = replace_block(text, block, str(target))
+    except (BenchError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.write:
+        args.write.write_text(updated, encoding="utf-8")
+        return 0
+    if updated != text:
+        print(f"{args.check}: the findings block differs from {args.results}; run python -m bench.reports.readme_block "
+              f"--write {args.check}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The console: native chatter and warnings go to run.log; progress is a live line on a terminal, plain lines elsewhere."""
+
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.cli.console import Progress, count_warnings
+
+ANSI = re.compile(r"\x1b\[")
+
+
+def test_native_output_and_warnings_go_to_the_log_and_errors_stay_on_the_terminal(tmp_path):
+    log = tmp_path / "run.log"
+    script = f"""
+import os, sys, warnings
+from pathlib import Path
+from bench.cli.console import quiet_native_logs, divert_to_log
+quiet_native_logs()
+divert_to_log(Path({str(log)!r}))
+os.write(2, b"I0000 cudart_stub.cc:31] Could not find cuda drivers\\n")  # what a C++ library writes
+warnings.warn("Label not 93 is present in all training examples.")
+import tensorflow
+print("error: one line of ours", file=sys.stderr)
+"""
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == "error: one line of ours\n"
+    text = log.read_text()
+    assert "Could not find cuda drivers" in text and "Label not 93" in text
+    assert count_warnings(log) == 1
+    assert count_warnings(tmp_path / "absent.log") == 0
+
+
+class Pipe(io.StringIO):
+    def isatty(self) -> bool:
+        return False
+
+
+def test_without_a_terminal_progress_is_plain_lines_with_time_left():
+    stream = Pipe()
+    progress = Progress(4, 20, stream=stream, min_interval=0.0)
+    progress.update(0, 0)
+    progress.line("so-lang4 tfidf x logreg test macro_f1 0.8")
+    progress.update(1, 5)
+    progress.update(1, 5)  # no change: no line
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert not ANSI.search(stream.getvalue())
+    assert lines[0].startswith("progress: studies 0/4, trials 0/20, elapsed 0:00:00, left ~?")
+    assert lines[1] == "so-lang4 tfidf x logreg test macro_f1 0.8"
+    assert re.fullmatch(r"progress: studies 1/4, trials 5/20, elapsed \d:\d\d:\d\d, left ~\d:\d\d:\d\d", lines[2])
+    assert len(lines) == 4 and lines[3].startswith("progress: studies 1/4")  # close prints the last counts
+
+
+def test_plain_lines_are_rate_limited():
+    stream = Pipe()
+    progress = Progress(100, 100, stream=stream, min_interval=3600.0)
+    for done in range(10):
+        progress.update(done, done)
+    assert len(stream.getvalue().splitlines()) == 1
+
+
+def test_quiet_shows_nothing():
+    stream = Pipe()
+    progress = Progress(2, 2, stream=stream, quiet=True)
+    progress.update(1, 1)
+    progress.line("a study line")
+    progress.close()
+    assert stream.getvalue() == ""
+
+
+def test_on_a_terminal_the_study_lines_print_above_a_live_line():
+    stream = io.StringIO()
+    progress = Progress(2, 4, stream=stream, live=True)
+    progress.update(1, 2)
+    progress.line("bbc-news tfidf x logreg test macro_f1 0.95")
+    progress.close()
+    assert "bbc-news tfidf x logreg test macro_f1 0.95" in stream.getvalue()

@@ -1,0 +1,114 @@
+"""The documentation site: it builds strictly, its generated tables say what the committed files say, and it
+documents every command, option and task-file key the code accepts."""
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.reports.docs_numbers import GENERATORS, duration, render
+from bench.errors import BenchError
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+
+def _table_cells(markdown: str) -> dict[str, list[str]]:
+    """First cell -> the other cells, for every body row of the Markdown tables in ``markdown``."""
+    rows = [line.strip("|").split(" | ") for line in markdown.splitlines() if line.startswith("| ")]
+    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None, reason='mkdocs not installed (pip install -e ".[docs]")')
+def test_the_site_builds_strictly(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+           "NO_MKDOCS_2_WARNING": "1"}
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    page = (tmp_path / "site" / "profiles" / "index.html").read_text(encoding="utf-8")
+    assert "generated:" not in page and "<table>" in page
+    api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
+    assert "check_backend" in api and "load_task_file" in api
+
+
+def test_every_marker_on_every_page_is_rendered():
+    pages = sorted(DOCS.glob("*.md"))
+    used = set()
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        used |= set(re.findall(r"<!-- generated: ([a-z0-9-]+) -->", text))
+        assert "<!-- generated:" not in render(text, ROOT), page.name
+    assert used <= set(GENERATORS) and used, used
+
+
+def test_an_unknown_marker_is_refused():
+    with pytest.raises(BenchError, match="unknown generated table 'nope'"):
+        render("text\n<!-- generated: nope -->\n", ROOT)
+
+
+def test_the_cost_table_is_what_the_provenance_says():
+    table = _table_cells(GENERATORS["profile-costs"](ROOT))
+    for column, name in enumerate(["standard", "curves"]):
+        prov = json.loads((ROOT / "results" / name / "provenance.json").read_text(encoding="utf-8"))
+        cost = prov["cost"]
+        assert table["wall time"][column] == duration(prov["wall_seconds"])
+        assert table["peak memory, all processes"][column] == f"{cost['peak_rss_bytes_total'] / 1e9:.2f} GB"
+        assert table["harness share of process time"][column] == f"{cost['harness_share']:.1%}"
+        assert table["worker processes (`--jobs`)"][column] == str(cost["jobs"])
+    standard = json.loads((ROOT / "results" / "standard" / "provenance.json").read_text(encoding="utf-8"))
+    assert table["of which pretraining"][0].startswith(duration(standard["cost"]["pretraining"]["wall_seconds"]))
+
+
+def test_the_study_time_and_pretraining_tables_are_what_the_json_says():
+    rows = json.loads((ROOT / "results" / "standard" / "leaderboard.json").read_text(encoding="utf-8"))
+    table = _table_cells(GENERATORS["study-time"](ROOT))
+    assert table["all"] == [str(len(rows)), f"{sum(r['wall_seconds'] for r in rows) / 60:,.0f}"]
+    tfidf = [r for r in rows if r["backend"] == "tfidf"]
+    assert table["`tfidf`"][0] == str(len(tfidf))
+    bilm = json.loads((ROOT / "results" / "standard" / "pretraining.json").read_text(encoding="utf-8"))["bilm"]
+    curve = _table_cells(GENERATORS["bilm-perplexity"](ROOT))["held-out perplexity"]
+    assert curve == [f"{v:.0f}" for v in bilm["perplexity_curve"]]
+
+
+def test_the_profile_table_is_what_the_code_says():
+    from bench.profiles import PROFILES
+
+    table = _table_cells(GENERATORS["profile-settings"](ROOT))
+    for p in PROFILES.values():
+        cells = table[f"`{p.name}`"]
+        assert cells[1:5] == [str(p.trials), str(p.repeats), f"{p.max_epochs} / {p.patience}", str(p.prune_warmup)]
+        assert cells[5] == f"{p.window} tokens" and cells[6] == p.keras_backend
+
+
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    return {s for a in parser._actions if a.help != argparse.SUPPRESS for s in a.option_strings if s.startswith("--")}
+
+
+def test_every_command_and_option_is_in_the_commands_page():
+    from bench.cli.main import _parser
+
+    page = (DOCS / "commands.md").read_text(encoding="utf-8")
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    missing = [c for c in commands if f"## `python -m bench {c}" not in page]
+    assert not missing, f"commands without a section in docs/commands.md: {missing}"
+    for name, sub in commands.items():
+        options = _options(sub) - {"--help"}
+        undocumented = sorted(o for o in options if f"`{o}" not in page)
+        assert not undocumented, f"{name}: options not in docs/commands.md: {undocumented}"
+
+
+def test_every_task_file_key_is_in_the_task_files_page():
+    from bench.data.taskfile import KEYS
+
+    page = (DOCS / "task-files.md").read_text(encoding="utf-8")
+    keys = [f"`{key}`" if table == "" and key not in KEYS else f"`[{key}]`" if table == "" else f"`{table}.{key}`"
+            for table, names in KEYS.items() for key in names]  # a table is written [data], a key data.path
+    missing = [k for k in keys if k not in page]
+    assert not missing, f"task-file keys not in docs/task-files.md: {missing}"
