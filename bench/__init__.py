@@ -29,9 +29,18 @@ def load_task_file(path: str | os.PathLike):
     return load(path)
 
 
-def run(task_files=(), tasks=None, embeddings=None, classifiers=None, profile: str = "smoke",
-        data_dir: str | os.PathLike | None = None, results_dir: str | os.PathLike = "results", jobs: int = 1,
-        trials: int | None = None, options: list[str] = ()):
+def run(
+    task_files=(),
+    tasks=None,
+    embeddings=None,
+    classifiers=None,
+    profile: str = "smoke",
+    data_dir: str | os.PathLike | None = None,
+    results_dir: str | os.PathLike = "results",
+    jobs: int = 1,
+    trials: int | None = None,
+    options: list[str] = (),
+):
     """Run ``python -m bench all`` on the given task files and/or task names and return the leaderboard
     rows of those tasks (a pandas DataFrame, one row per pairing; columns as ``leaderboard.csv``).
 
@@ -40,8 +49,18 @@ def run(task_files=(), tasks=None, embeddings=None, classifiers=None, profile: s
     resume)."""
     import pandas as pd
 
-    argv = [sys.executable, "-m", "bench", "all", "--profile", profile, "--results-dir", str(results_dir),
-            "--jobs", str(jobs)]
+    argv = [
+        sys.executable,
+        "-m",
+        "bench",
+        "all",
+        "--profile",
+        profile,
+        "--results-dir",
+        str(results_dir),
+        "--jobs",
+        str(jobs),
+    ]
     for path in task_files:
         argv += ["--task-file", str(path)]
     for flag, value in (("--tasks", tasks), ("--embeddings", embeddings), ("--classifiers", classifiers)):

@@ -5,13 +5,20 @@ import re
 
 from parts.errors import BenchError, MemoryEstimateError, lookup
 
-__all__ = ["BenchError", "MachineError", "MemoryEstimateError", "lookup", "machine_error_line", "os_error_line", "redact"]
+__all__ = [
+    "BenchError",
+    "MachineError",
+    "MemoryEstimateError",
+    "lookup",
+    "machine_error_line",
+    "os_error_line",
+    "redact",
+]
 
 
 def redact(text: str) -> str:
     """A storage URL (or any argument) without its password, for messages, logs and provenance."""
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", text)
-
 
 
 class MachineError(BenchError):
@@ -44,8 +51,14 @@ def machine_error_line(exc: BaseException, storages=()) -> str | None:
         return os_error_line(exc)
     optuna = sys.modules.get("optuna")
     sqlalchemy = sys.modules.get("sqlalchemy.exc")
-    storage_errors = tuple(t for t in (getattr(optuna, "exceptions", None) and optuna.exceptions.StorageInternalError,
-                                       getattr(sqlalchemy, "OperationalError", None)) if t)
+    storage_errors = tuple(
+        t
+        for t in (
+            getattr(optuna, "exceptions", None) and optuna.exceptions.StorageInternalError,
+            getattr(sqlalchemy, "OperationalError", None),
+        )
+        if t
+    )
     if storage_errors and isinstance(exc, storage_errors):
         cause = exc.__cause__ or exc
         reason = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]

@@ -58,14 +58,17 @@ class Profile:
 
     def __post_init__(self) -> None:
         if self.stopping not in STOPPING_RULES:
-            raise BenchError(f"profile {self.name!r}: stopping={self.stopping!r}; expected one of "
-                             f"{', '.join(STOPPING_RULES)}")
+            raise BenchError(
+                f"profile {self.name!r}: stopping={self.stopping!r}; expected one of {', '.join(STOPPING_RULES)}"
+            )
 
     @property
     def step_rule(self) -> dict:
         """The ``stopping="steps"`` settings, as the classifier reads them (``StepRule``)."""
-        return {k: getattr(self, k) for k in ("checks_per_epoch", "min_check_steps", "max_check_steps",
-                                              "patience_checks", "min_steps")}
+        return {
+            k: getattr(self, k)
+            for k in ("checks_per_epoch", "min_check_steps", "max_check_steps", "patience_checks", "min_steps")
+        }
 
     @property
     def pruner_warmup(self) -> int:
@@ -83,8 +86,20 @@ class Profile:
 PROFILES = {
     p.name: p
     for p in [
-        Profile("smoke", 240, 80, 80, trials=1, max_epochs=2, window=48, patience=1,
-                keras_backend="tensorflow", repeats=1, prune_warmup=1, stopping="epochs"),
+        Profile(
+            "smoke",
+            240,
+            80,
+            80,
+            trials=1,
+            max_epochs=2,
+            window=48,
+            patience=1,
+            keras_backend="tensorflow",
+            repeats=1,
+            prune_warmup=1,
+            stopping="epochs",
+        ),
         # The recurrent networks' cost grows with tokens x epochs; the window is the lever that keeps epochs
         # affordable (the leaderboard summary and tasks.json give the share of tokens it keeps per task).
         Profile("standard", 2000, 500, 1000, trials=6, max_epochs=30, window=100, patience=3),
@@ -95,8 +110,12 @@ DEFAULT_PROFILE = "standard"
 
 # One BLAS / TensorFlow / XLA thread per process: every process of ``all`` and ``worker`` (so a result does not
 # depend on how many threads summed it, whatever --jobs), and ``bench speed``'s single-threaded runs.
-ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
-                  "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+ONE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "TF_NUM_INTRAOP_THREADS": "1",
+    "TF_NUM_INTEROP_THREADS": "1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+}
 
 
 def get_profile(name: str) -> Profile:

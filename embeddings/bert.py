@@ -82,8 +82,9 @@ class BertBlock(keras.layers.Layer):
 
 
 def _layer_norm(config: BertConfig, gamma: np.ndarray, beta: np.ndarray):
-    return keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, gamma_initializer=_fixed(gamma),
-                                           beta_initializer=_fixed(beta), trainable=False)
+    return keras.layers.LayerNormalization(
+        epsilon=config.layer_norm_eps, gamma_initializer=_fixed(gamma), beta_initializer=_fixed(beta), trainable=False
+    )
 
 
 class BertEncoder(keras.Model):
@@ -106,15 +107,24 @@ class BertEncoder(keras.Model):
 
 def _embedding_weights(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     prefix = "embeddings."
-    return {"word": weights[prefix + "word_embeddings.weight"], "position": weights[prefix + "position_embeddings.weight"],
-            "token_type": weights[prefix + "token_type_embeddings.weight"],
-            "norm_gamma": weights[prefix + "LayerNorm.weight"], "norm_beta": weights[prefix + "LayerNorm.bias"]}
+    return {
+        "word": weights[prefix + "word_embeddings.weight"],
+        "position": weights[prefix + "position_embeddings.weight"],
+        "token_type": weights[prefix + "token_type_embeddings.weight"],
+        "norm_gamma": weights[prefix + "LayerNorm.weight"],
+        "norm_beta": weights[prefix + "LayerNorm.bias"],
+    }
 
 
 BLOCK_KEYS = {  # our name -> the Transformers checkpoint's name under encoder.layer.<i>.
-    "query": "attention.self.query", "key": "attention.self.key", "value": "attention.self.value",
-    "attention_out": "attention.output.dense", "attention_norm": "attention.output.LayerNorm",
-    "up": "intermediate.dense", "down": "output.dense", "output_norm": "output.LayerNorm",
+    "query": "attention.self.query",
+    "key": "attention.self.key",
+    "value": "attention.self.value",
+    "attention_out": "attention.output.dense",
+    "attention_norm": "attention.output.LayerNorm",
+    "up": "intermediate.dense",
+    "down": "output.dense",
+    "output_norm": "output.LayerNorm",
 }
 
 
@@ -131,10 +141,22 @@ def _block_weights(weights: dict[str, np.ndarray], i: int) -> dict[str, np.ndarr
 
 def required_keys(config: BertConfig) -> list[str]:
     """The checkpoint tensors the encoder reads (the pooler, unused by sentence encoders, is not among them)."""
-    keys = [f"embeddings.{name}" for name in ("word_embeddings.weight", "position_embeddings.weight",
-                                              "token_type_embeddings.weight", "LayerNorm.weight", "LayerNorm.bias")]
-    return keys + [f"encoder.layer.{i}.{name}.{p}" for i in range(config.layers) for name in BLOCK_KEYS.values()
-                   for p in ("weight", "bias")]
+    keys = [
+        f"embeddings.{name}"
+        for name in (
+            "word_embeddings.weight",
+            "position_embeddings.weight",
+            "token_type_embeddings.weight",
+            "LayerNorm.weight",
+            "LayerNorm.bias",
+        )
+    ]
+    return keys + [
+        f"encoder.layer.{i}.{name}.{p}"
+        for i in range(config.layers)
+        for name in BLOCK_KEYS.values()
+        for p in ("weight", "bias")
+    ]
 
 
 def build_encoder(config: BertConfig, weights: dict[str, np.ndarray]) -> BertEncoder:

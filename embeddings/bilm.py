@@ -539,8 +539,9 @@ def _train_step(module, settings: BiLMSettings):
     return train_step
 
 
-def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: list[str] | None = None,
-               log=None) -> TrainedBiLM:
+def train_bilm(
+    texts: list[str], settings: BiLMSettings, *, validation_texts: list[str] | None = None, log=None
+) -> TrainedBiLM:
     """Train a biLM on ``texts`` (training text only); perplexity is measured on ``validation_texts``.
 
     Returns the module, its vocabulary and a ``BiLMReport``. ``log`` (e.g. ``print``) receives progress lines.
@@ -569,10 +570,18 @@ def train_bilm(texts: list[str], settings: BiLMSettings, *, validation_texts: li
                 )
     after = held_out_curve[-1] if held_out_curve else None
     n_params = int(sum(np.prod(v.shape) for v in t.module.trainable_variables))
-    report = BiLMReport(settings.as_dict(), n_params, len(t.vocabulary) + FIRST_WORD_ID,
-                        int(sum(len(x) for x in t.train_tokens)), int(t.held_out.lengths.sum()) if t.held_out else 0,
-                        None if after is None else round(after, 2), None if before is None else round(before, 2),
-                        curve, held_out_curve, round(time.perf_counter() - started, 2))
+    report = BiLMReport(
+        settings.as_dict(),
+        n_params,
+        len(t.vocabulary) + FIRST_WORD_ID,
+        int(sum(len(x) for x in t.train_tokens)),
+        int(t.held_out.lengths.sum()) if t.held_out else 0,
+        None if after is None else round(after, 2),
+        None if before is None else round(before, 2),
+        curve,
+        held_out_curve,
+        round(time.perf_counter() - started, 2),
+    )
     return TrainedBiLM(t.module, t.vocabulary, report)
 
 

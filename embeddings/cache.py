@@ -51,8 +51,9 @@ class EmbeddingCache:
     def path(self, key: str) -> Path:
         return self.root / key[:2] / key
 
-    def get_or_compute(self, key: str, compute: Callable[[], dict[str, np.ndarray]],
-                       *, float16: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    def get_or_compute(
+        self, key: str, compute: Callable[[], dict[str, np.ndarray]], *, float16: tuple[str, ...] = ()
+    ) -> dict[str, np.ndarray]:
         """The arrays stored under ``key``, computing and storing them first if absent or corrupt.
 
         Arrays named in ``float16`` are stored at half precision (fine for embedding vectors, which
@@ -100,8 +101,12 @@ class EmbeddingCache:
             for name, array in arrays.items():
                 file = tmp / f"{name}.npy"
                 np.save(file, np.asarray(array), allow_pickle=False)
-                manifest["arrays"][name] = {"bytes": file.stat().st_size, "sha256": file_sha256(file),
-                                            "shape": list(np.shape(array)), "dtype": str(np.asarray(array).dtype)}
+                manifest["arrays"][name] = {
+                    "bytes": file.stat().st_size,
+                    "sha256": file_sha256(file),
+                    "shape": list(np.shape(array)),
+                    "dtype": str(np.asarray(array).dtype),
+                }
             (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
             try:
                 os.rename(tmp, entry)  # atomic: readers see a whole entry or none

@@ -82,9 +82,13 @@ class CorpusRequest:
         """The content address of the corpus this request builds."""
         from embeddings.cache import content_key
 
-        identity = {"sources": [[s.name, s.role, s.identity] for s in self.sources],
-                    "guarded": [[g.name, g.identity] for g in self.guarded], "missing": list(self.missing),
-                    "held_out_percent": HELD_OUT_PERCENT, "guard": near_duplicates.IDENTITY}
+        identity = {
+            "sources": [[s.name, s.role, s.identity] for s in self.sources],
+            "guarded": [[g.name, g.identity] for g in self.guarded],
+            "missing": list(self.missing),
+            "held_out_percent": HELD_OUT_PERCENT,
+            "guard": near_duplicates.IDENTITY,
+        }
         return content_key("corpus", VERSION, identity, [])
 
 
@@ -121,10 +125,15 @@ def build_corpus(request: CorpusRequest) -> Corpus:
         texts, summary = _assemble(request)
         blob = _SEPARATOR.join(texts).encode("utf-8")
         held = np.array([_held_out(t) for t in texts], dtype=bool)
-        summary["held_out"] = {"documents": int(held.sum()),
-                               "share": round(float(held.mean()), 4) if len(held) else 0.0}
-        return {"texts": np.frombuffer(blob, dtype=np.uint8), "held_out": held,
-                "summary": np.frombuffer(json.dumps(summary).encode("utf-8"), dtype=np.uint8)}
+        summary["held_out"] = {
+            "documents": int(held.sum()),
+            "share": round(float(held.mean()), 4) if len(held) else 0.0,
+        }
+        return {
+            "texts": np.frombuffer(blob, dtype=np.uint8),
+            "held_out": held,
+            "summary": np.frombuffer(json.dumps(summary).encode("utf-8"), dtype=np.uint8),
+        }
 
     arrays = pretraining_cache().get_or_compute(key, compute)
     blob = np.asarray(arrays["texts"]).tobytes().decode("utf-8")
@@ -194,8 +203,7 @@ def _assemble(request: CorpusRequest) -> tuple[list[str], dict]:
     texts: list[str] = []
     per_source, dropped_by = [], {name: 0 for name in guard.names}
     for source in request.sources:
-        counts = {"documents": 0, "tokens": 0, "dropped_exact": 0, "dropped_near_duplicate": 0,
-                  "duplicates_dropped": 0}
+        counts = {"documents": 0, "tokens": 0, "dropped_exact": 0, "dropped_near_duplicate": 0, "duplicates_dropped": 0}
         for fields in source.read():
             text, title = _texts_of(fields)
             key = normalise(text)
@@ -217,29 +225,56 @@ def _assemble(request: CorpusRequest) -> tuple[list[str], dict]:
             counts["documents"] += 1
             counts["tokens"] += len(tokenize(joined))
         if source.role == "corpus file" and counts["documents"] == 0:
-            raise CorpusError("no document (one per line) left after removing empty lines, duplicates and guarded "
-                              "ones", source.name)
-        per_source.append({"file": source.name, "role": source.role, **counts,
-                           "dropped_by_leak_guard": counts["dropped_exact"] + counts["dropped_near_duplicate"]})
+            raise CorpusError(
+                "no document (one per line) left after removing empty lines, duplicates and guarded ones", source.name
+            )
+        per_source.append(
+            {
+                "file": source.name,
+                "role": source.role,
+                **counts,
+                "dropped_by_leak_guard": counts["dropped_exact"] + counts["dropped_near_duplicate"],
+            }
+        )
     if not texts:
-        raise CorpusError(f"the pretraining corpus is empty: no document of "
-                          f"{', '.join(s['file'] for s in per_source) or 'any source'} survived the leak guard"
-                          + (f" (missing: {', '.join(request.missing)})" if request.missing else ""))
+        raise CorpusError(
+            f"the pretraining corpus is empty: no document of "
+            f"{', '.join(s['file'] for s in per_source) or 'any source'} survived the leak guard"
+            + (f" (missing: {', '.join(request.missing)})" if request.missing else "")
+        )
     return texts, _summary(texts, per_source, request, guard, dropped_by, guard_seconds)
 
 
-def _summary(texts: list[str], per_source: list[dict], request: CorpusRequest, guard: LeakGuard,
-             dropped_by: dict[str, int], seconds: float) -> dict:
+def _summary(
+    texts: list[str],
+    per_source: list[dict],
+    request: CorpusRequest,
+    guard: LeakGuard,
+    dropped_by: dict[str, int],
+    seconds: float,
+) -> dict:
     digest = hashlib.sha256()
     for text in texts:
         digest.update(text.encode("utf-8"))
         digest.update(b"\x1f")
-    return {"version": VERSION, "documents": len(texts), "tokens": sum(s["tokens"] for s in per_source),
-            "sources": per_source, "missing": list(request.missing),
-            "dropped_by_leak_guard": {s["file"]: s["dropped_by_leak_guard"] for s in per_source},
-            "guarded": [{"name": name, "documents": guard.documents[name], "corpus_documents_dropped": dropped_by[name]}
-                        for name in guard.names],
-            "leak_guard": {"key": "lower-cased word set: runs of letters and digits, split contractions re-joined",
-                           "jaccard_at_least": float(near_duplicates.THRESHOLD), **near_duplicates.IDENTITY,
-                           "guarded_keys": len(guard.index.keys), "seconds": round(seconds, 1)},
-            "guarded_keys": len(guard.exact), "sha256": digest.hexdigest()}
+    return {
+        "version": VERSION,
+        "documents": len(texts),
+        "tokens": sum(s["tokens"] for s in per_source),
+        "sources": per_source,
+        "missing": list(request.missing),
+        "dropped_by_leak_guard": {s["file"]: s["dropped_by_leak_guard"] for s in per_source},
+        "guarded": [
+            {"name": name, "documents": guard.documents[name], "corpus_documents_dropped": dropped_by[name]}
+            for name in guard.names
+        ],
+        "leak_guard": {
+            "key": "lower-cased word set: runs of letters and digits, split contractions re-joined",
+            "jaccard_at_least": float(near_duplicates.THRESHOLD),
+            **near_duplicates.IDENTITY,
+            "guarded_keys": len(guard.index.keys),
+            "seconds": round(seconds, 1),
+        },
+        "guarded_keys": len(guard.exact),
+        "sha256": digest.hexdigest(),
+    }

@@ -44,8 +44,14 @@ _CONFIG: dict = {"handle": None, "label": None, "report": None, "bilm_settings":
 _LOADED: dict[str, object] = {}  # handle -> loaded module, so each model is loaded once per process
 
 
-def configure(handle: str | None = None, bilm_settings: bilm.BiLMSettings | None = None, *,
-              train_texts: list[str] | None = None, validation_texts: list[str] | None = None, log=None) -> dict:
+def configure(
+    handle: str | None = None,
+    bilm_settings: bilm.BiLMSettings | None = None,
+    *,
+    train_texts: list[str] | None = None,
+    validation_texts: list[str] | None = None,
+    log=None,
+) -> dict:
     """Choose the model every later ``build`` uses; returns what was configured (label, params, perplexity).
 
     ``handle``: a TF Hub URL or local SavedModel path (trusted only); it wins over everything else.
@@ -61,8 +67,7 @@ def configure(handle: str | None = None, bilm_settings: bilm.BiLMSettings | None
         _CONFIG.update(handle=handle, label=f"elmo ({handle})", report=None, bilm_settings=settings)
     elif train_texts is not None:
         path, report = bilm.trained_bilm(train_texts, settings, validation_texts=validation_texts, log=log)
-        _CONFIG.update(handle=str(path), label=f"elmo ({bilm.label_of(report)})", report=report,
-                       bilm_settings=settings)
+        _CONFIG.update(handle=str(path), label=f"elmo ({bilm.label_of(report)})", report=report, bilm_settings=settings)
     else:
         _CONFIG.update(handle=None, label=None, report=None, bilm_settings=settings)
     return {"handle": _CONFIG["handle"], "label": _CONFIG["label"], "report": _CONFIG["report"]}
@@ -91,8 +96,10 @@ def default_signature(module, handle: str):
     _, inputs = signature.structured_input_signature
     strings = [name for name, spec in inputs.items() if spec.dtype == tf.string]
     if len(inputs) != 1 or len(strings) != 1:
-        raise ValueError(f"elmo: the 'default' signature of {handle!r} should take one 1-D string tensor; it takes "
-                         f"{ {name: str(spec) for name, spec in inputs.items()} }")
+        raise ValueError(
+            f"elmo: the 'default' signature of {handle!r} should take one 1-D string tensor; it takes "
+            f"{ {name: str(spec) for name, spec in inputs.items()} }"
+        )
     return signature, strings[0]
 
 
@@ -109,7 +116,7 @@ def embed_texts(handle: str, texts: list[str], length: int, batch_size: int = BA
     tokens: np.ndarray | None = None
     pooled: np.ndarray | None = None
     for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
+        rows = order[start : start + batch_size]
         out = signature(**{input_name: tf.constant([texts[i] for i in rows])})
         elmo, mean = out["elmo"].numpy(), out["default"].numpy()
         seq_len = out["sequence_len"].numpy() if "sequence_len" in out else counts[rows]
@@ -141,8 +148,7 @@ def _model_for(data) -> tuple[str, str, dict | None]:
     """(handle, label, biLM report) for this task: the configured model, or a biLM of its training split."""
     if _CONFIG["handle"]:
         return _CONFIG["handle"], _CONFIG["label"], _CONFIG["report"]
-    path, report = bilm.trained_bilm(data.train.texts, _CONFIG["bilm_settings"],
-                                     validation_texts=data.validation.texts)
+    path, report = bilm.trained_bilm(data.train.texts, _CONFIG["bilm_settings"], validation_texts=data.validation.texts)
     return str(path), f"elmo ({bilm.label_of(report)})", report
 
 
@@ -160,15 +166,27 @@ def build(data, params: dict, kind: str) -> Features:
     for split in ("train", "validation", "test"):
         texts = [" ".join(toks[:length]) for toks in tokens_of(data.split(split))]
         key = content_key("elmo", VERSION, {"model": identity, "length": length}, texts)
-        arrays = default_cache().get_or_compute(key, lambda: embed_texts(handle, texts, length),
-                                                float16=("token_vectors", "pooled"))
+        arrays = default_cache().get_or_compute(
+            key, lambda: embed_texts(handle, texts, length), float16=("token_vectors", "pooled")
+        )
         out[split] = arrays[kind]
     width = int(out["train"].shape[-1])
     n_params = report["n_params"] if report else _count_params(handle)
-    return Features(kind, out["train"], out["validation"], out["test"], trainable=False, info={
-        "label": label, "handle": handle, "vector_width": width,
-        "seq_len": length, "params": n_params, "perplexity": report.get("perplexity") if report else None,
-    })
+    return Features(
+        kind,
+        out["train"],
+        out["validation"],
+        out["test"],
+        trainable=False,
+        info={
+            "label": label,
+            "handle": handle,
+            "vector_width": width,
+            "seq_len": length,
+            "params": n_params,
+            "perplexity": report.get("perplexity") if report else None,
+        },
+    )
 
 
 def _count_params(handle: str) -> int | None:
@@ -184,20 +202,47 @@ def pretrain_bilm(corpus, profile: str, log=None) -> dict:
     settings = bilm.PRESETS.get(profile, bilm.PRESETS["standard"])
     texts = bilm_corpus(corpus)
     warm = bilm.is_trained(texts["train_texts"], settings, validation_texts=texts["validation_texts"])
-    path, report = bilm.trained_bilm(texts["train_texts"], settings, validation_texts=texts["validation_texts"],
-                                     log=log)
-    return {"cache": "warm" if warm else "cold", "export_dir": str(path), "label": bilm.label_of(report),
-            "train_seconds": report.get("seconds"),
-            **{k: report.get(k) for k in ("n_params", "vocabulary", "train_tokens", "validation_tokens",
-                                          "perplexity", "perplexity_before", "perplexity_curve", "settings")}}
+    path, report = bilm.trained_bilm(
+        texts["train_texts"], settings, validation_texts=texts["validation_texts"], log=log
+    )
+    return {
+        "cache": "warm" if warm else "cold",
+        "export_dir": str(path),
+        "label": bilm.label_of(report),
+        "train_seconds": report.get("seconds"),
+        **{
+            k: report.get(k)
+            for k in (
+                "n_params",
+                "vocabulary",
+                "train_tokens",
+                "validation_tokens",
+                "perplexity",
+                "perplexity_before",
+                "perplexity_curve",
+                "settings",
+            )
+        },
+    }
 
 
 # The notebook's pairing: mean-pooled ELMo into scikit-learn's defaults (unscaled: see models.logreg.search_space).
-NOTEBOOK = Reference("logreg", "notebook ELMo + logistic regression: mean-pooled ELMo, scikit-learn defaults",
-                     {"unscaled_C": 1.0, "unscaled_class_weight": None})
+NOTEBOOK = Reference(
+    "logreg",
+    "notebook ELMo + logistic regression: mean-pooled ELMo, scikit-learn defaults",
+    {"unscaled_C": 1.0, "unscaled_class_weight": None},
+)
 
-register_backend(BackendSpec("elmo", ("token_vectors", "pooled"), build,
-                             "ELMo via tensorflow_hub.load (a TF Hub handle, or a small biLM trained here)",
-                             version=VERSION, search_space=no_search, references=(NOTEBOOK,),
-                             pretrains=Pretraining("bilm", pretrain_bilm),
-                             runs_last=True))  # a parallel run's biLM may still be in training (bench.cli.run.cmd_all)
+register_backend(
+    BackendSpec(
+        "elmo",
+        ("token_vectors", "pooled"),
+        build,
+        "ELMo via tensorflow_hub.load (a TF Hub handle, or a small biLM trained here)",
+        version=VERSION,
+        search_space=no_search,
+        references=(NOTEBOOK,),
+        pretrains=Pretraining("bilm", pretrain_bilm),
+        runs_last=True,
+    )
+)  # a parallel run's biLM may still be in training (bench.cli.run.cmd_all)

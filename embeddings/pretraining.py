@@ -40,8 +40,9 @@ def bilm_corpus(corpus) -> dict:
     return {"train_texts": corpus.training_texts(), "validation_texts": corpus.held_out_texts()}
 
 
-def pretrain(names: tuple[str, ...], profile: str, request: corpus_module.CorpusRequest,
-             log: Callable[[str], None] | None = None) -> dict:
+def pretrain(
+    names: tuple[str, ...], profile: str, request: corpus_module.CorpusRequest, log: Callable[[str], None] | None = None
+) -> dict:
     """Build the corpus of ``request`` and the parts ``names`` for the run profile named ``profile``; returns
     seconds, warm/cold per part and what each built. Raises ``corpus_module.CorpusError`` when the corpus cannot
     be built."""

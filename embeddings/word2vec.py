@@ -181,10 +181,16 @@ def corpus_vectors(corpus=None) -> tuple[WordVectors, dict]:
 
     corpus = corpus or _CORPUS["corpus"]
     if corpus is None:
-        raise ValueError("word2vec-corpus: no pretraining corpus given (the run builds it and calls "
-                         "embeddings.word2vec.use_corpus before any study)")
-    identity = {**CORPUS_SETTINGS, "gensim": importlib.metadata.version("gensim"), "tokenizer": TOKEN_PATTERN.pattern,
-                "corpus": corpus.sha256}
+        raise ValueError(
+            "word2vec-corpus: no pretraining corpus given (the run builds it and calls "
+            "embeddings.word2vec.use_corpus before any study)"
+        )
+    identity = {
+        **CORPUS_SETTINGS,
+        "gensim": importlib.metadata.version("gensim"),
+        "tokenizer": TOKEN_PATTERN.pattern,
+        "corpus": corpus.sha256,
+    }
     key = content_key("word2vec-corpus", VERSION, identity, [])
 
     def compute() -> dict[str, np.ndarray]:

@@ -315,13 +315,21 @@ class KerasClassifier:
                 break
         self.epochs_run = -(-steps // per_epoch)
         self.best_epoch = max(0, -(-best_step // per_epoch) - 1)
-        self.stopping = {"rule": "steps", "check_every": every, "steps_per_epoch": per_epoch, "steps": steps,
-                         "checks": judge.checks, "best_check": judge.best_check, "best_step": best_step}
+        self.stopping = {
+            "rule": "steps",
+            "check_every": every,
+            "steps_per_epoch": per_epoch,
+            "steps": steps,
+            "checks": judge.checks,
+            "best_check": judge.best_check,
+            "best_step": best_step,
+        }
 
     def _train_rows(self, x_train, y_fit, rows: np.ndarray, batch_size: int, where: str) -> None:
         """One pass of ``model.fit`` over ``rows`` in order (whole batches), failing on a non-finite loss."""
-        history = self.model.fit(_take(x_train, rows), y_fit[rows], batch_size=batch_size, epochs=1, verbose=0,
-                                 shuffle=False)
+        history = self.model.fit(
+            _take(x_train, rows), y_fit[rows], batch_size=batch_size, epochs=1, verbose=0, shuffle=False
+        )
         loss = float(history.history["loss"][-1])
         if not np.isfinite(loss):
             raise FloatingPointError(f"{self.architecture}: training loss became {loss} at {where}")
@@ -400,8 +408,9 @@ class _BestCheck:
         score = self.score_fn(self.y_val, self.owner._predict(self.x_val))
         unit = "step" if self.owner.params.get("stopping") == "steps" else "epoch"
         if not np.isfinite(score):
-            raise FloatingPointError(f"{self.owner.architecture}: validation signal became {score} at {unit} "
-                                     f"{position + (unit == 'epoch')}")
+            raise FloatingPointError(
+                f"{self.owner.architecture}: validation signal became {score} at {unit} {position + (unit == 'epoch')}"
+            )
         improved = self.weights is None or score > self.best + self.min_delta
         if improved:
             self.best, self.weights, self.waited, self.best_check = score, self.owner.model.get_weights(), 0, index

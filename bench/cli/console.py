@@ -55,8 +55,10 @@ def divert_to_log(log_path: Path) -> None:
 def _warning_writer(log: TextIO):
     def show(message, category, filename, lineno, file=None, line=None) -> None:
         text = str(message).replace("\n", " ")
-        log.write(f"{time.strftime('%H:%M:%S')} pid {os.getpid()} {WARNING_MARK} {category.__name__}: {text} "
-                  f"({filename}:{lineno})\n")
+        log.write(
+            f"{time.strftime('%H:%M:%S')} pid {os.getpid()} {WARNING_MARK} {category.__name__}: {text} "
+            f"({filename}:{lineno})\n"
+        )
 
     return show
 
@@ -83,8 +85,16 @@ class Progress:
     improves as trials finish.
     """
 
-    def __init__(self, total_studies: int, trial_budget: int, *, stream: TextIO | None = None, quiet: bool = False,
-                 live: bool | None = None, min_interval: float = 30.0) -> None:
+    def __init__(
+        self,
+        total_studies: int,
+        trial_budget: int,
+        *,
+        stream: TextIO | None = None,
+        quiet: bool = False,
+        live: bool | None = None,
+        min_interval: float = 30.0,
+    ) -> None:
         self.total_studies, self.trial_budget = total_studies, max(trial_budget, 1)
         self.stream = stream or sys.stdout
         self.quiet, self.min_interval = quiet, min_interval
@@ -103,8 +113,10 @@ class Progress:
         elapsed = time.monotonic() - self.started
         spent = min(self.trials_done, self.trial_budget) / self.trial_budget
         left = _clock(elapsed * (1 - spent) / spent) if spent > 0 else "?"
-        return (f"studies {self.studies_done}/{self.total_studies}, trials {self.trials_done}/{self.trial_budget}, "
-                f"elapsed {_clock(elapsed)}, left ~{left}")
+        return (
+            f"studies {self.studies_done}/{self.total_studies}, trials {self.trials_done}/{self.trial_budget}, "
+            f"elapsed {_clock(elapsed)}, left ~{left}"
+        )
 
     def update(self, studies_done: int, trials_done: int, *, force: bool = False) -> None:
         """New counts (from the storage); shows them as this output allows."""

@@ -83,7 +83,7 @@ def _die_with_parent() -> None:
 def worker_order(items: list, index: int, count: int) -> list:
     """Worker ``index`` of ``count`` first takes every ``count``-th item from the ``index``-th, then the rest
     (those no process holds yet are taken; the others are skipped by their claim)."""
-    first = items[index::max(1, count)]
+    first = items[index :: max(1, count)]
     return first + [item for item in items if item not in first]
 
 
@@ -129,8 +129,16 @@ class Coordinator:
     def pretrain(self, parts: tuple[str, ...]) -> bool:
         """Run ``bench pretrain`` in a process of its own (every core, and TensorFlow's memory given back when
         it exits) before any tuning; False when it failed or was interrupted (said on stderr)."""
-        argv = [sys.executable, "-m", "bench", "pretrain", "--results-dir", self.config.results_dir, "--config",
-                json.dumps(dataclasses.replace(self.config, command="pretrain", curves=None).to_json())]
+        argv = [
+            sys.executable,
+            "-m",
+            "bench",
+            "pretrain",
+            "--results-dir",
+            self.config.results_dir,
+            "--config",
+            json.dumps(dataclasses.replace(self.config, command="pretrain", curves=None).to_json()),
+        ]
         started = time.perf_counter()
         process = child(argv)
         self.memory.pids.append(process.pid)
@@ -141,8 +149,11 @@ class Coordinator:
             return False
         profile_dir = Path(self.config.results_dir) / self.config.profile.name
         built = json.loads((profile_dir / "pretraining.json").read_text(encoding="utf-8"))
-        self.pretraining = {"wall_seconds": round(time.perf_counter() - started, 1), "cache": built.get("cache"),
-                            "parts": list(parts)}
+        self.pretraining = {
+            "wall_seconds": round(time.perf_counter() - started, 1),
+            "cache": built.get("cache"),
+            "parts": list(parts),
+        }
         return True
 
     def run_workers(self) -> list[int]:
@@ -154,14 +165,19 @@ class Coordinator:
             return []
         storage_for(self.config.storage)  # create the schema once, before the workers race to
         env = {**os.environ, **ONE_THREAD_ENV}  # one BLAS/XLA thread each: N workers do not each claim every core
-        workers = [child(self.config.for_worker(), env={**env, WORKER_INDEX: str(k), WORKER_COUNT: str(self.config.jobs)})
-                   for k in range(self.config.jobs)]
+        workers = [
+            child(self.config.for_worker(), env={**env, WORKER_INDEX: str(k), WORKER_COUNT: str(self.config.jobs)})
+            for k in range(self.config.jobs)
+        ]
         self.memory.pids += [w.pid for w in workers]
         with timed(WAIT):  # the coordinator's wait is not harness time
             self.codes = [w.wait() for w in workers]
         if any(self.codes):
-            print(f"error: {self.failed} of {len(self.codes)} workers failed (exit codes {self.codes}); the coordinator "
-                  f"finishes what they left, and this run exits with code {FAILED_WORKERS}", file=sys.stderr)
+            print(
+                f"error: {self.failed} of {len(self.codes)} workers failed (exit codes {self.codes}); the coordinator "
+                f"finishes what they left, and this run exits with code {FAILED_WORKERS}",
+                file=sys.stderr,
+            )
         return self.codes
 
     @property
@@ -173,7 +189,7 @@ class Coordinator:
         return FAILED_WORKERS if self.failed else 0
 
     def failures_note(self) -> str:
-        """"; N worker(s) FAILED ..." for the closing line, or ""."""
+        """ "; N worker(s) FAILED ..." for the closing line, or ""."""
         return f"; {self.failed} worker(s) FAILED (exit codes {self.codes})" if self.failed else ""
 
     def elapsed(self) -> float:
@@ -191,11 +207,14 @@ class Coordinator:
         cost = summary(self.config.out_dir, self.elapsed(), self.memory.stop(), self.config.jobs)
         cost["worker_exit_codes"] = self.codes
         if rows is not None:
-            cost["waste"] = waste_summary(storage_for(self.config.storage), [r.to_json() for r in rows],
-                                          lambda *parts: StudyIdentity(*parts).name)
+            cost["waste"] = waste_summary(
+                storage_for(self.config.storage), [r.to_json() for r in rows], lambda *parts: StudyIdentity(*parts).name
+            )
         if self.pretraining:  # the one-time build, like a download of weights: the run's target counts without it
             cost["pretraining"] = self.pretraining
-            cost["wall_seconds_after_pretraining"] = round(cost["run_wall_seconds"] - self.pretraining["wall_seconds"], 1)
+            cost["wall_seconds_after_pretraining"] = round(
+                cost["run_wall_seconds"] - self.pretraining["wall_seconds"], 1
+            )
         return cost
 
     def provenance(self, datasets: dict, cost: dict | None) -> dict:
@@ -203,8 +222,14 @@ class Coordinator:
         from bench.reports.leaderboard import provenance
 
         files = [f for d in datasets.values() for f in d.task.dataset.files.values()]
-        prov = provenance(self.config.profile, self.config.command_line.split(" "), Path(self.config.data_dir), files,
-                          self.elapsed(), cost)
+        prov = provenance(
+            self.config.profile,
+            self.config.command_line.split(" "),
+            Path(self.config.data_dir),
+            files,
+            self.elapsed(),
+            cost,
+        )
         prov["config"] = self.config.public()
         prov["tasks"] = task_sources(datasets)
         return prov
@@ -219,7 +244,10 @@ def task_sources(datasets: dict) -> dict:
 
     def where(source: str | None) -> str | None:
         return f"bench/data/task_files/{Path(source).name}" if source and Path(source).parent == BUILTIN_DIR else source
-    return {t: {"task_file": where(d.task.source), "task_file_sha256": d.task.source_sha256} for t, d in datasets.items()}
+
+    return {
+        t: {"task_file": where(d.task.source), "task_file_sha256": d.task.source_sha256} for t, d in datasets.items()
+    }
 
 
 def pretraining_parts(config: RunConfig, note_unused: bool = True) -> tuple[str, ...]:
@@ -239,8 +267,9 @@ def pretraining_backends() -> str:
     """The registered backends that pretrain, for messages (e.g. "word2vec-corpus, elmo without --elmo-handle")."""
     from embeddings import BACKENDS
 
-    return ", ".join(name + (" without --elmo-handle" if name == "elmo" else "")
-                     for name, spec in BACKENDS.items() if spec.pretrains)
+    return ", ".join(
+        name + (" without --elmo-handle" if name == "elmo" else "") for name, spec in BACKENDS.items() if spec.pretrains
+    )
 
 
 def corpus_request(config: RunConfig):

@@ -27,18 +27,48 @@ _SOTITLE = "SOTitle corpus, github.com/NTDXYG/SOTitle"
 BUILTIN_FILES = {
     f.filename: f
     for f in [
-        DataFile("bbc_text.csv.gz", "ffed6d0963d58ff8f7117d14b50a41e7f5321bda1b70cfdc5382cd84de926b16", 2_225,
-                 "Greene & Cunningham, ICML 2006, mlg.ucd.ie/datasets/bbc.html", "articles (c) BBC, research use"),
-        DataFile("so_2008.csv.gz", "085d4de0bf476f3810c7594c190644f4f2f13ca7e3b059da268b8498ab61b202", 6_075,
-                 "Stack Overflow dump sample, github.com/JMLizano/StackOverflow-Question-Tagging", "CC BY-SA"),
-        DataFile("so_lang4.csv.gz", "d1239c58491a8c166a346bc5206ba611e06f921c7bdc726998a62ba3218d7b2e", 20_000,
-                 _SOTITLE, "MIT (corpus); CC BY-SA (posts)"),
-        DataFile("so_lang4_titles.csv.gz", "df75f032b0da5e58d9bf48e67b73b243cce54cb5cdf7f04c586fc0de87d8f357",
-                 240_000, _SOTITLE, "MIT (corpus); CC BY-SA (posts)"),
-        DataFile("so_tags100_titles.tsv.gz", "03bbfb68def4eef0ad4b4dd360a040fa3c9eca71221e1c9e2cb91b6211615c3d",
-                 50_494, "github.com/luiscruz/remla-baseline-project and harshp123/tag-prediction", "CC BY-SA"),
-        DataFile("so_titles20.csv.gz", "df3a27bb20b6e32daad1ba4447482597afed98f1fb29ebd780a31a830f01a7a1", 20_000,
-                 "Xu et al., NAACL VS-NLP 2015, github.com/jacoxu/StackOverflow", "CC BY-SA"),
+        DataFile(
+            "bbc_text.csv.gz",
+            "ffed6d0963d58ff8f7117d14b50a41e7f5321bda1b70cfdc5382cd84de926b16",
+            2_225,
+            "Greene & Cunningham, ICML 2006, mlg.ucd.ie/datasets/bbc.html",
+            "articles (c) BBC, research use",
+        ),
+        DataFile(
+            "so_2008.csv.gz",
+            "085d4de0bf476f3810c7594c190644f4f2f13ca7e3b059da268b8498ab61b202",
+            6_075,
+            "Stack Overflow dump sample, github.com/JMLizano/StackOverflow-Question-Tagging",
+            "CC BY-SA",
+        ),
+        DataFile(
+            "so_lang4.csv.gz",
+            "d1239c58491a8c166a346bc5206ba611e06f921c7bdc726998a62ba3218d7b2e",
+            20_000,
+            _SOTITLE,
+            "MIT (corpus); CC BY-SA (posts)",
+        ),
+        DataFile(
+            "so_lang4_titles.csv.gz",
+            "df75f032b0da5e58d9bf48e67b73b243cce54cb5cdf7f04c586fc0de87d8f357",
+            240_000,
+            _SOTITLE,
+            "MIT (corpus); CC BY-SA (posts)",
+        ),
+        DataFile(
+            "so_tags100_titles.tsv.gz",
+            "03bbfb68def4eef0ad4b4dd360a040fa3c9eca71221e1c9e2cb91b6211615c3d",
+            50_494,
+            "github.com/luiscruz/remla-baseline-project and harshp123/tag-prediction",
+            "CC BY-SA",
+        ),
+        DataFile(
+            "so_titles20.csv.gz",
+            "df3a27bb20b6e32daad1ba4447482597afed98f1fb29ebd780a31a830f01a7a1",
+            20_000,
+            "Xu et al., NAACL VS-NLP 2015, github.com/jacoxu/StackOverflow",
+            "CC BY-SA",
+        ),
     ]
 }
 UNLABELLED_FILE = "so_lang4_titles.csv.gz"  # the pretraining corpus' extra titles and ``bench scale``'s data
@@ -94,8 +124,17 @@ def check_files(needs: dict[str, tuple[list[str], bool]], data_dir: Path) -> lis
         path = data_path(data_dir, filename)
         present = path.is_file()
         known = BUILTIN_FILES.get(Path(filename).name)
-        found.append(FileStatus(filename, tuple(users), required, path, present,
-                                file_sha256(path) if present else None, known.sha256 if known else None))
+        found.append(
+            FileStatus(
+                filename,
+                tuple(users),
+                required,
+                path,
+                present,
+                file_sha256(path) if present else None,
+                known.sha256 if known else None,
+            )
+        )
     return found
 
 
@@ -112,8 +151,10 @@ def report_lines(statuses: list[FileStatus], data_dir: Path) -> list[str]:
         lines.append("where the built-in files come from:")
         lines += [f"  {f.filename}: {f.rows:,} rows; {f.source}; licence: {f.licence}" for f in sources]
     missing = [s for s in statuses if not s.ok]
-    lines.append(f"{len(statuses) - len(missing)} of {len(statuses)} files ok"
-                 + (f"; fetch or fix: {', '.join(s.filename for s in missing)}" if missing else ""))
+    lines.append(
+        f"{len(statuses) - len(missing)} of {len(statuses)} files ok"
+        + (f"; fetch or fix: {', '.join(s.filename for s in missing)}" if missing else "")
+    )
     return lines
 
 

@@ -46,8 +46,9 @@ def check_corpus_file(path: str | os.PathLike) -> Path:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise BenchError(f"--corpus {file}: not UTF-8 (line {line}, byte {exc.start}); convert it, e.g. "
-                         f"iconv -f latin1 -t utf-8") from exc
+        raise BenchError(
+            f"--corpus {file}: not UTF-8 (line {line}, byte {exc.start}); convert it, e.g. iconv -f latin1 -t utf-8"
+        ) from exc
     return file
 
 
@@ -62,8 +63,9 @@ def corpus_tasks(run_tasks: Iterable[Task | str]) -> list[Task]:
     return sorted(unique.values(), key=lambda t: (t.dataset.name, t.dataset.identity))
 
 
-def corpus_request(run_tasks: Iterable[Task | str], data_dir: Path, files: Iterable[str | os.PathLike] = ()) \
-        -> CorpusRequest:
+def corpus_request(
+    run_tasks: Iterable[Task | str], data_dir: Path, files: Iterable[str | os.PathLike] = ()
+) -> CorpusRequest:
     """The corpus of a run of ``run_tasks`` on ``data_dir`` plus ``files`` (``--corpus``, checked here)."""
     files = [check_corpus_file(f) for f in files]
     sources, guarded, missing = [], [], []
@@ -72,20 +74,38 @@ def corpus_request(run_tasks: Iterable[Task | str], data_dir: Path, files: Itera
         if identity is None:
             missing.append(task.dataset.filename)
             continue
-        sources.append(CorpusSource(task.dataset.filename, "training split", identity,
-                                    lambda task=task: (d for d, s in dataset_splits(task, data_dir) if s == "train")))
-        guarded.append(GuardedSet(task.dataset.filename, identity,
-                                  lambda task=task: (d for d, s in dataset_splits(task, data_dir) if s != "train")))
+        sources.append(
+            CorpusSource(
+                task.dataset.filename,
+                "training split",
+                identity,
+                lambda task=task: (d for d, s in dataset_splits(task, data_dir) if s == "train"),
+            )
+        )
+        guarded.append(
+            GuardedSet(
+                task.dataset.filename,
+                identity,
+                lambda task=task: (d for d, s in dataset_splits(task, data_dir) if s != "train"),
+            )
+        )
     for dataset in UNLABELLED.values():
         identity = _identity(dataset, data_dir, required=False)
         if identity is None:
             missing.append(dataset.filename)
             continue
-        sources.append(CorpusSource(dataset.filename, "unlabelled", identity,
-                                    lambda dataset=dataset: (d for d, _, _ in read_documents(dataset, data_dir))))
+        sources.append(
+            CorpusSource(
+                dataset.filename,
+                "unlabelled",
+                identity,
+                lambda dataset=dataset: (d for d, _, _ in read_documents(dataset, data_dir)),
+            )
+        )
     for file in files:
-        sources.append(CorpusSource(str(file.resolve()), "corpus file", file_sha256(file),
-                                    lambda file=file: _lines(file)))
+        sources.append(
+            CorpusSource(str(file.resolve()), "corpus file", file_sha256(file), lambda file=file: _lines(file))
+        )
     return CorpusRequest(tuple(sources), tuple(guarded), tuple(missing))
 
 

@@ -21,8 +21,14 @@ if TYPE_CHECKING:
     from bench.data.tasks import Dataset
 
 DATA_DIR_ENV = "PAIRBENCH_DATA_DIR"
-DATA_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-                ".parquet": "parquet"}
+DATA_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+}
 
 
 def format_from_name(filename: str) -> str | None:
@@ -35,9 +41,7 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """The data directory: the ``--data-dir`` option, else ``$PAIRBENCH_DATA_DIR``."""
     chosen = data_dir or os.environ.get(DATA_DIR_ENV)
     if not chosen:
-        raise BenchError(
-            f"no data directory: pass --data-dir DIR or set {DATA_DIR_ENV} (for example ../shared/data)"
-        )
+        raise BenchError(f"no data directory: pass --data-dir DIR or set {DATA_DIR_ENV} (for example ../shared/data)")
     path = Path(chosen).expanduser()
     if not path.is_dir():
         raise BenchError(f"data directory {path} does not exist: pass --data-dir DIR or set {DATA_DIR_ENV}")
@@ -92,8 +96,11 @@ def dataset_file(dataset: Dataset, data_dir: Path, filename: str) -> Path:
 def dataset_files(datasets: list[Dataset], data_dir: Path) -> list[str]:
     """The datasets' files as provenance names them: relative to the data directory when they are there,
     else by their path."""
-    return [f if data_path(data_dir, f).is_file() else str(dataset_file(d, data_dir, f))
-            for d in datasets for f in d.files.values()]
+    return [
+        f if data_path(data_dir, f).is_file() else str(dataset_file(d, data_dir, f))
+        for d in datasets
+        for f in d.files.values()
+    ]
 
 
 def read_table(dataset: Dataset, data_dir: Path, filename: str | None = None) -> pd.DataFrame:
@@ -106,16 +113,24 @@ def read_table(dataset: Dataset, data_dir: Path, filename: str | None = None) ->
     fmt = dataset.fmt or format_from_name(filename or dataset.filename) or "csv"
     try:
         if fmt in ("csv", "tsv"):
-            frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", keep_default_na=False, dtype=str,
-                                encoding=dataset.encoding, on_bad_lines="error")
+            frame = pd.read_csv(
+                path,
+                sep="\t" if fmt == "tsv" else ",",
+                keep_default_na=False,
+                dtype=str,
+                encoding=dataset.encoding,
+                on_bad_lines="error",
+            )
         elif fmt == "jsonl":
             frame = pd.read_json(path, lines=True, dtype=False, encoding=dataset.encoding)
         else:
             frame = pd.read_parquet(path)
     except UnicodeDecodeError as exc:
         offset, line = _decode_error_at(path, dataset.encoding, exc)
-        raise BenchError(f"{path}: not valid {dataset.encoding} at byte {offset} (line {line}){where}; set the "
-                         f"task file's data.encoding (e.g. latin-1)") from exc
+        raise BenchError(
+            f"{path}: not valid {dataset.encoding} at byte {offset} (line {line}){where}; set the "
+            f"task file's data.encoding (e.g. latin-1)"
+        ) from exc
     except pd.errors.ParserError as exc:
         raise BenchError(f"{path}: malformed row: {str(exc).strip().splitlines()[-1]}") from exc
     except ValueError as exc:  # JSON lines that do not parse

@@ -102,47 +102,60 @@ def load_task_file(path: str | os.PathLike) -> Task:
 
     name = file.string("name", required=True)
     if not NAME.match(name):
-        raise BenchError(f"task file {path}: key name = {name!r}: use letters, digits, '.', '_' and '-' (it names "
-                         f"studies and result rows)")
+        raise BenchError(
+            f"task file {path}: key name = {name!r}: use letters, digits, '.', '_' and '-' (it names "
+            f"studies and result rows)"
+        )
     task_type = file.choice("type", TASK_TYPES, required=True)
 
     data_path, splits = file.get("data.path"), file.get("data.splits")
     if (data_path is None) == (splits is None):
-        raise BenchError(f"task file {path}: [data] needs exactly one of path = \"FILE\" or splits = {{ train = ..., "
-                         f"test = ... }}")
+        raise BenchError(
+            f'task file {path}: [data] needs exactly one of path = "FILE" or splits = {{ train = ..., test = ... }}'
+        )
     if data_path is not None:
         files = {"all": file.string("data.path", required=True)}
     else:
         if not isinstance(splits, dict):
-            raise BenchError(f"task file {path}: key data.splits must be a table such as {{ train = \"a.csv\", "
-                             f"test = \"b.csv\" }}, got {splits!r}")
+            raise BenchError(
+                f'task file {path}: key data.splits must be a table such as {{ train = "a.csv", '
+                f'test = "b.csv" }}, got {splits!r}'
+            )
         unknown = [k for k in splits if k not in SPLIT_NAMES]
         if unknown:
             hint = _hint(unknown[0], SPLIT_NAMES)
-            raise BenchError(f"task file {path}: unknown split data.splits.{unknown[0]}{hint}; "
-                             f"splits are {', '.join(SPLIT_NAMES)}")
+            raise BenchError(
+                f"task file {path}: unknown split data.splits.{unknown[0]}{hint}; splits are {', '.join(SPLIT_NAMES)}"
+            )
         if not {"train", "test"} <= set(splits):
-            raise BenchError(f"task file {path}: key data.splits needs train and test (validation is optional: "
-                             f"carved from train by the text hash)")
+            raise BenchError(
+                f"task file {path}: key data.splits needs train and test (validation is optional: "
+                f"carved from train by the text hash)"
+            )
         files = {s: file.string(f"data.splits.{s}", required=True) for s in SPLIT_NAMES if s in splits}
     encoding = file.string("data.encoding") or "utf-8"
     try:
         codecs.lookup(encoding)
     except LookupError:
-        raise BenchError(f"task file {path}: key data.encoding = {encoding!r} is not a known encoding "
-                         f"(e.g. utf-8, latin-1, cp1252)") from None
+        raise BenchError(
+            f"task file {path}: key data.encoding = {encoding!r} is not a known encoding (e.g. utf-8, latin-1, cp1252)"
+        ) from None
     fmt = file.choice("data.format", tuple(sorted(set(DATA_FORMATS.values()))))
     for f in files.values():
         if fmt is None and format_from_name(f) is None:
-            raise BenchError(f"task file {path}: cannot tell the format of {f!r} from its name (.csv, .tsv, .jsonl, "
-                             f".parquet, each optionally .gz): set data.format")
+            raise BenchError(
+                f"task file {path}: cannot tell the format of {f!r} from its name (.csv, .tsv, .jsonl, "
+                f".parquet, each optionally .gz): set data.format"
+            )
 
     columns, title, body = file.get("text.columns"), file.string("text.title"), file.string("text.body")
     if columns is not None and (title or body):
         raise BenchError(f"task file {path}: [text] takes columns = [...] or title = / body =, not both")
     if columns is None and not title:
-        raise BenchError(f"task file {path}: [text] needs columns = [\"COLUMN\", ...] or title = \"COLUMN\" "
-                         f"(with body = \"COLUMN\" optional)")
+        raise BenchError(
+            f'task file {path}: [text] needs columns = ["COLUMN", ...] or title = "COLUMN" '
+            f'(with body = "COLUMN" optional)'
+        )
     if columns is not None:
         columns = file.strings("text.columns")
         if not columns:
@@ -155,17 +168,20 @@ def load_task_file(path: str | os.PathLike) -> Task:
     html = file.strings("text.html") if file.get("text.html") is not None else []
     for c in html:
         if c not in text_columns:
-            raise BenchError(f"task file {path}: key text.html names {c!r}, which is not a text column "
-                             f"({', '.join(text_columns)})")
+            raise BenchError(
+                f"task file {path}: key text.html names {c!r}, which is not a text column ({', '.join(text_columns)})"
+            )
 
     label_column = file.string("labels.column", required=True)
     label_format = file.choice("labels.format", LABEL_FORMATS) or "single"
     if task_type != "multilabel" and label_format != "single":
-        raise BenchError(f"task file {path}: key labels.format = {label_format!r} is for multilabel tasks; a "
-                         f"{task_type} task reads one label per row (format = \"single\")")
+        raise BenchError(
+            f"task file {path}: key labels.format = {label_format!r} is for multilabel tasks; a "
+            f'{task_type} task reads one label per row (format = "single")'
+        )
     delimiter = file.string("labels.delimiter")
     if delimiter is not None and label_format != "delimited":
-        raise BenchError(f"task file {path}: key labels.delimiter needs labels.format = \"delimited\"")
+        raise BenchError(f'task file {path}: key labels.delimiter needs labels.format = "delimited"')
     if label_format == "delimited" and delimiter == "":
         raise BenchError(f"task file {path}: key labels.delimiter is empty")
     positive, negative = file.string("labels.positive"), file.string("labels.negative")
@@ -195,14 +211,25 @@ def load_task_file(path: str | os.PathLike) -> Task:
         splits=None if "all" in files else tuple(sorted(files.items())),
         identity=json.dumps(identity, sort_keys=True),
         source=str(path),
-        column_keys=tuple((c, "text.columns" if columns is not None else
-                           "text.title" if c == title else "text.body") for c in text_columns)
+        column_keys=tuple(
+            (c, "text.columns" if columns is not None else "text.title" if c == title else "text.body")
+            for c in text_columns
+        )
         + ((label_column, "labels.column"),),
     )
-    return Task(name, task_type, dataset, _label_reader(label_column, label_format, delimiter),
-                file.string("description") or "", top_k_labels=top_k, positive_label=positive,
-                negative_label=negative, source=str(path), source_sha256=hashlib.sha256(raw).hexdigest(),
-                label_column=label_column)
+    return Task(
+        name,
+        task_type,
+        dataset,
+        _label_reader(label_column, label_format, delimiter),
+        file.string("description") or "",
+        top_k_labels=top_k,
+        positive_label=positive,
+        negative_label=negative,
+        source=str(path),
+        source_sha256=hashlib.sha256(raw).hexdigest(),
+        label_column=label_column,
+    )
 
 
 def _dataset_name(task_name: str, files: dict) -> str:
@@ -217,6 +244,7 @@ def _dataset_name(task_name: str, files: dict) -> str:
 def _field_reader(columns: tuple[str, ...], html: list[str]):
     def read(row: dict) -> str:
         return "\n".join(html_to_text(_text(row[c])) if c in html else _text(row[c]) for c in columns)
+
     return read
 
 
@@ -227,22 +255,27 @@ def _text(value) -> str:
 def _label_reader(column: str, fmt: str, delimiter: str | None):
     """(row, where) -> the row's label: a string (single) or a tuple of tags."""
     if fmt == "single":
+
         def read(row, where):
             value = _text(row[column])
             if not value.strip():
                 raise BenchError(f"{where}: empty label in column {column!r}")
             return value
     elif fmt == "list":
+
         def read(row, where):
             return parse_list(row[column], where=f"{where} column {column!r}")
     elif fmt == "delimited":
+
         def read(row, where):
             value = _text(row[column])
             parts = value.split() if delimiter is None or not delimiter.strip() else value.split(delimiter)
             return tuple(p.strip() for p in parts if p.strip())
     else:
+
         def read(row, where):
             return parse_angle(_text(row[column]), where=f"{where} column {column!r}")
+
     return read
 
 
@@ -257,13 +290,17 @@ def parse_list(value, *, where: str) -> tuple[str, ...]:
             try:
                 parsed = json.loads(value)
             except ValueError:
-                raise BenchError(f"{where}: expected a list literal of tags such as ['php', 'sql'], got "
-                                 f"{value[:60]!r} (labels.format = \"list\")") from None
+                raise BenchError(
+                    f"{where}: expected a list literal of tags such as ['php', 'sql'], got "
+                    f'{value[:60]!r} (labels.format = "list")'
+                ) from None
     if hasattr(parsed, "tolist"):  # a NumPy array from parquet
         parsed = parsed.tolist()
     if not isinstance(parsed, (list, tuple)) or not all(isinstance(t, str) for t in parsed):
-        raise BenchError(f"{where}: expected a list of tag strings, got {type(parsed).__name__} {str(value)[:60]!r} "
-                         f"(labels.format = \"list\")")
+        raise BenchError(
+            f"{where}: expected a list of tag strings, got {type(parsed).__name__} {str(value)[:60]!r} "
+            f'(labels.format = "list")'
+        )
     return tuple(parsed)
 
 
@@ -274,7 +311,7 @@ def parse_angle(value: str, *, where: str) -> tuple[str, ...]:
     """Stack Overflow's tag markup, ``<python><pandas>``."""
     stripped = value.strip()
     if stripped and _ANGLE.sub("", stripped).strip():
-        raise BenchError(f"{where}: expected tags written <a><b>, got {value[:60]!r} (labels.format = \"angle\")")
+        raise BenchError(f'{where}: expected tags written <a><b>, got {value[:60]!r} (labels.format = "angle")')
     return tuple(t.strip() for t in _ANGLE.findall(stripped) if t.strip())
 
 
@@ -292,15 +329,18 @@ class _Reader:
     def check_keys(self) -> None:
         for key, value in self.spec.items():
             if key not in KEYS[""]:
-                raise BenchError(f"task file {self.path}: unknown key {key!r}{_hint(key, KEYS[''])}; keys: "
-                                 f"{', '.join(KEYS[''])}")
+                raise BenchError(
+                    f"task file {self.path}: unknown key {key!r}{_hint(key, KEYS[''])}; keys: {', '.join(KEYS[''])}"
+                )
             if key in ("data", "text", "labels"):
                 if not isinstance(value, dict):
                     raise BenchError(f"task file {self.path}: {key} must be a table ([{key}]), got {value!r}")
                 for sub in value:
                     if sub not in KEYS[key]:
-                        raise BenchError(f"task file {self.path}: unknown key {key}.{sub}"
-                                         f"{_hint(sub, KEYS[key])}; [{key}] keys: {', '.join(KEYS[key])}")
+                        raise BenchError(
+                            f"task file {self.path}: unknown key {key}.{sub}"
+                            f"{_hint(sub, KEYS[key])}; [{key}] keys: {', '.join(KEYS[key])}"
+                        )
         for table in ("data", "text", "labels"):
             if table not in self.spec:
                 raise BenchError(f"task file {self.path}: missing table [{table}]")
@@ -344,6 +384,8 @@ class _Reader:
     def choice(self, key: str, choices, required: bool = False) -> str | None:
         value = self.string(key, required)
         if value is not None and value not in choices:
-            raise BenchError(f"task file {self.path}: key {key} = {value!r} is not one of {', '.join(choices)}"
-                             f"{_hint(value, choices)}")
+            raise BenchError(
+                f"task file {self.path}: key {key} = {value!r} is not one of {', '.join(choices)}"
+                f"{_hint(value, choices)}"
+            )
         return value

@@ -48,8 +48,10 @@ def register_task(task: Task) -> Task:
         raise ValueError(f"task {task.name}: task_type must be one of {TASK_TYPES}, got {task.task_type!r}")
     old = TASKS.get(task.name)
     if old is not None and not (old.source and old.source == task.source and old.source_sha256 == task.source_sha256):
-        raise BenchError(f"task file {task.source or '(Python)'}: task name {task.name!r} is already taken by "
-                         f"{old.source or 'a task registered in Python'}; rename one of them (key name)")
+        raise BenchError(
+            f"task file {task.source or '(Python)'}: task name {task.name!r} is already taken by "
+            f"{old.source or 'a task registered in Python'}; rename one of them (key name)"
+        )
     TASKS[task.name] = task
     return task
 
@@ -64,8 +66,15 @@ def register_task_files(paths) -> list[str]:
 register_task_files(sorted(BUILTIN_DIR.glob("*.toml")))
 
 # Read by the pretraining corpus (unlabelled text) and ``bench scale``; not a task of its own.
-UNLABELLED = {"so_lang4_titles": Dataset("so_lang4_titles", "so_lang4_titles.csv.gz", ("id", "language", "title"),
-                                         {"title": lambda row: str(row["title"])}, identity="so_lang4_titles")}
+UNLABELLED = {
+    "so_lang4_titles": Dataset(
+        "so_lang4_titles",
+        "so_lang4_titles.csv.gz",
+        ("id", "language", "title"),
+        {"title": lambda row: str(row["title"])},
+        identity="so_lang4_titles",
+    )
+}
 
 
 def get_task(name: str) -> Task:
@@ -104,16 +113,20 @@ class Split:
         if "texts" not in self.memo:
             from embeddings.tokenize import tokenize
 
-            self.memo["texts"] = self.raw_texts if self.window is None else \
-                [" ".join(tokenize(t)[: self.window]) for t in self.raw_texts]
+            self.memo["texts"] = (
+                self.raw_texts
+                if self.window is None
+                else [" ".join(tokenize(t)[: self.window]) for t in self.raw_texts]
+            )
         return self.memo["texts"]
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, index) -> "Split":
-        return Split({k: [v[i] for i in index] for k, v in self.fields.items()}, [self.labels[i] for i in index],
-                     self.window)
+        return Split(
+            {k: [v[i] for i in index] for k, v in self.fields.items()}, [self.labels[i] for i in index], self.window
+        )
 
     def windowed(self, window: int | None) -> "Split":
         """The same documents read through another window (``None``: whole documents)."""
@@ -142,8 +155,9 @@ class TaskData:
         """The same documents and labels read through another window (``None``: the full text)."""
         splits = {s: self.split(s).windowed(window) for s in SPLITS}
         key = self.key.rsplit("|window", 1)[0] + f"|window{window}"
-        return TaskData(self.task, self.classes, splits["train"], splits["validation"], splits["test"],
-                        self.stats, key=key)
+        return TaskData(
+            self.task, self.classes, splits["train"], splits["validation"], splits["test"], self.stats, key=key
+        )
 
     def split(self, name: str) -> Split:
         return {"train": self.train, "validation": self.validation, "test": self.test}[name]
@@ -235,8 +249,11 @@ def _assign_splits(texts: tuple[str, ...], given: tuple[str | None, ...], valida
         representative = min(group, key=lambda i: hashlib.sha256(normalise(texts[i]).encode("utf-8")).digest())
         for i in group:
             splits[i] = own[representative]
-    counts = {"near_duplicate_groups": len(groups), "documents_in_near_duplicate_groups": sum(map(len, groups)),
-              "moved_to_their_groups_split": sum(s is not None and s != o for s, o in zip(splits, own))}
+    counts = {
+        "near_duplicate_groups": len(groups),
+        "documents_in_near_duplicate_groups": sum(map(len, groups)),
+        "moved_to_their_groups_split": sum(s is not None and s != o for s, o in zip(splits, own)),
+    }
     if any(g is not None for g in given):
         counts["dropped_near_duplicates_of_held_out"] = dropped
     return tuple(splits), counts
@@ -269,8 +286,9 @@ def _load_documents(task: Task, data_dir: str) -> tuple[list[dict], list, list, 
     raw_labels: collections.Counter = collections.Counter()
     rows = read_documents(task.dataset, Path(data_dir))
     # Row numbers are one-based and count a CSV's header line.
-    header = {s: int((task.dataset.fmt or format_from_name(p.name) or "csv") in ("csv", "tsv"))
-              for s, p in paths.items()}
+    header = {
+        s: int((task.dataset.fmt or format_from_name(p.name) or "csv") in ("csv", "tsv")) for s, p in paths.items()
+    }
     line: collections.Counter[str | None] = collections.Counter()
     for doc, row, split in rows:
         line[split] += 1
@@ -301,11 +319,17 @@ def _load_documents(task: Task, data_dir: str) -> tuple[list[dict], list, list, 
         raise BenchError(f"{paths[next(iter(paths))]}: no document with text (every row's text columns are empty)")
     if task.task_type == "binary" and task.positive_label not in raw_labels:
         found = ", ".join(f"{k!r} ({n})" for k, n in raw_labels.most_common(5))
-        raise BenchError(f"task file {task.source or task.name}: labels.positive = {task.positive_label!r} does not "
-                         f"occur in column {task.label_column or 'labels'!r} of {paths[next(iter(paths))].name}; "
-                         f"found {found}")
-    stats: dict[str, object] = {"rows": len(rows), "empty_dropped": empty, "duplicates_collapsed": collapsed,
-             "duplicate_groups_with_conflicting_labels": len(conflicting)}
+        raise BenchError(
+            f"task file {task.source or task.name}: labels.positive = {task.positive_label!r} does not "
+            f"occur in column {task.label_column or 'labels'!r} of {paths[next(iter(paths))].name}; "
+            f"found {found}"
+        )
+    stats: dict[str, object] = {
+        "rows": len(rows),
+        "empty_dropped": empty,
+        "duplicates_collapsed": collapsed,
+        "duplicate_groups_with_conflicting_labels": len(conflicting),
+    }
     if task.dataset.splits:
         stats["given_splits"] = dict(task.dataset.splits)
         stats["dropped_shared_with_held_out"] = shared
@@ -318,8 +342,15 @@ def _label_key(label) -> object:
     return tuple(sorted(label)) if isinstance(label, tuple) else label
 
 
-def load_task(task: Task | str, data_dir: str | os.PathLike | None = None, *, max_sizes: dict[str, int] | None = None,
-              seed: int = 0, window: int | None = None, check: bool = True) -> TaskData:
+def load_task(
+    task: Task | str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    max_sizes: dict[str, int] | None = None,
+    seed: int = 0,
+    window: int | None = None,
+    check: bool = True,
+) -> TaskData:
     """Load a task's fixed splits, cut each split to ``max_sizes[split]`` documents (deterministically), and
     set the text window every backend reads: the first ``window`` tokens of each document (``None``: all).
 
@@ -338,8 +369,10 @@ def load_task(task: Task | str, data_dir: str | os.PathLike | None = None, *, ma
     for i, split in enumerate(assigned):
         if split is not None:
             by_split[split].append(i)
-    splits = {s: Split({k: [docs[i][k] for i in idx] for k in task.dataset.text_fields}, [labels[i] for i in idx])
-              for s, idx in by_split.items()}
+    splits = {
+        s: Split({k: [docs[i][k] for i in idx] for k in task.dataset.text_fields}, [labels[i] for i in idx])
+        for s, idx in by_split.items()
+    }
 
     if task.task_type == "multilabel":
         counts = collections.Counter(t for tags in splits["train"].labels for t in tags)
@@ -372,8 +405,15 @@ def load_task(task: Task | str, data_dir: str | os.PathLike | None = None, *, ma
     if check:
         check_trainable(task, splits, classes, stats)
     sizes = ",".join(str(len(splits[s])) for s in SPLITS)
-    return TaskData(task, classes, splits["train"], splits["validation"], splits["test"], stats,
-                    key=f"{task.name}|{sizes}|seed{seed}|window{splits['train'].window}")
+    return TaskData(
+        task,
+        classes,
+        splits["train"],
+        splits["validation"],
+        splits["test"],
+        stats,
+        key=f"{task.name}|{sizes}|seed{seed}|window{splits['train'].window}",
+    )
 
 
 def _apply_window(splits: dict[str, Split], window: int) -> dict:
@@ -390,12 +430,14 @@ def _apply_window(splits: dict[str, Split], window: int) -> dict:
     test = lengths["test"]
     train_windows = set(splits["train"].texts)
     return {
-        "tokens": window, "effective_tokens": effective,
+        "tokens": window,
+        "effective_tokens": effective,
         "test_tokens_kept": round(sum(min(n, effective) for n in test) / max(1, sum(test)), 4),
         "test_documents_truncated": round(sum(n > effective for n in test) / max(1, len(test)), 4),
         # Documents whose windows equal a training document's window although their full texts differ.
-        "windows_shared_with_train": {s: sum(t in train_windows for t in splits[s].texts)
-                                      for s in ("validation", "test")},
+        "windows_shared_with_train": {
+            s: sum(t in train_windows for t in splits[s].texts) for s in ("validation", "test")
+        },
     }
 
 

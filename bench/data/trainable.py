@@ -73,25 +73,35 @@ def check_trainable(task: Task, splits: dict[str, Split], classes: list[str], st
         need = ", ".join(f"{s} {MIN_DOCUMENTS[s]}" for s in SPLIT_ORDER)
         dropped = sum((stats.get("dropped_unseen_labels") or {}).values())
         why = f", after dropping {dropped} held-out document(s) whose labels never occur in training" if dropped else ""
-        rows = "" if task.dataset.splits else \
-            f"; from {stats.get('rows', 0)} rows (a single data file is split 80/10/10, so about 50 are needed)"
+        rows = (
+            ""
+            if task.dataset.splits
+            else f"; from {stats.get('rows', 0)} rows (a single data file is split 80/10/10, so about 50 are needed)"
+        )
         named = ", ".join(short[:-1]) + (" and " if len(short) > 1 else "") + short[-1]
-        raise BenchError(f"{where}: too few documents in {named} to train and score ({have}{why}); "
-                         f"the minimum is {need}{rows}")
+        raise BenchError(
+            f"{where}: too few documents in {named} to train and score ({have}{why}); the minimum is {need}{rows}"
+        )
     train = splits["train"].labels
     if task.task_type == "binary":
         _check_binary(task, splits, where)
     elif task.task_type == "multiclass" and len(set(train)) < 2:
-        raise BenchError(f"{where}: training needs at least two classes, found {len(set(train))} "
-                         f"({', '.join(repr(l) for l in sorted(set(train))[:3])})")
+        raise BenchError(
+            f"{where}: training needs at least two classes, found {len(set(train))} "
+            f"({', '.join(repr(l) for l in sorted(set(train))[:3])})"
+        )
     elif task.task_type == "multilabel":
         counts = collections.Counter(t for tags in train for t in tags)
         if not counts or max(counts.values()) < 2:
-            raise BenchError(f"{where}: no label occurs on at least two training documents "
-                             f"({len(counts)} labels, each on one document): nothing to learn a label from")
+            raise BenchError(
+                f"{where}: no label occurs on at least two training documents "
+                f"({len(counts)} labels, each on one document): nothing to learn a label from"
+            )
     if not _recurring_token(splits["train"]):
-        raise BenchError(f"{where}: no word occurs in two training documents: TF-IDF (min_df 2) and word2vec "
-                         f"(min_count 2) would have an empty vocabulary")
+        raise BenchError(
+            f"{where}: no word occurs in two training documents: TF-IDF (min_df 2) and word2vec "
+            f"(min_count 2) would have an empty vocabulary"
+        )
 
 
 def _check_binary(task: Task, splits: dict[str, Split], where: str) -> None:
@@ -99,12 +109,16 @@ def _check_binary(task: Task, splits: dict[str, Split], where: str) -> None:
     threshold is tuned on it) and in test (the F1 of the positive class is scored on it)."""
     labels = {s: set(splits[s].labels) for s in SPLIT_ORDER}
     if task.negative_label not in labels["train"]:
-        raise BenchError(f"{where}: training needs at least two classes, but every training document is "
-                         f"labels.positive = {task.positive_label!r}")
+        raise BenchError(
+            f"{where}: training needs at least two classes, but every training document is "
+            f"labels.positive = {task.positive_label!r}"
+        )
     missing = [s for s in SPLIT_ORDER if task.positive_label not in labels[s]]
     if missing:
-        raise BenchError(f"{where}: no positive document (labels.positive = {task.positive_label!r}) in "
-                         f"{' or '.join(missing)}: {'nothing to learn' if 'train' in missing else 'nothing to score'}")
+        raise BenchError(
+            f"{where}: no positive document (labels.positive = {task.positive_label!r}) in "
+            f"{' or '.join(missing)}: {'nothing to learn' if 'train' in missing else 'nothing to score'}"
+        )
 
 
 def _recurring_token(split: Split) -> bool:

@@ -23,14 +23,27 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.tuning import metrics
 from bench.errors import BenchError
+from bench.tuning import metrics
 from bench.tuning.result import ResultRow
 
 LEVEL = 0.05  # family-wise error of the "significantly better / worse" claims
 # What a baseline keeps of a leaderboard row (``python -m bench baseline``): enough for ``diff``.
-BASELINE_KEYS = ("profile", "task", "backend", "classifier", "status", "main_metric", "test_main", "test_main_ci95",
-                 "repeats", "deterministic", "window", "versions", "sizes")
+BASELINE_KEYS = (
+    "profile",
+    "task",
+    "backend",
+    "classifier",
+    "status",
+    "main_metric",
+    "test_main",
+    "test_main_ci95",
+    "repeats",
+    "deterministic",
+    "window",
+    "versions",
+    "sizes",
+)
 
 
 @dataclass
@@ -48,13 +61,16 @@ def load_side(path: str | Path) -> Side:
     path = Path(path)
     board = path / "leaderboard.json" if path.is_dir() else path
     if not board.is_file():
-        raise BenchError(f"{path}: no leaderboard.json there (give a results folder such as results/smoke, or the file)")
+        raise BenchError(
+            f"{path}: no leaderboard.json there (give a results folder such as results/smoke, or the file)"
+        )
     try:
         rows = json.loads(board.read_text(encoding="utf-8"))
         keyed = {r.pairing: r for r in map(ResultRow.from_json, rows)}
     except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError) as exc:
-        raise BenchError(f"{board}: not a leaderboard.json (a list of rows with task, backend, classifier): {exc}") \
-            from exc
+        raise BenchError(
+            f"{board}: not a leaderboard.json (a list of rows with task, backend, classifier): {exc}"
+        ) from exc
     prov_file = board.parent / "provenance.json"
     try:
         provenance = json.loads(prov_file.read_text(encoding="utf-8")) if prov_file.is_file() else {}
@@ -88,8 +104,9 @@ def _paired_p(old: ResultRow | None, new: ResultRow | None, weights: dict[int, n
         return None
     if len(truth) not in weights:
         weights[len(truth)] = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)
-    return metrics.paired_p_value(row_samples(new, truth, weights[len(truth)]),
-                                  row_samples(old, truth, weights[len(truth)]))
+    return metrics.paired_p_value(
+        row_samples(new, truth, weights[len(truth)]), row_samples(old, truth, weights[len(truth)])
+    )
 
 
 def _with_predictions(side: Side) -> dict[tuple[str, str, str], ResultRow]:
@@ -110,9 +127,20 @@ def compare(old: Side, new: Side) -> dict:
     pairings = []
     for key in sorted(set(old.rows) | set(new.rows)):
         a, b = old.rows.get(key), new.rows.get(key)
-        item = {"task": key[0], "backend": key[1], "classifier": key[2],
-                "metric": (b or a).main_metric, "old": None, "new": None, "change": None,
-                "old_ci95": None, "new_ci95": None, "test": None, "p": None, "p_holm": None}
+        item = {
+            "task": key[0],
+            "backend": key[1],
+            "classifier": key[2],
+            "metric": (b or a).main_metric,
+            "old": None,
+            "new": None,
+            "change": None,
+            "old_ci95": None,
+            "new_ci95": None,
+            "test": None,
+            "p": None,
+            "p_holm": None,
+        }
         ok_a, ok_b = a is not None and a.ok, b is not None and b.ok
         if ok_a:
             item.update(old=a.test_main, old_ci95=a.test_main_ci95)
@@ -136,10 +164,17 @@ def compare(old: Side, new: Side) -> dict:
         item["verdict"] = ("better" if item["change"] > 0 else "worse") if significant else "within noise"
     for item in pairings:
         item.setdefault("verdict", "within noise")
-    counts = {v: sum(1 for i in pairings if i["verdict"] == v)
-              for v in ("better", "worse", "within noise", "added", "removed", "failed")}
-    return {"old": str(old.path), "new": str(new.path), "pairings": pairings, "counts": counts,
-            "settings": changed_settings(old, new)}
+    counts = {
+        v: sum(1 for i in pairings if i["verdict"] == v)
+        for v in ("better", "worse", "within noise", "added", "removed", "failed")
+    }
+    return {
+        "old": str(old.path),
+        "new": str(new.path),
+        "pairings": pairings,
+        "counts": counts,
+        "settings": changed_settings(old, new),
+    }
 
 
 def _flatten(prefix: str, value) -> dict[str, object]:
@@ -154,6 +189,7 @@ def _flatten(prefix: str, value) -> dict[str, object]:
 def changed_settings(old: Side, new: Side) -> list[dict]:
     """Settings that differ: profile, per-task window, library versions, dataset hashes, seed (from provenance
     when present, else from the rows)."""
+
     def facts(side: Side) -> dict[str, object]:
         rows = list(side.rows.values())
         prov = side.provenance
@@ -175,27 +211,45 @@ def markdown(report: dict) -> str:
     """The comparison as Markdown: counts, the pairings that changed beyond noise (and added / removed / failed
     ones), the changed settings, then every pairing in a collapsed section."""
     c = report["counts"]
-    lines = [f"## Leaderboard diff: `{report['old']}` -> `{report['new']}`", "",
-             f"{c['better']} significantly better, {c['worse']} significantly worse, {c['within noise']} within noise, "
-             f"{c['added']} added, {c['removed']} removed, {c['failed']} failed (Holm-corrected over the pairings "
-             f"compared, family-wise {LEVEL:.0%}).", ""]
-    header = ["| task | backend | classifier | metric | old | new | change | verdict | test (Holm p) |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"## Leaderboard diff: `{report['old']}` -> `{report['new']}`",
+        "",
+        f"{c['better']} significantly better, {c['worse']} significantly worse, {c['within noise']} within noise, "
+        f"{c['added']} added, {c['removed']} removed, {c['failed']} failed (Holm-corrected over the pairings "
+        f"compared, family-wise {LEVEL:.0%}).",
+        "",
+    ]
+    header = [
+        "| task | backend | classifier | metric | old | new | change | verdict | test (Holm p) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
 
     def line(i: dict) -> str:
         change = "" if i["change"] is None else f"{i['change']:+.4f}"
         test = f"{i['test']} ({_num(i['p_holm'])})" if i["test"] else ""
-        return (f"| {i['task']} | {i['backend']} | {i['classifier']} | {i['metric'] or ''} | {_num(i['old'])} | "
-                f"{_num(i['new'])} | {change} | **{i['verdict']}** | {test} |")
+        return (
+            f"| {i['task']} | {i['backend']} | {i['classifier']} | {i['metric'] or ''} | {_num(i['old'])} | "
+            f"{_num(i['new'])} | {change} | **{i['verdict']}** | {test} |"
+        )
 
     notable = [i for i in report["pairings"] if i["verdict"] != "within noise"]
-    lines += (["### Changes beyond noise, added, removed", ""] + header + [line(i) for i in notable] + [""]
-              if notable else ["No pairing changed beyond noise; none was added or removed.", ""])
+    lines += (
+        ["### Changes beyond noise, added, removed", ""] + header + [line(i) for i in notable] + [""]
+        if notable
+        else ["No pairing changed beyond noise; none was added or removed.", ""]
+    )
     if report["settings"]:
         lines += ["### Changed settings", "", "| setting | old | new |", "|---|---|---|"]
         lines += [f"| {s['setting']} | {s['old']} | {s['new']} |" for s in report["settings"]] + [""]
-    lines += ["<details markdown=\"1\"><summary>Every pairing</summary>", "", *header, *(line(i) for i in report["pairings"]), "",
-              "</details>", ""]
+    lines += [
+        '<details markdown="1"><summary>Every pairing</summary>',
+        "",
+        *header,
+        *(line(i) for i in report["pairings"]),
+        "",
+        "</details>",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -207,6 +261,10 @@ def write_baseline(results: str | Path, out_dir: str | Path) -> Path:
     rows = [{k: v for k, v in r.to_json(predictions=False).items() if k in BASELINE_KEYS} for r in side.rows.values()]
     (out / "leaderboard.json").write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     if side.provenance:
-        keep = {k: side.provenance[k] for k in ("git_commit", "profile", "versions", "datasets", "seed") if k in side.provenance}
+        keep = {
+            k: side.provenance[k]
+            for k in ("git_commit", "profile", "versions", "datasets", "seed")
+            if k in side.provenance
+        }
         (out / "provenance.json").write_text(json.dumps(keep, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return out / "leaderboard.json"

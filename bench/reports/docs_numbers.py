@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from bench.errors import BenchError
 
@@ -53,40 +53,78 @@ def profile_settings(root: Path) -> str:
     """Every profile's sizes, budgets and caps, from ``bench.profiles.PROFILES``."""
     from bench.profiles import PROFILES
 
-    rows = [(f"`{p.name}`", f"{_count(p.max_train)} / {_count(p.max_validation)} / {_count(p.max_test)}", p.trials,
-             p.repeats, f"{p.max_epochs} / {p.patience}", p.prune_warmup, f"{p.window} tokens", p.keras_backend)
-            for p in PROFILES.values()]
-    return _table(("profile", "train / validation / test documents per task", "trials per pairing", "repeats",
-                   "epoch cap / patience", "pruner warm-up (epochs)", "text window", "Keras backend"), rows)
+    rows = [
+        (
+            f"`{p.name}`",
+            f"{_count(p.max_train)} / {_count(p.max_validation)} / {_count(p.max_test)}",
+            p.trials,
+            p.repeats,
+            f"{p.max_epochs} / {p.patience}",
+            p.prune_warmup,
+            f"{p.window} tokens",
+            p.keras_backend,
+        )
+        for p in PROFILES.values()
+    ]
+    return _table(
+        (
+            "profile",
+            "train / validation / test documents per task",
+            "trials per pairing",
+            "repeats",
+            "epoch cap / patience",
+            "pruner warm-up (epochs)",
+            "text window",
+            "Keras backend",
+        ),
+        rows,
+    )
 
 
-COST_RUNS = {"`bench all` (results/standard)": "results/standard/provenance.json",
-             "`bench curves` (results/curves)": "results/curves/provenance.json"}
+COST_RUNS = {
+    "`bench all` (results/standard)": "results/standard/provenance.json",
+    "`bench curves` (results/curves)": "results/curves/provenance.json",
+}
 
 
 def _cost_column(prov: dict) -> list[str]:
     cost, work = prov["cost"], prov["cost"]["work_seconds"]
     pre = cost.get("pretraining") or {}
-    return [f"`{prov['profile']['name']}`", f"{prov['machine']['cores']} cores, {prov['machine']['memory_gib']} GiB",
-            str(cost["jobs"]), duration(prov["wall_seconds"]),
-            f"{duration(pre['wall_seconds'])} ({pre['cache']} cache)" if pre else "none",
-            duration(cost.get("wall_seconds_after_pretraining", prov["wall_seconds"])),
-            f"{work['embed'] / 60:,.0f} / {work['fit'] / 60:,.0f} / {work['predict'] / 60:,.0f}",
-            f"{cost['compile_seconds'] / 60:,.0f}", f"{cost['harness_share']:.1%}",
-            f"{cost['parallel_efficiency']:.2f}", _gb(cost["peak_rss_bytes_total"]),
-            _gb(cost["peak_rss_bytes_largest_process"])]
+    return [
+        f"`{prov['profile']['name']}`",
+        f"{prov['machine']['cores']} cores, {prov['machine']['memory_gib']} GiB",
+        str(cost["jobs"]),
+        duration(prov["wall_seconds"]),
+        f"{duration(pre['wall_seconds'])} ({pre['cache']} cache)" if pre else "none",
+        duration(cost.get("wall_seconds_after_pretraining", prov["wall_seconds"])),
+        f"{work['embed'] / 60:,.0f} / {work['fit'] / 60:,.0f} / {work['predict'] / 60:,.0f}",
+        f"{cost['compile_seconds'] / 60:,.0f}",
+        f"{cost['harness_share']:.1%}",
+        f"{cost['parallel_efficiency']:.2f}",
+        _gb(cost["peak_rss_bytes_total"]),
+        _gb(cost["peak_rss_bytes_largest_process"]),
+    ]
 
 
-COST_LABELS = ("profile", "machine", "worker processes (`--jobs`)", "wall time", "of which pretraining",
-               "wall time after pretraining", "process-minutes embedding / fitting / predicting",
-               "process-minutes compiling (JAX, part of fitting)", "harness share of process time",
-               "parallel efficiency", "peak memory, all processes", "peak memory, largest process")
+COST_LABELS = (
+    "profile",
+    "machine",
+    "worker processes (`--jobs`)",
+    "wall time",
+    "of which pretraining",
+    "wall time after pretraining",
+    "process-minutes embedding / fitting / predicting",
+    "process-minutes compiling (JAX, part of fitting)",
+    "harness share of process time",
+    "parallel efficiency",
+    "peak memory, all processes",
+    "peak memory, largest process",
+)
 
 
 def profile_costs(root: Path) -> str:
     """What the committed runs cost, one column per run, from their ``provenance.json``."""
-    columns = {name: _cost_column(_read(root, path)) for name, path in COST_RUNS.items()
-               if (root / path).is_file()}
+    columns = {name: _cost_column(_read(root, path)) for name, path in COST_RUNS.items() if (root / path).is_file()}
     rows = [(label, *(col[i] for col in columns.values())) for i, label in enumerate(COST_LABELS)]
     return _table(("", *columns), rows)
 
@@ -101,9 +139,11 @@ def study_time(root: Path) -> str:
     body = [(f"`{b}`", sum(1 for r in rows if r["backend"] == b), f"{m:,.0f}") for b, m in ordered]
     body.append(("all", len(rows), f"{sum(minutes.values()):,.0f}"))
     jobs = _read(root, "results/standard/provenance.json")["cost"]["jobs"]
-    return (_table(("backend", "studies", "study minutes (trials and repeats, all workers)"), body)
-            + f"\n\nOn {jobs} workers at full overlap, {duration(sum(minutes.values()) * 60 / jobs)} of wall time, "
-            "plus pretraining when its cache is cold.")
+    return (
+        _table(("backend", "studies", "study minutes (trials and repeats, all workers)"), body)
+        + f"\n\nOn {jobs} workers at full overlap, {duration(sum(minutes.values()) * 60 / jobs)} of wall time, "
+        "plus pretraining when its cache is cold."
+    )
 
 
 def pretraining_costs(root: Path) -> str:
@@ -111,16 +151,31 @@ def pretraining_costs(root: Path) -> str:
     pre, corpus = _read(root, "results/standard/pretraining.json"), _read(root, "results/standard/corpus.json")
     bilm, w2v = pre.get("bilm") or {}, pre.get("word2vec") or {}
     settings = bilm.get("settings") or {}
-    rows = [("corpus", f"{corpus['documents']:,} documents, {corpus['tokens']:,} tokens; "
-             f"{corpus['held_out']['documents']:,} held out for the biLM's perplexity",
-             f"{duration(pre['corpus']['seconds'])} ({pre['corpus']['cache']} cache)")]
+    rows = [
+        (
+            "corpus",
+            f"{corpus['documents']:,} documents, {corpus['tokens']:,} tokens; "
+            f"{corpus['held_out']['documents']:,} held out for the biLM's perplexity",
+            f"{duration(pre['corpus']['seconds'])} ({pre['corpus']['cache']} cache)",
+        )
+    ]
     if w2v:
-        rows.append(("`word2vec-corpus`", f"{w2v['words']:,} words x {w2v['vector_width']}",
-                     f"{duration(w2v['seconds'])} ({w2v['cache']} cache)"))
+        rows.append(
+            (
+                "`word2vec-corpus`",
+                f"{w2v['words']:,} words x {w2v['vector_width']}",
+                f"{duration(w2v['seconds'])} ({w2v['cache']} cache)",
+            )
+        )
     if bilm:
-        rows.append(("`elmo` biLM", f"{bilm['n_params'] / 1e6:.1f}M parameters, {settings.get('steps', '?'):,} steps "
-                     f"of {settings.get('batch_size', '?')} windows, held-out perplexity {bilm['perplexity']:.0f}",
-                     f"{duration(bilm['seconds'])} ({bilm['cache']} cache)"))
+        rows.append(
+            (
+                "`elmo` biLM",
+                f"{bilm['n_params'] / 1e6:.1f}M parameters, {settings.get('steps', '?'):,} steps "
+                f"of {settings.get('batch_size', '?')} windows, held-out perplexity {bilm['perplexity']:.0f}",
+                f"{duration(bilm['seconds'])} ({bilm['cache']} cache)",
+            )
+        )
     return _table(("part", "what", "time when built for the committed run"), rows)
 
 
@@ -135,21 +190,33 @@ def bilm_perplexity(root: Path) -> str:
 def corpus_sources(root: Path) -> str:
     """Per source file of the pretraining corpus: documents, tokens, leak-guard drops, duplicates."""
     corpus = _read(root, "results/standard/corpus.json")
-    rows = [(f"`{s['file']}`", f"{s['documents']:,}", f"{s['tokens']:,}", f"{s['dropped_by_leak_guard']:,}",
-             f"{s['duplicates_dropped']:,}") for s in corpus["sources"]]
+    rows = [
+        (
+            f"`{s['file']}`",
+            f"{s['documents']:,}",
+            f"{s['tokens']:,}",
+            f"{s['dropped_by_leak_guard']:,}",
+            f"{s['duplicates_dropped']:,}",
+        )
+        for s in corpus["sources"]
+    ]
     return _table(("source", "documents", "tokens", "dropped by the leak guard", "duplicates dropped"), rows)
 
 
 def keras_speed(root: Path) -> str:
     """``bench speed``: seconds per epoch of each Keras backend and classifier."""
     data = _read(root, "results/benchmarks/speed.json")
-    rows = [(r["classifier"], r["backend"], f"{r['first_epoch']:.2f}", f"{r['later_epochs']:.2f}")
-            for r in data["keras_backends"]]
+    rows = [
+        (r["classifier"], r["backend"], f"{r['first_epoch']:.2f}", f"{r['later_epochs']:.2f}")
+        for r in data["keras_backends"]
+    ]
     table = _table(("classifier", "Keras backend", "first epoch s (with compilation)", "later epochs s (mean)"), rows)
     par = data["parallel"]
-    return (f"{table}\n\n{par['fits']} {par['classifier']} fits ({par['backend']}): two single-threaded processes at "
-            f"once {par['two_single_threaded_processes_seconds']} s; one two-threaded process, one fit after the "
-            f"other, {par['one_two_threaded_process_seconds']} s.")
+    return (
+        f"{table}\n\n{par['fits']} {par['classifier']} fits ({par['backend']}): two single-threaded processes at "
+        f"once {par['two_single_threaded_processes_seconds']} s; one two-threaded process, one fit after the "
+        f"other, {par['one_two_threaded_process_seconds']} s."
+    )
 
 
 def embedding_speed(root: Path) -> str:
@@ -160,23 +227,49 @@ def embedding_speed(root: Path) -> str:
     rows = []
     for b in backends:
         through, cached = info[f"test_throughput[{b}]"], info.get(f"test_cached_vs_computed[{b}]", {})
-        rows.append((f"`{b}`", f"{through['docs']:,}", f"{through['harness_seconds']:.3f}",
-                     f"{through['library_seconds']:.3f}", f"{through['speed_vs_library']:.2f}x",
-                     f"{cached['speedup']:.0f}x" if cached else ""))
-    return _table(("backend", "documents", "harness s", "library alone s", "harness speed vs library",
-                   "cached vs computed"), rows)
+        rows.append(
+            (
+                f"`{b}`",
+                f"{through['docs']:,}",
+                f"{through['harness_seconds']:.3f}",
+                f"{through['library_seconds']:.3f}",
+                f"{through['speed_vs_library']:.2f}x",
+                f"{cached['speedup']:.0f}x" if cached else "",
+            )
+        )
+    return _table(
+        ("backend", "documents", "harness s", "library alone s", "harness speed vs library", "cached vs computed"), rows
+    )
 
 
 def scale_rows(root: Path) -> str:
     """``bench scale``: time, peak memory and score against the number of training titles."""
     data = _read(root, "results/scale/scale.json")
-    rows = [(f"{r['backend']} + {r['classifier']}", f"{r['n']:,}", f"{r['seconds']:.2f}", f"{r['peak_rss_mib']:,.0f}",
-             f"{r['eval_macro_f1']:.3f}") for r in data["rows"]]
-    table = _table(("pairing", "training titles", "seconds", "peak memory MiB",
-                    f"macro-F1 on {data['rows'][0]['eval_docs']:,} held-out titles"), rows)
-    growth = "; ".join(f"{name}: {g['time']['per_1k']:.2f} s and {g['memory']['per_1k']:.1f} MiB per 1,000 titles "
-                       f"over {g['time']['intercept']:.1f} s and {g['memory']['intercept']:,.0f} MiB fixed"
-                       for name, g in data["growth"].items())
+    rows = [
+        (
+            f"{r['backend']} + {r['classifier']}",
+            f"{r['n']:,}",
+            f"{r['seconds']:.2f}",
+            f"{r['peak_rss_mib']:,.0f}",
+            f"{r['eval_macro_f1']:.3f}",
+        )
+        for r in data["rows"]
+    ]
+    table = _table(
+        (
+            "pairing",
+            "training titles",
+            "seconds",
+            "peak memory MiB",
+            f"macro-F1 on {data['rows'][0]['eval_docs']:,} held-out titles",
+        ),
+        rows,
+    )
+    growth = "; ".join(
+        f"{name}: {g['time']['per_1k']:.2f} s and {g['memory']['per_1k']:.1f} MiB per 1,000 titles "
+        f"over {g['time']['intercept']:.1f} s and {g['memory']['intercept']:,.0f} MiB fixed"
+        for name, g in data["growth"].items()
+    )
     return f"{table}\n\nLinear fits: {growth}."
 
 
@@ -195,8 +288,10 @@ def curves_summary(root: Path) -> str:
 def curves_not_run(root: Path) -> str:
     """The learning-curve points the committed run left out, with their projected cost."""
     prov = _read(root, "results/curves/provenance.json")
-    rows = [(p["task"], f"{p['backend']} + {p['classifier']}", f"{p['size']:,}", p["projected_core_minutes"],
-             p["reason"]) for p in prov.get("not_run") or []]
+    rows = [
+        (p["task"], f"{p['backend']} + {p['classifier']}", f"{p['size']:,}", p["projected_core_minutes"], p["reason"])
+        for p in prov.get("not_run") or []
+    ]
     return _table(("task", "pairing", "size", "projected core-minutes", "why"), rows) if rows else "Every point ran."
 
 
@@ -209,15 +304,23 @@ def findings(root: Path) -> str:
 
 GENERATORS: dict[str, Callable[[Path], str]] = {
     "findings": findings,
-    "profile-settings": profile_settings, "profile-costs": profile_costs, "study-time": study_time,
-    "pretraining-costs": pretraining_costs, "bilm-perplexity": bilm_perplexity, "corpus-sources": corpus_sources,
-    "keras-speed": keras_speed, "embedding-speed": embedding_speed, "scale": scale_rows,
-    "curves-summary": curves_summary, "curves-not-run": curves_not_run,
+    "profile-settings": profile_settings,
+    "profile-costs": profile_costs,
+    "study-time": study_time,
+    "pretraining-costs": pretraining_costs,
+    "bilm-perplexity": bilm_perplexity,
+    "corpus-sources": corpus_sources,
+    "keras-speed": keras_speed,
+    "embedding-speed": embedding_speed,
+    "scale": scale_rows,
+    "curves-summary": curves_summary,
+    "curves-not-run": curves_not_run,
 }
 
 
 def render(markdown: str, root: Path) -> str:
     """``markdown`` with every ``<!-- generated: NAME -->`` line replaced by that table; an unknown NAME raises."""
+
     def table(match: re.Match) -> str:
         name = match.group(1)
         if name not in GENERATORS:

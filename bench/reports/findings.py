@@ -94,14 +94,25 @@ def scored_from_rows(rows: list[dict], controls: dict[str, dict]) -> list[Scored
     from bench.reports.rows import learning_floor
     from bench.tuning.runner import decode_predictions
 
-    return [Scored(task=r["task"], task_type=r["task_type"], backend=r["backend"], classifier=r["classifier"],
-                   label=(r.get("backend_info") or {}).get("label") or r["backend"], main_metric=r["main_metric"],
-                   validation_main=r["validation_main"], test_main=r["test_main"],
-                   test_ci95=(r["test_main_ci95"][0], r["test_main_ci95"][1]),
-                   predictions=tuple(decode_predictions(p) for p in r["test_predictions"]),
-                   y_true=decode_predictions(r["test_truth"]), floor=learning_floor(controls.get(r["task"])),
-                   n_classes=r.get("n_classes"))
-            for r in rows if r.get("status") == "ok" and r.get("test_predictions")]
+    return [
+        Scored(
+            task=r["task"],
+            task_type=r["task_type"],
+            backend=r["backend"],
+            classifier=r["classifier"],
+            label=(r.get("backend_info") or {}).get("label") or r["backend"],
+            main_metric=r["main_metric"],
+            validation_main=r["validation_main"],
+            test_main=r["test_main"],
+            test_ci95=(r["test_main_ci95"][0], r["test_main_ci95"][1]),
+            predictions=tuple(decode_predictions(p) for p in r["test_predictions"]),
+            y_true=decode_predictions(r["test_truth"]),
+            floor=learning_floor(controls.get(r["task"])),
+            n_classes=r.get("n_classes"),
+        )
+        for r in rows
+        if r.get("status") == "ok" and r.get("test_predictions")
+    ]
 
 
 # --------------------------------------------------------------------------- who learned, who is best
@@ -194,8 +205,14 @@ class Finding:
 
     @property
     def key(self) -> tuple[str, str, str, str, str, str]:
-        return (self.task, self.kind, self.reference.backend, self.reference.classifier, self.other.backend,
-                self.other.classifier)
+        return (
+            self.task,
+            self.kind,
+            self.reference.backend,
+            self.reference.classifier,
+            self.other.backend,
+            self.other.classifier,
+        )
 
 
 @dataclass(frozen=True)
@@ -215,8 +232,10 @@ class Findings:
 
 
 # Threshold-free metrics read the stored probabilities; macro-F1 beside multi-label micro-F1 reads the decisions.
-SCORE_METRICS = {"binary": ("roc_auc", metrics.resampled_roc_auc),
-                 "multilabel": ("average_precision_micro", metrics.resampled_average_precision)}
+SCORE_METRICS = {
+    "binary": ("roc_auc", metrics.resampled_roc_auc),
+    "multilabel": ("average_precision_micro", metrics.resampled_average_precision),
+}
 DECISION_METRICS = {"multilabel": ("macro_f1",)}
 
 
@@ -236,8 +255,10 @@ class _Resamples:
         truth = rows[0].y_true
         for s in rows:
             if not np.array_equal(s.y_true, truth):
-                raise BenchError(f"task {task}: {s.backend} + {s.classifier} was scored on other test documents "
-                                 f"than {rows[0].backend} + {rows[0].classifier}; a paired comparison needs the same")
+                raise BenchError(
+                    f"task {task}: {s.backend} + {s.classifier} was scored on other test documents "
+                    f"than {rows[0].backend} + {rows[0].classifier}; a paired comparison needs the same"
+                )
         self.weights = _shared_weights(len(truth))
         self._samples: dict[tuple[int, str, int | None], np.ndarray] = {}
 
@@ -246,8 +267,10 @@ class _Resamples:
         key = (id(s), metric, n_resamples)
         if key not in self._samples:
             weights = self.weights[:n_resamples]
-            per_repeat = [metrics.resampled_metric(s.task_type, metric, s.y_true, p, weights, n_classes=s.n_classes)
-                          for p in s.predictions]
+            per_repeat = [
+                metrics.resampled_metric(s.task_type, metric, s.y_true, p, weights, n_classes=s.n_classes)
+                for p in s.predictions
+            ]
             self._samples[key] = metrics.seed_and_document_samples(np.array(per_repeat), seed=0)
         return self._samples[key]
 
@@ -273,8 +296,17 @@ def _beside(a: Scored, b: Scored, res: _Resamples) -> tuple[tuple[Beside, ...], 
     ones = np.ones((1, len(a.y_true)), dtype=np.float32)
     for metric in DECISION_METRICS.get(a.task_type, ()):
         sa, sb = (res.decisions(s, metric, THRESHOLD_FREE_RESAMPLES) for s in (a, b))
-        va, vb = (float(np.mean([metrics.resampled_metric(s.task_type, metric, s.y_true, p, ones, s.n_classes)[0]
-                                 for p in s.predictions])) for s in (a, b))
+        va, vb = (
+            float(
+                np.mean(
+                    [
+                        metrics.resampled_metric(s.task_type, metric, s.y_true, p, ones, s.n_classes)[0]
+                        for p in s.predictions
+                    ]
+                )
+            )
+            for s in (a, b)
+        )
         out.append(Beside(metric, va, _interval(sa), vb, _interval(sb), vb - va, _interval(sb - sa)))
     if a.task_type in SCORE_METRICS:
         metric, fn = SCORE_METRICS[a.task_type]
@@ -289,8 +321,9 @@ def _beside(a: Scored, b: Scored, res: _Resamples) -> tuple[tuple[Beside, ...], 
 
 def _pairing(s: Scored) -> Pairing:
     low, high = s.test_ci95
-    return Pairing(s.task, s.backend, s.classifier, s.label, s.main_metric, s.test_main, (low, high),
-                   s.validation_main, s.floor)
+    return Pairing(
+        s.task, s.backend, s.classifier, s.label, s.main_metric, s.test_main, (low, high), s.validation_main, s.floor
+    )
 
 
 def _measure(kind: str, reference: Scored, other: Scored, res: _Resamples) -> Finding:
@@ -298,8 +331,13 @@ def _measure(kind: str, reference: Scored, other: Scored, res: _Resamples) -> Fi
     ref_samples = res.decisions(reference, reference.main_metric)
     other_samples = res.decisions(other, other.main_metric)
     beside, missing = _beside(reference, other, res)
-    outcome = Outcome(other.test_main - reference.test_main, _interval(other_samples - ref_samples),
-                      metrics.paired_p_value(ref_samples, other_samples), float("nan"), "")
+    outcome = Outcome(
+        other.test_main - reference.test_main,
+        _interval(other_samples - ref_samples),
+        metrics.paired_p_value(ref_samples, other_samples),
+        float("nan"),
+        "",
+    )
     return Finding(reference.task, kind, _pairing(reference), _pairing(other), outcome, beside, missing)
 
 
@@ -312,19 +350,30 @@ def verdict(difference: float, ci95: tuple[float, float], p_holm: float) -> str:
     return "not distinguishable"
 
 
-def _comparisons(rows: list[Scored], baseline: tuple[str, str], pretraining_pairs, challenger: tuple[str, str] | None,
-                 every_pairing: bool) -> list[tuple[str, Scored, Scored]]:
+def _comparisons(
+    rows: list[Scored],
+    baseline: tuple[str, str],
+    pretraining_pairs,
+    challenger: tuple[str, str] | None,
+    every_pairing: bool,
+) -> list[tuple[str, Scored, Scored]]:
     """One task's findings as (kind, reference, other), in a stable order."""
     by_pairing = {s.pairing: s for s in rows}
     base, out = by_pairing.get((baseline[0], baseline[1])), []
     if base is not None:
-        best = (by_pairing.get((challenger[0], challenger[1])) if challenger
-                else best_in_task(rows, exclude_backend=baseline[0]))
+        best = (
+            by_pairing.get((challenger[0], challenger[1]))
+            if challenger
+            else best_in_task(rows, exclude_backend=baseline[0])
+        )
         if best is not None:
             out.append((VS_BEST, base, best))
         if every_pairing:
-            out += [(VS_BASELINE, base, s) for s in sorted(shown_to_learn(rows), key=lambda s: s.pairing)
-                    if s is not base and s is not best]
+            out += [
+                (VS_BASELINE, base, s)
+                for s in sorted(shown_to_learn(rows), key=lambda s: s.pairing)
+                if s is not base and s is not best
+            ]
     for task_only, pretrained in pretraining_pairs:
         both = {c for b, c in by_pairing if b == task_only} & {c for b, c in by_pairing if b == pretrained}
         pairs = [(by_pairing[task_only, c], by_pairing[pretrained, c]) for c in sorted(both)]
@@ -333,8 +382,14 @@ def _comparisons(rows: list[Scored], baseline: tuple[str, str], pretraining_pair
     return out
 
 
-def find(scored: list[Scored], *, baseline: tuple[str, str], pretraining_pairs=(),
-         challengers: dict[str, tuple[str, str]] | None = None, every_pairing: bool = False) -> Findings:
+def find(
+    scored: list[Scored],
+    *,
+    baseline: tuple[str, str],
+    pretraining_pairs=(),
+    challengers: dict[str, tuple[str, str]] | None = None,
+    every_pairing: bool = False,
+) -> Findings:
     """Every finding of a leaderboard, Holm-corrected over all of them together.
 
     ``baseline`` is the (backend, classifier) every representation is measured against (TF-IDF + logreg);
@@ -351,13 +406,19 @@ def find(scored: list[Scored], *, baseline: tuple[str, str], pretraining_pairs=(
             res = _Resamples(task, rows)
             measured += [_measure(kind, a, b, res) for kind, a, b in comparisons]
     measured.sort(key=lambda f: (f.task, KIND_ORDER.index(f.kind), f.key))
-    items = tuple(replace(f, outcome=replace(f.outcome, p_holm=ph, verdict=verdict(f.outcome.difference,
-                                                                                    f.outcome.difference_ci95, ph)))
-                  for f, ph in zip(measured, metrics.holm([f.outcome.p for f in measured])))
-    not_shown = tuple(sorted((_pairing(s) for s in scored if not_shown_to_learn(s)),
-                             key=lambda p: (p.task, p.backend, p.classifier)))
-    baselines = tuple(sorted((_pairing(s) for s in scored if s.pairing == (baseline[0], baseline[1])),
-                             key=lambda p: p.task))
+    items = tuple(
+        replace(
+            f,
+            outcome=replace(f.outcome, p_holm=ph, verdict=verdict(f.outcome.difference, f.outcome.difference_ci95, ph)),
+        )
+        for f, ph in zip(measured, metrics.holm([f.outcome.p for f in measured]))
+    )
+    not_shown = tuple(
+        sorted((_pairing(s) for s in scored if not_shown_to_learn(s)), key=lambda p: (p.task, p.backend, p.classifier))
+    )
+    baselines = tuple(
+        sorted((_pairing(s) for s in scored if s.pairing == (baseline[0], baseline[1])), key=lambda p: p.task)
+    )
     return Findings(items, not_shown, tuple(sorted({s.task for s in scored})), (baseline[0], baseline[1]), baselines)
 
 
@@ -434,8 +495,11 @@ def answer(findings: Findings, task: str) -> str:
         why = "the replicate runs do not all agree" if findings.replicate_runs else "no replicate runs were given"
         return f"Not established: {f.other.name} scores above {base} ({evidence(f)}), but {why}."
     f = heads[0]
-    words = {"worse": "scores below", "equivalent": f"is equivalent (within +-{EQUIVALENCE_MARGIN}) to",
-             "not distinguishable": "cannot be told apart from"}[f.outcome.verdict]
+    words = {
+        "worse": "scores below",
+        "equivalent": f"is equivalent (within +-{EQUIVALENCE_MARGIN}) to",
+        "not distinguishable": "cannot be told apart from",
+    }[f.outcome.verdict]
     return f"No: the validation-chosen {f.other.name} {words} {base} ({evidence(f)})."
 
 
@@ -448,23 +512,72 @@ def _task_lines(findings: Findings, task: str) -> list[str]:
     """One task's section of findings.md."""
     items = [f for f in findings.items if f.task == task]
     metric = items[0].reference.metric if items else ""
-    question = (f"**Does any representation beat {_baseline_name(findings, task)} here, replicated and corrected "
-                "across the leaderboard?**")
+    question = (
+        f"**Does any representation beat {_baseline_name(findings, task)} here, replicated and corrected "
+        "across the leaderboard?**"
+    )
     lines = [f"## {task}", "", f"{question} {answer(findings, task)}", ""]
     if items:
-        lines += _table(("finding", "pairing", f"test {metric} [95% CI]", "reference", f"test {metric} [95% CI]",
-                         "difference [95% CI]", "p", "Holm p", "verdict", "replication"),
-                        [(f.kind, f.other.name, _score(f.other.value, f.other.ci95), f.reference.name,
-                          _score(f.reference.value, f.reference.ci95), _difference(f.outcome), f"{f.outcome.p:.4f}",
-                          f"{f.outcome.p_holm:.4f}", f.outcome.verdict, f.replication or "no replicate runs")
-                         for f in items]) + [""]
-    beside = [(f.kind, f.other.name, f.reference.name, b.metric, _score(b.other, b.other_ci95),
-               _score(b.reference, b.reference_ci95), f"{b.difference:+.3f} {_ci(b.difference_ci95, signed=True)}")
-              for f in items for b in f.beside]
+        lines += _table(
+            (
+                "finding",
+                "pairing",
+                f"test {metric} [95% CI]",
+                "reference",
+                f"test {metric} [95% CI]",
+                "difference [95% CI]",
+                "p",
+                "Holm p",
+                "verdict",
+                "replication",
+            ),
+            [
+                (
+                    f.kind,
+                    f.other.name,
+                    _score(f.other.value, f.other.ci95),
+                    f.reference.name,
+                    _score(f.reference.value, f.reference.ci95),
+                    _difference(f.outcome),
+                    f"{f.outcome.p:.4f}",
+                    f"{f.outcome.p_holm:.4f}",
+                    f.outcome.verdict,
+                    f.replication or "no replicate runs",
+                )
+                for f in items
+            ],
+        ) + [""]
+    beside = [
+        (
+            f.kind,
+            f.other.name,
+            f.reference.name,
+            b.metric,
+            _score(b.other, b.other_ci95),
+            _score(b.reference, b.reference_ci95),
+            f"{b.difference:+.3f} {_ci(b.difference_ci95, signed=True)}",
+        )
+        for f in items
+        for b in f.beside
+    ]
     if beside:
-        lines += ["Beside the main metric (intervals only, no test):", "",
-                  *_table(("finding", "pairing", "reference", "metric", "pairing [95% CI]", "reference [95% CI]",
-                           "difference [95% CI]"), beside), ""]
+        lines += [
+            "Beside the main metric (intervals only, no test):",
+            "",
+            *_table(
+                (
+                    "finding",
+                    "pairing",
+                    "reference",
+                    "metric",
+                    "pairing [95% CI]",
+                    "reference [95% CI]",
+                    "difference [95% CI]",
+                ),
+                beside,
+            ),
+            "",
+        ]
     missing = sorted({m for f in items for m in f.missing})
     if missing:
         lines += [f"Not shown: {', '.join(missing)} (the rows carry decisions, not probabilities).", ""]
@@ -475,27 +588,37 @@ def _task_lines(findings: Findings, task: str) -> list[str]:
 def _not_shown_lines(rows: list[Pairing]) -> list[str]:
     if not rows:
         return ["Every pairing of this task is shown to learn (or the task has no controls).", ""]
-    intro = (f"Not shown to learn ({len(rows)}; the 95% interval's lower end at or below the learning floor; left "
-             "out of the best-in-task choice and the marginal tables):")
-    return [intro, "",
-            *_table(("pairing", f"test {rows[0].metric} [95% CI]", "floor", "validation"),
-                    [(p.name, _score(p.value, p.ci95), f"{p.floor:.3f}", f"{p.validation:.3f}") for p in rows]), ""]
+    intro = (
+        f"Not shown to learn ({len(rows)}; the 95% interval's lower end at or below the learning floor; left "
+        "out of the best-in-task choice and the marginal tables):"
+    )
+    return [
+        intro,
+        "",
+        *_table(
+            ("pairing", f"test {rows[0].metric} [95% CI]", "floor", "validation"),
+            [(p.name, _score(p.value, p.ci95), f"{p.floor:.3f}", f"{p.validation:.3f}") for p in rows],
+        ),
+        "",
+    ]
 
 
 def findings_markdown(findings: Findings) -> str:
     """findings.md: the method in two sentences, then per task the answer, the findings, the metrics beside the
     main one and the rows not shown to learn. Every number comes from ``findings``."""
     n = len(findings.items)
-    method = (f"{n} findings over {len(findings.tasks)} tasks form one family: each p is a two-sided paired "
-              f"bootstrap ({metrics.TIE_RESAMPLES} resamples of the test documents shared by the task's pairings, each "
-              f"pairing's seeds drawn again on each resample) and Holm's correction runs over all {n}. "
-              f"\"better\"/\"worse\": Holm p below {LEVEL}; \"equivalent\": the difference's 95% interval within "
-              f"+-{EQUIVALENCE_MARGIN}; otherwise \"not distinguishable\". A difference is the pairing's score minus "
-              f"the reference's. {len(findings.not_shown)} rows are not shown to learn.")
+    method = (
+        f"{n} findings over {len(findings.tasks)} tasks form one family: each p is a two-sided paired "
+        f"bootstrap ({metrics.TIE_RESAMPLES} resamples of the test documents shared by the task's pairings, each "
+        f"pairing's seeds drawn again on each resample) and Holm's correction runs over all {n}. "
+        f'"better"/"worse": Holm p below {LEVEL}; "equivalent": the difference\'s 95% interval within '
+        f'+-{EQUIVALENCE_MARGIN}; otherwise "not distinguishable". A difference is the pairing\'s score minus '
+        f"the reference's. {len(findings.not_shown)} rows are not shown to learn."
+    )
     lines = ["# Findings, corrected across the leaderboard", "", method, ""]
     if findings.replicate_runs:
         runs = findings.replicate_runs
-        lines += [f"\"replicated\": the same verdict in the original and all {runs} replicate runs.", ""]
+        lines += [f'"replicated": the same verdict in the original and all {runs} replicate runs.', ""]
     for task in findings.tasks:
         lines += _task_lines(findings, task)
     return "\n".join(lines).rstrip() + "\n"
@@ -515,15 +638,24 @@ def _plain(value):
 def findings_json(findings: Findings) -> dict:
     """findings.json: the settings, and per task the answer, every finding and every row not shown to learn."""
     return {
-        "level": LEVEL, "equivalence_margin": EQUIVALENCE_MARGIN, "resamples": metrics.TIE_RESAMPLES,
-        "threshold_free_resamples": THRESHOLD_FREE_RESAMPLES, "family_size": len(findings.items),
-        "baseline": list(findings.baseline), "replicate_runs": findings.replicate_runs,
+        "level": LEVEL,
+        "equivalence_margin": EQUIVALENCE_MARGIN,
+        "resamples": metrics.TIE_RESAMPLES,
+        "threshold_free_resamples": THRESHOLD_FREE_RESAMPLES,
+        "family_size": len(findings.items),
+        "baseline": list(findings.baseline),
+        "replicate_runs": findings.replicate_runs,
         "not_shown_to_learn_count": len(findings.not_shown),
-        "tasks": [{"task": task, "answer": answer(findings, task),
-                   "baseline_row": next((_plain(p) for p in findings.baselines if p.task == task), None),
-                   "findings": [_plain(f) for f in findings.items if f.task == task],
-                   "not_shown_to_learn": [_plain(p) for p in findings.not_shown if p.task == task]}
-                  for task in findings.tasks],
+        "tasks": [
+            {
+                "task": task,
+                "answer": answer(findings, task),
+                "baseline_row": next((_plain(p) for p in findings.baselines if p.task == task), None),
+                "findings": [_plain(f) for f in findings.items if f.task == task],
+                "not_shown_to_learn": [_plain(p) for p in findings.not_shown if p.task == task],
+            }
+            for task in findings.tasks
+        ],
     }
 
 
@@ -532,9 +664,18 @@ def replicates_json(findings: Findings) -> dict:
     return {
         "replicate_runs": findings.replicate_runs,
         "rule": f"replicated: verdict better or worse (Holm p < {LEVEL}) in the original and in every replicate run",
-        "findings": [{"task": f.task, "kind": f.kind, "reference": [f.reference.backend, f.reference.classifier],
-                      "other": [f.other.backend, f.other.classifier], "original": _plain(f.outcome),
-                      "replicates": _plain(f.replicates), "replication": f.replication} for f in findings.items],
+        "findings": [
+            {
+                "task": f.task,
+                "kind": f.kind,
+                "reference": [f.reference.backend, f.reference.classifier],
+                "other": [f.other.backend, f.other.classifier],
+                "original": _plain(f.outcome),
+                "replicates": _plain(f.replicates),
+                "replication": f.replication,
+            }
+            for f in findings.items
+        ],
     }
 
 

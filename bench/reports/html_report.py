@@ -13,9 +13,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.reports.tables import (
+    MARGINALS_INTRO,
+    MARGINALS_TITLE,
+    Table,
+    controls_line,
+    intro,
+    marginals_table,
+    ranking_tables,
+    summary_table,
+    task_facts,
+)
 from bench.tuning.result import ResultRow
-from bench.reports.tables import (MARGINALS_INTRO, MARGINALS_TITLE, Table, controls_line, intro, marginals_table,
-                          ranking_tables, summary_table, task_facts)
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1300px;color:#222}
@@ -45,9 +54,12 @@ def table_html(table: Table) -> str:
     """A sortable table; pairing rows carry their standing against the best as their class."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in table.headers)
     kinds = table.kinds if table.kinds is not None else [None] * len(table.rows)
-    body = "".join((f"<tr class='{kind}'>" if kind is not None else "<tr>")
-                   + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
-                   for kind, cells in zip(kinds, table.rows))
+    body = "".join(
+        (f"<tr class='{kind}'>" if kind is not None else "<tr>")
+        + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells)
+        + "</tr>"
+        for kind, cells in zip(kinds, table.rows)
+    )
     note = f"<p class=note>{html.escape(table.note)}</p>" if table.note else ""
     return f"<table class=sortable><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
 
@@ -61,21 +73,40 @@ def image_html(path: Path) -> str:
 
 def page(title: str, parts: list[str]) -> str:
     """A self-contained page (style and table sorting inline, no network) around ``parts`` of HTML."""
-    return "\n".join([f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>",
-                      f"<style>{_STYLE}</style></head><body>", *parts, f"<script>{_SORT}</script></body></html>"])
+    return "\n".join(
+        [
+            f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>",
+            f"<style>{_STYLE}</style></head><body>",
+            *parts,
+            f"<script>{_SORT}</script></body></html>",
+        ]
+    )
 
 
-def render(rows: list[ResultRow], controls: dict, marginals: pd.DataFrame, plots_dir: Path, provenance: dict,
-           sections: list[tuple[str, str, Table]] = ()) -> str:
+def render(
+    rows: list[ResultRow],
+    controls: dict,
+    marginals: pd.DataFrame,
+    plots_dir: Path,
+    provenance: dict,
+    sections: list[tuple[str, str, Table]] = (),
+) -> str:
     """The page: the same tables as leaderboard.md (``bench.reports.tables``' table model) plus the plots."""
     profile = rows[0].profile if rows else "?"
-    parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>pairbench: {profile}</title>",
-             f"<style>{_STYLE}</style></head><body>", f"<h1>pairbench leaderboard, profile <code>{profile}</code></h1>",
-             "<ul class=note>" + "".join(f"<li>{html.escape(s)}</li>" for s in intro(rows))
-             + "<li>Click a column header to sort.</li></ul>"]
+    parts = [
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>pairbench: {profile}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>pairbench leaderboard, profile <code>{profile}</code></h1>",
+        "<ul class=note>"
+        + "".join(f"<li>{html.escape(s)}</li>" for s in intro(rows))
+        + "<li>Click a column header to sort.</li></ul>",
+    ]
     if provenance:
-        parts.append("<details><summary>Provenance</summary><pre>" + html.escape(
-            "\n".join(f"{k}: {v}" for k, v in provenance.items())) + "</pre></details>")
+        parts.append(
+            "<details><summary>Provenance</summary><pre>"
+            + html.escape("\n".join(f"{k}: {v}" for k, v in provenance.items()))
+            + "</pre></details>"
+        )
     parts.append("<h2>Summary</h2>" + table_html(summary_table(rows, controls)))
     for task in sorted({r.task for r in rows}):
         task_rows = [r for r in rows if r.task == task]
@@ -89,21 +120,34 @@ def render(rows: list[ResultRow], controls: dict, marginals: pd.DataFrame, plots
         parts.append(table_html(ranking))
         if did_not_learn:
             parts.append(f"<h3>{html.escape(task)}: did not learn</h3>" + table_html(did_not_learn))
-        parts.append(image_html(plots_dir / f"{task}-heatmap.png") + image_html(plots_dir / f"{task}-pareto.png")
-                     + image_html(plots_dir / f"{task}-budget.png"))
+        parts.append(
+            image_html(plots_dir / f"{task}-heatmap.png")
+            + image_html(plots_dir / f"{task}-pareto.png")
+            + image_html(plots_dir / f"{task}-budget.png")
+        )
         histories = [(r, f"history/{r.profile}__{task}__{r.backend}__{r.classifier}.html") for r in task_rows]
         histories = [(r, link) for r, link in histories if (plots_dir.parent / link).is_file()]
         if histories:  # local pages beside the report (plotly.js included there): no network either
-            parts.append("<details><summary>Optuna optimisation history per pairing (pages in history/, written "
-                         "beside this report by <code>bench all</code> / <code>bench report</code>; not committed)"
-                         "</summary><p>" + " · ".join(
-                f"<a href='{html.escape(link)}'>{html.escape(r.backend)} x {html.escape(r.classifier)}</a>"
-                for r, link in histories) + "</p></details>")
+            parts.append(
+                "<details><summary>Optuna optimisation history per pairing (pages in history/, written "
+                "beside this report by <code>bench all</code> / <code>bench report</code>; not committed)"
+                "</summary><p>"
+                + " · ".join(
+                    f"<a href='{html.escape(link)}'>{html.escape(r.backend)} x {html.escape(r.classifier)}</a>"
+                    for r, link in histories
+                )
+                + "</p></details>"
+            )
     if not marginals.empty:
-        parts.append(f"<h2>{html.escape(MARGINALS_TITLE)}</h2><p class=note>{html.escape(MARGINALS_INTRO)}</p>"
-                     + table_html(marginals_table(marginals)))
+        parts.append(
+            f"<h2>{html.escape(MARGINALS_TITLE)}</h2><p class=note>{html.escape(MARGINALS_INTRO)}</p>"
+            + table_html(marginals_table(marginals))
+        )
     for title, intro_text, table in sections:
-        parts.append(f"<h2>{html.escape(title)}</h2>" + (f"<p class=note>{html.escape(intro_text)}</p>" if intro_text else "")
-                     + table_html(table))
+        parts.append(
+            f"<h2>{html.escape(title)}</h2>"
+            + (f"<p class=note>{html.escape(intro_text)}</p>" if intro_text else "")
+            + table_html(table)
+        )
     parts.append(f"<script>{_SORT}</script></body></html>")
     return "\n".join(parts)

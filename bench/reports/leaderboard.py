@@ -22,16 +22,16 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from bench.tuning import metrics
 from bench.files import atomic_write
 from bench.reports.html_report import render
-from bench.tuning.pairings import na_reason
 from bench.reports.plots import write_budget_plots, write_plots
 from bench.reports.rows import learning_floor, validation_order
+from bench.reports.tables import budget_sections, markdown, pretraining_sections
+from bench.tuning import metrics
 from bench.tuning.identity import CONTROLS, identity_of
+from bench.tuning.pairings import na_reason
 from bench.tuning.result import ResultRow
 from bench.tuning.runner import decode_predictions, storage_for, study_name
-from bench.reports.tables import budget_sections, markdown, pretraining_sections
 from embeddings import BACKENDS
 from embeddings.registry import pretraining_pairs
 
@@ -51,17 +51,31 @@ def load_storage(storage: str, profile: str) -> tuple[list[ResultRow], dict[str,
             if "controls" in attrs:
                 controls[study.task] = attrs["controls"]
         elif study.is_pairing:
-            rows.append(ResultRow.from_json(attrs["row"]) if attrs.get("row") else
-                        ResultRow(profile, study.task, backend=study.backend, classifier=study.classifier,
-                                  status="incomplete", trials_complete=summary.n_trials))
+            rows.append(
+                ResultRow.from_json(attrs["row"])
+                if attrs.get("row")
+                else ResultRow(
+                    profile,
+                    study.task,
+                    backend=study.backend,
+                    classifier=study.classifier,
+                    status="incomplete",
+                    trials_complete=summary.n_trials,
+                )
+            )
     return rows, controls
 
 
 def missing_pairings(rows: list[ResultRow], tasks, backends, classifiers) -> list[str]:
     """Valid pairings of the given tasks with no finished (``ok``) row."""
     done = {r.pairing for r in rows if r.ok}
-    return [study_name(rows[0].profile if rows else "?", t, b, c) for t in tasks for b in backends
-            for c in classifiers if na_reason(b, c) is None and (t, b, c) not in done]
+    return [
+        study_name(rows[0].profile if rows else "?", t, b, c)
+        for t in tasks
+        for b in backends
+        for c in classifiers
+        if na_reason(b, c) is None and (t, b, c) not in done
+    ]
 
 
 # --------------------------------------------------------------------------- statistics of the rows
@@ -69,8 +83,12 @@ def missing_pairings(rows: list[ResultRow], tasks, backends, classifiers) -> lis
 
 def row_samples(r: ResultRow, truth: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The row's test metric (mean over repeats) on the task's document resamples, with its seeds resampled too."""
-    per_repeat = [metrics.resampled_metric(r.task_type, r.main_metric, truth, decode_predictions(p), weights,
-                                           n_classes=r.n_classes) for p in r.test_predictions or ()]
+    per_repeat = [
+        metrics.resampled_metric(
+            r.task_type, r.main_metric, truth, decode_predictions(p), weights, n_classes=r.n_classes
+        )
+        for p in r.test_predictions or ()
+    ]
     return metrics.seed_and_document_samples(np.array(per_repeat), seed=0)
 
 
@@ -124,19 +142,29 @@ def pretraining_effects(rows: list[ResultRow]) -> list[dict]:
             if not base or not other:
                 continue
             pairs = [(c, base[c], other[c]) for c in sorted(set(base) & set(other))]
-            pairs.append((BEST_OF_BACKEND, min(base.values(), key=validation_order),
-                          min(other.values(), key=validation_order)))
+            pairs.append(
+                (BEST_OF_BACKEND, min(base.values(), key=validation_order), min(other.values(), key=validation_order))
+            )
             truth = decode_predictions(pairs[0][1].test_truth)
             weights = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)
             for classifier, a, b in pairs:
                 difference = row_samples(b, truth, weights) - row_samples(a, truth, weights)
                 low, high = (float(v) for v in np.percentile(difference, [2.5, 97.5]))
-                effects.append({
-                    "task": task, "task_only": task_only, "pretrained": pretrained, "classifier": classifier,
-                    "task_only_classifier": a.classifier, "pretrained_classifier": b.classifier,
-                    "task_only_test": a.test_main, "pretrained_test": b.test_main,
-                    "difference": b.test_main - a.test_main, "difference_ci95": [low, high],
-                    "verdict": "helped" if low > 0 else "hurt" if high < 0 else "no clear difference"})
+                effects.append(
+                    {
+                        "task": task,
+                        "task_only": task_only,
+                        "pretrained": pretrained,
+                        "classifier": classifier,
+                        "task_only_classifier": a.classifier,
+                        "pretrained_classifier": b.classifier,
+                        "task_only_test": a.test_main,
+                        "pretrained_test": b.test_main,
+                        "difference": b.test_main - a.test_main,
+                        "difference_ci95": [low, high],
+                        "verdict": "helped" if low > 0 else "hurt" if high < 0 else "no clear difference",
+                    }
+                )
     return effects
 
 
@@ -171,8 +199,12 @@ def marginal_means(rows: list[ResultRow]) -> pd.DataFrame:
     ok["left_out"] = left_out.astype(int)
     parts = []
     for factor in ("backend", "classifier"):
-        g = ok.groupby(factor).agg(mean_test_main=("learned", "mean"), mean_gap_to_task_best=("gap", "mean"),
-                                   pairings=("learned", "count"), did_not_learn_left_out=("left_out", "sum"))
+        g = ok.groupby(factor).agg(
+            mean_test_main=("learned", "mean"),
+            mean_gap_to_task_best=("gap", "mean"),
+            pairings=("learned", "count"),
+            did_not_learn_left_out=("left_out", "sum"),
+        )
         g = g.reset_index().rename(columns={factor: "level"})
         g.insert(0, "factor", factor)
         parts.append(g.sort_values(["mean_gap_to_task_best", "level"], na_position="last"))
@@ -196,8 +228,9 @@ def _flat(rows: list[ResultRow]) -> pd.DataFrame:
     return pd.DataFrame(flat)
 
 
-def write_leaderboard(rows: list[ResultRow], controls: dict[str, dict], out_dir: Path, backends, classifiers,
-                      storage: str | None = None) -> dict[str, Path]:
+def write_leaderboard(
+    rows: list[ResultRow], controls: dict[str, dict], out_dir: Path, backends, classifiers, storage: str | None = None
+) -> dict[str, Path]:
     """Write the tables and plots; with ``storage``, also parameter importances and optimisation histories."""
     out_dir = Path(out_dir)
     rows = sorted(rows, key=lambda r: (r.task, -(r.test_main or -1.0), r.backend, r.classifier))
@@ -241,8 +274,9 @@ def _pretraining(rows: list[ResultRow], out_dir: Path) -> dict:
     return {"corpus": read("corpus.json"), "build": read("pretraining.json"), "effects": pretraining_effects(rows)}
 
 
-def provenance(profile, command: list[str], data_dir: Path, dataset_files: list[str], wall_seconds: float,
-               cost: dict | None = None) -> dict:
+def provenance(
+    profile, command: list[str], data_dir: Path, dataset_files: list[str], wall_seconds: float, cost: dict | None = None
+) -> dict:
     """What produced a results folder: code, libraries, data, settings, machine, time, cost and command."""
     import hashlib
     import subprocess
@@ -254,22 +288,39 @@ def provenance(profile, command: list[str], data_dir: Path, dataset_files: list[
 
     try:
         root = Path(__file__).resolve().parents[2]
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                                cwd=root).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, cwd=root
+            ).stdout.strip()
+            or None
+        )
         # Dirty means the code differs from the commit; results/ is excluded, as a run rewrites its own
         # committed tables there before this is recorded.
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                     ":(exclude)results"], capture_output=True, text=True, timeout=10,
-                                    cwd=root).stdout.strip())
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                cwd=root,
+            ).stdout.strip()
+        )
     except OSError:
         commit = dirty = None
     return {
-        "git_commit": commit, "git_dirty": dirty, "command": " ".join(command), "wall_seconds": round(wall_seconds, 1),
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "command": " ".join(command),
+        "wall_seconds": round(wall_seconds, 1),
         "cost": cost,
-        "profile": profile.as_dict(), "seed": profile.seed, "versions": versions(),
+        "profile": profile.as_dict(),
+        "seed": profile.seed,
+        "versions": versions(),
         "datasets": {f: sha256(data_dir / f) for f in sorted(set(dataset_files))},
-        "machine": {"cores": os.cpu_count(),
-                    "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
+        "machine": {
+            "cores": os.cpu_count(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        },
     }
 
 
@@ -283,11 +334,20 @@ def budget_curves(storage: str, rows: list[ResultRow]) -> dict[str, dict]:
             continue
         name = study_name(r.profile, r.task, r.backend, r.classifier)
         study = optuna.load_study(study_name=name, storage=storage_for(storage))
-        values = [t.value for t in sorted(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)),
-                                          key=lambda t: t.number)]
-        curves[name] = {"task": r.task, "backend": r.backend, "classifier": r.classifier,
-                        "main_metric": r.main_metric, "values": values,
-                        "expected_best": metrics.expected_best(values)}
+        values = [
+            t.value
+            for t in sorted(
+                study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)), key=lambda t: t.number
+            )
+        ]
+        curves[name] = {
+            "task": r.task,
+            "backend": r.backend,
+            "classifier": r.classifier,
+            "main_metric": r.main_metric,
+            "values": values,
+            "expected_best": metrics.expected_best(values),
+        }
     return curves
 
 

@@ -48,19 +48,37 @@ def _heatmap(task: str, rows: list[ResultRow], backends, classifiers):
             at = used_b.index(r.backend), list(classifiers).index(r.classifier)
             grid[at], did_not_learn[at] = r.test_main, bool(r.did_not_learn)
     fig, ax = plt.subplots(figsize=(1.6 * len(classifiers) + 2, 0.6 * len(used_b) + 1.6))
-    image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", vmin=np.nanmin(grid), vmax=np.nanmax(grid),
-                      aspect="auto")
+    image = ax.imshow(
+        np.ma.masked_invalid(grid), cmap="viridis", vmin=np.nanmin(grid), vmax=np.nanmax(grid), aspect="auto"
+    )
     for i in range(len(used_b)):
         for j in range(len(classifiers)):
             text = "n/a" if np.isnan(grid[i, j]) else f"{grid[i, j]:.3f}"
             if did_not_learn[i, j]:  # hatched and labelled: its score is no better than the controls
-                ax.add_patch(matplotlib.patches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
-                                                          edgecolor="lightgrey", linewidth=0))
-                ax.text(j, i, f"{text}\ndid not learn", ha="center", va="center", fontsize=8,
-                        bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5})
+                ax.add_patch(
+                    matplotlib.patches.Rectangle(
+                        (j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="lightgrey", linewidth=0
+                    )
+                )
+                ax.text(
+                    j,
+                    i,
+                    f"{text}\ndid not learn",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5},
+                )
                 continue
-            ax.text(j, i, text, ha="center", va="center", color="white" if not np.isnan(grid[i, j]) and
-                    grid[i, j] < np.nanmean(grid) else "black", fontsize=9)
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                color="white" if not np.isnan(grid[i, j]) and grid[i, j] < np.nanmean(grid) else "black",
+                fontsize=9,
+            )
     ax.set_xticks(range(len(classifiers)), classifiers, rotation=20)
     ax.set_yticks(range(len(used_b)), used_b)
     ax.set_title(f"{task}: test {rows[0].main_metric}")
@@ -80,10 +98,16 @@ def _pareto(task: str, rows: list[ResultRow], backends, classifiers):
             best = scores[i]
     markers = dict(zip(classifiers, "osD^vP*X"))
     for i, r in enumerate(rows):
-        ax.scatter(times[i], scores[i], marker=markers.get(r.classifier, "o"), s=50,
-                   color=plt.cm.tab10(list(backends).index(r.backend) % 10 if r.backend in backends else 0))
-        ax.annotate(f"{r.backend}+{r.classifier}", (times[i], scores[i]), fontsize=7, xytext=(3, 3),
-                    textcoords="offset points")
+        ax.scatter(
+            times[i],
+            scores[i],
+            marker=markers.get(r.classifier, "o"),
+            s=50,
+            color=plt.cm.tab10(list(backends).index(r.backend) % 10 if r.backend in backends else 0),
+        )
+        ax.annotate(
+            f"{r.backend}+{r.classifier}", (times[i], scores[i]), fontsize=7, xytext=(3, 3), textcoords="offset points"
+        )
     ax.plot(times[front], scores[front], "k--", lw=1, label="Pareto front")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
@@ -99,16 +123,25 @@ def write_budget_plots(budget: dict[str, dict], out_dir: Path) -> dict[str, Path
     """``<task>-budget.png``: the expected best validation score against completed trials, a line per pairing."""
     paths = {}
     for task in sorted({c["task"] for c in budget.values()}):
-        curves = sorted((c for c in budget.values() if c["task"] == task and c["expected_best"]),
-                        key=lambda c: -c["expected_best"][-1])
+        curves = sorted(
+            (c for c in budget.values() if c["task"] == task and c["expected_best"]),
+            key=lambda c: -c["expected_best"][-1],
+        )
         if not curves:
             continue
         fig, ax = plt.subplots(figsize=(8, 5))
         styles = ["-", "--", ":", "-."]
         for k, c in enumerate(curves):
             n = np.arange(1, len(c["expected_best"]) + 1)
-            ax.plot(n, c["expected_best"], styles[(k // 10) % 4], marker=".", lw=1.2, color=plt.cm.tab10(k % 10),
-                    label=f"{c['backend']} + {c['classifier']}")
+            ax.plot(
+                n,
+                c["expected_best"],
+                styles[(k // 10) % 4],
+                marker=".",
+                lw=1.2,
+                color=plt.cm.tab10(k % 10),
+                label=f"{c['backend']} + {c['classifier']}",
+            )
         ax.set_xlabel("completed trials n")
         ax.set_ylabel(f"expected best validation {curves[0].get('main_metric') or 'score'}")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))

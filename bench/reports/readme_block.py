@@ -46,8 +46,14 @@ def findings_rows(rows: list[dict]) -> list[tuple[str, str, str, str]]:
         best = next((r for r in ok if r.get("vs_best") == "best"), None) or min(ok, key=validation_order)
         base = next((r for r in ok if (r["backend"], r["classifier"]) == BASELINE), None)
         metric = METRIC_NAMES.get(best["main_metric"], best["main_metric"])
-        out.append((f"{task} ({metric})", f"{best['backend']} + {best['classifier']}: {_score(best)}",
-                    _score(base) if base else "not run", _verdict(base) if base else ""))
+        out.append(
+            (
+                f"{task} ({metric})",
+                f"{best['backend']} + {best['classifier']}: {_score(best)}",
+                _score(base) if base else "not run",
+                _verdict(base) if base else "",
+            )
+        )
     return out
 
 
@@ -63,7 +69,7 @@ def findings_markdown(results_dir: str | Path = DEFAULT_RESULTS) -> str:
         f"Test scores with 95% intervals from `{path.parent.name}/leaderboard.json` (profile `{profile}`, "
         f"{len(rows)} pairings). The best pairing is the one with the highest validation score; TF-IDF + "
         "logistic regression is compared with it by a paired bootstrap on the test documents, Holm-corrected "
-        "within the task (\"tied\": no significant difference; \"worse\": significantly below the best).",
+        'within the task ("tied": no significant difference; "worse": significantly below the best).',
         "",
         "| task (metric) | best pairing (chosen on validation): test | TF-IDF + logreg: test | TF-IDF + logreg "
         "against the best |",
@@ -83,7 +89,9 @@ def replace_block(text: str, block: str, where: str = "the file") -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.reports.readme_block", description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="a results folder (default results/standard)")
+    parser.add_argument(
+        "--results", type=Path, default=DEFAULT_RESULTS, help="a results folder (default results/standard)"
+    )
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--write", type=Path, metavar="FILE", help="replace the findings block in FILE")
     action.add_argument("--check", type=Path, metavar="FILE", help="exit 1 when FILE's findings block is stale")
@@ -103,8 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         args.write.write_text(updated, encoding="utf-8")
         return 0
     if updated != text:
-        print(f"{args.check}: the findings block differs from {args.results}; run python -m bench.reports.readme_block "
-              f"--write {args.check}", file=sys.stderr)
+        print(
+            f"{args.check}: the findings block differs from {args.results}; run python -m bench.reports.readme_block "
+            f"--write {args.check}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -10,12 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bench.reports.rows import learning_floor, validation_order
 from bench.tuning import metrics
 from bench.tuning.pairings import baseline_pairing, na_reason
-from bench.reports.rows import learning_floor, validation_order
 from bench.tuning.result import ResultRow
 from embeddings.registry import pretrained_by
-
 
 # --------------------------------------------------------------------------- the table model both reports render
 
@@ -61,18 +60,18 @@ def intro(rows: list[ResultRow]) -> list[str]:
     return [
         "Validation chose each configuration (Optuna); the test split was scored only for the chosen (and the "
         "reference) configuration.",
-        "Test = mean over the repeats (fits with different seeds) ± standard deviation; \"deterministic\" = a "
+        'Test = mean over the repeats (fits with different seeds) ± standard deviation; "deterministic" = a '
         "classifier the seed cannot change (e.g. logistic regression with lbfgs), fitted and scored once.",
         "95% CI = a two-level bootstrap of that mean: test documents resampled, and on each resample the seeds "
-        "drawn again, so a seed that diverged widens it; \"seeds disagree\" flags a pairing whose seeds are further "
+        'drawn again, so a seed that diverged widens it; "seeds disagree" flags a pairing whose seeds are further '
         "apart than one fit's document interval explains.",
         "The task's best is the pairing with the highest validation score, not the highest test score (the highest "
         "of many noisy test scores overstates).",
-        f"\"tied\" = not significantly different from the best on test: a two-sided paired bootstrap on the same "
+        f'"tied" = not significantly different from the best on test: a two-sided paired bootstrap on the same '
         f"{metrics.TIE_RESAMPLES:,} resamples of test documents (seeds resampled too), Holm-corrected over the "
-        f"task's {_comparisons(rows)} comparisons with its best (family-wise error {level}); \"worse\" / "
-        f"\"better\" = significantly below / above the best; the Holm-adjusted p follows the word.",
-        "\"Did not learn\" = the upper end of the 95% CI is at or below the task's floor, max(majority baseline, "
+        f'task\'s {_comparisons(rows)} comparisons with its best (family-wise error {level}); "worse" / '
+        f'"better" = significantly below / above the best; the Holm-adjusted p follows the word.',
+        '"Did not learn" = the upper end of the 95% CI is at or below the task\'s floor, max(majority baseline, '
         "95th percentile of chance); those pairings are listed apart and left out of the marginal means.",
         "Epochs: per repeat, of the cap; * = the fit ran to the cap instead of stopping early.",
     ]
@@ -115,10 +114,19 @@ def _ties(ok: list[ResultRow]) -> str:
     return text
 
 
-SUMMARY_HEADER = ("task", "best pairing (by validation)", "its test (95% CI)", "TF-IDF + logreg, window",
-                  "TF-IDF + logreg, full text (reference, not ranked)", "best - window baseline", "window",
-                  "did not learn", "fits stopped by the epoch cap", "tied with the best (Holm)",
-                  "best reference (test)")
+SUMMARY_HEADER = (
+    "task",
+    "best pairing (by validation)",
+    "its test (95% CI)",
+    "TF-IDF + logreg, window",
+    "TF-IDF + logreg, full text (reference, not ranked)",
+    "best - window baseline",
+    "window",
+    "did not learn",
+    "fits stopped by the epoch cap",
+    "tied with the best (Holm)",
+    "best reference (test)",
+)
 
 
 def summary(rows: list[ResultRow], controls: dict[str, dict] | None = None) -> list[tuple[str, ...]]:
@@ -140,16 +148,21 @@ def summary(rows: list[ResultRow], controls: dict[str, dict] | None = None) -> l
         refs = [r for r in ok if r.reference and r.reference_test_main is not None]
         ref = max(refs, key=lambda r: r.reference_test_main, default=None)
         did_not_learn = sum(1 for r in ok if r.did_not_learn)
-        out.append((
-            task, f"{best.backend} + {best.classifier}",
-            f"{_fmt(best.test_main, 3)} {_interval(best.test_main_ci95)}",
-            f"{_fmt(base.test_main, 3)} {_interval(base.test_main_ci95)}" if base else "not run",
-            f"{_fmt(full['test_main'], 3)} {_interval(full.get('test_main_ci95'))}" if full else "not run",
-            f"{best.test_main - base.test_main:+.3f}" if base else "",
-            _window(ok, control),
-            f"{did_not_learn} of {len(ok)}" if control else "no controls",
-            _cap_share(ok), _ties(ok),
-            f"{_fmt(ref.reference_test_main, 3)} ({ref.backend} + {ref.classifier})" if ref else "none run"))
+        out.append(
+            (
+                task,
+                f"{best.backend} + {best.classifier}",
+                f"{_fmt(best.test_main, 3)} {_interval(best.test_main_ci95)}",
+                f"{_fmt(base.test_main, 3)} {_interval(base.test_main_ci95)}" if base else "not run",
+                f"{_fmt(full['test_main'], 3)} {_interval(full.get('test_main_ci95'))}" if full else "not run",
+                f"{best.test_main - base.test_main:+.3f}" if base else "",
+                _window(ok, control),
+                f"{did_not_learn} of {len(ok)}" if control else "no controls",
+                _cap_share(ok),
+                _ties(ok),
+                f"{_fmt(ref.reference_test_main, 3)} ({ref.backend} + {ref.classifier})" if ref else "none run",
+            )
+        )
     return out
 
 
@@ -167,25 +180,32 @@ def task_facts(task_rows: list[ResultRow]) -> tuple[str, str]:
     sizes = next((r.sizes for r in task_rows if r.sizes), {})
     window = next((r.window for r in task_rows if r.window), None)
     wall = sum(r.wall_seconds or 0.0 for r in task_rows)
-    return (f"{r0.task} ({r0.task_type or ''}, main metric: {_main_metric(task_rows)})",
-            f"Documents train/validation/test: {sizes.get('train')}/{sizes.get('validation')}/{sizes.get('test')}. "
-            + (f"Every backend reads the first {window} tokens of a document. " if window else "")
-            + f"Time of all its pairings (trials and repeats, summed over workers): {wall / 60:.1f} min.")
+    return (
+        f"{r0.task} ({r0.task_type or ''}, main metric: {_main_metric(task_rows)})",
+        f"Documents train/validation/test: {sizes.get('train')}/{sizes.get('validation')}/{sizes.get('test')}. "
+        + (f"Every backend reads the first {window} tokens of a document. " if window else "")
+        + f"Time of all its pairings (trials and repeats, summed over workers): {wall / 60:.1f} min.",
+    )
 
 
 def controls_line(control: dict | None) -> tuple[str, str]:
     """The task's controls as a sentence, and the leakage alarm ("" when quiet)."""
     if not control:
         return "", ""
-    text = (f"Controls: majority {control['majority']:.4f}, chance {control['chance_mean']:.4f} (95th pct "
-            f"{control['chance_p95']:.4f}), shuffled labels ({control.get('shuffled_pairing', '')}) "
-            f"{control['shuffled']:.4f}; \"did not learn\" floor {learning_floor(control):.4f}.")
+    text = (
+        f"Controls: majority {control['majority']:.4f}, chance {control['chance_mean']:.4f} (95th pct "
+        f"{control['chance_p95']:.4f}), shuffled labels ({control.get('shuffled_pairing', '')}) "
+        f'{control["shuffled"]:.4f}; "did not learn" floor {learning_floor(control):.4f}.'
+    )
     full = control.get("full_text_tfidf")
     if full:
-        text += (f" TF-IDF + logreg on the full text (a reference outside the ranking): test {full['test_main']:.4f} "
-                 f"{_interval(full.get('test_main_ci95'))}, validation {full['validation_main']:.4f}.")
-    alarm = ("LEAKAGE ALARM: the shuffled-label control scores clearly above chance" if control.get("leakage_alarm")
-             else "")
+        text += (
+            f" TF-IDF + logreg on the full text (a reference outside the ranking): test {full['test_main']:.4f} "
+            f"{_interval(full.get('test_main_ci95'))}, validation {full['validation_main']:.4f}."
+        )
+    alarm = (
+        "LEAKAGE ALARM: the shuffled-label control scores clearly above chance" if control.get("leakage_alarm") else ""
+    )
     return text, alarm
 
 
@@ -211,22 +231,59 @@ def _standing_cell(r: ResultRow) -> str:
 
 
 def ranking_header(main: str) -> tuple[str, ...]:
-    return ("rank", "backend", "classifier", f"test {main} (mean ± sd)", "95% CI", "vs best (Holm p)", "validation",
-            "epochs", "reference val / test", "trials (ok/pruned/failed of budget)", "pairing s", "train s", "params",
-            "other test metrics")
+    return (
+        "rank",
+        "backend",
+        "classifier",
+        f"test {main} (mean ± sd)",
+        "95% CI",
+        "vs best (Holm p)",
+        "validation",
+        "epochs",
+        "reference val / test",
+        "trials (ok/pruned/failed of budget)",
+        "pairing s",
+        "train s",
+        "params",
+        "other test metrics",
+    )
 
 
 def _ranking_cells(rank: int, r: ResultRow, main: str) -> tuple[str, ...]:
     if not r.ok:
-        return (str(rank), _label(r), r.classifier, str(r.status), "", "", "", "", "", str(r.trials_complete or 0),
-                "", "", "", "")
-    return (str(rank), _label(r), r.classifier, _test_cell(r), _interval(r.test_main_ci95),
-            _standing_cell(r), _fmt(r.validation_main), _epochs_cell(r),
-            f"{_fmt(r.reference_validation_main)} / {_fmt(r.reference_test_main)}" if r.reference else "",
-            f"{r.trials_complete or 0}/{r.trials_pruned or 0}/{r.trials_failed or 0} of "
-            f"{'?' if r.trial_budget is None else r.trial_budget}",
-            _fmt(r.wall_seconds, 0), _fmt(r.train_seconds, 1), str(r.n_params or ""),
-            ", ".join(f"{k} {v:.4f}" for k, v in (r.test_metrics or {}).items() if k != main))
+        return (
+            str(rank),
+            _label(r),
+            r.classifier,
+            str(r.status),
+            "",
+            "",
+            "",
+            "",
+            "",
+            str(r.trials_complete or 0),
+            "",
+            "",
+            "",
+            "",
+        )
+    return (
+        str(rank),
+        _label(r),
+        r.classifier,
+        _test_cell(r),
+        _interval(r.test_main_ci95),
+        _standing_cell(r),
+        _fmt(r.validation_main),
+        _epochs_cell(r),
+        f"{_fmt(r.reference_validation_main)} / {_fmt(r.reference_test_main)}" if r.reference else "",
+        f"{r.trials_complete or 0}/{r.trials_pruned or 0}/{r.trials_failed or 0} of "
+        f"{'?' if r.trial_budget is None else r.trial_budget}",
+        _fmt(r.wall_seconds, 0),
+        _fmt(r.train_seconds, 1),
+        str(r.n_params or ""),
+        ", ".join(f"{k} {v:.4f}" for k, v in (r.test_metrics or {}).items() if k != main),
+    )
 
 
 def ranking_tables(task_rows: list[ResultRow], control: dict | None) -> tuple[Table, Table | None]:
@@ -238,15 +295,21 @@ def ranking_tables(task_rows: list[ResultRow], control: dict | None) -> tuple[Ta
     ranked = list(enumerate(learned + failed, 1))
 
     def table(part: list[tuple[int, ResultRow]], note: str = "") -> Table:
-        return Table(ranking_header(main), [_ranking_cells(rank, r, main) for rank, r in part],
-                     [r.standing for _, r in part], note)
+        return Table(
+            ranking_header(main),
+            [_ranking_cells(rank, r, main) for rank, r in part],
+            [r.standing for _, r in part],
+            note,
+        )
 
     if not failed:
         return table(ranked), None
     floor = learning_floor(control)
-    note = (f"Did not learn: the upper end of the 95% CI is at or below the floor {_fmt(floor)} = max(majority, "
-            "95th percentile of chance); left out of the marginal means.")
-    return table(ranked[:len(learned)]), table(ranked[len(learned):], note)
+    note = (
+        f"Did not learn: the upper end of the 95% CI is at or below the floor {_fmt(floor)} = max(majority, "
+        "95th percentile of chance); left out of the marginal means."
+    )
+    return table(ranked[: len(learned)]), table(ranked[len(learned) :], note)
 
 
 def grid_table(task_rows: list[ResultRow], backends, classifiers) -> Table:
@@ -266,18 +329,33 @@ def grid_table(task_rows: list[ResultRow], backends, classifiers) -> Table:
 
 def marginals_table(marginals: pd.DataFrame) -> Table:
     """The marginal means, with the count of pairings left out (did not learn) per level and in total."""
+
     def mean(value) -> str:  # NaN: every pairing of the level did not learn
         return "" if pd.isna(value) else _fmt(float(value))
 
-    rows = [(m.factor, str(m.level), mean(m.mean_test_main), mean(m.mean_gap_to_task_best), str(int(m.pairings)),
-             str(int(m.did_not_learn_left_out))) for m in marginals.itertuples()]
+    rows = [
+        (
+            m.factor,
+            str(m.level),
+            mean(m.mean_test_main),
+            mean(m.mean_gap_to_task_best),
+            str(int(m.pairings)),
+            str(int(m.did_not_learn_left_out)),
+        )
+        for m in marginals.itertuples()
+    ]
     per_factor = marginals[marginals["factor"] == "backend"]
     left_out, kept = int(per_factor["did_not_learn_left_out"].sum()), int(per_factor["pairings"].sum())
-    note = (f"{left_out} of {left_out + kept} finished pairings did not learn and are left out of these means; "
-            "the gap is to the test score of the task's best (chosen on validation), so a negative gap is a "
-            "pairing that scored above it on test.")
-    return Table(("factor", "level", "mean test main", "mean gap to task best", "pairings", "did not learn (left out)"),
-                 rows, note=note)
+    note = (
+        f"{left_out} of {left_out + kept} finished pairings did not learn and are left out of these means; "
+        "the gap is to the test score of the task's best (chosen on validation), so a negative gap is a "
+        "pairing that scored above it on test."
+    )
+    return Table(
+        ("factor", "level", "mean test main", "mean gap to task best", "pairings", "did not learn (left out)"),
+        rows,
+        note=note,
+    )
 
 
 MARGINALS_TITLE = "Does the representation or the classifier matter more?"
@@ -289,23 +367,42 @@ MARGINALS_INTRO = "Mean test main metric and mean gap to the task's best pairing
 
 PRETRAINING_TITLE = "Pretraining corpus"
 EFFECTS_TITLE = "Does pretraining help?"
-EFFECTS_INTRO = ("Test score of the backend pretrained on the corpus minus the one trained on the task's training split "
-                 "alone, same classifier (and between the validation-chosen best of each); the interval is a 95% paired "
-                 "bootstrap over test documents and seeds, not corrected for the several comparisons.")
+EFFECTS_INTRO = (
+    "Test score of the backend pretrained on the corpus minus the one trained on the task's training split "
+    "alone, same classifier (and between the validation-chosen best of each); the interval is a 95% paired "
+    "bootstrap over test documents and seeds, not corrected for the several comparisons."
+)
 
 
 def corpus_table(corpus: dict, build: dict | None) -> Table:
     """The pretraining corpus by source (``corpus.json``), and what building it and its models cost."""
     sources = corpus["sources"]
-    rows = [(s["file"], f"{s['documents']:,}", f"{s['tokens']:,}", f"{s['dropped_by_leak_guard']:,}",
-             f"{s['duplicates_dropped']:,}") for s in sources]
-    rows.append(("all", f"{corpus['documents']:,}", f"{corpus['tokens']:,}",
-                 f"{sum(s['dropped_by_leak_guard'] for s in sources):,}", f"{sum(s['duplicates_dropped'] for s in sources):,}"))
+    rows = [
+        (
+            s["file"],
+            f"{s['documents']:,}",
+            f"{s['tokens']:,}",
+            f"{s['dropped_by_leak_guard']:,}",
+            f"{s['duplicates_dropped']:,}",
+        )
+        for s in sources
+    ]
+    rows.append(
+        (
+            "all",
+            f"{corpus['documents']:,}",
+            f"{corpus['tokens']:,}",
+            f"{sum(s['dropped_by_leak_guard'] for s in sources):,}",
+            f"{sum(s['duplicates_dropped'] for s in sources):,}",
+        )
+    )
     guard = corpus.get("leak_guard")
-    rule = (f"is a near-duplicate (word sets, Jaccard >= {guard['jaccard_at_least']}) of" if guard else "equals")
-    note = (f"Training splits of every dataset plus unlabelled titles and --corpus files; a document whose text or title "
-            f"{rule} a validation or test text or title of any task is dropped. sha256 {corpus['sha256'][:16]}; "
-            f"{corpus.get('held_out', {}).get('documents', 0):,} documents held out of the biLM's training for its perplexity.")
+    rule = f"is a near-duplicate (word sets, Jaccard >= {guard['jaccard_at_least']}) of" if guard else "equals"
+    note = (
+        f"Training splits of every dataset plus unlabelled titles and --corpus files; a document whose text or title "
+        f"{rule} a validation or test text or title of any task is dropped. sha256 {corpus['sha256'][:16]}; "
+        f"{corpus.get('held_out', {}).get('documents', 0):,} documents held out of the biLM's training for its perplexity."
+    )
     if corpus.get("missing"):
         note += f" Not present, so not read: {', '.join(corpus['missing'])}."
     if build:
@@ -321,12 +418,26 @@ def corpus_table(corpus: dict, build: dict | None) -> Table:
 def effects_table(effects: list[dict]) -> Table:
     rows = []
     for e in effects:
-        pair = (f"{e['classifier']}" if e["classifier"] != "best (validation-chosen)" else
-                f"best: {e['task_only_classifier']} vs {e['pretrained_classifier']}")
-        rows.append((e["task"], f"{e['pretrained']} vs {e['task_only']}", pair, _fmt(e["task_only_test"]),
-                     _fmt(e["pretrained_test"]), f"{e['difference']:+.4f}", _interval(e["difference_ci95"]), e["verdict"]))
-    return Table(("task", "backends", "classifier", "task split only", "pretrained", "difference", "95% CI", "verdict"),
-                 rows)
+        pair = (
+            f"{e['classifier']}"
+            if e["classifier"] != "best (validation-chosen)"
+            else f"best: {e['task_only_classifier']} vs {e['pretrained_classifier']}"
+        )
+        rows.append(
+            (
+                e["task"],
+                f"{e['pretrained']} vs {e['task_only']}",
+                pair,
+                _fmt(e["task_only_test"]),
+                _fmt(e["pretrained_test"]),
+                f"{e['difference']:+.4f}",
+                _interval(e["difference_ci95"]),
+                e["verdict"],
+            )
+        )
+    return Table(
+        ("task", "backends", "classifier", "task split only", "pretrained", "difference", "95% CI", "verdict"), rows
+    )
 
 
 def pretraining_sections(pretraining: dict | None) -> list[tuple[str, str, Table]]:
@@ -342,9 +453,11 @@ def pretraining_sections(pretraining: dict | None) -> list[tuple[str, str, Table
 
 
 BUDGET_TITLE = "Tuning budget: is a pairing still rising at its last trial?"
-BUDGET_INTRO = ("Expected best validation score after n completed trials (Dodge et al. 2019, with replacement over the "
-                "study's completed trials; plots/<task>-budget.png per task). \"Last-trial gain\": what the last "
-                "completed trial adds to that expectation; \"still rising\": a gain above 0.005.")
+BUDGET_INTRO = (
+    "Expected best validation score after n completed trials (Dodge et al. 2019, with replacement over the "
+    'study\'s completed trials; plots/<task>-budget.png per task). "Last-trial gain": what the last '
+    'completed trial adds to that expectation; "still rising": a gain above 0.005.'
+)
 RISING = 0.005
 
 
@@ -358,11 +471,19 @@ def budget_table(budget: dict[str, dict]) -> Table:
         gains = {f"{c['backend']} + {c['classifier']}": c["expected_best"][-1] - c["expected_best"][-2] for c in curves}
         top = max(gains, key=gains.get)
         trials = sorted({len(c["expected_best"]) for c in curves})
-        rows.append((task, str(len(curves)), f"{trials[0]}-{trials[-1]}" if len(trials) > 1 else str(trials[0]),
-                     str(sum(g > RISING for g in gains.values())), f"{np.median(list(gains.values())):.4f}",
-                     f"{top} (+{gains[top]:.4f})"))
-    return Table(("task", "pairings", "completed trials", "still rising", "median last-trial gain", "largest gain"),
-                 rows)
+        rows.append(
+            (
+                task,
+                str(len(curves)),
+                f"{trials[0]}-{trials[-1]}" if len(trials) > 1 else str(trials[0]),
+                str(sum(g > RISING for g in gains.values())),
+                f"{np.median(list(gains.values())):.4f}",
+                f"{top} (+{gains[top]:.4f})",
+            )
+        )
+    return Table(
+        ("task", "pairings", "completed trials", "still rising", "median last-trial gain", "largest gain"), rows
+    )
 
 
 def budget_sections(budget: dict[str, dict]) -> list[tuple[str, str, Table]]:
@@ -378,8 +499,14 @@ def markdown_table(table: Table) -> list[str]:
     return lines + ([table.note, ""] if table.note else [])
 
 
-def markdown(rows: list[ResultRow], controls: dict, marginals: pd.DataFrame, backends, classifiers,
-             sections: list[tuple[str, str, Table]] = ()) -> str:
+def markdown(
+    rows: list[ResultRow],
+    controls: dict,
+    marginals: pd.DataFrame,
+    backends,
+    classifiers,
+    sections: list[tuple[str, str, Table]] = (),
+) -> str:
     """leaderboard.md; ``sections``: (title, intro, table) shown after the marginals (pretraining, budget)."""
     lines = ["# Leaderboard", ""]
     if rows:
@@ -396,8 +523,11 @@ def markdown(rows: list[ResultRow], controls: dict, marginals: pd.DataFrame, bac
         lines += markdown_table(ranking)
         if did_not_learn:
             lines += [f"### {task}: did not learn", "", *markdown_table(did_not_learn)]
-        lines += [f"Test {_main_metric(task_rows)}, backend x classifier:", "",
-                  *markdown_table(grid_table(task_rows, backends, classifiers))]
+        lines += [
+            f"Test {_main_metric(task_rows)}, backend x classifier:",
+            "",
+            *markdown_table(grid_table(task_rows, backends, classifiers)),
+        ]
     if not marginals.empty:
         lines += [f"## {MARGINALS_TITLE}", "", MARGINALS_INTRO, "", *markdown_table(marginals_table(marginals))]
     for title, intro_text, table in sections:

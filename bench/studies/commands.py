@@ -15,8 +15,10 @@ def cmd_scale(args) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     for name in ("so_lang4_titles", "so_lang4"):
         if not (data_dir / dataset_of(name).filename).is_file():
-            raise BenchError(f"missing data file {dataset_of(name).filename} in {data_dir}: pass --data-dir DIR or "
-                             "set PAIRBENCH_DATA_DIR")
+            raise BenchError(
+                f"missing data file {dataset_of(name).filename} in {data_dir}: pass --data-dir DIR or "
+                "set PAIRBENCH_DATA_DIR"
+            )
     started = time.perf_counter()
     paths = scale.run(data_dir, args.results_dir / "scale", sizes=args.sizes or scale.SIZES)
     print(f"scale done in {time.perf_counter() - started:.0f} s; table: {paths['md']}; plot: {paths['png']}")
@@ -41,10 +43,13 @@ def cmd_embedding_speed(args) -> int:
     backends = tuple(args.embeddings or embedding_speed.KIND)
     unknown = sorted(set(backends) - set(embedding_speed.KIND))
     if unknown or args.train < 10 or args.rounds < 1:
-        raise BenchError(f"embedding-speed: --embeddings must be some of {', '.join(embedding_speed.KIND)} (got "
-                         f"{', '.join(unknown) or 'those'}), --train at least 10, --rounds at least 1")
+        raise BenchError(
+            f"embedding-speed: --embeddings must be some of {', '.join(embedding_speed.KIND)} (got "
+            f"{', '.join(unknown) or 'those'}), --train at least 10, --rounds at least 1"
+        )
     sizes = {"train": args.train, "validation": max(1, args.train // 10), "test": max(1, args.train // 10)}
-    paths = embedding_speed.run(resolve_data_dir(args.data_dir), args.results_dir / "benchmarks", backends, sizes,
-                                args.rounds)
+    paths = embedding_speed.run(
+        resolve_data_dir(args.data_dir), args.results_dir / "benchmarks", backends, sizes, args.rounds
+    )
     print(f"written {paths['json']}, {paths['md']}")
     return 0

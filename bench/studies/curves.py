@@ -37,8 +37,8 @@ from bench.profiles import Profile
 from bench.reports.rows import learning_floor, validation_order
 from bench.reports.tables import Table, markdown_table
 from bench.tuning.identity import StudyIdentity
-from bench.tuning.result import ResultRow
 from bench.tuning.pairings import baseline_pairing
+from bench.tuning.result import ResultRow
 
 DEFAULT_SIZES = (250, 1000, 4000, 16000)
 
@@ -124,22 +124,41 @@ def projected_seconds(row: ResultRow, size: int, seeds: int) -> float:
     return per_fit * size / max(1, (row.sizes or {})["train"]) * fits
 
 
-def plan(datasets: dict, tuned_rows: list[ResultRow], tuned_storage: str, backends, sizes, retune: bool,
-         seeds: int = 3, trials: int = 1) -> list[Plan]:
+def plan(
+    datasets: dict,
+    tuned_rows: list[ResultRow],
+    tuned_storage: str,
+    backends,
+    sizes,
+    retune: bool,
+    seeds: int = 3,
+    trials: int = 1,
+) -> list[Plan]:
     baseline = baseline_pairing()
     plans = []
     for task, data in datasets.items():
         chosen = pairings_for(tuned_rows, task, backends)
         if not any(b == baseline[0] for b, _, _ in chosen):
-            raise BenchError(f"task {task}: no finished {baseline[0]} x {baseline[1]} study in the tuned storage; run "
-                             f"`python -m bench all` for it first")
+            raise BenchError(
+                f"task {task}: no finished {baseline[0]} x {baseline[1]} study in the tuned storage; run "
+                f"`python -m bench all` for it first"
+            )
         task_sizes = sizes_for(len(data.train), sizes)
         for backend, classifier, row in chosen:
             first = None if retune else tuned_trial(tuned_storage, row)
-            plans += [Plan(task, backend, classifier, n, task_sizes, first,
-                           projected_seconds(row, n, seeds) + (0 if first else (trials - 1) * projected_seconds(row, n, 1)),
-                           size_level(n, sizes))
-                      for n in task_sizes]
+            plans += [
+                Plan(
+                    task,
+                    backend,
+                    classifier,
+                    n,
+                    task_sizes,
+                    first,
+                    projected_seconds(row, n, seeds) + (0 if first else (trials - 1) * projected_seconds(row, n, 1)),
+                    size_level(n, sizes),
+                )
+                for n in task_sizes
+            ]
     return ordered(plans)
 
 
@@ -155,8 +174,18 @@ def ordered(plans: list[Plan]) -> list[Plan]:
     return sorted(plans, key=lambda p: (p.level, p.projected_seconds, p.size, p.task, p.backend))
 
 
-def run_plans(plans: list[Plan], datasets: dict, profile: Profile, storage: str, *, retune: bool,
-              exclusive: bool = False, recover: bool = False, log=None, until: float | None = None) -> list[ResultRow]:
+def run_plans(
+    plans: list[Plan],
+    datasets: dict,
+    profile: Profile,
+    storage: str,
+    *,
+    retune: bool,
+    exclusive: bool = False,
+    recover: bool = False,
+    log=None,
+    until: float | None = None,
+) -> list[ResultRow]:
     """Run each plan's study (resuming what the storage holds); the finished rows, each with its ``size``.
     ``until`` (a ``time.time()``): a point not finished yet starts only if its projected cost ends before
     it; a point that does not fit is skipped (a finished one is still read)."""
@@ -174,16 +203,27 @@ def run_plans(plans: list[Plan], datasets: dict, profile: Profile, storage: str,
                 rows.append(row.replace(curve_size=p.size, curve_retuned=retune))
             continue
         data = at_size(datasets[p.task], p.size, orders[p.task])
-        row = run_study(data, p.backend, p.classifier, profile, storage, n_trials=None if retune else 1,
-                        recover=recover, variant=variant(p.size, retune), exclusive=exclusive,
-                        first_trial=p.first_trial)
+        row = run_study(
+            data,
+            p.backend,
+            p.classifier,
+            profile,
+            storage,
+            n_trials=None if retune else 1,
+            recover=recover,
+            variant=variant(p.size, retune),
+            exclusive=exclusive,
+            first_trial=p.first_trial,
+        )
         if row is None:
             continue
         row = row.replace(curve_size=p.size, curve_retuned=retune)
         rows.append(row)
         if log and row.ok:
-            log(f"{p.task:14s} {p.backend:15s} x {p.classifier:13s} n={p.size:6d} test {row.main_metric} "
-                f"{row.test_main:.4f} [{row.test_main_ci95[0]:.3f}, {row.test_main_ci95[1]:.3f}]")
+            log(
+                f"{p.task:14s} {p.backend:15s} x {p.classifier:13s} n={p.size:6d} test {row.main_metric} "
+                f"{row.test_main:.4f} [{row.test_main_ci95[0]:.3f}, {row.test_main_ci95[1]:.3f}]"
+            )
     return rows
 
 
@@ -202,11 +242,20 @@ def finished_row(storage: str, name: str) -> ResultRow | None:
 def not_run(plans: list[Plan], recs: list[dict], time_limit_minutes: float | None) -> list[dict]:
     """The planned points with no finished row, each with its projected cost (why it was left out)."""
     done = {(r["task"], r["backend"], r["classifier"], r["size"]) for r in recs}
-    return [{"task": p.task, "backend": p.backend, "classifier": p.classifier, "size": p.size,
-             "projected_core_minutes": round(p.projected_seconds / 60, 1),
-             "reason": f"did not fit in the time limit ({time_limit_minutes:g} min)" if time_limit_minutes
-             else "not run yet (the run was stopped, or is still running)"}
-            for p in plans if (p.task, p.backend, p.classifier, p.size) not in done]
+    return [
+        {
+            "task": p.task,
+            "backend": p.backend,
+            "classifier": p.classifier,
+            "size": p.size,
+            "projected_core_minutes": round(p.projected_seconds / 60, 1),
+            "reason": f"did not fit in the time limit ({time_limit_minutes:g} min)"
+            if time_limit_minutes
+            else "not run yet (the run was stopped, or is still running)",
+        }
+        for p in plans
+        if (p.task, p.backend, p.classifier, p.size) not in done
+    ]
 
 
 # --------------------------------------------------------------------------- outputs
@@ -221,12 +270,25 @@ def records(rows: list[ResultRow], controls: dict | None = None) -> list[dict]:
         if not r.ok:
             continue
         floor = learning_floor((controls or {}).get(r.task))
-        out.append({"task": r.task, "backend": r.backend, "classifier": r.classifier,
-                    "size": r.curve_size, "retuned": r.curve_retuned, "main_metric": r.main_metric,
-                    "seed_scores": r.test_main_repeats, "mean": r.test_main,
-                    "ci95": list(r.test_main_ci95), "validation": r.validation_main,
-                    "learning_floor": floor, "did_not_learn": None if floor is None else r.test_main_ci95[1] <= floor,
-                    "epochs_run": r.epochs_run, "train_seconds": r.train_seconds, "params": r.best_params})
+        out.append(
+            {
+                "task": r.task,
+                "backend": r.backend,
+                "classifier": r.classifier,
+                "size": r.curve_size,
+                "retuned": r.curve_retuned,
+                "main_metric": r.main_metric,
+                "seed_scores": r.test_main_repeats,
+                "mean": r.test_main,
+                "ci95": list(r.test_main_ci95),
+                "validation": r.validation_main,
+                "learning_floor": floor,
+                "did_not_learn": None if floor is None else r.test_main_ci95[1] <= floor,
+                "epochs_run": r.epochs_run,
+                "train_seconds": r.train_seconds,
+                "params": r.best_params,
+            }
+        )
     return sorted(out, key=lambda x: (x["task"], x["backend"], x["classifier"], x["size"]))
 
 
@@ -242,8 +304,12 @@ def crossover(task_records: list[dict]) -> dict:
             continue
         best = max(neural, key=lambda r: (r["validation"], r["backend"]))
         if best["ci95"][0] > base["ci95"][1]:
-            return {"size": n, "pairing": f"{best['backend']} + {best['classifier']}", "neural": best["mean"],
-                    "tfidf": base["mean"]}
+            return {
+                "size": n,
+                "pairing": f"{best['backend']} + {best['classifier']}",
+                "neural": best["mean"],
+                "tfidf": base["mean"],
+            }
     return {"size": None, "largest": sizes[-1] if sizes else None}
 
 
@@ -257,17 +323,35 @@ def summary_table(recs: list[dict]) -> Table:
         largest = max(r["size"] for r in mine)
         at_largest = [r for r in mine if r["size"] == largest]
         base = next((r for r in at_largest if (r["backend"], r["classifier"]) == baseline), None)
-        neural = max((r for r in at_largest if r["backend"] != baseline[0]), key=lambda r: r["validation"], default=None)
+        neural = max(
+            (r for r in at_largest if r["backend"] != baseline[0]), key=lambda r: r["validation"], default=None
+        )
         flat = [r for r in mine if r.get("did_not_learn")]
-        rows.append((task, ", ".join(str(n) for n in sorted({r["size"] for r in mine})),
-                     f"{found['pairing']} from n={found['size']:,}" if found["size"] else f"none up to {largest:,}",
-                     "" if base is None else f"{base['mean']:.4f} [{base['ci95'][0]:.3f}, {base['ci95'][1]:.3f}]",
-                     "" if neural is None else f"{neural['backend']} + {neural['classifier']} {neural['mean']:.4f} "
-                                               f"[{neural['ci95'][0]:.3f}, {neural['ci95'][1]:.3f}] "
-                                               f"({len(at_largest) - (base is not None)} of {len(pairs) - 1} run there)",
-                     ", ".join(f"{r['backend']} + {r['classifier']} n={r['size']:,}" for r in flat) or "none"))
-    return Table(("task", "training sizes", "best neural pairing's interval above TF-IDF's", "TF-IDF at the largest size",
-                  "best neural pairing at the largest size (validation-chosen)", "points that did not learn"), rows)
+        rows.append(
+            (
+                task,
+                ", ".join(str(n) for n in sorted({r["size"] for r in mine})),
+                f"{found['pairing']} from n={found['size']:,}" if found["size"] else f"none up to {largest:,}",
+                "" if base is None else f"{base['mean']:.4f} [{base['ci95'][0]:.3f}, {base['ci95'][1]:.3f}]",
+                ""
+                if neural is None
+                else f"{neural['backend']} + {neural['classifier']} {neural['mean']:.4f} "
+                f"[{neural['ci95'][0]:.3f}, {neural['ci95'][1]:.3f}] "
+                f"({len(at_largest) - (base is not None)} of {len(pairs) - 1} run there)",
+                ", ".join(f"{r['backend']} + {r['classifier']} n={r['size']:,}" for r in flat) or "none",
+            )
+        )
+    return Table(
+        (
+            "task",
+            "training sizes",
+            "best neural pairing's interval above TF-IDF's",
+            "TF-IDF at the largest size",
+            "best neural pairing at the largest size (validation-chosen)",
+            "points that did not learn",
+        ),
+        rows,
+    )
 
 
 def task_table(task_records: list[dict]) -> Table:
@@ -275,6 +359,7 @@ def task_table(task_records: list[dict]) -> Table:
     sizes = sorted({r["size"] for r in task_records})
     pairs = sorted({(r["backend"], r["classifier"]) for r in task_records}, key=lambda p: (p != baseline, p))
     cell = {(r["backend"], r["classifier"], r["size"]): r for r in task_records}
+
     def show(r: dict | None) -> str:
         if r is None:
             return ""
@@ -286,29 +371,54 @@ def task_table(task_records: list[dict]) -> Table:
 
 
 def not_run_table(skipped: list[dict]) -> Table:
-    return Table(("task", "pairing", "size", "projected core-minutes", "why"),
-                 [(s["task"], f"{s['backend']} + {s['classifier']}", f"{s['size']:,}", f"{s['projected_core_minutes']:.1f}",
-                   s["reason"]) for s in skipped])
+    return Table(
+        ("task", "pairing", "size", "projected core-minutes", "why"),
+        [
+            (
+                s["task"],
+                f"{s['backend']} + {s['classifier']}",
+                f"{s['size']:,}",
+                f"{s['projected_core_minutes']:.1f}",
+                s["reason"],
+            )
+            for s in skipped
+        ],
+    )
 
 
-def write(recs: list[dict], out_dir: Path, provenance: dict | None = None,
-          not_run: list[dict] | None = None) -> dict[str, Path]:
+def write(
+    recs: list[dict], out_dir: Path, provenance: dict | None = None, not_run: list[dict] | None = None
+) -> dict[str, Path]:
     from bench.reports.html_report import image_html, page, table_html
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "curves.json", "csv": out_dir / "curves.csv", "md": out_dir / "summary.md",
-             "html": out_dir / "index.html"}
+    paths = {
+        "json": out_dir / "curves.json",
+        "csv": out_dir / "curves.csv",
+        "md": out_dir / "summary.md",
+        "html": out_dir / "index.html",
+    }
     atomic_write(paths["json"], json.dumps(recs, indent=1))
-    flat = pd.DataFrame([{**{k: v for k, v in r.items() if k not in ("seed_scores", "ci95", "params")},
-                          "ci95_low": r["ci95"][0], "ci95_high": r["ci95"][1],
-                          "seed_scores": " ".join(f"{s:.4f}" for s in r["seed_scores"])} for r in recs])
+    flat = pd.DataFrame(
+        [
+            {
+                **{k: v for k, v in r.items() if k not in ("seed_scores", "ci95", "params")},
+                "ci95_low": r["ci95"][0],
+                "ci95_high": r["ci95"][1],
+                "seed_scores": " ".join(f"{s:.4f}" for s in r["seed_scores"]),
+            }
+            for r in recs
+        ]
+    )
     atomic_write(paths["csv"], flat.to_csv(index=False))
     seeds = max((len(r["seed_scores"]) for r in recs), default=0)
     how = "retuned at each size" if any(r["retuned"] for r in recs) else "the configuration tuned at the profile's size"
-    intro = (f"Test score against training-set size: TF-IDF + logistic regression and each backend's best classifier, "
-             f"{how}, {seeds} seeds for the networks (logistic regression is deterministic: one fit), the same "
-             f"validation and test documents at every size, nested training subsets; intervals are 95% over test "
-             f"documents and seeds.")
+    intro = (
+        f"Test score against training-set size: TF-IDF + logistic regression and each backend's best classifier, "
+        f"{how}, {seeds} seeds for the networks (logistic regression is deterministic: one fit), the same "
+        f"validation and test documents at every size, nested training subsets; intervals are 95% over test "
+        f"documents and seeds."
+    )
     lines = ["# Learning curves", "", intro, "", *markdown_table(summary_table(recs))]
     html_parts = ["<h1>pairbench learning curves</h1>", f"<p class=note>{intro}</p>", table_html(summary_table(recs))]
     for task in sorted({r["task"] for r in recs}):
@@ -322,8 +432,11 @@ def write(recs: list[dict], out_dir: Path, provenance: dict | None = None,
         lines += ["## Points not run", "", *markdown_table(not_run_table(not_run))]
         html_parts += ["<h2 id='not-run'>Points not run</h2>", table_html(not_run_table(not_run))]
     if provenance:
-        html_parts.append("<details><summary>Provenance</summary><pre>"
-                          + json.dumps(provenance, indent=1).replace("<", "&lt;") + "</pre></details>")
+        html_parts.append(
+            "<details><summary>Provenance</summary><pre>"
+            + json.dumps(provenance, indent=1).replace("<", "&lt;")
+            + "</pre></details>"
+        )
         atomic_write(out_dir / "provenance.json", json.dumps(provenance, indent=1))
     atomic_write(paths["md"], "\n".join(lines))
     atomic_write(paths["html"], page("pairbench: learning curves", html_parts))
@@ -340,8 +453,15 @@ def _plot(task: str, task_records: list[dict]) -> bytes:
         mine = sorted((r for r in task_records if (r["backend"], r["classifier"]) == (b, c)), key=lambda r: r["size"])
         x = [r["size"] for r in mine]
         color = "black" if (b, c) == baseline else plt.cm.tab10(k % 10)
-        ax.plot(x, [r["mean"] for r in mine], "-o", ms=3, color=color, lw=2 if (b, c) == baseline else 1.2,
-                label=f"{b} + {c}")
+        ax.plot(
+            x,
+            [r["mean"] for r in mine],
+            "-o",
+            ms=3,
+            color=color,
+            lw=2 if (b, c) == baseline else 1.2,
+            label=f"{b} + {c}",
+        )
         ax.fill_between(x, [r["ci95"][0] for r in mine], [r["ci95"][1] for r in mine], color=color, alpha=0.12)
     ax.set_xscale("log")
     ax.set_xlabel("training documents (log)")

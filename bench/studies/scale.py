@@ -28,8 +28,15 @@ SETTINGS = {  # one fixed configuration per pairing (the notebooks' kind of sett
     "tfidf": {"ngram_max": 2, "min_df": 2, "sublinear_tf": True, "max_features": 50000},
     "logreg": {"C": 10.0, "class_weight": None, "max_iter": 1000},
     "learned": {"embedding_dim": 64, "vocab_size": 20000, "max_len": 32},
-    "gru": {"units": 64, "dense_units": 32, "dropout": 0.2, "learning_rate": 2e-3, "batch_size": 128, "epochs": 2,
-            "patience": 2},
+    "gru": {
+        "units": 64,
+        "dense_units": 32,
+        "dropout": 0.2,
+        "learning_rate": 2e-3,
+        "batch_size": 128,
+        "epochs": 2,
+        "patience": 2,
+    },
 }
 EVAL_DOCS = 5000
 SEED = 13
@@ -56,20 +63,26 @@ def _documents(data_dir: Path) -> tuple[list[str], list[str], list[str], list[st
     source = read_table(dataset_of("so_lang4"), data_dir)
     eval_texts, eval_labels = clean(source, "title")
     # so_lang4's validation split (its fixed hash split is over title + body; titles alone are read here)
-    keep = [i for i, (t, b) in enumerate(zip(source["title"].astype(str), source["body"].astype(str)))
-            if split_of(f"{t}\n{b}") == "validation"]
+    keep = [
+        i
+        for i, (t, b) in enumerate(zip(source["title"].astype(str), source["body"].astype(str)))
+        if split_of(f"{t}\n{b}") == "validation"
+    ]
     valid_titles = {normalise(str(source["title"].iloc[i])) for i in keep}
     seen_train = {normalise(t) for t in texts}
-    pairs = [(t, l) for t, l in zip(eval_texts, eval_labels)
-             if normalise(t) in valid_titles and normalise(t) not in seen_train][:EVAL_DOCS]
+    pairs = [
+        (t, l)
+        for t, l in zip(eval_texts, eval_labels)
+        if normalise(t) in valid_titles and normalise(t) not in seen_train
+    ][:EVAL_DOCS]
     return texts, labels, [t for t, _ in pairs], [l for _, l in pairs]
 
 
 def measure(data_dir: Path, n: int, backend: str, classifier: str) -> dict:
     """Train one pairing on the first ``n`` titles in this process; return its costs and score."""
+    from bench.data.tasks import Split, Task, TaskData, dataset_of, encode_labels
     from bench.tuning import metrics
     from bench.tuning.pairings import feature_kind
-    from bench.data.tasks import Split, Task, TaskData, dataset_of, encode_labels
     from embeddings import get_backend
     from models import get_classifier
 
@@ -77,11 +90,23 @@ def measure(data_dir: Path, n: int, backend: str, classifier: str) -> dict:
     n = min(n, len(texts))  # the largest size is the whole file (its distinct titles)
     texts, labels = texts[:n], labels[:n]
     classes = sorted(set(labels))
-    task = Task("scale-so-lang4-titles", "multiclass", dataset_of("so_lang4_titles"), lambda r, w: r["language"],
-                "so_lang4_titles, 4 languages (scaling only)")
+    task = Task(
+        "scale-so-lang4-titles",
+        "multiclass",
+        dataset_of("so_lang4_titles"),
+        lambda r, w: r["language"],
+        "so_lang4_titles, 4 languages (scaling only)",
+    )
     # The backends transform a test split too; a one-title stand-in keeps that cost out of the figures.
-    data = TaskData(task, classes, Split({"title": texts}, labels), Split({"title": eval_texts}, eval_labels),
-                    Split({"title": eval_texts[:1]}, eval_labels[:1]), {}, key=f"scale-{n}")
+    data = TaskData(
+        task,
+        classes,
+        Split({"title": texts}, labels),
+        Split({"title": eval_texts}, eval_labels),
+        Split({"title": eval_texts[:1]}, eval_labels[:1]),
+        {},
+        key=f"scale-{n}",
+    )
     baseline = _rss_now()
     kind = feature_kind(backend, classifier)
     start = time.perf_counter()
@@ -91,18 +116,32 @@ def measure(data_dir: Path, n: int, backend: str, classifier: str) -> dict:
     y_eval = encode_labels("multiclass", eval_labels, classes)
     model = get_classifier(classifier).make(SETTINGS[classifier])
     start = time.perf_counter()
-    model.fit(features, y_train, y_eval, task_type="multiclass", n_outputs=len(classes),
-              score_fn=lambda y, s: metrics.main_score("multiclass", y, s), seed=SEED)
+    model.fit(
+        features,
+        y_train,
+        y_eval,
+        task_type="multiclass",
+        n_outputs=len(classes),
+        score_fn=lambda y, s: metrics.main_score("multiclass", y, s),
+        seed=SEED,
+    )
     fit = time.perf_counter() - start
     start = time.perf_counter()
     scores = model.predict_scores(features.validation)
     predict = time.perf_counter() - start
-    return {"n": n, "backend": backend, "classifier": classifier, "embed_seconds": round(embed, 2),
-            "fit_seconds": round(fit, 2), "predict_seconds": round(predict, 3),
-            "seconds": round(embed + fit + predict, 2),
-            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "rss_after_imports_mib": round(baseline / 2**20, 1),
-            "eval_macro_f1": round(metrics.main_score("multiclass", y_eval, scores), 4), "eval_docs": len(eval_texts)}
+    return {
+        "n": n,
+        "backend": backend,
+        "classifier": classifier,
+        "embed_seconds": round(embed, 2),
+        "fit_seconds": round(fit, 2),
+        "predict_seconds": round(predict, 3),
+        "seconds": round(embed + fit + predict, 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "rss_after_imports_mib": round(baseline / 2**20, 1),
+        "eval_macro_f1": round(metrics.main_score("multiclass", y_eval, scores), 4),
+        "eval_docs": len(eval_texts),
+    }
 
 
 def _rss_now() -> int:
@@ -123,8 +162,11 @@ def run(data_dir: Path, out_dir: Path, sizes=SIZES, pairings=PAIRINGS) -> dict[s
                 raise SystemExit(f"error: scale {backend} x {classifier} at {n} titles failed: {tail}")
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             r = rows[-1]
-            print(f"{backend:8s} x {classifier:7s} {n:>7,d} titles: {r['seconds']:7.1f} s, peak {r['peak_rss_mib']:7.0f} MiB, "
-                  f"eval macro-F1 {r['eval_macro_f1']:.4f}", flush=True)
+            print(
+                f"{backend:8s} x {classifier:7s} {n:>7,d} titles: {r['seconds']:7.1f} s, peak {r['peak_rss_mib']:7.0f} MiB, "
+                f"eval macro-F1 {r['eval_macro_f1']:.4f}",
+                flush=True,
+            )
     return write(rows, out_dir)
 
 
@@ -152,29 +194,50 @@ def write(rows: list[dict], out_dir: Path) -> dict[str, Path]:
         t, m = growth(part, "seconds"), growth(part, "peak_rss_mib")
         limit = (memory_gib * 1024 - m["intercept"]) / (m["per_1k"] / 1000) if m["per_1k"] > 0 else None
         summary[f"{backend} x {classifier}"] = {"time": t, "memory": m, "titles_at_memory_limit": limit}
-    paths = {"csv": out_dir / "scale.csv", "json": out_dir / "scale.json", "md": out_dir / "scale.md",
-             "png": out_dir / "scale.png"}
+    paths = {
+        "csv": out_dir / "scale.csv",
+        "json": out_dir / "scale.json",
+        "md": out_dir / "scale.md",
+        "png": out_dir / "scale.png",
+    }
     atomic_write(paths["csv"], pd.DataFrame(rows).to_csv(index=False))
     machine = {"cores": os.cpu_count(), "memory_gib": round(memory_gib, 1)}
-    atomic_write(paths["json"], json.dumps({"rows": rows, "growth": summary, "machine": machine,
-                                            "versions": versions(), "settings": SETTINGS}, indent=1))
-    lines = ["# Scaling: cost against training-set size (so_lang4_titles)", "",
-             f"Machine: {machine['cores']} cores, {machine['memory_gib']} GiB. Each row is one process: embedding "
-             "(TF-IDF fit / vocabulary and ids), fitting (logistic regression / 2 GRU epochs), prediction on "
-             f"{rows[0]['eval_docs']:,} held-out so_lang4 validation titles. Peak memory includes the "
-             "process's imports (TensorFlow, JAX).", "",
-             "| pairing | titles | embed s | fit s | predict s | total s | peak MiB | eval macro-F1 |",
-             "|---|---|---|---|---|---|---|---|"]
+    atomic_write(
+        paths["json"],
+        json.dumps(
+            {"rows": rows, "growth": summary, "machine": machine, "versions": versions(), "settings": SETTINGS},
+            indent=1,
+        ),
+    )
+    lines = [
+        "# Scaling: cost against training-set size (so_lang4_titles)",
+        "",
+        f"Machine: {machine['cores']} cores, {machine['memory_gib']} GiB. Each row is one process: embedding "
+        "(TF-IDF fit / vocabulary and ids), fitting (logistic regression / 2 GRU epochs), prediction on "
+        f"{rows[0]['eval_docs']:,} held-out so_lang4 validation titles. Peak memory includes the "
+        "process's imports (TensorFlow, JAX).",
+        "",
+        "| pairing | titles | embed s | fit s | predict s | total s | peak MiB | eval macro-F1 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['backend']} x {r['classifier']} | {r['n']:,} | {r['embed_seconds']:.1f} | {r['fit_seconds']:.1f} | "
-                     f"{r['predict_seconds']:.2f} | {r['seconds']:.1f} | {r['peak_rss_mib']:.0f} | {r['eval_macro_f1']:.4f} |")
-    lines += ["", "| pairing | seconds per 1k titles | time exponent (16k-240k, 1 = linear) | MiB per 1k titles | "
-              "memory exponent | titles at this machine's memory (linear extrapolation) |", "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['backend']} x {r['classifier']} | {r['n']:,} | {r['embed_seconds']:.1f} | {r['fit_seconds']:.1f} | "
+            f"{r['predict_seconds']:.2f} | {r['seconds']:.1f} | {r['peak_rss_mib']:.0f} | {r['eval_macro_f1']:.4f} |"
+        )
+    lines += [
+        "",
+        "| pairing | seconds per 1k titles | time exponent (16k-240k, 1 = linear) | MiB per 1k titles | "
+        "memory exponent | titles at this machine's memory (linear extrapolation) |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, s in summary.items():
         exp = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
         limit = "" if s["titles_at_memory_limit"] is None else f"{s['titles_at_memory_limit'] / 1e6:.1f}M"
-        lines.append(f"| {name} | {s['time']['per_1k']:.3f} | {exp(s['time']['loglog_exponent'])} | "
-                     f"{s['memory']['per_1k']:.2f} | {exp(s['memory']['loglog_exponent'])} | {limit} |")
+        lines.append(
+            f"| {name} | {s['time']['per_1k']:.3f} | {exp(s['time']['loglog_exponent'])} | "
+            f"{s['memory']['per_1k']:.2f} | {exp(s['memory']['loglog_exponent'])} | {limit} |"
+        )
     atomic_write(paths["md"], "\n".join(lines) + "\n")
     _plot(rows, paths["png"])
     return paths

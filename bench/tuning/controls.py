@@ -22,16 +22,21 @@ import json
 import numpy as np
 import optuna
 
-from bench.tuning import metrics
 from bench.data.tasks import TaskData
+from bench.tuning import metrics
 from bench.tuning.identity import CONTROLS, StudyIdentity
+
 
 def majority_predictions(data: TaskData) -> np.ndarray:
     """Test predictions of the label prior, decided with a threshold tuned on validation."""
     task_type, y_train = data.task.task_type, data.y("train")
-    prior = (y_train.mean(axis=0) if task_type == "multilabel" else
-             np.float64(y_train.mean()) if task_type == "binary" else
-             np.bincount(y_train, minlength=len(data.classes)) / len(y_train))
+    prior = (
+        y_train.mean(axis=0)
+        if task_type == "multilabel"
+        else np.float64(y_train.mean())
+        if task_type == "binary"
+        else np.bincount(y_train, minlength=len(data.classes)) / len(y_train)
+    )
 
     def scores(n: int) -> np.ndarray:
         return np.full(n, prior) if task_type == "binary" else np.tile(prior, (n, 1))
@@ -84,23 +89,29 @@ def run_controls(data: TaskData, profile, storage: str, n_trials: int | None = N
     shuffled = fit_and_score(data, backend, classifier, {}, {}, seed=profile.seed, score_test=True, y_train=y_shuffled)
     chance_hi = float(np.percentile(chance, 95))
     shuffled_ci = metrics.confidence_interval(
-        metrics.bootstrap(task_type, main, y_test, [shuffled.test_pred], seed=profile.seed, n_classes=k)[0])
+        metrics.bootstrap(task_type, main, y_test, [shuffled.test_pred], seed=profile.seed, n_classes=k)[0]
+    )
     majority = metrics.point_estimate(task_type, main, y_test, majority_predictions(data), k)
     result = {
-        "task": data.task.name, "main_metric": main,
+        "task": data.task.name,
+        "main_metric": main,
         "majority": majority,
-        "chance_mean": float(np.mean(chance)), "chance_p95": chance_hi,
-        "shuffled_pairing": f"{backend} x {classifier}", "shuffled": shuffled.test[main],
+        "chance_mean": float(np.mean(chance)),
+        "chance_p95": chance_hi,
+        "shuffled_pairing": f"{backend} x {classifier}",
+        "shuffled": shuffled.test[main],
         "shuffled_ci95": shuffled_ci,
         "leakage_alarm": bool(shuffled_ci[0] > max(majority, chance_hi)),
         "window": data.stats.get("window"),
     }
     if data.window is not None:
-        full = run_study(data.with_window(None), backend, classifier, profile, storage, n_trials=n_trials,
-                         variant=FULL_TEXT)
+        full = run_study(
+            data.with_window(None), backend, classifier, profile, storage, n_trials=n_trials, variant=FULL_TEXT
+        )
         if full is not None and full.ok:
-            result["full_text_tfidf"] = {k: getattr(full, k) for k in ("test_main", "test_main_ci95", "validation_main",
-                                                                       "best_params")}
+            result["full_text_tfidf"] = {
+                k: getattr(full, k) for k in ("test_main", "test_main_ci95", "validation_main", "best_params")
+            }
     result = json.loads(json.dumps(result))
     study.set_user_attr("controls", result)
     return result

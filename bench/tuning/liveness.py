@@ -86,5 +86,7 @@ def describe(holder: dict) -> str:
     """``pid 123 on host h, started 2025-01-01 12:00:00, last heartbeat 4 s ago``: a claim's holder."""
     host, _, pid = (holder.get("owner") or "?:?").rpartition(":")
     started = datetime.datetime.fromtimestamp(holder.get("started", 0)).strftime("%Y-%m-%d %H:%M:%S")
-    return (f"pid {pid} on host {host}, started {started}, last heartbeat "
-            f"{time.time() - holder.get('heartbeat', 0):.0f} s ago")
+    return (
+        f"pid {pid} on host {host}, started {started}, last heartbeat "
+        f"{time.time() - holder.get('heartbeat', 0):.0f} s ago"
+    )

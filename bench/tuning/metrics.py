@@ -245,8 +245,9 @@ def tuned_main_score(task_type: str, y_true: np.ndarray, scores: np.ndarray) -> 
 # --------------------------------------------------------------------------- threshold-free metrics on resamples
 
 
-def _weighted_groups(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray,
-                     descending: bool) -> tuple[np.ndarray, np.ndarray]:
+def _weighted_groups(
+    scores: np.ndarray, positive: np.ndarray, weights: np.ndarray, descending: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Resampled weight of the positive and of the negative items at each distinct score, in score order,
     shape (n_resamples, n_distinct_scores) each: tied scores form one group, as a threshold cannot split them."""
     order = np.argsort(-scores if descending else scores, kind="stable")
@@ -280,7 +281,7 @@ def resampled_average_precision(y_true, scores, weights: np.ndarray, *, chunk: i
     y, s = y.reshape(-1).astype(np.float64), s.reshape(-1)
     out = []
     for start in range(0, len(weights), chunk):
-        w = np.repeat(weights[start:start + chunk], labels, axis=1)  # row-major ravel: a document's labels adjacent
+        w = np.repeat(weights[start : start + chunk], labels, axis=1)  # row-major ravel: a document's labels adjacent
         pos, neg = _weighted_groups(s, y, w, descending=True)
         tp, fp = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
         precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0)

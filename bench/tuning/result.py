@@ -183,13 +183,45 @@ class ResultRow:
 
 
 IDENTITY = ("profile", "task", "task_type", "backend", "classifier", "main_metric", "status")
-BUDGET = ("trial_budget", "trials_complete", "trials_pruned", "trials_failed", "trials_interrupted", "study_timeout",
-          "sizes", "versions")
-SCORED = ("test_main", "test_main_std", "test_main_repeats", "repeats", "deterministic", "test_main_ci95",
-          "test_main_ci95_documents", "seeds_disagree", "window", "validation_main", "test_metrics", "validation_metrics",
-          "threshold", "best_trial", "best_params", "embed_seconds", "train_seconds", "inference_seconds", "n_params",
-          "epochs_run", "best_epoch", "epoch_cap", "stopped_by_cap", "backend_info", "test_predictions", "test_truth",
-          "n_classes")
+BUDGET = (
+    "trial_budget",
+    "trials_complete",
+    "trials_pruned",
+    "trials_failed",
+    "trials_interrupted",
+    "study_timeout",
+    "sizes",
+    "versions",
+)
+SCORED = (
+    "test_main",
+    "test_main_std",
+    "test_main_repeats",
+    "repeats",
+    "deterministic",
+    "test_main_ci95",
+    "test_main_ci95_documents",
+    "seeds_disagree",
+    "window",
+    "validation_main",
+    "test_metrics",
+    "validation_metrics",
+    "threshold",
+    "best_trial",
+    "best_params",
+    "embed_seconds",
+    "train_seconds",
+    "inference_seconds",
+    "n_params",
+    "epochs_run",
+    "best_epoch",
+    "epoch_cap",
+    "stopped_by_cap",
+    "backend_info",
+    "test_predictions",
+    "test_truth",
+    "n_classes",
+)
 STANDING = ("best_in_task", "tied_with_best", "p_vs_best", "p_vs_best_holm", "vs_best")
 INCOMPLETE = ("profile", "task", "backend", "classifier", "status", "trials_complete")
 PREDICTIONS = ("test_predictions", "test_truth")

@@ -46,7 +46,8 @@ class RunLock(StudyClaim):
         raise BenchError(
             f"another run is using storage {redact(self.url)} (profile {self.profile}): "
             f"{liveness.describe(holder)}; wait for it to end (add processes to it with `python -m bench worker "
-            f"--storage URL ...`), or, if it was killed on another machine, rerun after {GRACE_SECONDS} s")
+            f"--storage URL ...`), or, if it was killed on another machine, rerun after {GRACE_SECONDS} s"
+        )
 
 
 def release_all() -> None:

@@ -27,15 +27,15 @@ import numpy as np
 import optuna
 import sqlalchemy.exc
 
+from bench.data.tasks import TaskData
 from bench.errors import MachineError, redact
+from bench.profiles import Profile
 from bench.tuning import liveness, metrics, timing, waste
-from bench.tuning.timing import timed
 from bench.tuning.identity import StudyIdentity
 from bench.tuning.pairings import feature_kind
 from bench.tuning.result import ResultRow
-from bench.profiles import Profile
 from bench.tuning.search_spaces import reference_params, suggest_backend, suggest_classifier
-from bench.data.tasks import TaskData
+from bench.tuning.timing import timed
 from embeddings import get_backend
 from models import get_classifier
 
@@ -88,9 +88,20 @@ class Fit:
     stopping: dict = field(default_factory=dict)  # stopping="steps": check_every, steps, checks, best_check, best_step
 
 
-def fit_and_score(data: TaskData, backend: str, classifier: str, backend_params: dict, classifier_params: dict,
-                  *, seed: int, on_epoch=None, score_test: bool = False, per_label: bool = False, top1: bool = False,
-                  y_train: np.ndarray | None = None) -> Fit:
+def fit_and_score(
+    data: TaskData,
+    backend: str,
+    classifier: str,
+    backend_params: dict,
+    classifier_params: dict,
+    *,
+    seed: int,
+    on_epoch=None,
+    score_test: bool = False,
+    per_label: bool = False,
+    top1: bool = False,
+    y_train: np.ndarray | None = None,
+) -> Fit:
     """Fit backend and classifier on train, tune the decision threshold(s) on validation, optionally score test.
 
     The per-epoch signal (early stopping, the restored epoch, pruning through ``on_epoch``) is the validation
@@ -107,18 +118,37 @@ def fit_and_score(data: TaskData, backend: str, classifier: str, backend_params:
     model = get_classifier(classifier).make(classifier_params)
     start = time.perf_counter()
     with timed("fit"):
-        model.fit(features, y_train, y_val, task_type=task_type, n_outputs=len(data.classes),
-                  score_fn=lambda y, s: metrics.tuned_main_score(task_type, y, s), on_epoch=on_epoch, seed=seed)
+        model.fit(
+            features,
+            y_train,
+            y_val,
+            task_type=task_type,
+            n_outputs=len(data.classes),
+            score_fn=lambda y, s: metrics.tuned_main_score(task_type, y, s),
+            on_epoch=on_epoch,
+            seed=seed,
+        )
     train_seconds = time.perf_counter() - start
     with timed("predict"):
         val_scores = model.predict_scores(features.validation)
     decision = {"top1": top1} if task_type == "multilabel" else {}
     # Binary and multi-label decisions use a threshold tuned on validation (argmax needs none).
     threshold = metrics.tune_thresholds(task_type, y_val, val_scores, per_label=per_label, top1=top1)
-    fit = Fit(metrics.compute(task_type, y_val, val_scores, threshold, **decision), threshold, embed_seconds,
-              train_seconds, model.n_params, getattr(model, "epochs_run", 1), features.info, model, features,
-              decision=decision, best_epoch=getattr(model, "best_epoch", 0), stopped_by=getattr(model, "stopped_by", ""),
-              stopping=getattr(model, "stopping", {}))
+    fit = Fit(
+        metrics.compute(task_type, y_val, val_scores, threshold, **decision),
+        threshold,
+        embed_seconds,
+        train_seconds,
+        model.n_params,
+        getattr(model, "epochs_run", 1),
+        features.info,
+        model,
+        features,
+        decision=decision,
+        best_epoch=getattr(model, "best_epoch", 0),
+        stopped_by=getattr(model, "stopped_by", ""),
+        stopping=getattr(model, "stopping", {}),
+    )
     return score_test_split(data, fit) if score_test else fit
 
 
@@ -171,8 +201,9 @@ def _open_storage(url: str, kwargs: dict) -> optuna.storages.RDBStorage:
     try:
         with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's words only
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-                                              **kwargs)
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS, **kwargs
+            )
     except sqlalchemy.exc.IntegrityError:
         raise
     except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError, ImportError, ValueError) as exc:
@@ -190,7 +221,10 @@ def open_study(storage: str, identity: StudyIdentity, warmup_epochs: int = 1) ->
     validation signal after that is below the median of earlier trials at the same check stops. Pruning at epoch 1 would favour fast starters
     (high learning rates) rather than good configurations."""
     study = optuna.create_study(
-        study_name=identity.name, storage=storage_for(storage), direction="maximize", load_if_exists=True,
+        study_name=identity.name,
+        storage=storage_for(storage),
+        direction="maximize",
+        load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=_seed(identity.name), n_startup_trials=3),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=warmup_epochs),
     )
@@ -280,14 +314,26 @@ def budget_state(study: optuna.Study) -> tuple[int, int]:
         if t.state == optuna.trial.TrialState.RUNNING:
             running += 1
         elif t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) or (
-                t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get("error")):
+            t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get("error")
+        ):
             spent += 1
     return spent, running
 
 
-def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str, *,
-              n_trials: int | None = None, on_trial=None, recover: bool = False, variant: str = "",
-              exclusive: bool = False, first_trial: dict | None = None) -> ResultRow | None:
+def run_study(
+    data: TaskData,
+    backend: str,
+    classifier: str,
+    profile: Profile,
+    storage: str,
+    *,
+    n_trials: int | None = None,
+    on_trial=None,
+    recover: bool = False,
+    variant: str = "",
+    exclusive: bool = False,
+    first_trial: dict | None = None,
+) -> ResultRow | None:
     """Tune one pairing to its budget (resuming what storage already holds), then score test: the best
     configuration retrained with ``profile.repeats`` seeds, and the reference configuration (if any) once.
 
@@ -307,8 +353,9 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
     if claim is not None and not claim.acquire():
         return None
     try:
-        row, trained = _tune_and_score(data, backend, classifier, profile, storage, identity, n_trials, on_trial,
-                                       recover, first_trial)
+        row, trained = _tune_and_score(
+            data, backend, classifier, profile, storage, identity, n_trials, on_trial, recover, first_trial
+        )
     finally:
         if claim is not None:
             claim.release()
@@ -318,10 +365,18 @@ def run_study(data: TaskData, backend: str, classifier: str, profile: Profile, s
     return row
 
 
-def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Profile, storage: str,
-                    identity: StudyIdentity,
-                    n_trials: int | None, on_trial, recover: bool,
-                    first_trial: dict | None = None) -> tuple[ResultRow | None, bool]:
+def _tune_and_score(
+    data: TaskData,
+    backend: str,
+    classifier: str,
+    profile: Profile,
+    storage: str,
+    identity: StudyIdentity,
+    n_trials: int | None,
+    on_trial,
+    recover: bool,
+    first_trial: dict | None = None,
+) -> tuple[ResultRow | None, bool]:
     """``run_study``'s work: the row (None while another worker is still on the study) and whether this
     process trained a model."""
     budget = n_trials or profile.trials
@@ -370,7 +425,9 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
         return fit.validation[main]
 
     if not study.trials and first_trial is not None:
-        study.enqueue_trial(first_trial["params"], user_attrs=first_trial.get("user_attrs") or None, skip_if_exists=True)
+        study.enqueue_trial(
+            first_trial["params"], user_attrs=first_trial.get("user_attrs") or None, skip_if_exists=True
+        )
     elif not study.trials:
         reference = reference_params(backend, classifier, profile, data.task.task_type, fields)
         if reference:
@@ -399,8 +456,16 @@ def _tune_and_score(data: TaskData, backend: str, classifier: str, profile: Prof
     return row, trained
 
 
-def _score_best(study: optuna.Study, data: TaskData, backend: str, classifier: str, profile: Profile, budget: int,
-                kept: dict[int, Fit], decision: dict) -> ResultRow:
+def _score_best(
+    study: optuna.Study,
+    data: TaskData,
+    backend: str,
+    classifier: str,
+    profile: Profile,
+    budget: int,
+    kept: dict[int, Fit],
+    decision: dict,
+) -> ResultRow:
     """The row of a finished study: its best trial scored on test with ``profile.repeats`` seeds (one for a
     deterministic classifier), and its reference trial (if any) once; ``kept`` holds fits of this process
     that need no retraining."""
@@ -410,8 +475,16 @@ def _score_best(study: optuna.Study, data: TaskData, backend: str, classifier: s
         if seed == profile.seed and trial.number in kept:
             return score_test_split(data, kept[trial.number])
         # Not in this process's memory (another worker, an earlier run, another seed): retrain.
-        return fit_and_score(data, backend, classifier, trial.user_attrs["backend_params"],
-                             trial.user_attrs["classifier_params"], seed=seed, score_test=True, **decision)
+        return fit_and_score(
+            data,
+            backend,
+            classifier,
+            trial.user_attrs["backend_params"],
+            trial.user_attrs["classifier_params"],
+            seed=seed,
+            score_test=True,
+            **decision,
+        )
 
     started = time.perf_counter()
     n_repeats = 1 if get_classifier(classifier).deterministic else profile.repeats
@@ -459,8 +532,11 @@ def settle_heap() -> None:
 
 def _trial_seconds(study: optuna.Study) -> float:
     """Wall time the study's trials took (all workers, interrupted and surplus ones included)."""
-    return sum((t.datetime_complete - t.datetime_start).total_seconds() for t in study.get_trials(deepcopy=False)
-               if t.datetime_start and t.datetime_complete)
+    return sum(
+        (t.datetime_complete - t.datetime_start).total_seconds()
+        for t in study.get_trials(deepcopy=False)
+        if t.datetime_start and t.datetime_complete
+    )
 
 
 def encode_predictions(pred: np.ndarray) -> dict:
@@ -478,19 +554,30 @@ def decode_predictions(packed: dict) -> np.ndarray:
     return np.array(packed["values"], dtype=np.int64)
 
 
-def _row(study, data: TaskData, backend, classifier, profile: Profile, budget: int, best, repeats: list[Fit],
-         reference) -> ResultRow:
+def _row(
+    study, data: TaskData, backend, classifier, profile: Profile, budget: int, best, repeats: list[Fit], reference
+) -> ResultRow:
     states = collections.Counter(
         "interrupted" if t.state.name == "FAIL" and not t.user_attrs.get("error") else t.state.name.lower()
-        for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus"))
+        for t in study.get_trials(deepcopy=False)
+        if not t.user_attrs.get("surplus")
+    )
     task_type = data.task.task_type
     main = metrics.MAIN_METRIC[task_type]
     first = repeats[0] if repeats else None
     row = {
-        "profile": profile.name, "task": data.task.name, "task_type": task_type, "backend": backend,
-        "classifier": classifier, "main_metric": main, "status": "ok" if first else "failed",
-        "trial_budget": budget, "trials_complete": states.get("complete", 0), "trials_pruned": states.get("pruned", 0),
-        "trials_failed": states.get("fail", 0), "trials_interrupted": states.get("interrupted", 0),
+        "profile": profile.name,
+        "task": data.task.name,
+        "task_type": task_type,
+        "backend": backend,
+        "classifier": classifier,
+        "main_metric": main,
+        "status": "ok" if first else "failed",
+        "trial_budget": budget,
+        "trials_complete": states.get("complete", 0),
+        "trials_pruned": states.get("pruned", 0),
+        "trials_failed": states.get("fail", 0),
+        "trials_interrupted": states.get("interrupted", 0),
         "study_timeout": profile.study_timeout,
         "sizes": {s: len(data.split(s)) for s in ("train", "validation", "test")},
         "versions": versions(),
@@ -501,37 +588,53 @@ def _row(study, data: TaskData, backend, classifier, profile: Profile, budget: i
         n_classes = len(data.classes) if task_type == "multiclass" else None
         # The interval is of the reported number itself, the mean over repeats, and sees both sources of
         # variance: test documents are resampled, and on each resample the seeds are drawn again.
-        per_repeat = metrics.bootstrap(task_type, main, y_test, [f.test_pred for f in repeats], seed=profile.seed,
-                                       n_classes=n_classes)
+        per_repeat = metrics.bootstrap(
+            task_type, main, y_test, [f.test_pred for f in repeats], seed=profile.seed, n_classes=n_classes
+        )
         iterative = first.stopped_by != ""
-        row.update({
-            "test_main": float(np.mean(scores)), "test_main_std": float(np.std(scores)), "test_main_repeats": scores,
-            "repeats": len(repeats), "deterministic": get_classifier(classifier).deterministic,
-            "test_main_ci95": metrics.confidence_interval(metrics.seed_and_document_samples(per_repeat, profile.seed)),
-            "test_main_ci95_documents": metrics.confidence_interval(per_repeat.mean(axis=0)),
-            "seeds_disagree": metrics.seeds_disagree(scores, per_repeat),
-            "window": data.window,
-            "validation_main": best.value,
-            "test_metrics": {k: float(np.mean([f.test[k] for f in repeats])) for k in first.test},
-            "validation_metrics": first.validation,
-            "threshold": first.threshold.tolist() if isinstance(first.threshold, np.ndarray) else first.threshold,
-            "best_trial": best.number,
-            "best_params": {**best.user_attrs["backend_params"], **best.user_attrs["classifier_params"]},
-            "embed_seconds": first.embed_seconds, "train_seconds": float(np.mean([f.train_seconds for f in repeats])),
-            "inference_seconds": first.inference_seconds, "n_params": first.n_params,
-            "epochs_run": [f.epochs_run for f in repeats], "best_epoch": [f.best_epoch + 1 for f in repeats],
-            "epoch_cap": best.user_attrs["classifier_params"].get("epochs") if iterative else None,
-            "stopped_by_cap": [f.stopped_by == "cap" for f in repeats] if iterative else [],
-            "backend_info": first.info,
-            **({"stopping": [f.stopping for f in repeats]} if first.stopping else {}),
-            "test_predictions": [encode_predictions(f.test_pred) for f in repeats],
-            "test_truth": encode_predictions(y_test),
-            "n_classes": n_classes,
-        })
+        row.update(
+            {
+                "test_main": float(np.mean(scores)),
+                "test_main_std": float(np.std(scores)),
+                "test_main_repeats": scores,
+                "repeats": len(repeats),
+                "deterministic": get_classifier(classifier).deterministic,
+                "test_main_ci95": metrics.confidence_interval(
+                    metrics.seed_and_document_samples(per_repeat, profile.seed)
+                ),
+                "test_main_ci95_documents": metrics.confidence_interval(per_repeat.mean(axis=0)),
+                "seeds_disagree": metrics.seeds_disagree(scores, per_repeat),
+                "window": data.window,
+                "validation_main": best.value,
+                "test_metrics": {k: float(np.mean([f.test[k] for f in repeats])) for k in first.test},
+                "validation_metrics": first.validation,
+                "threshold": first.threshold.tolist() if isinstance(first.threshold, np.ndarray) else first.threshold,
+                "best_trial": best.number,
+                "best_params": {**best.user_attrs["backend_params"], **best.user_attrs["classifier_params"]},
+                "embed_seconds": first.embed_seconds,
+                "train_seconds": float(np.mean([f.train_seconds for f in repeats])),
+                "inference_seconds": first.inference_seconds,
+                "n_params": first.n_params,
+                "epochs_run": [f.epochs_run for f in repeats],
+                "best_epoch": [f.best_epoch + 1 for f in repeats],
+                "epoch_cap": best.user_attrs["classifier_params"].get("epochs") if iterative else None,
+                "stopped_by_cap": [f.stopped_by == "cap" for f in repeats] if iterative else [],
+                "backend_info": first.info,
+                **({"stopping": [f.stopping for f in repeats]} if first.stopping else {}),
+                "test_predictions": [encode_predictions(f.test_pred) for f in repeats],
+                "test_truth": encode_predictions(y_test),
+                "n_classes": n_classes,
+            }
+        )
         trial, fit = reference if reference else (None, None)
         if trial is not None:
-            row.update({"reference": trial.user_attrs["reference"], "reference_validation_main": trial.value,
-                        "reference_test_main": fit.test[main]})
+            row.update(
+                {
+                    "reference": trial.user_attrs["reference"],
+                    "reference_validation_main": trial.value,
+                    "reference_test_main": fit.test[main],
+                }
+            )
     return ResultRow.from_json(json.loads(json.dumps(row, default=_jsonable)))
 
 

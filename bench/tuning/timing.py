@@ -20,8 +20,11 @@ from pathlib import Path
 KINDS = ("embed", "fit", "predict")  # the work itself; the rest of a process's wall time is harness time
 WAIT = "wait"  # a coordinator waiting for its workers: neither work nor harness
 COMPILE = "compile"  # JAX tracing, lowering and XLA compilation: a part of fit and predict, counted apart too
-COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
-                  "/jax/core/compile/backend_compile_duration")
+COMPILE_EVENTS = (
+    "/jax/core/compile/jaxpr_trace_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/backend_compile_duration",
+)
 TOTALS: collections.Counter = collections.Counter()
 STUDIES_TRAINED: set[str] = set()  # studies this process trained a model of (``cost.studies_trained``)
 _STACK: list[list] = []  # [kind, started] of the open timers, innermost last
@@ -92,12 +95,20 @@ def record(out_dir: Path, role: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{role}-{socket.gethostname()}-{os.getpid()}.json"
     wall = time.perf_counter() - _STARTED
-    path.write_text(json.dumps({
-        "role": role, "pid": os.getpid(), "wall_seconds": round(wall, 2),
-        "seconds": {k: round(TOTALS.get(k, 0.0), 2) for k in (*KINDS, WAIT, COMPILE)},
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "studies_trained": sorted(STUDIES_TRAINED),
-    }, indent=1), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "role": role,
+                "pid": os.getpid(),
+                "wall_seconds": round(wall, 2),
+                "seconds": {k: round(TOTALS.get(k, 0.0), 2) for k in (*KINDS, WAIT, COMPILE)},
+                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                "studies_trained": sorted(STUDIES_TRAINED),
+            },
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -114,10 +125,14 @@ def summary(out_dir: Path, run_wall: float, peak_total_rss: int | None, jobs: in
     wall = sum(p["wall_seconds"] - p["seconds"].get(WAIT, 0.0) for p in processes)
     busy = sum(work.values())
     return {
-        "run_wall_seconds": round(run_wall, 1), "jobs": jobs, "processes": len(processes),
-        "process_wall_seconds": round(wall, 1), "work_seconds": {k: round(v, 1) for k, v in work.items()},
+        "run_wall_seconds": round(run_wall, 1),
+        "jobs": jobs,
+        "processes": len(processes),
+        "process_wall_seconds": round(wall, 1),
+        "work_seconds": {k: round(v, 1) for k, v in work.items()},
         "compile_seconds": round(sum(p["seconds"].get(COMPILE, 0.0) for p in processes), 1),
-        "harness_seconds": round(wall - busy, 1), "harness_share": round((wall - busy) / wall, 4) if wall else None,
+        "harness_seconds": round(wall - busy, 1),
+        "harness_share": round((wall - busy) / wall, 4) if wall else None,
         "parallel_efficiency": round(busy / (run_wall * jobs), 4) if run_wall and jobs else None,
         "peak_rss_bytes_total": peak_total_rss,
         "peak_rss_bytes_largest_process": max((p["peak_rss_bytes"] for p in processes), default=None),

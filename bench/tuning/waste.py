@@ -49,8 +49,14 @@ def epochs_record(epochs_run: int, best_epoch: int) -> dict:
 def record_trial(trial: optuna.Trial, fit, compile_seconds: float) -> None:
     """Store on a finished trial what ``summary`` needs: its stopping record, padding share, compile seconds."""
     stopping = fit.stopping or (epochs_record(fit.epochs_run, fit.best_epoch + 1) if fit.stopped_by else None)
-    trial.set_user_attr("waste", {"stopping": stopping, "padding_share": padding_share(fit.features),
-                                  "compile_seconds": round(compile_seconds, 3)})
+    trial.set_user_attr(
+        "waste",
+        {
+            "stopping": stopping,
+            "padding_share": padding_share(fit.features),
+            "compile_seconds": round(compile_seconds, 3),
+        },
+    )
 
 
 def _repeat_records(row: dict) -> list[dict | None]:
