@@ -76,6 +76,7 @@ class RunConfig:
     keras_backend: str
     command_line: str  # ``python -m bench ...`` as typed, passwords redacted
     pretraining_dir: str | None = None  # with --no-cache: the run's scratch directory for pretrained models
+    console: str = "normal"  # "quiet" (errors and the summary), "normal" (progress), "verbose" (libraries' output too)
     curves: CurveOptions | None = None
 
     @property
@@ -141,6 +142,7 @@ class RunConfig:
             elmo_handle=args.elmo_handle,
             vectors=vectors_option(args),
             sentence_model=sentence_model_option(args),
+            console="quiet" if getattr(args, "quiet", False) else "verbose" if getattr(args, "verbose", False) else "normal",
             corpus_files=tuple(str(f) for f in corpus),
             keras_backend=keras_backend,
             command_line=" ".join(["python -m bench", *map(redact, argv)]),

@@ -1,11 +1,13 @@
 """Study identity as study attributes (names for display only), and Optuna's public API for recovery."""
 
+import socket
 import optuna
 
 from bench.reports.leaderboard import load_storage
 from bench.tuning.identity import StudyIdentity, identity_of
 from bench.tuning.result import ResultRow
-from bench.tuning.runner import fail_running_trials, open_study, storage_for
+from bench.tuning.liveness import OWNER_ATTR, recover_dead_trials
+from bench.tuning.runner import open_study, storage_for
 
 
 def test_a_study_carries_its_identity_and_keeps_the_name_earlier_versions_gave_it(tmp_path):
@@ -37,7 +39,8 @@ def test_trials_a_killed_run_left_running_are_failed_through_the_public_api(tmp_
     storage = f"sqlite:///{tmp_path / 'optuna.sqlite3'}"
     study = open_study(storage, StudyIdentity("smoke", "t", "tfidf", "logreg"))
     study.tell(study.ask(), 0.5)
-    study.ask()  # its process "dies" mid-trial
-    assert fail_running_trials(study) == 1
+    trial = study.ask()  # its process "dies" mid-trial
+    trial.set_user_attr(OWNER_ATTR, f"{socket.gethostname()}:999999999")  # a pid no process of this machine has
+    assert recover_dead_trials(study) == 1
     states = [t.state.name for t in study.get_trials()]
     assert states == ["COMPLETE", "FAIL"] and not study.trials[1].user_attrs.get("error")

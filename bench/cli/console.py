@@ -149,3 +149,18 @@ class Progress:
             self._live = None
         elif not self.quiet:
             self.update(self.studies_done, self.trials_done, force=True)
+
+
+def study_counts(storage, names: set[str]) -> tuple[int, int, dict[str, dict]]:
+    """Among the studies named ``names`` in ``storage`` (an Optuna storage or its URL): how many have their
+    finished row, how many trials they hold, and those rows (JSON) by study name."""
+    import optuna
+
+    done, trials, rows = 0, 0, {}
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        if summary.study_name in names:
+            trials += summary.n_trials
+            if summary.user_attrs.get("row"):
+                done += 1
+                rows[summary.study_name] = summary.user_attrs["row"]
+    return done, trials, rows

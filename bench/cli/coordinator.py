@@ -27,6 +27,7 @@ from bench.profiles import ONE_THREAD_ENV
 
 WORKER_INDEX, WORKER_COUNT = "PAIRBENCH_WORKER_INDEX", "PAIRBENCH_WORKER_COUNT"  # which worker of how many
 FAILED_WORKERS = 3  # exit code of a run whose coordinator finished what a failed worker left
+POLL_SECONDS = 2.0  # how often the coordinator looks at its workers and the storage while they run
 _CHILDREN: list[subprocess.Popen] = []  # this process's children, which its interrupt handler stops too
 
 
@@ -60,10 +61,11 @@ def stopped() -> bool:
     return STOP.is_set()
 
 
-def child(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+def child(argv: list[str], env: dict[str, str] | None = None, stdout=None) -> subprocess.Popen:
     """A worker process: killed with the coordinator, and in a process group of its own, so an interrupt
-    reaches it once, forwarded by the coordinator (from a terminal, or sent to the coordinator's pid alone)."""
-    process = subprocess.Popen(argv, preexec_fn=_die_with_parent, process_group=0, env=env)
+    reaches it once, forwarded by the coordinator (from a terminal, or sent to the coordinator's pid alone).
+    ``stdout``: where its progress lines go (a file: the run's log; None: this process's stdout)."""
+    process = subprocess.Popen(argv, preexec_fn=_die_with_parent, process_group=0, env=env, stdout=stdout)
     _CHILDREN.append(process)
     return process
 
@@ -156,8 +158,11 @@ class Coordinator:
         }
         return True
 
-    def run_workers(self) -> list[int]:
-        """Start ``config.jobs`` workers (none for one job), wait for them, say which failed; their exit codes."""
+    def run_workers(self, on_wait=None) -> list[int]:
+        """Start ``config.jobs`` workers (none for one job), wait for them (calling ``on_wait`` every few
+        seconds: the progress display), say which failed; their exit codes. Their progress lines go to the
+        run's log unless the console is verbose."""
+        from bench.cli.console import LOG_NAME
         from bench.tuning.runner import storage_for
         from bench.tuning.timing import WAIT, timed
 
@@ -165,13 +170,23 @@ class Coordinator:
             return []
         storage_for(self.config.storage)  # create the schema once, before the workers race to
         env = {**os.environ, **ONE_THREAD_ENV}  # one BLAS/XLA thread each: N workers do not each claim every core
-        workers = [
-            child(self.config.for_worker(), env={**env, WORKER_INDEX: str(k), WORKER_COUNT: str(self.config.jobs)})
-            for k in range(self.config.jobs)
-        ]
-        self.memory.pids += [w.pid for w in workers]
-        with timed(WAIT):  # the coordinator's wait is not harness time
-            self.codes = [w.wait() for w in workers]
+        with open(self.config.out_dir / LOG_NAME, "a", encoding="utf-8") as log_file:
+            out = None if self.config.console == "verbose" else log_file
+            workers = [
+                child(
+                    self.config.for_worker(),
+                    env={**env, WORKER_INDEX: str(k), WORKER_COUNT: str(self.config.jobs)},
+                    stdout=out,
+                )
+                for k in range(self.config.jobs)
+            ]
+            self.memory.pids += [w.pid for w in workers]
+            with timed(WAIT):  # the coordinator's wait is not harness time
+                while any(w.poll() is None for w in workers):
+                    if on_wait:
+                        on_wait()
+                    time.sleep(POLL_SECONDS)
+            self.codes = [w.returncode for w in workers]
         if any(self.codes):
             print(
                 f"error: {self.failed} of {len(self.codes)} workers failed (exit codes {self.codes}); the coordinator "

@@ -265,9 +265,12 @@ def _inputs() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.cli.console import quiet_native_logs
+
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter (CUDA probes on CPU)
+    if not getattr(args, "verbose", False):
+        quiet_native_logs()  # before TensorFlow, JAX or XLA first load in this process
     if args.command in ("all", "worker", "curves"):
         os.environ.update(ONE_THREAD_ENV)  # before NumPy, JAX or TensorFlow first load in this process
     elif args.command == "pretrain":  # a process of its own, before any worker: every core is its
@@ -315,6 +318,10 @@ def _run_command(args, argv: list[str]) -> int:
         register(config)
     else:
         config = RunConfig.from_args(args, argv)
+    if config.console != "verbose":
+        from bench.cli.console import LOG_NAME, divert_to_log
+
+        divert_to_log(config.out_dir / LOG_NAME)
     if args.command == "curves":
         return curves.cmd_curves(config, worker=bool(args.config))
     return {"all": run.cmd_all, "worker": run.cmd_worker, "pretrain": run.cmd_pretrain}[args.command](config)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 
 from bench.cli.coordinator import (
@@ -85,18 +84,23 @@ def cmd_all(config: RunConfig) -> int:
                 return 130
             return 2
         configure_pretrained(run.config, parts)
-        run.run_workers()
+        progress = RunProgress(run.config, datasets, pairs)
+        run.run_workers(on_wait=progress.poll)
         # The coordinator's pass: resumes or finishes every study and writes each row. Trials whose process is
         # gone (a killed run's) are failed first; those of live workers, here or elsewhere, are left alone.
-        _tune(datasets, pairs, run.config, recover=True)
+        _tune(datasets, pairs, run.config, recover=True, progress=progress)
+        progress.close()
         if stopped():
             log(f"stopped after the current trial; finished trials are saved. Resume with: {run.resume_hint()}")
             return 130
         rows = _finish(run, datasets)
+        from bench.cli.console import LOG_NAME, count_warnings
+
+        log_path = config.out_dir / LOG_NAME
         print(
             f"{len(rows)} pairings in {run.elapsed():.0f} s (embedding cache: {cache.hits} hits, {cache.misses} "
-            f"computed){run.failures_note()}; leaderboard: {config.out_dir / 'leaderboard.md'}; report: "
-            f"{config.out_dir / 'index.html'}"
+            f"computed){run.failures_note()}; {count_warnings(log_path)} library warnings in {log_path}; leaderboard: "
+            f"{config.out_dir / 'leaderboard.md'}; report: {config.out_dir / 'index.html'}"
         )
         return run.exit_code
 
@@ -147,51 +151,92 @@ def _tune(
     recover: bool,
     exclusive: bool = False,
     worker: tuple[int, int] = (0, 1),
+    progress: RunProgress | None = None,
 ) -> None:
-    """Every selected study to its budget, with a progress bar and a line per finished study.
+    """Every selected study to its budget, with a line per finished study (shown by ``progress`` in the
+    coordinator; printed to stdout, the run's log, in a worker).
 
     ``exclusive`` (workers): skip a study another process holds, so each study runs in one process;
     ``worker``: (index, count) of this worker, which decides the order it takes studies in."""
-    from tqdm import tqdm
-
     from bench.tuning.runner import run_study, settle_heap
     from embeddings import BACKENDS
 
     if any(classifier != "logreg" for _, classifier in pairs):
         import keras  # noqa: F401  (imported now, so the heap settled below holds it)
     settle_heap()  # the modules and datasets live as long as the process: out of the collector's way
-    trials = config.trials
-    with tqdm(
-        total=len(datasets) * len(pairs) * trials, desc=config.profile.name, unit="trial", file=sys.stderr, disable=None
-    ) as bar:
-        # Studies of backends marked ``runs_last`` (elmo) last: their model may still be in training.
-        order = sorted(((t, p) for t in datasets for p in pairs), key=lambda tp: BACKENDS[tp[1][0]].runs_last)
-        for n, (task, (backend, classifier)) in enumerate(worker_order(order, *worker)):
-            if stopped():
-                return
-            bar.set_postfix_str(f"{task} {backend} x {classifier}")
-            row = run_study(
-                datasets[task],
-                backend,
-                classifier,
-                config.profile,
-                config.storage,
-                n_trials=trials,
-                on_trial=lambda t: bar.update(1),
-                recover=recover,
-                exclusive=exclusive,
-            )
-            bar.update(max(0, (n + 1) * trials - bar.n))  # trials resumed from storage or run elsewhere
-            pairing = f"{task:14s} {backend:11s} x {classifier:13s}"
-            if row is None:
-                bar.write(f"{pairing} left to the worker still running it")
-            elif row.ok:
-                bar.write(
-                    f"{pairing} test {row.main_metric} {row.test_main:.4f} (validation {row.validation_main:.4f}, "
-                    f"{row.trials_complete} complete, {row.trials_pruned} pruned, {row.trials_failed} failed)"
-                )
-            else:
-                bar.write(f"{pairing} FAILED: no trial completed")
+    # Studies of backends marked ``runs_last`` (elmo) last: their model may still be in training.
+    order = sorted(((t, p) for t in datasets for p in pairs), key=lambda tp: BACKENDS[tp[1][0]].runs_last)
+    for task, (backend, classifier) in worker_order(order, *worker):
+        if stopped():
+            return
+        row = run_study(
+            datasets[task],
+            backend,
+            classifier,
+            config.profile,
+            config.storage,
+            n_trials=config.trials,
+            on_trial=lambda t: progress.poll() if progress else None,
+            recover=recover,
+            exclusive=exclusive,
+        )
+        line = study_line(task, backend, classifier, row)
+        if progress:
+            progress.finished((task, backend, classifier), line)
+        else:
+            print(line, flush=True)
+
+
+def study_line(task: str, backend: str, classifier: str, row) -> str:
+    """The line a finished study gets on the console."""
+    pairing = f"{task:14s} {backend:15s} x {classifier:13s}"
+    if row is None:
+        return f"{pairing} left to the worker still running it"
+    if row.ok:
+        return (
+            f"{pairing} test {row.main_metric} {row.test_main:.4f} (validation {row.validation_main:.4f}, "
+            f"{row.trials_complete} complete, {row.trials_pruned} pruned, {row.trials_failed} failed)"
+        )
+    return f"{pairing} FAILED: no trial completed"
+
+
+class RunProgress:
+    """The coordinator's view of a run: studies finished and trials spent, read from the storage (so the work
+    of every worker counts), shown by ``console.Progress``, with a line per study the first time it finishes."""
+
+    def __init__(self, config: RunConfig, datasets: dict, pairs) -> None:
+        from bench.cli.console import Progress
+        from bench.tuning.identity import StudyIdentity
+
+        self.config = config
+        self.pairings = {
+            StudyIdentity(config.profile.name, t, b, c).name: (t, b, c) for t in datasets for b, c in pairs
+        }
+        self.display = Progress(len(self.pairings), len(self.pairings) * config.trials, quiet=config.console == "quiet")
+        self.announced: set[tuple[str, str, str]] = set()
+
+    def poll(self) -> None:
+        """Count from the storage; announce the studies finished elsewhere since the last look."""
+        from bench.cli.console import study_counts
+        from bench.tuning.result import ResultRow
+        from bench.tuning.runner import storage_for
+
+        done, trials, rows = study_counts(storage_for(self.config.storage), set(self.pairings))
+        for name in sorted(rows):
+            pairing = self.pairings[name]
+            if pairing not in self.announced:
+                self.announced.add(pairing)
+                self.display.line(study_line(*pairing, ResultRow.from_json(rows[name])))
+        self.display.update(done, trials)
+
+    def finished(self, pairing: tuple[str, str, str], line: str) -> None:
+        if pairing not in self.announced and not line.endswith("still running it"):
+            self.announced.add(pairing)
+            self.display.line(line)
+        self.poll()
+
+    def close(self) -> None:
+        self.display.close()
 
 
 def cmd_pretrain(config: RunConfig) -> int:
