@@ -261,6 +261,13 @@ def _inputs() -> argparse.ArgumentParser:
         help="a UTF-8 text file, one document per line, added to the pretraining corpus of "
         "word2vec-corpus and the biLM (repeatable; leak-guarded like the rest)",
     )
+    console = inputs.add_mutually_exclusive_group()  # read by RunConfig.from_args into config.console
+    console.add_argument("--quiet", action="store_true", help="print only errors and the closing summary")
+    console.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the libraries' own output and warnings on the terminal instead of results/<profile>/run.log",
+    )
     return inputs
 
 
