@@ -14,9 +14,10 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.reports.rows import validation_order
+from bench.tuning.result import ResultRow
 
 START, END = "<!-- findings:start -->", "<!-- findings:end -->"
-DEFAULT_RESULTS = Path(__file__).resolve().parents[1] / "results" / "standard"
+DEFAULT_RESULTS = Path(__file__).resolve().parents[2] / "results" / "standard"
 BASELINE = ("tfidf", "logreg")
 METRIC_NAMES = {"f1": "F1", "macro_f1": "macro-F1", "micro_f1": "micro-F1"}
 
@@ -43,7 +44,9 @@ def findings_rows(rows: list[dict]) -> list[tuple[str, str, str, str]]:
         ok = [r for r in rows if r["task"] == task and r.get("status") == "ok"]
         if not ok:
             continue
-        best = next((r for r in ok if r.get("vs_best") == "best"), None) or min(ok, key=validation_order)
+        best = next((r for r in ok if r.get("vs_best") == "best"), None) or min(
+            ok, key=lambda r: validation_order(ResultRow.from_json(r))
+        )  # rows here are JSON objects
         base = next((r for r in ok if (r["backend"], r["classifier"]) == BASELINE), None)
         metric = METRIC_NAMES.get(best["main_metric"], best["main_metric"])
         out.append(
