@@ -81,6 +81,34 @@ def profile_settings(root: Path) -> str:
     )
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def profile_stopping(root: Path) -> str:
+    """Every profile's early-stopping rule (``stopping``) and its settings, from ``bench.profiles.PROFILES``."""
+    from bench.profiles import PROFILES
+
+    def row(p) -> tuple:
+        if p.stopping == "epochs":
+            return (
+                f"`{p.name}`",
+                "`epochs`",
+                "once an epoch",
+                _plural(p.patience, "epoch"),
+                "-",
+                _plural(p.prune_warmup, "epoch"),
+            )
+        every = (
+            f"every k steps, {p.checks_per_epoch:g} checks an epoch, k in [{p.min_check_steps}, {p.max_check_steps}]"
+        )
+        patience = f"{p.patience_checks} checks"
+        return (f"`{p.name}`", "`steps`", every, patience, f"{p.min_steps} steps", f"{p.prune_warmup_checks} checks")
+
+    headers = ("profile", "`stopping`", "validation checked", "patience", "`min_steps`", "pruner warm-up")
+    return _table(headers, [row(p) for p in PROFILES.values()])
+
+
 COST_RUNS = {
     "`bench all` (results/standard)": "results/standard/provenance.json",
     "`bench curves` (results/curves)": "results/curves/provenance.json",
@@ -305,6 +333,7 @@ def findings(root: Path) -> str:
 GENERATORS: dict[str, Callable[[Path], str]] = {
     "findings": findings,
     "profile-settings": profile_settings,
+    "profile-stopping": profile_stopping,
     "profile-costs": profile_costs,
     "study-time": study_time,
     "pretraining-costs": pretraining_costs,
