@@ -325,7 +325,7 @@ def _run_command(args, argv: list[str]) -> int:
         register(config)
     else:
         config = RunConfig.from_args(args, argv)
-    if config.console != "verbose":
+    if config.console != "verbose" and sys.stderr is sys.__stderr__:  # not when a caller captures the output
         from bench.cli.console import LOG_NAME, divert_to_log
 
         divert_to_log(config.out_dir / LOG_NAME)
