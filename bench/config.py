@@ -201,7 +201,7 @@ def _curve_options(args, results_dir: Path, profile: Profile) -> CurveOptions:
         raise BenchError(f"--seeds must be between 1 and 20, got {args.seeds}")
     if args.time_limit is not None and args.time_limit <= 0:
         raise BenchError(f"--time-limit must be a positive number of minutes, got {args.time_limit:g}")
-    until = args.until or (time.time() + 60 * args.time_limit if args.time_limit else None)
+    until = time.time() + 60 * args.time_limit if args.time_limit else None
     tuned = args.tuned_storage or default_storage(results_dir, profile.name)
     if tuned.startswith("sqlite:///") and not Path(tuned.removeprefix("sqlite:///")).is_file():
         raise BenchError(f"no tuned studies at {tuned.removeprefix('sqlite:///')}: learning curves retrain the "
