@@ -27,7 +27,7 @@ DEFAULT_CACHE = Path.home() / ".cache" / "pairbench"
 
 
 def default_storage(results_dir: Path, profile: str) -> str:
-    """The Optuna storage of a profile's runs when ``--storage`` is not given: ``<results>/<profile>/optuna.sqlite3``."""
+    """A profile's Optuna storage when ``--storage`` is not given: ``<results>/<profile>/optuna.sqlite3``."""
     return f"sqlite:///{(Path(results_dir) / profile / 'optuna.sqlite3').resolve()}"
 
 
@@ -97,8 +97,9 @@ class RunConfig:
     def from_json(cls, data: dict[str, Any]) -> RunConfig:
         fields = dict(data)
         fields["profile"] = Profile(**data["profile"])
-        fields["curves"] = CurveOptions(**{**data["curves"], "sizes": _tuple(data["curves"]["sizes"])}) \
-            if data.get("curves") else None
+        fields["curves"] = (
+            CurveOptions(**{**data["curves"], "sizes": _tuple(data["curves"]["sizes"])}) if data.get("curves") else None
+        )
         for name in ("tasks", "backends", "classifiers", "task_option", "task_files", "corpus_files"):
             fields[name] = _tuple(data[name])
         return cls(**fields)
@@ -113,29 +114,50 @@ class RunConfig:
         profile = _profile(args)
         keras_backend = choose_backend(profile)
         task_file_tasks = register_options(args.task_file, vectors_option(args))
-        tasks, backends, classifiers = selection(args.tasks or task_file_tasks or None, args.embeddings,
-                                                 getattr(args, "classifiers", None))
+        tasks, backends, classifiers = selection(
+            args.tasks or task_file_tasks or None, args.embeddings, getattr(args, "classifiers", None)
+        )
         results_dir = Path(args.results_dir)
         storage = args.storage or default_storage(results_dir, "curves" if args.command == "curves" else profile.name)
         corpus = args.corpus or [f for f in os.environ.get(CORPUS_ENV, "").split(os.pathsep) if f]
         return cls(
-            command=args.command, profile=profile, tasks=tuple(tasks), backends=tuple(backends),
-            classifiers=tuple(classifiers), task_option=tuple(args.tasks) if args.tasks else None,
-            task_files=tuple(str(p) for p in args.task_file), trials=getattr(args, "trials", None) or profile.trials,
-            jobs=getattr(args, "jobs", 1), results_dir=str(results_dir), storage=storage,
-            own_storage=args.storage is None, data_dir=str(resolve_data_dir(args.data_dir)),
+            command=args.command,
+            profile=profile,
+            tasks=tuple(tasks),
+            backends=tuple(backends),
+            classifiers=tuple(classifiers),
+            task_option=tuple(args.tasks) if args.tasks else None,
+            task_files=tuple(str(p) for p in args.task_file),
+            trials=getattr(args, "trials", None) or profile.trials,
+            jobs=getattr(args, "jobs", 1),
+            results_dir=str(results_dir),
+            storage=storage,
+            own_storage=args.storage is None,
+            data_dir=str(resolve_data_dir(args.data_dir)),
             cache_dir=str(Path(args.cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_CACHE).expanduser()),
-            cache_enabled=not args.no_cache, elmo_handle=args.elmo_handle, vectors=vectors_option(args),
-            corpus_files=tuple(str(f) for f in corpus), keras_backend=keras_backend,
+            cache_enabled=not args.no_cache,
+            elmo_handle=args.elmo_handle,
+            vectors=vectors_option(args),
+            corpus_files=tuple(str(f) for f in corpus),
+            keras_backend=keras_backend,
             command_line=" ".join(["python -m bench", *map(redact, argv)]),
-            curves=_curve_options(args, results_dir, profile) if args.command == "curves" else None)
+            curves=_curve_options(args, results_dir, profile) if args.command == "curves" else None,
+        )
 
     def for_worker(self) -> list[str]:
         """The command line of one of this run's worker processes (``bench worker`` or ``bench curves``): the
         config whole; ``--results-dir`` repeated so a process list shows which run a worker belongs to."""
         command = "curves" if self.curves else "worker"
-        return [sys.executable, "-m", "bench", command, "--results-dir", self.results_dir, "--config",
-                json.dumps(self.to_json())]
+        return [
+            sys.executable,
+            "-m",
+            "bench",
+            command,
+            "--results-dir",
+            self.results_dir,
+            "--config",
+            json.dumps(self.to_json()),
+        ]
 
 
 def _tuple(value) -> tuple | None:
@@ -152,9 +174,12 @@ def _profile(args) -> Profile:
         raise BenchError(f"--trials must be between 1 and 1000, got {trials}")
     if repeats is not None and not 1 <= repeats <= 20:
         raise BenchError(f"--repeats must be between 1 and 20, got {repeats}")
-    overrides = {"repeats": repeats, "study_timeout": getattr(args, "study_timeout", None),
-                 "per_label_thresholds": getattr(args, "per_label_thresholds", False) or None,
-                 "top1_fallback": getattr(args, "top1_fallback", False) or None}
+    overrides = {
+        "repeats": repeats,
+        "study_timeout": getattr(args, "study_timeout", None),
+        "per_label_thresholds": getattr(args, "per_label_thresholds", False) or None,
+        "top1_fallback": getattr(args, "top1_fallback", False) or None,
+    }
     if args.command == "curves":
         overrides["repeats"] = args.seeds
     return dataclasses.replace(profile, **{k: v for k, v in overrides.items() if v is not None})
@@ -190,8 +215,11 @@ def selection(tasks, backends, classifiers) -> tuple[list[str], list[str], list[
     from embeddings import BACKENDS, get_backend
     from models import CLASSIFIERS, get_classifier
 
-    return ([get_task(t).name for t in (tasks or TASKS)], [get_backend(b).name for b in (backends or BACKENDS)],
-            [get_classifier(c).name for c in (classifiers or CLASSIFIERS)])
+    return (
+        [get_task(t).name for t in (tasks or TASKS)],
+        [get_backend(b).name for b in (backends or BACKENDS)],
+        [get_classifier(c).name for c in (classifiers or CLASSIFIERS)],
+    )
 
 
 def _curve_options(args, results_dir: Path, profile: Profile) -> CurveOptions:
@@ -204,10 +232,19 @@ def _curve_options(args, results_dir: Path, profile: Profile) -> CurveOptions:
     until = time.time() + 60 * args.time_limit if args.time_limit else None
     tuned = args.tuned_storage or default_storage(results_dir, profile.name)
     if tuned.startswith("sqlite:///") and not Path(tuned.removeprefix("sqlite:///")).is_file():
-        raise BenchError(f"no tuned studies at {tuned.removeprefix('sqlite:///')}: learning curves retrain the "
-                         f"configurations `python -m bench all --profile {profile.name}` tuned (or pass --tuned-storage)")
-    return CurveOptions(tuple(args.sizes) if args.sizes else None, args.retune, args.seeds, tuned, args.time_limit,
-                        until, args.report_only)
+        raise BenchError(
+            f"no tuned studies at {tuned.removeprefix('sqlite:///')}: learning curves retrain the "
+            f"configurations `python -m bench all --profile {profile.name}` tuned (or pass --tuned-storage)"
+        )
+    return CurveOptions(
+        tuple(args.sizes) if args.sizes else None,
+        args.retune,
+        args.seeds,
+        tuned,
+        args.time_limit,
+        until,
+        args.report_only,
+    )
 
 
 def register(config: RunConfig) -> None:
@@ -226,8 +263,9 @@ def prepare(config: RunConfig, training: bool = True):
     from embeddings import corpus
     from embeddings.cache import EmbeddingCache, use_cache
 
-    cache = use_cache(EmbeddingCache(config.cache_dir, enabled=config.cache_enabled),
-                      pretraining_root=config.pretraining_dir)
+    cache = use_cache(
+        EmbeddingCache(config.cache_dir, enabled=config.cache_enabled), pretraining_root=config.pretraining_dir
+    )
     if training and choose_backend(config.profile) == "jax":
         from bench.tuning.timing import count_compilation
 

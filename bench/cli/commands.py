@@ -55,21 +55,36 @@ def cmd_tasks(args) -> int:
 def _print_task(path: Path, task, data) -> None:
     stats = data.stats
     print(f"{path}: task {task.name} ({task.task_type}), sha256 {task.source_sha256[:12]}")
-    print(f"  data: {', '.join(f'{s} {f}' if s != 'all' else f for s, f in task.dataset.files.items())} "
-          f"({task.dataset.encoding}); text fields: {', '.join(task.dataset.text_fields)}")
-    print(f"  rows read {stats['rows']:,}; empty text dropped {stats['empty_dropped']:,}; duplicate texts "
-          f"collapsed {stats['duplicates_collapsed']:,} ({stats['duplicate_groups_with_conflicting_labels']:,} "
-          f"groups with conflicting labels)"
-          + (f"; training texts also held out, dropped {stats['dropped_shared_with_held_out']:,}"
-             if "dropped_shared_with_held_out" in stats else ""))
-    dropped = {s: stats[f"{s}_dropped_without_top_labels"] for s in ("train", "validation", "test")
-               if f"{s}_dropped_without_top_labels" in stats}
+    print(
+        f"  data: {', '.join(f'{s} {f}' if s != 'all' else f for s, f in task.dataset.files.items())} "
+        f"({task.dataset.encoding}); text fields: {', '.join(task.dataset.text_fields)}"
+    )
+    print(
+        f"  rows read {stats['rows']:,}; empty text dropped {stats['empty_dropped']:,}; duplicate texts "
+        f"collapsed {stats['duplicates_collapsed']:,} ({stats['duplicate_groups_with_conflicting_labels']:,} "
+        f"groups with conflicting labels)"
+        + (
+            f"; training texts also held out, dropped {stats['dropped_shared_with_held_out']:,}"
+            if "dropped_shared_with_held_out" in stats
+            else ""
+        )
+    )
+    dropped = {
+        s: stats[f"{s}_dropped_without_top_labels"]
+        for s in ("train", "validation", "test")
+        if f"{s}_dropped_without_top_labels" in stats
+    }
     if dropped:
-        print(f"  dropped without any of the top {task.top_k_labels} training labels: "
-              + ", ".join(f"{s} {n:,}" for s, n in dropped.items()))
+        print(
+            f"  dropped without any of the top {task.top_k_labels} training labels: "
+            + ", ".join(f"{s} {n:,}" for s, n in dropped.items())
+        )
     if "labels_read" in stats:
-        print("  labels read: " + ", ".join(f"{k} {n:,}" for k, n in stats["labels_read"].items())
-              + f" -> positive {task.positive_label!r}, every other label {task.negative_label!r}")
+        print(
+            "  labels read: "
+            + ", ".join(f"{k} {n:,}" for k, n in stats["labels_read"].items())
+            + f" -> positive {task.positive_label!r}, every other label {task.negative_label!r}"
+        )
     print(f"  classes: {len(data.classes)}")
     for split in ("train", "validation", "test"):
         counts = stats["label_counts"][split]

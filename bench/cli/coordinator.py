@@ -83,7 +83,7 @@ def _die_with_parent() -> None:
 def worker_order(items: list, index: int, count: int) -> list:
     """Worker ``index`` of ``count`` first takes every ``count``-th item from the ``index``-th, then the rest
     (those no process holds yet are taken; the others are skipped by their claim)."""
-    first = items[index::max(1, count)]
+    first = items[index :: max(1, count)]
     return first + [item for item in items if item not in first]
 
 
@@ -123,8 +123,16 @@ class Coordinator:
     def pretrain(self, parts: tuple[str, ...]) -> bool:
         """Run ``bench pretrain`` in a process of its own (every core, and TensorFlow's memory given back when
         it exits) before any tuning; False when it failed or was interrupted (said on stderr)."""
-        argv = [sys.executable, "-m", "bench", "pretrain", "--results-dir", self.config.results_dir, "--config",
-                json.dumps(dataclasses.replace(self.config, command="pretrain", curves=None).to_json())]
+        argv = [
+            sys.executable,
+            "-m",
+            "bench",
+            "pretrain",
+            "--results-dir",
+            self.config.results_dir,
+            "--config",
+            json.dumps(dataclasses.replace(self.config, command="pretrain", curves=None).to_json()),
+        ]
         started = time.perf_counter()
         process = child(argv)
         self.memory.pids.append(process.pid)
@@ -135,8 +143,11 @@ class Coordinator:
             return False
         profile_dir = Path(self.config.results_dir) / self.config.profile.name
         built = json.loads((profile_dir / "pretraining.json").read_text(encoding="utf-8"))
-        self.pretraining = {"wall_seconds": round(time.perf_counter() - started, 1), "cache": built.get("cache"),
-                            "parts": list(parts)}
+        self.pretraining = {
+            "wall_seconds": round(time.perf_counter() - started, 1),
+            "cache": built.get("cache"),
+            "parts": list(parts),
+        }
         return True
 
     def run_workers(self) -> list[int]:
@@ -148,14 +159,19 @@ class Coordinator:
             return []
         storage_for(self.config.storage)  # create the schema once, before the workers race to
         env = {**os.environ, **ONE_THREAD_ENV}  # one BLAS/XLA thread each: N workers do not each claim every core
-        workers = [child(self.config.for_worker(), env={**env, WORKER_INDEX: str(k), WORKER_COUNT: str(self.config.jobs)})
-                   for k in range(self.config.jobs)]
+        workers = [
+            child(self.config.for_worker(), env={**env, WORKER_INDEX: str(k), WORKER_COUNT: str(self.config.jobs)})
+            for k in range(self.config.jobs)
+        ]
         self.memory.pids += [w.pid for w in workers]
         with timed(WAIT):  # the coordinator's wait is not harness time
             self.codes = [w.wait() for w in workers]
         if any(self.codes):
-            print(f"error: {self.failed} of {len(self.codes)} workers failed (exit codes {self.codes}); the coordinator "
-                  f"finishes what they left, and this run exits with code {FAILED_WORKERS}", file=sys.stderr)
+            print(
+                f"error: {self.failed} of {len(self.codes)} workers failed (exit codes {self.codes}); the coordinator "
+                f"finishes what they left, and this run exits with code {FAILED_WORKERS}",
+                file=sys.stderr,
+            )
         return self.codes
 
     @property
@@ -167,7 +183,7 @@ class Coordinator:
         return FAILED_WORKERS if self.failed else 0
 
     def failures_note(self) -> str:
-        """"; N worker(s) FAILED ..." for the closing line, or ""."""
+        """ "; N worker(s) FAILED ..." for the closing line, or ""."""
         return f"; {self.failed} worker(s) FAILED (exit codes {self.codes})" if self.failed else ""
 
     def elapsed(self) -> float:
@@ -182,7 +198,9 @@ class Coordinator:
         cost["worker_exit_codes"] = self.codes
         if self.pretraining:  # the one-time build, like a download of weights: the run's target counts without it
             cost["pretraining"] = self.pretraining
-            cost["wall_seconds_after_pretraining"] = round(cost["run_wall_seconds"] - self.pretraining["wall_seconds"], 1)
+            cost["wall_seconds_after_pretraining"] = round(
+                cost["run_wall_seconds"] - self.pretraining["wall_seconds"], 1
+            )
         return cost
 
     def provenance(self, datasets: dict, cost: dict | None) -> dict:
@@ -190,8 +208,14 @@ class Coordinator:
         from bench.reports.leaderboard import provenance
 
         files = [f for d in datasets.values() for f in d.task.dataset.files.values()]
-        prov = provenance(self.config.profile, self.config.command_line.split(" "), Path(self.config.data_dir), files,
-                          self.elapsed(), cost)
+        prov = provenance(
+            self.config.profile,
+            self.config.command_line.split(" "),
+            Path(self.config.data_dir),
+            files,
+            self.elapsed(),
+            cost,
+        )
         prov["config"] = self.config.public()
         prov["tasks"] = task_sources(datasets)
         return prov
@@ -206,7 +230,10 @@ def task_sources(datasets: dict) -> dict:
 
     def where(source: str | None) -> str | None:
         return f"bench/data/task_files/{Path(source).name}" if source and Path(source).parent == BUILTIN_DIR else source
-    return {t: {"task_file": where(d.task.source), "task_file_sha256": d.task.source_sha256} for t, d in datasets.items()}
+
+    return {
+        t: {"task_file": where(d.task.source), "task_file_sha256": d.task.source_sha256} for t, d in datasets.items()
+    }
 
 
 def pretraining_parts(config: RunConfig, note_unused: bool = True) -> tuple[str, ...]:
@@ -217,8 +244,10 @@ def pretraining_parts(config: RunConfig, note_unused: bool = True) -> tuple[str,
     files = [corpus.check_corpus_file(f) for f in config.corpus_files]
     parts = pretraining.needs(config.backends, config.elmo_handle)
     if files and not parts and note_unused:
-        log("note: --corpus is not used: no selected backend pretrains on the corpus (word2vec-corpus, or elmo "
-            "without --elmo-handle)")
+        log(
+            "note: --corpus is not used: no selected backend pretrains on the corpus (word2vec-corpus, or elmo "
+            "without --elmo-handle)"
+        )
     return parts
 
 

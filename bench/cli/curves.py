@@ -1,4 +1,4 @@
-"""``bench curves``: learning curves of the tuned configurations (``bench.studies.curves``), coordinated like ``all``."""
+"""``bench curves``: learning curves of the tuned configurations (``bench.studies.curves``), run like ``all``."""
 
 from __future__ import annotations
 
@@ -18,10 +18,20 @@ def _plans(config: RunConfig):
     options, profile = config.curves, config.profile
     tuned_rows, controls = load_storage(options.tuned_storage, profile.name)
     sizes = {"train": None, "validation": profile.max_validation, "test": profile.max_test}
-    datasets = {t: load_task(t, Path(config.data_dir), max_sizes=sizes, seed=profile.seed, window=profile.window)
-                for t in config.tasks}
-    plans = curves.plan(datasets, tuned_rows, options.tuned_storage, config.backends,
-                        options.sizes or curves.DEFAULT_SIZES, options.retune, seeds=options.seeds, trials=profile.trials)
+    datasets = {
+        t: load_task(t, Path(config.data_dir), max_sizes=sizes, seed=profile.seed, window=profile.window)
+        for t in config.tasks
+    }
+    plans = curves.plan(
+        datasets,
+        tuned_rows,
+        options.tuned_storage,
+        config.backends,
+        options.sizes or curves.DEFAULT_SIZES,
+        options.retune,
+        seeds=options.seeds,
+        trials=profile.trials,
+    )
     return controls, datasets, plans
 
 
@@ -39,8 +49,9 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
     if worker:
         prepare(config)
         configure_pretrained(config, parts)
-        curves.run_plans(plans, datasets, config.profile, config.storage, retune=options.retune, exclusive=True,
-                         log=log, until=until)
+        curves.run_plans(
+            plans, datasets, config.profile, config.storage, retune=options.retune, exclusive=True, log=log, until=until
+        )
         record(config.out_dir, "worker")
         return 0
     if options.report_only:
@@ -51,20 +62,33 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
             return 130 if stopped() else 2
         configure_pretrained(config, parts)
         run.run_workers()
-        rows = curves.run_plans(plans, datasets, config.profile, config.storage, retune=options.retune,
-                                recover=config.own_storage, log=log, until=until)
+        rows = curves.run_plans(
+            plans,
+            datasets,
+            config.profile,
+            config.storage,
+            retune=options.retune,
+            recover=config.own_storage,
+            log=log,
+            until=until,
+        )
         if stopped():
             log(f"stopped after the current trial; finished points are saved. Resume with: {run.resume_hint()}")
             return 130
         recs = curves.records(rows, controls)
         skipped = curves.not_run(plans, recs, options.time_limit)
         prov = run.provenance(datasets, run.cost())
-        prov.update(tuned_storage=prov["config"]["curves"]["tuned_storage"], time_limit_minutes=options.time_limit,
-                    not_run=skipped)
+        prov.update(
+            tuned_storage=prov["config"]["curves"]["tuned_storage"],
+            time_limit_minutes=options.time_limit,
+            not_run=skipped,
+        )
         paths = curves.write(recs, config.out_dir, prov, not_run=skipped)
-        print(f"{len(recs)} curve points ({len(skipped)} not run) in {run.elapsed():.0f} s (embedding cache: "
-              f"{cache.hits} hits, {cache.misses} computed){run.failures_note()}; summary: {paths['md']}; "
-              f"report: {paths['html']}")
+        print(
+            f"{len(recs)} curve points ({len(skipped)} not run) in {run.elapsed():.0f} s (embedding cache: "
+            f"{cache.hits} hits, {cache.misses} computed){run.failures_note()}; summary: {paths['md']}; "
+            f"report: {paths['html']}"
+        )
         return run.exit_code
 
 
@@ -76,18 +100,28 @@ def _report_only(config: RunConfig, plans, datasets: dict, controls: dict) -> in
     from bench.studies import curves
 
     started = time.perf_counter()
-    rows = curves.run_plans(plans, datasets, config.profile, config.storage, retune=config.curves.retune,
-                            until=time.time())
+    rows = curves.run_plans(
+        plans, datasets, config.profile, config.storage, retune=config.curves.retune, until=time.time()
+    )
     recs = curves.records(rows, controls)
     trained = read_json(config.out_dir / "provenance.json")
     skipped = curves.not_run(plans, recs, trained.get("time_limit_minutes"))
-    this = provenance(config.profile, config.command_line.split(" "), Path(config.data_dir),
-                      [f for d in datasets.values() for f in d.task.dataset.files.values()], time.perf_counter() - started)
-    prov = {**(trained or this), "not_run": skipped,
-            "report_pass": {k: this[k] for k in ("git_commit", "git_dirty", "command", "wall_seconds")}}
+    this = provenance(
+        config.profile,
+        config.command_line.split(" "),
+        Path(config.data_dir),
+        [f for d in datasets.values() for f in d.task.dataset.files.values()],
+        time.perf_counter() - started,
+    )
+    prov = {
+        **(trained or this),
+        "not_run": skipped,
+        "report_pass": {k: this[k] for k in ("git_commit", "git_dirty", "command", "wall_seconds")},
+    }
     prov["tasks"] = task_sources(datasets)
     paths = curves.write(recs, config.out_dir, prov, not_run=skipped)
-    print(f"{len(recs)} curve points ({len(skipped)} not run), nothing trained; summary: {paths['md']}; "
-          f"report: {paths['html']}")
+    print(
+        f"{len(recs)} curve points ({len(skipped)} not run), nothing trained; summary: {paths['md']}; "
+        f"report: {paths['html']}"
+    )
     return 0
-

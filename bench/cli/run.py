@@ -7,8 +7,18 @@ import os
 import sys
 import time
 
-from bench.cli.coordinator import (WORKER_COUNT, WORKER_INDEX, Coordinator, bilm_settings, configure_pretrained, log,
-                                   pretraining_parts, read_json, stopped, worker_order)
+from bench.cli.coordinator import (
+    WORKER_COUNT,
+    WORKER_INDEX,
+    Coordinator,
+    bilm_settings,
+    configure_pretrained,
+    log,
+    pretraining_parts,
+    read_json,
+    stopped,
+    worker_order,
+)
 from bench.config import RunConfig, prepare
 from bench.errors import BenchError
 
@@ -30,8 +40,10 @@ def _datasets(config: RunConfig) -> dict:
     from bench.data.tasks import load_task
 
     p = config.profile
-    return {t: load_task(t, Path(config.data_dir), max_sizes=p.max_sizes, seed=p.seed, window=p.window)
-            for t in config.tasks}
+    return {
+        t: load_task(t, Path(config.data_dir), max_sizes=p.max_sizes, seed=p.seed, window=p.window)
+        for t in config.tasks
+    }
 
 
 def cmd_worker(config: RunConfig) -> int:
@@ -60,8 +72,10 @@ def cmd_all(config: RunConfig) -> int:
     pairs, parts = _pairs(config), pretraining_parts(config)
     datasets = _datasets(config)
     config.out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(config.out_dir / "tasks.json", json.dumps({**read_json(config.out_dir / "tasks.json"),
-                                                            **{t: d.stats for t, d in datasets.items()}}, indent=1))
+    atomic_write(
+        config.out_dir / "tasks.json",
+        json.dumps({**read_json(config.out_dir / "tasks.json"), **{t: d.stats for t, d in datasets.items()}}, indent=1),
+    )
     with Coordinator(config) as run:
         if parts:
             run.scratch_for_pretraining()
@@ -80,9 +94,11 @@ def cmd_all(config: RunConfig) -> int:
             log(f"stopped after the current trial; finished trials are saved. Resume with: {run.resume_hint()}")
             return 130
         rows = _finish(run, datasets)
-        print(f"{len(rows)} pairings in {run.elapsed():.0f} s (embedding cache: {cache.hits} hits, {cache.misses} "
-              f"computed){run.failures_note()}; leaderboard: {config.out_dir / 'leaderboard.md'}; report: "
-              f"{config.out_dir / 'index.html'}")
+        print(
+            f"{len(rows)} pairings in {run.elapsed():.0f} s (embedding cache: {cache.hits} hits, {cache.misses} "
+            f"computed){run.failures_note()}; leaderboard: {config.out_dir / 'leaderboard.md'}; report: "
+            f"{config.out_dir / 'index.html'}"
+        )
         return run.exit_code
 
 
@@ -96,12 +112,15 @@ def _finish(run: Coordinator, datasets: dict) -> list:
     for task in config.tasks:
         c = run_controls(datasets[task], config.profile, config.storage, n_trials=config.trials)
         if c["leakage_alarm"]:
-            log(f"LEAKAGE ALARM {task}: shuffled-label control scores {c['shuffled']:.4f}, chance "
-                f"{c['chance_mean']:.4f} (95th pct {c['chance_p95']:.4f})")
+            log(
+                f"LEAKAGE ALARM {task}: shuffled-label control scores {c['shuffled']:.4f}, chance "
+                f"{c['chance_mean']:.4f} (95th pct {c['chance_p95']:.4f})"
+            )
     prov = _with_earlier_runs(run.provenance(datasets, run.cost()), config)
     atomic_write(config.out_dir / "provenance.json", json.dumps(prov, indent=1))
-    return write_board(config.storage, config.profile.name, config.out_dir, config.task_option, config.backends,
-                       config.classifiers)
+    return write_board(
+        config.storage, config.profile.name, config.out_dir, config.task_option, config.backends, config.classifiers
+    )
 
 
 def _with_earlier_runs(prov: dict, config: RunConfig) -> dict:
@@ -109,13 +128,23 @@ def _with_earlier_runs(prov: dict, config: RunConfig) -> dict:
     the leaderboard)."""
     old = read_json(config.out_dir / "provenance.json")
     earlier = old.pop("earlier_runs", []) + ([old] if old else [])
-    prov["earlier_runs"] = [{k: run.get(k) for k in ("command", "git_commit", "wall_seconds", "tasks", "datasets")}
-                            for run in earlier if set(run.get("tasks") or {}) - set(prov["tasks"])]
+    prov["earlier_runs"] = [
+        {k: run.get(k) for k in ("command", "git_commit", "wall_seconds", "tasks", "datasets")}
+        for run in earlier
+        if set(run.get("tasks") or {}) - set(prov["tasks"])
+    ]
     return prov
 
 
-def _tune(datasets: dict, pairs, config: RunConfig, *, recover: bool, exclusive: bool = False,
-          worker: tuple[int, int] = (0, 1)) -> None:
+def _tune(
+    datasets: dict,
+    pairs,
+    config: RunConfig,
+    *,
+    recover: bool,
+    exclusive: bool = False,
+    worker: tuple[int, int] = (0, 1),
+) -> None:
     """Every selected study to its budget, with a progress bar and a line per finished study.
 
     ``exclusive`` (workers): skip a study another process holds, so each study runs in one process;
@@ -129,23 +158,35 @@ def _tune(datasets: dict, pairs, config: RunConfig, *, recover: bool, exclusive:
         import keras  # noqa: F401  (imported now, so the heap settled below holds it)
     settle_heap()  # the modules and datasets live as long as the process: out of the collector's way
     trials = config.trials
-    with tqdm(total=len(datasets) * len(pairs) * trials, desc=config.profile.name, unit="trial", file=sys.stderr,
-              disable=None) as bar:
+    with tqdm(
+        total=len(datasets) * len(pairs) * trials, desc=config.profile.name, unit="trial", file=sys.stderr, disable=None
+    ) as bar:
         # Studies of backends marked ``runs_last`` (elmo) last: their model may still be in training.
         order = sorted(((t, p) for t in datasets for p in pairs), key=lambda tp: BACKENDS[tp[1][0]].runs_last)
         for n, (task, (backend, classifier)) in enumerate(worker_order(order, *worker)):
             if stopped():
                 return
             bar.set_postfix_str(f"{task} {backend} x {classifier}")
-            row = run_study(datasets[task], backend, classifier, config.profile, config.storage, n_trials=trials,
-                            on_trial=lambda t: bar.update(1), recover=recover, exclusive=exclusive)
+            row = run_study(
+                datasets[task],
+                backend,
+                classifier,
+                config.profile,
+                config.storage,
+                n_trials=trials,
+                on_trial=lambda t: bar.update(1),
+                recover=recover,
+                exclusive=exclusive,
+            )
             bar.update(max(0, (n + 1) * trials - bar.n))  # trials resumed from storage or run elsewhere
             pairing = f"{task:14s} {backend:11s} x {classifier:13s}"
             if row is None:
                 bar.write(f"{pairing} left to the worker still running it")
             elif row.ok:
-                bar.write(f"{pairing} test {row.main_metric} {row.test_main:.4f} (validation {row.validation_main:.4f}, "
-                          f"{row.trials_complete} complete, {row.trials_pruned} pruned, {row.trials_failed} failed)")
+                bar.write(
+                    f"{pairing} test {row.main_metric} {row.test_main:.4f} (validation {row.validation_main:.4f}, "
+                    f"{row.trials_complete} complete, {row.trials_pruned} pruned, {row.trials_failed} failed)"
+                )
             else:
                 bar.write(f"{pairing} FAILED: no trial completed")
 
@@ -158,20 +199,26 @@ def cmd_pretrain(config: RunConfig) -> int:
     prepare(config)
     parts = pretraining_parts(config)
     if not parts:
-        print("nothing to pretrain: no selected backend pretrains on the corpus (word2vec-corpus, or elmo without "
-              "--elmo-handle)")
+        print(
+            "nothing to pretrain: no selected backend pretrains on the corpus (word2vec-corpus, or elmo without "
+            "--elmo-handle)"
+        )
         return 0
     built = pretraining.pretrain(parts, bilm_settings(config), log=log)
     out_dir = config.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "corpus.json", json.dumps(built.pop("corpus_summary"), indent=1))
     atomic_write(out_dir / "pretraining.json", json.dumps(built, indent=1))
-    figures = [f"corpus {built['corpus']['documents']:,} documents, {built['corpus']['tokens']:,} tokens "
-               f"({built['corpus']['seconds']} s)"]
+    figures = [
+        f"corpus {built['corpus']['documents']:,} documents, {built['corpus']['tokens']:,} tokens "
+        f"({built['corpus']['seconds']} s)"
+    ]
     if "word2vec" in built:
         figures.append(f"word2vec-corpus {built['word2vec']['words']:,} words ({built['word2vec']['seconds']} s)")
     if "bilm" in built:
         figures.append(f"{built['bilm']['label']} ({built['bilm']['seconds']} s)")
-    print(f"pretraining done in {built['seconds']:.0f} s, {built['cache']} cache: {'; '.join(figures)}; "
-          f"written {out_dir / 'corpus.json'}, {out_dir / 'pretraining.json'}")
+    print(
+        f"pretraining done in {built['seconds']:.0f} s, {built['cache']} cache: {'; '.join(figures)}; "
+        f"written {out_dir / 'corpus.json'}, {out_dir / 'pretraining.json'}"
+    )
     return 0

@@ -20,8 +20,10 @@ def shown_rows(rows: list[ResultRow], task_option) -> list[ResultRow]:
 
 def shown_columns(rows: list[ResultRow], backends, classifiers) -> tuple[list[str], list[str]]:
     """This run's backends and classifiers, then those of merged rows from earlier runs."""
-    return (list(dict.fromkeys([*backends, *(r.backend for r in rows)])),
-            list(dict.fromkeys([*classifiers, *(r.classifier for r in rows)])))
+    return (
+        list(dict.fromkeys([*backends, *(r.backend for r in rows)])),
+        list(dict.fromkeys([*classifiers, *(r.classifier for r in rows)])),
+    )
 
 
 def write_board(storage: str, profile: str, out_dir: Path, task_option, backends, classifiers) -> list[ResultRow]:
@@ -31,10 +33,17 @@ def write_board(storage: str, profile: str, out_dir: Path, task_option, backends
     rows, controls = load_storage(storage, profile)
     rows = shown_rows(rows, task_option)
     if not rows:
-        raise BenchError(f"no studies of profile {profile!r} in storage {redact(storage)}; run `python -m bench all` first")
+        raise BenchError(
+            f"no studies of profile {profile!r} in storage {redact(storage)}; run `python -m bench all` first"
+        )
     shown = {r.task for r in rows}
-    write_leaderboard(rows, {t: c for t, c in controls.items() if t in shown}, out_dir,
-                      *shown_columns(rows, backends, classifiers), storage)
+    write_leaderboard(
+        rows,
+        {t: c for t, c in controls.items() if t in shown},
+        out_dir,
+        *shown_columns(rows, backends, classifiers),
+        storage,
+    )
     return rows
 
 
@@ -43,8 +52,14 @@ def cmd_report(args) -> int:
     _, backends, classifiers = selection(args.tasks, args.embeddings, args.classifiers)
     out_dir = Path(args.results_dir) / profile.name
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = write_board(args.storage or default_storage(args.results_dir, profile.name), profile.name, out_dir,
-                       args.tasks, backends, classifiers)
+    rows = write_board(
+        args.storage or default_storage(args.results_dir, profile.name),
+        profile.name,
+        out_dir,
+        args.tasks,
+        backends,
+        classifiers,
+    )
     print(f"{len(rows)} pairings; leaderboard: {out_dir / 'leaderboard.md'}; report: {out_dir / 'index.html'}")
     return 0
 

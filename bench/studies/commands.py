@@ -15,8 +15,10 @@ def cmd_scale(args) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     for name in ("so_lang4_titles", "so_lang4"):
         if not (data_dir / dataset_of(name).filename).is_file():
-            raise BenchError(f"missing data file {dataset_of(name).filename} in {data_dir}: pass --data-dir DIR or "
-                             "set PAIRBENCH_DATA_DIR")
+            raise BenchError(
+                f"missing data file {dataset_of(name).filename} in {data_dir}: pass --data-dir DIR or "
+                "set PAIRBENCH_DATA_DIR"
+            )
     started = time.perf_counter()
     paths = scale.run(data_dir, args.results_dir / "scale", sizes=args.sizes or scale.SIZES)
     print(f"scale done in {time.perf_counter() - started:.0f} s; table: {paths['md']}; plot: {paths['png']}")

@@ -30,7 +30,9 @@ class StudyIdentity:
         """The study name: ``profile:task:backend:classifier[:variant]``, or ``profile:task:controls``."""
         if self.variant == CONTROLS:
             return f"{self.profile}:{self.task}:{CONTROLS}"
-        return ":".join([self.profile, self.task, self.backend, self.classifier] + ([self.variant] if self.variant else []))
+        return ":".join(
+            [self.profile, self.task, self.backend, self.classifier] + ([self.variant] if self.variant else [])
+        )
 
     @property
     def is_pairing(self) -> bool:
