@@ -228,7 +228,7 @@ def test_a_given_validation_file_is_kept(tmp_path):
 
 
 def test_the_built_in_tasks_are_task_files():
-    builtin = Path(bench.__file__).with_name("task_files")
+    builtin = Path(bench.__file__).parent / "data" / "task_files"  # the built-in tasks since the layout change
     assert {TASKS[n].source for n in ("bbc-news", "so-lang4", "so-python", "so-titles20", "so-tags100",
                                       "so-2008-top20")} == {str(p) for p in builtin.glob("*.toml")}
 
