@@ -15,8 +15,23 @@ def config_of(argv):
 
 def test_a_config_is_resolved_once_and_reaches_workers_whole(tmp_path, env_data_dir, monkeypatch):
     monkeypatch.setenv("PAIRBENCH_CORPUS", "")
-    argv = ["all", "--profile", "smoke", "--tasks", "so-python", "--embeddings", "tfidf", "--classifiers", "logreg",
-            "--repeats", "2", "--results-dir", str(tmp_path), "--storage", "postgresql://me:secret@db/x"]
+    argv = [
+        "all",
+        "--profile",
+        "smoke",
+        "--tasks",
+        "so-python",
+        "--embeddings",
+        "tfidf",
+        "--classifiers",
+        "logreg",
+        "--repeats",
+        "2",
+        "--results-dir",
+        str(tmp_path),
+        "--storage",
+        "postgresql://me:secret@db/x",
+    ]
     config = config_of(argv)
     assert config.profile.repeats == 2 and config.trials == config.profile.trials == 1
     assert config.tasks == ("so-python",) and config.data_dir == str(env_data_dir) and not config.own_storage
