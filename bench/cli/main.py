@@ -293,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return _machine_exit_code() if isinstance(exc, MachineError) else 2
+    except BrokenPipeError:  # the reader went away (``bench list | head``): nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # an error of the machine (no space, a lost storage) is one line too; a bug is not
         line = machine_error_line(exc, _storage_urls())
         if line is None:
