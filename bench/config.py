@@ -6,7 +6,8 @@ or environment variables. ``provenance.json`` records it under ``config``.
 
 Environment variables read here and nowhere else in a run: ``PAIRBENCH_DATA_DIR`` (``--data-dir``),
 ``PAIRBENCH_CACHE_DIR`` (``--cache-dir``), ``PAIRBENCH_CORPUS`` (``--corpus``, ``os.pathsep``-separated),
-``PAIRBENCH_VECTORS`` (``--vectors``), ``PAIRBENCH_SENTENCE_MODEL`` (``--sentence-model``), ``KERAS_BACKEND`` (wins over the profile's Keras backend).
+``PAIRBENCH_VECTORS`` (``--vectors``), ``PAIRBENCH_SENTENCE_MODEL`` (``--sentence-model``), ``KERAS_BACKEND``
+(wins over the profile's Keras backend).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ DEFAULT_CACHE = Path.home() / ".cache" / "pairbench"
 
 
 def default_storage(results_dir: Path, profile: str) -> str:
-    """The Optuna storage of a profile's runs when ``--storage`` is not given: ``<results>/<profile>/optuna.sqlite3``."""
+    """The Optuna storage of a profile's runs when ``--storage`` is not given:
+    ``<results>/<profile>/optuna.sqlite3``."""
     return f"sqlite:///{(Path(results_dir) / profile / 'optuna.sqlite3').resolve()}"
 
 

@@ -1,4 +1,5 @@
-"""``bench curves``: learning curves of the tuned configurations (``bench.studies.curves``), coordinated like ``all``."""
+"""``bench curves``: learning curves of the tuned configurations (``bench.studies.curves``), coordinated like
+``all``."""
 
 from __future__ import annotations
 

@@ -401,7 +401,8 @@ def corpus_table(corpus: dict, build: dict | None) -> Table:
     note = (
         f"Training splits of every dataset plus unlabelled titles and --corpus files; a document whose text or title "
         f"{rule} a validation or test text or title of any task is dropped. sha256 {corpus['sha256'][:16]}; "
-        f"{corpus.get('held_out', {}).get('documents', 0):,} documents held out of the biLM's training for its perplexity."
+        f"{corpus.get('held_out', {}).get('documents', 0):,} documents held out of the biLM's training "
+        "for its perplexity."
     )
     if corpus.get("missing"):
         note += f" Not present, so not read: {', '.join(corpus['missing'])}."

@@ -71,11 +71,11 @@ def _documents(data_dir: Path) -> tuple[list[str], list[str], list[str], list[st
     valid_titles = {normalise(str(source["title"].iloc[i])) for i in keep}
     seen_train = {normalise(t) for t in texts}
     pairs = [
-        (t, l)
-        for t, l in zip(eval_texts, eval_labels)
+        (t, lab)
+        for t, lab in zip(eval_texts, eval_labels)
         if normalise(t) in valid_titles and normalise(t) not in seen_train
     ][:EVAL_DOCS]
-    return texts, labels, [t for t, _ in pairs], [l for _, l in pairs]
+    return texts, labels, [t for t, _ in pairs], [lab for _, lab in pairs]
 
 
 def measure(data_dir: Path, n: int, backend: str, classifier: str) -> dict:
@@ -163,7 +163,8 @@ def run(data_dir: Path, out_dir: Path, sizes=SIZES, pairings=PAIRINGS) -> dict[s
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             r = rows[-1]
             print(
-                f"{backend:8s} x {classifier:7s} {n:>7,d} titles: {r['seconds']:7.1f} s, peak {r['peak_rss_mib']:7.0f} MiB, "
+                f"{backend:8s} x {classifier:7s} {n:>7,d} titles: {r['seconds']:7.1f} s, "
+                f"peak {r['peak_rss_mib']:7.0f} MiB, "
                 f"eval macro-F1 {r['eval_macro_f1']:.4f}",
                 flush=True,
             )

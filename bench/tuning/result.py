@@ -6,14 +6,17 @@ versions (see its docstring). Field names are the JSON keys.
 
 | group | fields | present in JSON |
 |---|---|---|
-| identity | profile, task, task_type, backend, classifier, main_metric, status | always (an ``incomplete`` row: profile, task, backend, classifier, status, trials_complete) |
-| budget | trial_budget, trials_complete, trials_pruned, trials_failed, trials_interrupted, study_timeout, sizes, versions | every finished or failed row |
+| identity | profile, task, task_type, backend, classifier, main_metric, status | always |
+| budget | trial_budget, trials_complete, trials_pruned, trials_failed | every finished or failed row |
+| budget | trials_interrupted, study_timeout, sizes, versions | every finished or failed row |
 | test score | test_main ... n_classes (``SCORED``) | ``status == "ok"`` |
 | reference | reference, reference_validation_main, reference_test_main | when a reference configuration ran |
 | cost | wall_seconds; stopping (steps and checks per repeat) | when set |
 | standing | best_in_task, tied_with_best, p_vs_best, p_vs_best_holm, vs_best | set by ``leaderboard.mark_ties`` |
 | learned | did_not_learn | set by ``leaderboard.mark_did_not_learn`` |
 | curves | curve_size, curve_retuned | rows of learning-curve points |
+
+An ``incomplete`` row holds only profile, task, backend, classifier, status and trials_complete.
 """
 
 from __future__ import annotations

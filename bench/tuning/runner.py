@@ -1,11 +1,11 @@
 """The Optuna loop: one study per (profile, task, backend, classifier), test scored once at the end.
 
-Each trial fits the backend on the training split, trains the classifier on it with early stopping on
-the validation main metric at a threshold tuned each epoch (``metrics.tuned_main_score``), and returns
-the validation main metric at the decision threshold(s) tuned on validation after training. When a study has its budget of trials,
-its best configuration is trained once more (same seed) and scored on the test split; that result is
-stored in the study itself, so ``python -m bench report`` rebuilds the leaderboard from storage alone
-and a rerun does no training.
+Each trial fits the backend on the training split, trains the classifier on it with early stopping on the
+validation main metric at a threshold tuned each epoch (``metrics.tuned_main_score``), and returns the
+validation main metric at the decision threshold(s) tuned on validation after training. When a study has its
+budget of trials, its best configuration is trained once more (same seed) and scored on the test split; that
+result is stored in the study itself, so ``python -m bench report`` rebuilds the leaderboard from storage
+alone and a rerun does no training.
 """
 
 from __future__ import annotations
@@ -216,10 +216,11 @@ def _open_storage(url: str, kwargs: dict) -> optuna.storages.RDBStorage:
 
 def open_study(storage: str, identity: StudyIdentity, warmup_epochs: int = 1) -> optuna.Study:
     """The study, created on first use and labelled with its identity (``StudyIdentity.label``); its sampler's
-    seed derives from the name, so a resumed study draws what an uninterrupted one would. The median pruner waits for 2 finished trials and, within a trial,
-    for ``warmup_epochs`` checks (``Profile.pruner_warmup``: epochs, or checks every k steps): a trial whose
-    validation signal after that is below the median of earlier trials at the same check stops. Pruning at epoch 1 would favour fast starters
-    (high learning rates) rather than good configurations."""
+    seed derives from the name, so a resumed study draws what an uninterrupted one would. The median pruner
+    waits for 2 finished trials and, within a trial, for ``warmup_epochs`` checks (``Profile.pruner_warmup``:
+    epochs, or checks every k steps): a trial whose validation signal after that is below the median of
+    earlier trials at the same check stops. Pruning at epoch 1 would favour fast starters (high learning
+    rates) rather than good configurations."""
     study = optuna.create_study(
         study_name=identity.name,
         storage=storage_for(storage),
@@ -340,7 +341,8 @@ def run_study(
     Any number of processes may run the same study at once (``bench worker``): each takes trials until
     the budget is spent. The row is computed by the process that sees no trial running; others return
     None. ``recover`` first fails the trials left RUNNING by processes that are gone (``bench.tuning.liveness``;
-    safe while other workers run). ``variant`` names a study outside the leaderboard (e.g. ``full-text``: the same pairing on whole documents).
+    safe while other workers run). ``variant`` names a study outside the leaderboard (e.g. ``full-text``: the
+    same pairing on whole documents).
     ``exclusive``: run the study only if no other process holds it (``StudyClaim``), else return None at
     once; the workers of a run do this, so every study's trials run in one process, in order.
     ``first_trial``: ``{"params": ..., "user_attrs": ...}`` of a trial of another study (its Optuna ``params``,

@@ -117,8 +117,9 @@ def summary(out_dir: Path, run_wall: float, peak_total_rss: int | None, jobs: in
 
     ``compile_seconds`` is the part of fitting and prediction JAX spent tracing and compiling.
     ``studies_trained`` counts the studies any process of this run trained a model of (a resumed run's
-    share of the published ones). ``harness_share`` is the time no process spent in the three kinds of work, over the processes' summed
-    wall time (less a coordinator's waiting for its workers); ``parallel_efficiency`` is the processes' busy time over (run wall time x jobs).
+    share of the published ones). ``harness_share`` is the time no process spent in the three kinds of work,
+    over the processes' summed wall time (less a coordinator's waiting for its workers);
+    ``parallel_efficiency`` is the processes' busy time over (run wall time x jobs).
     """
     processes = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((Path(out_dir) / "timing").glob("*.json"))]
     work = {k: sum(p["seconds"].get(k, 0.0) for p in processes) for k in KINDS}
