@@ -179,7 +179,7 @@ def _profile(args) -> Profile:
         raise BenchError(f"--trials must be between 1 and 1000, got {trials}")
     if repeats is not None and not 1 <= repeats <= 20:
         raise BenchError(f"--repeats must be between 1 and 20, got {repeats}")
-    overrides = {
+    overrides: dict[str, Any] = {
         "repeats": repeats,
         "study_timeout": getattr(args, "study_timeout", None),
         "per_label_thresholds": getattr(args, "per_label_thresholds", False) or None,

@@ -39,6 +39,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -464,13 +465,13 @@ class TrainedBiLM(NamedTuple):
 
 
 class _Training(NamedTuple):
-    module: object
+    module: Any
     vocabulary: list[str]
     train_tokens: list[list[str]]
     train: _Batches
     held_out: _Batches | None
-    train_step: object  # tf.function(chars, words, lengths) -> mean training loss, one Adam update
-    eval_step: object  # tf.function(chars, words, lengths) -> (summed full-softmax loss, words)
+    train_step: Callable[..., Any]  # tf.function(chars, words, lengths) -> mean training loss, one Adam update
+    eval_step: Callable[..., Any]  # tf.function(chars, words, lengths) -> (summed full-softmax loss, words)
 
 
 def uses_sampled_softmax(settings: BiLMSettings, classes: int) -> bool:

@@ -30,6 +30,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -181,14 +182,14 @@ class LeakGuard:
         self.index = near_duplicates.NearDuplicateIndex(keys)
         self.seconds = time.perf_counter() - started  # building the index (reading the documents not counted)
 
-    def match(self, texts: Iterable[str]) -> tuple[str, str] | None:
+    def match(self, texts: Iterable[str | None]) -> tuple[str, str] | None:
         """(``"exact"`` or ``"near_duplicate"``, guarded set) when one of ``texts`` is guarded, else None."""
-        texts = list(dict.fromkeys(t for t in texts if t))  # a title-only document's title is its text
-        for text in texts:
+        unique = list(dict.fromkeys(t for t in texts if t))  # a title-only document's title is its text
+        for text in unique:
             owner = self.exact.get(normalise(text))
             if owner is not None:
                 return "exact", self.names[owner]
-        for text in texts:
+        for text in unique:
             found = self.index.find(near_duplicates.word_set(text))
             if found is not None:
                 return "near_duplicate", self.names[self.owners[found]]
@@ -202,7 +203,8 @@ def _assemble(request: CorpusRequest) -> tuple[list[str], dict]:
     guard_seconds = guard.seconds
     seen: set[str] = set()
     texts: list[str] = []
-    per_source, dropped_by = [], {name: 0 for name in guard.names}
+    per_source: list[dict[str, Any]] = []
+    dropped_by = {name: 0 for name in guard.names}
     for source in request.sources:
         counts = {"documents": 0, "tokens": 0, "dropped_exact": 0, "dropped_near_duplicate": 0, "duplicates_dropped": 0}
         for fields in source.read():

@@ -16,6 +16,7 @@ import collections
 import functools
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -346,7 +347,7 @@ def load_task(
     task: Task | str,
     data_dir: str | os.PathLike | None = None,
     *,
-    max_sizes: dict[str, int] | None = None,
+    max_sizes: Mapping[str, int | None] | None = None,
     seed: int = 0,
     window: int | None = None,
     check: bool = True,
@@ -394,8 +395,9 @@ def load_task(
 
     stats["available"] = {s: len(splits[s]) for s in SPLITS}
     for s in SPLITS:
-        if max_sizes and max_sizes.get(s) and len(splits[s]) > max_sizes[s]:
-            splits[s] = splits[s].subset(_subsample(task, splits[s], max_sizes[s], seed))
+        cap = max_sizes.get(s) if max_sizes else None
+        if cap and len(splits[s]) > cap:
+            splits[s] = splits[s].subset(_subsample(task, splits[s], cap, seed))
     drop_unseen_labels(task, splits, classes, stats)
     _assert_disjoint(task, splits)
     stats["used"] = {s: len(splits[s]) for s in SPLITS}

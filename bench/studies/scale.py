@@ -19,12 +19,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 SIZES = (1_000, 4_000, 16_000, 64_000, 240_000)
 PAIRINGS = (("tfidf", "logreg"), ("learned", "gru"))
-SETTINGS = {  # one fixed configuration per pairing (the notebooks' kind of settings)
+SETTINGS: dict[str, dict[str, Any]] = {  # one fixed configuration per pairing (the notebooks' kind of settings)
     "tfidf": {"ngram_max": 2, "min_df": 2, "sublinear_tf": True, "max_features": 50000},
     "logreg": {"C": 10.0, "class_weight": None, "max_iter": 1000},
     "learned": {"embedding_dim": 64, "vocab_size": 20000, "max_len": 32},
@@ -189,7 +190,7 @@ def write(rows: list[dict], out_dir: Path) -> dict[str, Path]:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    summary = {}
+    summary: dict[str, dict[str, Any]] = {}
     for backend, classifier in sorted({(r["backend"], r["classifier"]) for r in rows}):
         part = [r for r in rows if (r["backend"], r["classifier"]) == (backend, classifier)]
         t, m = growth(part, "seconds"), growth(part, "peak_rss_mib")

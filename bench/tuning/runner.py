@@ -22,6 +22,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import optuna
@@ -50,7 +51,7 @@ def study_name(profile: str, task: str, backend: str, classifier: str) -> str:
     return StudyIdentity(profile, task, backend, classifier).name
 
 
-def features_for(data: TaskData, backend: str, params: dict, kind: str):
+def features_for(data: TaskData, backend: str, params: dict, kind: str | None):
     """The backend's output for these settings, computed once per process and reused by later trials."""
     key = (data.key, backend, json.dumps(params, sort_keys=True), kind)
     if key in _FEATURES:
@@ -71,14 +72,14 @@ class Fit:
     """One trained pairing: its validation (and, once scored, test) metrics and costs."""
 
     validation: dict
-    threshold: float
+    threshold: float | np.ndarray
     embed_seconds: float
     train_seconds: float
     n_params: int
     epochs_run: int
     info: dict
-    model: object = field(repr=False, default=None)
-    features: object = field(repr=False, default=None)
+    model: Any = field(repr=False, default=None)
+    features: Any = field(repr=False, default=None)
     test: dict | None = None
     test_pred: np.ndarray | None = field(repr=False, default=None)
     inference_seconds: float = 0.0
@@ -86,6 +87,16 @@ class Fit:
     best_epoch: int = 0  # 0-based epoch whose weights were restored
     stopped_by: str = ""  # "patience" (validation stopped improving), "cap" (the epoch cap), "" (not iterative)
     stopping: dict = field(default_factory=dict)  # stopping="steps": check_every, steps, checks, best_check, best_step
+
+    def scored_metrics(self) -> dict:
+        """``test`` of a fit scored on test (``score_test_split``)."""
+        assert self.test is not None, "the fit was not scored on test"
+        return self.test
+
+    def scored_predictions(self) -> np.ndarray:
+        """``test_pred`` of a fit scored on test (``score_test_split``)."""
+        assert self.test_pred is not None, "the fit was not scored on test"
+        return self.test_pred
 
 
 def fit_and_score(
@@ -389,7 +400,7 @@ def _tune_and_score(
     fields = tuple(data.task.dataset.text_fields)
     kept: dict[int, Fit] = {}  # this process's best and reference trials, so test needs no retraining
     reference_number: list[int] = []
-    decision = {"per_label": profile.per_label_thresholds, "top1": profile.top1_fallback}
+    decision: dict[str, Any] = {"per_label": profile.per_label_thresholds, "top1": profile.top1_fallback}
 
     def objective(trial: optuna.Trial) -> float:
         spent, running = budget_state(study)  # ``running`` includes this trial
@@ -545,7 +556,10 @@ def encode_predictions(pred: np.ndarray) -> dict:
     """Hard test predictions, packed for storage (multi-label: bits; otherwise class indices)."""
     pred = np.asarray(pred)
     if pred.ndim == 2:
-        return {"shape": list(pred.shape), "bits": base64.b64encode(np.packbits(pred.astype(np.uint8))).decode()}
+        return {
+            "shape": list(pred.shape),
+            "bits": base64.b64encode(np.packbits(pred.astype(np.uint8)).tobytes()).decode(),
+        }
     return {"shape": list(pred.shape), "values": pred.astype(int).tolist()}
 
 
@@ -585,7 +599,7 @@ def _row(
         "versions": versions(),
     }
     if first:
-        scores = [f.test[main] for f in repeats]
+        scores = [f.scored_metrics()[main] for f in repeats]
         y_test = data.y("test")
         n_classes = len(data.classes) if task_type == "multiclass" else None
         # The interval is of the reported number itself, the mean over repeats, and sees both sources of
@@ -608,7 +622,9 @@ def _row(
                 "seeds_disagree": metrics.seeds_disagree(scores, per_repeat),
                 "window": data.window,
                 "validation_main": best.value,
-                "test_metrics": {k: float(np.mean([f.test[k] for f in repeats])) for k in first.test},
+                "test_metrics": {
+                    k: float(np.mean([f.scored_metrics()[k] for f in repeats])) for k in first.scored_metrics()
+                },
                 "validation_metrics": first.validation,
                 "threshold": first.threshold.tolist() if isinstance(first.threshold, np.ndarray) else first.threshold,
                 "best_trial": best.number,
@@ -623,18 +639,19 @@ def _row(
                 "stopped_by_cap": [f.stopped_by == "cap" for f in repeats] if iterative else [],
                 "backend_info": first.info,
                 **({"stopping": [f.stopping for f in repeats]} if first.stopping else {}),
-                "test_predictions": [encode_predictions(f.test_pred) for f in repeats],
+                "test_predictions": [encode_predictions(f.scored_predictions()) for f in repeats],
                 "test_truth": encode_predictions(y_test),
                 "n_classes": n_classes,
             }
         )
         trial, fit = reference if reference else (None, None)
         if trial is not None:
+            assert fit is not None  # a reference is (trial, its fit scored on test)
             row.update(
                 {
                     "reference": trial.user_attrs["reference"],
                     "reference_validation_main": trial.value,
-                    "reference_test_main": fit.test[main],
+                    "reference_test_main": fit.scored_metrics()[main],
                 }
             )
     return ResultRow.from_json(json.loads(json.dumps(row, default=_jsonable)))
