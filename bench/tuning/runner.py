@@ -437,21 +437,10 @@ def _tune_and_score(
         waste.record_trial(trial, fit, timing.TOTALS[timing.COMPILE] - compiled)
         return fit.validation[main]
 
-    if not study.trials and first_trial is not None:
-        study.enqueue_trial(
-            first_trial["params"], user_attrs=first_trial.get("user_attrs") or None, skip_if_exists=True
-        )
-    elif not study.trials:
-        reference = reference_params(backend, classifier, profile, data.task.task_type, fields)
-        if reference:
-            study.enqueue_trial(reference["params"], user_attrs={"reference": reference["name"]}, skip_if_exists=True)
+    _enqueue_first(study, first_trial, backend, classifier, profile, data.task.task_type, fields)
     callbacks = [lambda s, t: on_trial(t)] if on_trial else []
     deadline = time.monotonic() + profile.study_timeout if profile.study_timeout else None
-    while not STOP.is_set() and (deadline is None or time.monotonic() < deadline):
-        spent, running = budget_state(study)
-        if spent + running >= budget:
-            break
-        study.optimize(objective, n_trials=1, catch=TRIAL_ERRORS, callbacks=callbacks, gc_after_trial=False)
+    _take_trials(study, objective, budget, deadline, callbacks)
     spent, running = budget_state(study)
     if running or (spent < budget and deadline is None):
         return None, bool(kept)  # another worker is still on it, or this run was stopped: its row comes later
@@ -467,6 +456,37 @@ def _tune_and_score(
         row = _score_best(study, data, backend, classifier, profile, budget, kept, decision)
     study.set_user_attr("row", row.to_json())
     return row, trained
+
+
+def _enqueue_first(
+    study: optuna.Study,
+    first_trial: dict | None,
+    backend: str,
+    classifier: str,
+    profile: Profile,
+    task_type: str,
+    fields: tuple[str, ...],
+) -> None:
+    """On a study without trials, queue ``first_trial`` if given, else the pairing's reference configuration."""
+    if study.trials:
+        return
+    if first_trial is not None:
+        study.enqueue_trial(
+            first_trial["params"], user_attrs=first_trial.get("user_attrs") or None, skip_if_exists=True
+        )
+        return
+    reference = reference_params(backend, classifier, profile, task_type, fields)
+    if reference:
+        study.enqueue_trial(reference["params"], user_attrs={"reference": reference["name"]}, skip_if_exists=True)
+
+
+def _take_trials(study: optuna.Study, objective, budget: int, deadline: float | None, callbacks: list) -> None:
+    """Run trials one at a time until the budget is spent or taken, the deadline passes or the run stops."""
+    while not STOP.is_set() and (deadline is None or time.monotonic() < deadline):
+        spent, running = budget_state(study)
+        if spent + running >= budget:
+            break
+        study.optimize(objective, n_trials=1, catch=TRIAL_ERRORS, callbacks=callbacks, gc_after_trial=False)
 
 
 def _score_best(
@@ -599,51 +619,7 @@ def _row(
         "versions": versions(),
     }
     if first:
-        scores = [f.scored_metrics()[main] for f in repeats]
-        y_test = data.y("test")
-        n_classes = len(data.classes) if task_type == "multiclass" else None
-        # The interval is of the reported number itself, the mean over repeats, and sees both sources of
-        # variance: test documents are resampled, and on each resample the seeds are drawn again.
-        per_repeat = metrics.bootstrap(
-            task_type, main, y_test, [f.test_pred for f in repeats], seed=profile.seed, n_classes=n_classes
-        )
-        iterative = first.stopped_by != ""
-        row.update(
-            {
-                "test_main": float(np.mean(scores)),
-                "test_main_std": float(np.std(scores)),
-                "test_main_repeats": scores,
-                "repeats": len(repeats),
-                "deterministic": get_classifier(classifier).deterministic,
-                "test_main_ci95": metrics.confidence_interval(
-                    metrics.seed_and_document_samples(per_repeat, profile.seed)
-                ),
-                "test_main_ci95_documents": metrics.confidence_interval(per_repeat.mean(axis=0)),
-                "seeds_disagree": metrics.seeds_disagree(scores, per_repeat),
-                "window": data.window,
-                "validation_main": best.value,
-                "test_metrics": {
-                    k: float(np.mean([f.scored_metrics()[k] for f in repeats])) for k in first.scored_metrics()
-                },
-                "validation_metrics": first.validation,
-                "threshold": first.threshold.tolist() if isinstance(first.threshold, np.ndarray) else first.threshold,
-                "best_trial": best.number,
-                "best_params": {**best.user_attrs["backend_params"], **best.user_attrs["classifier_params"]},
-                "embed_seconds": first.embed_seconds,
-                "train_seconds": float(np.mean([f.train_seconds for f in repeats])),
-                "inference_seconds": first.inference_seconds,
-                "n_params": first.n_params,
-                "epochs_run": [f.epochs_run for f in repeats],
-                "best_epoch": [f.best_epoch + 1 for f in repeats],
-                "epoch_cap": best.user_attrs["classifier_params"].get("epochs") if iterative else None,
-                "stopped_by_cap": [f.stopped_by == "cap" for f in repeats] if iterative else [],
-                "backend_info": first.info,
-                **({"stopping": [f.stopping for f in repeats]} if first.stopping else {}),
-                "test_predictions": [encode_predictions(f.scored_predictions()) for f in repeats],
-                "test_truth": encode_predictions(y_test),
-                "n_classes": n_classes,
-            }
-        )
+        row.update(_scored_fields(data, classifier, profile, best, repeats))
         trial, fit = reference if reference else (None, None)
         if trial is not None:
             assert fit is not None  # a reference is (trial, its fit scored on test)
@@ -655,6 +631,52 @@ def _row(
                 }
             )
     return ResultRow.from_json(json.loads(json.dumps(row, default=_jsonable)))
+
+
+def _scored_fields(data: TaskData, classifier: str, profile: Profile, best, repeats: list[Fit]) -> dict:
+    """The row's test-score, cost and stopping fields, from the best configuration's repeats (scored on test)."""
+    task_type = data.task.task_type
+    main = metrics.MAIN_METRIC[task_type]
+    first = repeats[0]
+    scores = [f.scored_metrics()[main] for f in repeats]
+    y_test = data.y("test")
+    n_classes = len(data.classes) if task_type == "multiclass" else None
+    # The interval is of the reported number itself, the mean over repeats, and sees both sources of
+    # variance: test documents are resampled, and on each resample the seeds are drawn again.
+    per_repeat = metrics.bootstrap(
+        task_type, main, y_test, [f.test_pred for f in repeats], seed=profile.seed, n_classes=n_classes
+    )
+    iterative = first.stopped_by != ""
+    return {
+        "test_main": float(np.mean(scores)),
+        "test_main_std": float(np.std(scores)),
+        "test_main_repeats": scores,
+        "repeats": len(repeats),
+        "deterministic": get_classifier(classifier).deterministic,
+        "test_main_ci95": metrics.confidence_interval(metrics.seed_and_document_samples(per_repeat, profile.seed)),
+        "test_main_ci95_documents": metrics.confidence_interval(per_repeat.mean(axis=0)),
+        "seeds_disagree": metrics.seeds_disagree(scores, per_repeat),
+        "window": data.window,
+        "validation_main": best.value,
+        "test_metrics": {k: float(np.mean([f.scored_metrics()[k] for f in repeats])) for k in first.scored_metrics()},
+        "validation_metrics": first.validation,
+        "threshold": first.threshold.tolist() if isinstance(first.threshold, np.ndarray) else first.threshold,
+        "best_trial": best.number,
+        "best_params": {**best.user_attrs["backend_params"], **best.user_attrs["classifier_params"]},
+        "embed_seconds": first.embed_seconds,
+        "train_seconds": float(np.mean([f.train_seconds for f in repeats])),
+        "inference_seconds": first.inference_seconds,
+        "n_params": first.n_params,
+        "epochs_run": [f.epochs_run for f in repeats],
+        "best_epoch": [f.best_epoch + 1 for f in repeats],
+        "epoch_cap": best.user_attrs["classifier_params"].get("epochs") if iterative else None,
+        "stopped_by_cap": [f.stopped_by == "cap" for f in repeats] if iterative else [],
+        "backend_info": first.info,
+        **({"stopping": [f.stopping for f in repeats]} if first.stopping else {}),
+        "test_predictions": [encode_predictions(f.scored_predictions()) for f in repeats],
+        "test_truth": encode_predictions(y_test),
+        "n_classes": n_classes,
+    }
 
 
 def _jsonable(value):
