@@ -146,6 +146,11 @@ class TaskData:
     stats: dict
     key: str = ""  # identifies exactly these documents and the window (task, sizes, seed, window); used by caches
 
+    @classmethod
+    def from_splits(cls, task: Task, classes: list[str], splits: dict[str, Split], stats: dict, key: str) -> TaskData:
+        """The task data of ``splits`` (``{"train": ..., "validation": ..., "test": ...}``)."""
+        return cls(task, classes, splits["train"], splits["validation"], splits["test"], stats, key=key)
+
     @property
     def window(self) -> int | None:
         """Tokens per document every backend reads (the profile's window, or less when no training document is
@@ -156,9 +161,7 @@ class TaskData:
         """The same documents and labels read through another window (``None``: the full text)."""
         splits = {s: self.split(s).windowed(window) for s in SPLITS}
         key = self.key.rsplit("|window", 1)[0] + f"|window{window}"
-        return TaskData(
-            self.task, self.classes, splits["train"], splits["validation"], splits["test"], self.stats, key=key
-        )
+        return TaskData.from_splits(self.task, self.classes, splits, self.stats, key)
 
     def split(self, name: str) -> Split:
         return {"train": self.train, "validation": self.validation, "test": self.test}[name]
@@ -407,14 +410,8 @@ def load_task(
     if check:
         check_trainable(task, splits, classes, stats)
     sizes = ",".join(str(len(splits[s])) for s in SPLITS)
-    return TaskData(
-        task,
-        classes,
-        splits["train"],
-        splits["validation"],
-        splits["test"],
-        stats,
-        key=f"{task.name}|{sizes}|seed{seed}|window{splits['train'].window}",
+    return TaskData.from_splits(
+        task, classes, splits, stats, f"{task.name}|{sizes}|seed{seed}|window{splits['train'].window}"
     )
 
 
