@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.errors import BenchError
@@ -39,7 +40,7 @@ def run(
     results_dir: str | os.PathLike = "results",
     jobs: int = 1,
     trials: int | None = None,
-    options: list[str] = (),
+    options: Sequence[str] = (),
 ):
     """Run ``python -m bench all`` on the given task files and/or task names and return the leaderboard
     rows of those tasks (a pandas DataFrame, one row per pairing; columns as ``leaderboard.csv``).
@@ -75,6 +76,7 @@ def run(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
     child = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env)
     last_error = ""
+    assert child.stderr is not None  # stderr=PIPE
     for line in child.stderr:  # shown as it comes, the error line kept for the exception
         sys.stderr.write(line)
         if line.startswith("error: "):

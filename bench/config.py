@@ -6,7 +6,8 @@ or environment variables. ``provenance.json`` records it under ``config``.
 
 Environment variables read here and nowhere else in a run: ``PAIRBENCH_DATA_DIR`` (``--data-dir``),
 ``PAIRBENCH_CACHE_DIR`` (``--cache-dir``), ``PAIRBENCH_CORPUS`` (``--corpus``, ``os.pathsep``-separated),
-``PAIRBENCH_VECTORS`` (``--vectors``), ``PAIRBENCH_SENTENCE_MODEL`` (``--sentence-model``), ``KERAS_BACKEND`` (wins over the profile's Keras backend).
+``PAIRBENCH_VECTORS`` (``--vectors``), ``PAIRBENCH_SENTENCE_MODEL`` (``--sentence-model``), ``KERAS_BACKEND``
+(wins over the profile's Keras backend).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ DEFAULT_CACHE = Path.home() / ".cache" / "pairbench"
 
 
 def default_storage(results_dir: Path, profile: str) -> str:
-    """The Optuna storage of a profile's runs when ``--storage`` is not given: ``<results>/<profile>/optuna.sqlite3``."""
+    """The Optuna storage of a profile's runs when ``--storage`` is not given:
+    ``<results>/<profile>/optuna.sqlite3``."""
     return f"sqlite:///{(Path(results_dir) / profile / 'optuna.sqlite3').resolve()}"
 
 
@@ -142,7 +144,11 @@ class RunConfig:
             elmo_handle=args.elmo_handle,
             vectors=vectors_option(args),
             sentence_model=sentence_model_option(args),
-            console="quiet" if getattr(args, "quiet", False) else "verbose" if getattr(args, "verbose", False) else "normal",
+            console="quiet"
+            if getattr(args, "quiet", False)
+            else "verbose"
+            if getattr(args, "verbose", False)
+            else "normal",
             corpus_files=tuple(str(f) for f in corpus),
             keras_backend=keras_backend,
             command_line=" ".join(["python -m bench", *map(redact, argv)]),
@@ -179,7 +185,7 @@ def _profile(args) -> Profile:
         raise BenchError(f"--trials must be between 1 and 1000, got {trials}")
     if repeats is not None and not 1 <= repeats <= 20:
         raise BenchError(f"--repeats must be between 1 and 20, got {repeats}")
-    overrides = {
+    overrides: dict[str, Any] = {
         "repeats": repeats,
         "study_timeout": getattr(args, "study_timeout", None),
         "per_label_thresholds": getattr(args, "per_label_thresholds", False) or None,

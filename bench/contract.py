@@ -93,15 +93,8 @@ def synthetic_task(
         positive_label="positive" if task_type == "binary" else None,
     )
     classes = ["other", "positive"] if task_type == "binary" else sorted(names)
-    return TaskData(
-        task,
-        classes,
-        splits["train"],
-        splits["validation"],
-        splits["test"],
-        {},
-        key=f"synthetic|{task_type}|{'+'.join(fields)}|{'/'.join(map(str, sizes))}|seed{seed}",
-    )
+    key = f"synthetic|{task_type}|{'+'.join(fields)}|{'/'.join(map(str, sizes))}|seed{seed}"
+    return TaskData.from_splits(task, classes, splits, {}, key)
 
 
 def synthetic_features(
@@ -141,7 +134,7 @@ def synthetic_features(
             x[split] = sp.csr_matrix(np.eye(vocab_size, dtype=np.float32)[signal].sum(axis=1))
         else:
             raise ValueError(f"unknown feature kind {kind!r}; expected one of {', '.join(FEATURE_KINDS)}")
-    features = Features(kind, x["train"], x["validation"], x["test"])
+    features = Features.from_splits(kind, x)
     if kind == "ids":
         matrix = rng.normal(size=(vocab_size, width)).astype(np.float32) if frozen_matrix else None
         features = dataclasses.replace(

@@ -54,7 +54,7 @@ def machine_error_line(exc: BaseException, storages=()) -> str | None:
     storage_errors = tuple(
         t
         for t in (
-            getattr(optuna, "exceptions", None) and optuna.exceptions.StorageInternalError,
+            getattr(getattr(optuna, "exceptions", None), "StorageInternalError", None),
             getattr(sqlalchemy, "OperationalError", None),
         )
         if t

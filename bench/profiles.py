@@ -1,6 +1,6 @@
 """Run profiles: every size, budget and cap of a run, in one table.
 
-| profile | train / val / test docs per task | trials per pairing | stopping | epochs cap / patience | text window | repeats | Keras backend |
+| profile | train/val/test docs per task | trials per study | stopping | epoch cap/patience | window | repeats | Keras |
 |---|---|---|---|---|---|---|---|
 | smoke | 240 / 80 / 80 | 1 | epochs | 2 / 1 epoch | 48 tokens | 1 | tensorflow |
 | standard | 2,000 / 500 / 1,000 | 6 | steps | 30 / 4 checks | 100 tokens | 3 | jax |

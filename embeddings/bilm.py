@@ -39,6 +39,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -269,150 +270,176 @@ def _build_module(settings: BiLMSettings, vocab: list[str]):
 
         # --- token embedding: characters -> CNN -> highway -> projection -------------------------------
         def char_ids(self, tokens):
-            """[..] string tokens -> [.., max_chars] character ids; empty strings become padding tokens."""
-            length = tf.minimum(tf.strings.length(tokens), s.max_chars - 2)
-            raw = tf.cast(tf.io.decode_raw(tokens, tf.uint8, fixed_length=s.max_chars - 2), tf.int32) + 1
-            pos = tf.range(s.max_chars - 2)
-            body = tf.where(pos < length[..., None], raw, PAD_CHAR)
-            shape = tf.shape(body)[:-1]
-            ids = tf.concat(
-                [tf.fill(tf.concat([shape, [1]], 0), BOW_CHAR), body, tf.fill(tf.concat([shape, [1]], 0), PAD_CHAR)],
-                axis=-1,
-            )
-            ids = tf.where(tf.range(s.max_chars) == length[..., None] + 1, EOW_CHAR, ids)
-            return tf.where((tf.strings.length(tokens) > 0)[..., None], ids, 0)
+            return _char_ids(self, s, tokens)
 
         def with_boundaries(self, char_ids, n_tokens):
-            """[B, T, C] token characters -> [B, T+2, C] with <S> first and </S> after the last token."""
-            batch, length = tf.shape(char_ids)[0], tf.shape(char_ids)[1]
-
-            def boundary(char):
-                word = tf.concat([[BOW_CHAR, char, EOW_CHAR], tf.fill([s.max_chars - 3], PAD_CHAR)], 0)
-                return tf.broadcast_to(word, [batch, length + 2, s.max_chars])
-
-            shifted = tf.pad(char_ids, [[0, 0], [1, 1], [0, 0]])
-            pos = tf.range(length + 2)[None, :, None]
-            out = tf.where(pos == 0, boundary(BOS_CHAR), shifted)
-            return tf.where(pos == n_tokens[:, None, None] + 1, boundary(EOS_CHAR), out)
+            return _with_boundaries(self, s, char_ids, n_tokens)
 
         def token_embedding(self, char_ids):
-            """[B, T, C] character ids -> [B, T, projection_dim] (layer 0)."""
-            batch, length = tf.shape(char_ids)[0], tf.shape(char_ids)[1]
-            x = tf.nn.embedding_lookup(self.char_embedding, tf.reshape(char_ids, [-1, s.max_chars]))
-            pooled = [
-                tf.nn.relu(tf.reduce_max(tf.nn.conv1d(x, w, 1, "VALID") + b, axis=1))
-                for w, b in zip(self.conv_w, self.conv_b)
-            ]
-            h = tf.concat(pooled, axis=-1)
-            for carry_w, carry_b, gate_w, gate_b in self.highway:
-                gate = tf.sigmoid(h @ gate_w + gate_b)
-                h = gate * tf.nn.relu(h @ carry_w + carry_b) + (1.0 - gate) * h
-            h = h @ self.proj_w + self.proj_b
-            return tf.reshape(h, [batch, length, s.projection_dim])
+            return _token_embedding(self, s, char_ids)
 
         # --- the two LSTM layers, both directions in one loop over time -------------------------------
         def lstm_layers(self, x, lengths, training):
-            """x [B, T, P] (with boundaries), lengths [B] -> (layer1, layer2), each [2, B, T, P]."""
-            backward = tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
-            x2 = tf.stack([x, backward])  # [2, B, T, P]
-            batch = tf.shape(x)[0]
-            if training and s.dropout > 0:
-                keep = 1.0 - s.dropout
-                x2 = tf.nn.dropout(x2, s.dropout)
-                between = tf.cast(tf.random.uniform([2, batch, s.projection_dim]) < keep, tf.float32) / keep
-            else:
-                between = tf.ones([2, batch, s.projection_dim])
-            (w1, u1, b1, p1), (w2, u2, b2, p2) = self.lstm
-            inputs1 = tf.einsum("dbtp,dpk->tdbk", x2, w1) + b1[None]  # input projections, hoisted out of the loop
-
-            def cell(z, c, proj):
-                i, j, f, o = tf.split(z, 4, axis=-1)
-                c = tf.clip_by_value(tf.sigmoid(f + 1.0) * c + tf.sigmoid(i) * tf.tanh(j), -s.cell_clip, s.cell_clip)
-                h = tf.clip_by_value(tf.matmul(tf.sigmoid(o) * tf.tanh(c), proj), -s.proj_clip, s.proj_clip)
-                return c, h
-
-            def step(state, z1):
-                c1, h1, c2, h2 = state
-                c1, h1 = cell(z1 + tf.matmul(h1, u1), c1, p1)
-                c2, h2 = cell(tf.matmul(h1 * between, w2) + tf.matmul(h2, u2) + b2, c2, p2)
-                return c1, h1, c2, h2
-
-            zero_c = tf.zeros([2, batch, s.cell_dim])
-            zero_h = tf.zeros([2, batch, s.projection_dim])
-            _, out1, _, out2 = tf.scan(step, inputs1, initializer=(zero_c, zero_h, zero_c, zero_h))
-            out1 = tf.transpose(out1, [1, 2, 0, 3])  # [2, B, T, P]
-            out2 = tf.transpose(out2, [1, 2, 0, 3]) + out1  # residual connection between the layers
-
-            def unreverse(layer):
-                return tf.stack([layer[0], tf.reverse_sequence(layer[1], lengths, seq_axis=1, batch_axis=0)])
-
-            mask = tf.cast(tf.sequence_mask(lengths, tf.shape(x)[1]), tf.float32)[None, :, :, None]
-            return unreverse(out1) * mask, unreverse(out2) * mask
+            return _lstm_layers(self, s, x, lengths, training)
 
         # --- language-model loss ----------------------------------------------------------------------
         def loss(self, char_ids, word_ids, n_tokens, training, sampled):
-            """Mean cross-entropy of both directions; word_ids [B, T+2] include <S> and </S>."""
-            full = self.with_boundaries(char_ids, n_tokens)
-            lengths = n_tokens + 2
-            x = self.token_embedding(full)
-            if training and s.dropout > 0:
-                x = tf.nn.dropout(x, s.dropout)
-            _, top = self.lstm_layers(x, lengths, training)
-            steps = tf.shape(word_ids)[1]
-            # forward: positions 0..n predict 1..n+1; backward: positions 1..n+1 predict 0..n.
-            fwd_h, fwd_y = top[0][:, :-1], word_ids[:, 1:]
-            bwd_h, bwd_y = top[1][:, 1:], word_ids[:, :-1]
-            fwd_mask = tf.sequence_mask(n_tokens + 1, steps - 1)
-            h = tf.concat([tf.boolean_mask(fwd_h, fwd_mask), tf.boolean_mask(bwd_h, fwd_mask)], 0)
-            y = tf.concat([tf.boolean_mask(fwd_y, fwd_mask), tf.boolean_mask(bwd_y, fwd_mask)], 0)
-            if sampled:
-                losses = tf.nn.sampled_softmax_loss(
-                    self.softmax_w,
-                    self.softmax_b,
-                    tf.cast(y[:, None], tf.int64),
-                    h,
-                    num_sampled=s.num_sampled,
-                    num_classes=self.softmax_b.shape[0],
-                    seed=s.seed,
-                )
-            else:
-                logits = tf.matmul(h, self.softmax_w, transpose_b=True) + self.softmax_b
-                losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
-            return tf.reduce_sum(losses), tf.cast(tf.size(y), tf.float32)
+            return _lm_loss(self, s, char_ids, word_ids, n_tokens, training, sampled)
 
         # --- the TF Hub ELMo-style signature ---------------------------------------------------------
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def default(self, text):
-            tokens = tf.strings.split(text)
-            n_tokens = tf.cast(tokens.row_lengths(), tf.int32)
-            padded = tokens.to_tensor("")
-            length = tf.shape(padded)[1]
-            full = self.with_boundaries(self.char_ids(padded), n_tokens)
-            layer0 = self.token_embedding(full)
-            layer1, layer2 = self.lstm_layers(layer0, n_tokens + 2, training=False)
-            mask = tf.cast(tf.sequence_mask(n_tokens, length), tf.float32)[:, :, None]
-
-            def strip(t):  # drop <S> and </S>, zero the padding
-                return t[:, 1 : length + 1] * mask
-
-            word_emb = strip(layer0)
-            lstm1 = strip(tf.concat([layer1[0], layer1[1]], -1))
-            lstm2 = strip(tf.concat([layer2[0], layer2[1]], -1))
-            weights = tf.nn.softmax(self.scalar_mix)
-            elmo = self.gamma * (
-                weights[0] * tf.concat([word_emb, word_emb], -1) + weights[1] * lstm1 + weights[2] * lstm2
-            )
-            count = tf.maximum(tf.cast(n_tokens, tf.float32), 1.0)[:, None]
-            return {
-                "elmo": elmo,
-                "default": tf.reduce_sum(elmo, axis=1) / count,
-                "word_emb": word_emb,
-                "lstm_outputs1": lstm1,
-                "lstm_outputs2": lstm2,
-                "sequence_len": n_tokens,
-            }
+            return _elmo_signature(self, s, text)
 
     return BiLM()
+
+
+def _char_ids(m, s: BiLMSettings, tokens):
+    """[..] string tokens -> [.., max_chars] character ids; empty strings become padding tokens."""
+    tf = _tf()
+    length = tf.minimum(tf.strings.length(tokens), s.max_chars - 2)
+    raw = tf.cast(tf.io.decode_raw(tokens, tf.uint8, fixed_length=s.max_chars - 2), tf.int32) + 1
+    pos = tf.range(s.max_chars - 2)
+    body = tf.where(pos < length[..., None], raw, PAD_CHAR)
+    shape = tf.shape(body)[:-1]
+    ids = tf.concat(
+        [tf.fill(tf.concat([shape, [1]], 0), BOW_CHAR), body, tf.fill(tf.concat([shape, [1]], 0), PAD_CHAR)],
+        axis=-1,
+    )
+    ids = tf.where(tf.range(s.max_chars) == length[..., None] + 1, EOW_CHAR, ids)
+    return tf.where((tf.strings.length(tokens) > 0)[..., None], ids, 0)
+
+
+def _with_boundaries(m, s: BiLMSettings, char_ids, n_tokens):
+    """[B, T, C] token characters -> [B, T+2, C] with <S> first and </S> after the last token."""
+    tf = _tf()
+    batch, length = tf.shape(char_ids)[0], tf.shape(char_ids)[1]
+
+    def boundary(char):
+        word = tf.concat([[BOW_CHAR, char, EOW_CHAR], tf.fill([s.max_chars - 3], PAD_CHAR)], 0)
+        return tf.broadcast_to(word, [batch, length + 2, s.max_chars])
+
+    shifted = tf.pad(char_ids, [[0, 0], [1, 1], [0, 0]])
+    pos = tf.range(length + 2)[None, :, None]
+    out = tf.where(pos == 0, boundary(BOS_CHAR), shifted)
+    return tf.where(pos == n_tokens[:, None, None] + 1, boundary(EOS_CHAR), out)
+
+
+def _token_embedding(m, s: BiLMSettings, char_ids):
+    """[B, T, C] character ids -> [B, T, projection_dim] (layer 0)."""
+    tf = _tf()
+    batch, length = tf.shape(char_ids)[0], tf.shape(char_ids)[1]
+    x = tf.nn.embedding_lookup(m.char_embedding, tf.reshape(char_ids, [-1, s.max_chars]))
+    pooled = [tf.nn.relu(tf.reduce_max(tf.nn.conv1d(x, w, 1, "VALID") + b, axis=1)) for w, b in zip(m.conv_w, m.conv_b)]
+    h = tf.concat(pooled, axis=-1)
+    for carry_w, carry_b, gate_w, gate_b in m.highway:
+        gate = tf.sigmoid(h @ gate_w + gate_b)
+        h = gate * tf.nn.relu(h @ carry_w + carry_b) + (1.0 - gate) * h
+    h = h @ m.proj_w + m.proj_b
+    return tf.reshape(h, [batch, length, s.projection_dim])
+
+
+def _lstm_layers(m, s: BiLMSettings, x, lengths, training):
+    """x [B, T, P] (with boundaries), lengths [B] -> (layer1, layer2), each [2, B, T, P]."""
+    tf = _tf()
+    backward = tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
+    x2 = tf.stack([x, backward])  # [2, B, T, P]
+    batch = tf.shape(x)[0]
+    if training and s.dropout > 0:
+        keep = 1.0 - s.dropout
+        x2 = tf.nn.dropout(x2, s.dropout)
+        between = tf.cast(tf.random.uniform([2, batch, s.projection_dim]) < keep, tf.float32) / keep
+    else:
+        between = tf.ones([2, batch, s.projection_dim])
+    (w1, u1, b1, p1), (w2, u2, b2, p2) = m.lstm
+    inputs1 = tf.einsum("dbtp,dpk->tdbk", x2, w1) + b1[None]  # input projections, hoisted out of the loop
+
+    def cell(z, c, proj):
+        i, j, f, o = tf.split(z, 4, axis=-1)
+        c = tf.clip_by_value(tf.sigmoid(f + 1.0) * c + tf.sigmoid(i) * tf.tanh(j), -s.cell_clip, s.cell_clip)
+        h = tf.clip_by_value(tf.matmul(tf.sigmoid(o) * tf.tanh(c), proj), -s.proj_clip, s.proj_clip)
+        return c, h
+
+    def step(state, z1):
+        c1, h1, c2, h2 = state
+        c1, h1 = cell(z1 + tf.matmul(h1, u1), c1, p1)
+        c2, h2 = cell(tf.matmul(h1 * between, w2) + tf.matmul(h2, u2) + b2, c2, p2)
+        return c1, h1, c2, h2
+
+    zero_c = tf.zeros([2, batch, s.cell_dim])
+    zero_h = tf.zeros([2, batch, s.projection_dim])
+    _, out1, _, out2 = tf.scan(step, inputs1, initializer=(zero_c, zero_h, zero_c, zero_h))
+    out1 = tf.transpose(out1, [1, 2, 0, 3])  # [2, B, T, P]
+    out2 = tf.transpose(out2, [1, 2, 0, 3]) + out1  # residual connection between the layers
+
+    def unreverse(layer):
+        return tf.stack([layer[0], tf.reverse_sequence(layer[1], lengths, seq_axis=1, batch_axis=0)])
+
+    mask = tf.cast(tf.sequence_mask(lengths, tf.shape(x)[1]), tf.float32)[None, :, :, None]
+    return unreverse(out1) * mask, unreverse(out2) * mask
+
+
+def _lm_loss(m, s: BiLMSettings, char_ids, word_ids, n_tokens, training, sampled):
+    """Mean cross-entropy of both directions; word_ids [B, T+2] include <S> and </S>."""
+    tf = _tf()
+    full = m.with_boundaries(char_ids, n_tokens)
+    lengths = n_tokens + 2
+    x = m.token_embedding(full)
+    if training and s.dropout > 0:
+        x = tf.nn.dropout(x, s.dropout)
+    _, top = m.lstm_layers(x, lengths, training)
+    steps = tf.shape(word_ids)[1]
+    # forward: positions 0..n predict 1..n+1; backward: positions 1..n+1 predict 0..n.
+    fwd_h, fwd_y = top[0][:, :-1], word_ids[:, 1:]
+    bwd_h, bwd_y = top[1][:, 1:], word_ids[:, :-1]
+    fwd_mask = tf.sequence_mask(n_tokens + 1, steps - 1)
+    h = tf.concat([tf.boolean_mask(fwd_h, fwd_mask), tf.boolean_mask(bwd_h, fwd_mask)], 0)
+    y = tf.concat([tf.boolean_mask(fwd_y, fwd_mask), tf.boolean_mask(bwd_y, fwd_mask)], 0)
+    if sampled:
+        losses = tf.nn.sampled_softmax_loss(
+            m.softmax_w,
+            m.softmax_b,
+            tf.cast(y[:, None], tf.int64),
+            h,
+            num_sampled=s.num_sampled,
+            num_classes=m.softmax_b.shape[0],
+            seed=s.seed,
+        )
+    else:
+        logits = tf.matmul(h, m.softmax_w, transpose_b=True) + m.softmax_b
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+    return tf.reduce_sum(losses), tf.cast(tf.size(y), tf.float32)
+
+
+def _elmo_signature(m, s: BiLMSettings, text):
+    """The TF Hub ELMo outputs of whitespace-tokenised ``text`` [B]: elmo, default (mean), word_emb, lstm_outputs1/2."""
+    tf = _tf()
+    tokens = tf.strings.split(text)
+    n_tokens = tf.cast(tokens.row_lengths(), tf.int32)
+    padded = tokens.to_tensor("")
+    length = tf.shape(padded)[1]
+    full = m.with_boundaries(m.char_ids(padded), n_tokens)
+    layer0 = m.token_embedding(full)
+    layer1, layer2 = m.lstm_layers(layer0, n_tokens + 2, training=False)
+    mask = tf.cast(tf.sequence_mask(n_tokens, length), tf.float32)[:, :, None]
+
+    def strip(t):  # drop <S> and </S>, zero the padding
+        return t[:, 1 : length + 1] * mask
+
+    word_emb = strip(layer0)
+    lstm1 = strip(tf.concat([layer1[0], layer1[1]], -1))
+    lstm2 = strip(tf.concat([layer2[0], layer2[1]], -1))
+    weights = tf.nn.softmax(m.scalar_mix)
+    elmo = m.gamma * (weights[0] * tf.concat([word_emb, word_emb], -1) + weights[1] * lstm1 + weights[2] * lstm2)
+    count = tf.maximum(tf.cast(n_tokens, tf.float32), 1.0)[:, None]
+    return {
+        "elmo": elmo,
+        "default": tf.reduce_sum(elmo, axis=1) / count,
+        "word_emb": word_emb,
+        "lstm_outputs1": lstm1,
+        "lstm_outputs2": lstm2,
+        "sequence_len": n_tokens,
+    }
 
 
 def _windows(token_lists: list[list[str]], window: int) -> list[list[str]]:
@@ -464,13 +491,13 @@ class TrainedBiLM(NamedTuple):
 
 
 class _Training(NamedTuple):
-    module: object
+    module: Any
     vocabulary: list[str]
     train_tokens: list[list[str]]
     train: _Batches
     held_out: _Batches | None
-    train_step: object  # tf.function(chars, words, lengths) -> mean training loss, one Adam update
-    eval_step: object  # tf.function(chars, words, lengths) -> (summed full-softmax loss, words)
+    train_step: Callable[..., Any]  # tf.function(chars, words, lengths) -> mean training loss, one Adam update
+    eval_step: Callable[..., Any]  # tf.function(chars, words, lengths) -> (summed full-softmax loss, words)
 
 
 def uses_sampled_softmax(settings: BiLMSettings, classes: int) -> bool:

@@ -6,20 +6,21 @@ role (``ROLES``) and a reader of its documents (text fields; labels are never re
 the validation and test documents of each task's dataset. Sources that could not be read (a built-in
 dataset absent from the data directory) are named in ``missing``.
 
-The leak guard drops a corpus document when its text, or its title (its ``title`` field), is a near-duplicate (``embeddings.near_duplicates``: lower-cased word
-sets without punctuation or tokenisation artefacts, Jaccard >= 0.8) of the text or title of any guarded
-document; exact matches (normalised text equal) are counted apart, as the guard before near-duplicates
-counted them. Datasets share Stack Overflow questions: a title in one file's training split can be another
-file's test document. Duplicates (same normalised text) are kept once. A fixed 1% of the documents (by a
-hash of the text) is held out of the biLM's training to measure its perplexity.
+The leak guard drops a corpus document when its text, or its title (its ``title`` field), is a
+near-duplicate (``embeddings.near_duplicates``: lower-cased word sets without punctuation or tokenisation
+artefacts, Jaccard >= 0.8) of the text or title of any guarded document; exact matches (normalised text
+equal) are counted apart, as the guard before near-duplicates counted them. Datasets share Stack Overflow
+questions: a title in one file's training split can be another file's test document. Duplicates (same
+normalised text) are kept once. A fixed 1% of the documents (by a hash of the text) is held out of the
+biLM's training to measure its perplexity.
 
 The corpus is built once per content and kept in the embedding cache: its key covers each source's and
 guarded set's identity (file hashes, how they are read and split), the guard's rules and this module's
 version. ``summary`` is what ``results/<profile>/corpus.json`` holds: ``documents``, ``tokens``, ``sources``
 (file, role, documents, tokens, dropped_by_leak_guard = dropped_exact + dropped_near_duplicate,
 duplicates_dropped each), ``dropped_by_leak_guard`` (per source), ``missing``, ``guarded`` (per guarded set:
-its documents and how many corpus documents it dropped), ``leak_guard`` (rules, keys, seconds spent indexing and matching),
-``held_out`` and ``sha256`` of the content.
+its documents and how many corpus documents it dropped), ``leak_guard`` (rules, keys, seconds spent indexing and
+matching), ``held_out`` and ``sha256`` of the content.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -180,14 +182,14 @@ class LeakGuard:
         self.index = near_duplicates.NearDuplicateIndex(keys)
         self.seconds = time.perf_counter() - started  # building the index (reading the documents not counted)
 
-    def match(self, texts: Iterable[str]) -> tuple[str, str] | None:
+    def match(self, texts: Iterable[str | None]) -> tuple[str, str] | None:
         """(``"exact"`` or ``"near_duplicate"``, guarded set) when one of ``texts`` is guarded, else None."""
-        texts = list(dict.fromkeys(t for t in texts if t))  # a title-only document's title is its text
-        for text in texts:
+        unique = list(dict.fromkeys(t for t in texts if t))  # a title-only document's title is its text
+        for text in unique:
             owner = self.exact.get(normalise(text))
             if owner is not None:
                 return "exact", self.names[owner]
-        for text in texts:
+        for text in unique:
             found = self.index.find(near_duplicates.word_set(text))
             if found is not None:
                 return "near_duplicate", self.names[self.owners[found]]
@@ -201,7 +203,8 @@ def _assemble(request: CorpusRequest) -> tuple[list[str], dict]:
     guard_seconds = guard.seconds
     seen: set[str] = set()
     texts: list[str] = []
-    per_source, dropped_by = [], {name: 0 for name in guard.names}
+    per_source: list[dict[str, Any]] = []
+    dropped_by = {name: 0 for name in guard.names}
     for source in request.sources:
         counts = {"documents": 0, "tokens": 0, "dropped_exact": 0, "dropped_near_duplicate": 0, "duplicates_dropped": 0}
         for fields in source.read():

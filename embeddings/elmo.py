@@ -172,11 +172,9 @@ def build(data, params: dict, kind: str) -> Features:
         out[split] = arrays[kind]
     width = int(out["train"].shape[-1])
     n_params = report["n_params"] if report else _count_params(handle)
-    return Features(
+    return Features.from_splits(
         kind,
-        out["train"],
-        out["validation"],
-        out["test"],
+        out,
         trainable=False,
         info={
             "label": label,

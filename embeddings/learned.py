@@ -23,11 +23,9 @@ def build(data, params: dict, kind: str) -> Features:
     vocab = split_vocabulary(data.train, params.get("vocab_size", 20000))
     length = sequence_length(train, params.get("max_len"))
     splits = {s: to_ids(tokens_of(data.split(s)), vocab, length) for s in ("train", "validation", "test")}
-    return Features(
+    return Features.from_splits(
         "ids",
-        splits["train"],
-        splits["validation"],
-        splits["test"],
+        splits,
         vocab_size=len(vocab) + 2,
         embedding_matrix=None,
         trainable=True,
@@ -48,11 +46,9 @@ def _title_and_body(data, params: dict, vocab: dict) -> Features:
         s: {f: to_ids(field_tokens(data.split(s), f), vocab, lengths[f]) for f in caps}
         for s in ("train", "validation", "test")
     }
-    return Features(
+    return Features.from_splits(
         "ids",
-        splits["train"],
-        splits["validation"],
-        splits["test"],
+        splits,
         vocab_size=len(vocab) + 2,
         info={
             "vector_width": params.get("embedding_dim", 128),

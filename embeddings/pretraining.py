@@ -2,11 +2,11 @@
 
 Each backend declares what it pretrains (``BackendSpec.pretrains``, a ``Pretraining``: the part's name and its
 build function). ``needs(backends, replaced)`` says which parts the selected backends need: none (no corpus is
-read), or some of ``parts()`` (built-in: ``word2vec`` for ``word2vec-corpus``, ``bilm`` for ``elmo`` unless a hub
-handle replaces it). ``pretrain`` builds the corpus a ``CorpusRequest`` describes (the caller says what it reads) and each needed
-part, from the cache when they were built
-before, and returns what ``results/<profile>/pretraining.json`` holds: per part its seconds, whether the cache
-was warm and the figures its build returned (``label`` among them), and the corpus summary.
+read), or some of ``parts()`` (built-in: ``word2vec`` for ``word2vec-corpus``, ``bilm`` for ``elmo`` unless a
+hub handle replaces it). ``pretrain`` builds the corpus a ``CorpusRequest`` describes (the caller says what it
+reads) and each needed part, from the cache when they were built before, and returns what
+``results/<profile>/pretraining.json`` holds: per part its seconds, whether the cache was warm and the figures
+its build returned (``label`` among them), and the corpus summary.
 """
 
 from __future__ import annotations

@@ -66,6 +66,12 @@ class Features:
     def split(self, name: str) -> Any:
         return {"train": self.train, "validation": self.validation, "test": self.test}[name]
 
+    @classmethod
+    def from_splits(cls, kind: str, splits: Mapping[str, Any], **options: Any) -> Features:
+        """``kind`` features of ``splits`` (``{"train": ..., "validation": ..., "test": ...}``); ``options``: the
+        other fields (``vocab_size``, ``embedding_matrix``, ``trainable``, ``info``)."""
+        return cls(kind, splits["train"], splits["validation"], splits["test"], **options)
+
 
 # trial, profile, the task's text fields (e.g. ("title", "body")) -> the backend's params for this trial
 SearchSpace = Callable[["optuna.Trial", SearchProfile, tuple[str, ...]], dict]

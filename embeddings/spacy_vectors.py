@@ -351,21 +351,16 @@ def _tensor_width(nlp) -> int:
     return int(nlp.get_pipe("tok2vec").model.get_dim("nO"))
 
 
-register_backend(
-    BackendSpec(
-        "spacy-sm",
-        ("token_vectors", "pooled"),
-        lambda data, params, kind: build_spacy(data, params, kind, default_pipeline="sm"),
-        "spaCy en_core_web_sm 3.8: 96-wide context-sensitive tok2vec vectors (no static table)",
-        search_space=no_search,
+for _pipeline, _description in (
+    ("sm", "spaCy en_core_web_sm 3.8: 96-wide context-sensitive tok2vec vectors (no static table)"),
+    ("glove", "spaCy pipeline with GloVe 6B 50-d static vectors (built once under the cache)"),
+):
+    register_backend(
+        BackendSpec(
+            f"spacy-{_pipeline}",
+            ("token_vectors", "pooled"),
+            functools.partial(build_spacy, default_pipeline=_pipeline),
+            _description,
+            search_space=no_search,
+        )
     )
-)
-register_backend(
-    BackendSpec(
-        "spacy-glove",
-        ("token_vectors", "pooled"),
-        lambda data, params, kind: build_spacy(data, params, kind, default_pipeline="glove"),
-        "spaCy pipeline with GloVe 6B 50-d static vectors (built once under the cache)",
-        search_space=no_search,
-    )
-)

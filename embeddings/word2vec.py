@@ -360,15 +360,8 @@ def features_from_table(data, table: WordVectors, params: dict, kind: str, info:
             trainable=trainable,
             oov_rate_test=round(oov_rate(tokens_of(data.test), vocab), 4),
         )
-        return Features(
-            "ids",
-            ids["train"],
-            ids["validation"],
-            ids["test"],
-            vocab_size=len(vocab) + 2,
-            embedding_matrix=matrix,
-            trainable=trainable,
-            info=info,
+        return Features.from_splits(
+            "ids", ids, vocab_size=len(vocab) + 2, embedding_matrix=matrix, trainable=trainable, info=info
         )
     if kind == "pooled":
         pooling = params.get("pooling", "mean")
@@ -381,7 +374,7 @@ def features_from_table(data, table: WordVectors, params: dict, kind: str, info:
             pooling=pooling,
             oov_rate_test=round(oov_rate(tokens_of(data.test), table.index), 4),
         )
-        return Features("pooled", pooled["train"], pooled["validation"], pooled["test"], info=info)
+        return Features.from_splits("pooled", pooled, info=info)
     raise ValueError(f"vector-table backends yield ids or pooled, not {kind!r}")
 
 

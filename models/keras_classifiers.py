@@ -503,7 +503,8 @@ def _take(x, rows: np.ndarray):
 
 def search_space(architecture: str, trial, profile, two_inputs: bool) -> dict:
     """The network's widths, dropout, learning rate and batch size; epochs cap, min_delta and the stopping rule
-    (patience in epochs, or ``StepRule``'s settings) from the profile. ``two_inputs``: the title+body network, an encoder per field and a two-layer head."""
+    (patience in epochs, or ``StepRule``'s settings) from the profile. ``two_inputs``: the title+body network,
+    an encoder per field and a two-layer head."""
     params = {
         "dense_units": trial.suggest_categorical("dense_units", [16, 32, 64]),
         "dropout": trial.suggest_float("dropout", 0.0, 0.5),

@@ -28,12 +28,15 @@ def cmd_list(args) -> int:
         print(f"  {c.name:15s} needs  {', '.join(c.accepts):22s} {c.description}")
     print("Pairings (ok, or why n/a):")
     print(f"  {'':15s}" + "".join(f"{c:15s}" for c in CLASSIFIERS))
-    for b in BACKENDS:
-        print(f"  {b:15s}" + "".join(f"{'ok' if not na_reason(b, c) else 'n/a':15s}" for c in CLASSIFIERS))
-    for b in BACKENDS:
-        for c in CLASSIFIERS:
-            if na_reason(b, c):
-                print(f"  n/a {b} x {c}: {na_reason(b, c)}")
+    for backend in BACKENDS:
+        print(
+            f"  {backend:15s}"
+            + "".join(f"{'ok' if not na_reason(backend, name) else 'n/a':15s}" for name in CLASSIFIERS)
+        )
+    for backend in BACKENDS:
+        for classifier in CLASSIFIERS:
+            if na_reason(backend, classifier):
+                print(f"  n/a {backend} x {classifier}: {na_reason(backend, classifier)}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""``bench curves``: learning curves of the tuned configurations (``bench.studies.curves``), coordinated like ``all``."""
+"""``bench curves``: learning curves of the tuned configurations (``bench.studies.curves``), coordinated like
+``all``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ def _plans(config: RunConfig):
     from bench.studies import curves
 
     options, profile = config.curves, config.profile
+    assert options is not None  # RunConfig sets it for the curves command
     tuned_rows, controls = load_storage(options.tuned_storage, profile.name)
     sizes = {"train": None, "validation": profile.max_validation, "test": profile.max_test}
     datasets = {
@@ -42,6 +44,7 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
     from bench.tuning.timing import record
 
     options = config.curves
+    assert options is not None  # RunConfig sets it for the curves command
     until = time.time() if options.report_only else options.until  # report only: no point fits, none is trained
     parts = () if options.report_only else pretraining_parts(config, note_unused=not worker)
     controls, datasets, plans = _plans(config)
@@ -92,6 +95,7 @@ def _report_only(config: RunConfig, plans, datasets: dict, controls: dict) -> in
     from bench.reports.leaderboard import provenance
     from bench.studies import curves
 
+    assert config.curves is not None  # RunConfig sets it for the curves command
     started = time.perf_counter()
     rows = curves.run_plans(
         plans, datasets, config.profile, config.storage, retune=config.curves.retune, until=time.time()

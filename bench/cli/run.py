@@ -26,7 +26,7 @@ def _pairs(config: RunConfig) -> list[tuple[str, str]]:
 
     pairs = valid_pairings(config.backends, config.classifiers)
     if not pairs:
-        reasons = "; ".join(na_reason(b, c) for b in config.backends for c in config.classifiers)
+        reasons = "; ".join(na_reason(b, c) or "" for b in config.backends for c in config.classifiers)
         raise BenchError(f"no valid pairing in this selection: {reasons}")
     return pairs
 

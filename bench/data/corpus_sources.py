@@ -13,8 +13,9 @@ is (its task cannot load either).
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from bench.data.datafiles import dataset_file, missing_file_message, read_documents
@@ -57,7 +58,7 @@ def corpus_tasks(run_tasks: Iterable[Task | str]) -> list[Task]:
     run's, ordered by dataset name."""
     tasks = [t for t in TASKS.values() if t.source and Path(t.source).parent == BUILTIN_DIR]
     tasks += [get_task(t) if isinstance(t, str) else t for t in run_tasks]
-    unique = {}
+    unique: dict[str, Task] = {}
     for task in tasks:
         unique.setdefault(task.dataset.identity or task.dataset.name, task)
     return sorted(unique.values(), key=lambda t: (t.dataset.name, t.dataset.identity))
@@ -67,8 +68,10 @@ def corpus_request(
     run_tasks: Iterable[Task | str], data_dir: Path, files: Iterable[str | os.PathLike] = ()
 ) -> CorpusRequest:
     """The corpus of a run of ``run_tasks`` on ``data_dir`` plus ``files`` (``--corpus``, checked here)."""
-    files = [check_corpus_file(f) for f in files]
-    sources, guarded, missing = [], [], []
+    checked = [check_corpus_file(f) for f in files]
+    sources: list[CorpusSource] = []
+    guarded: list[GuardedSet] = []
+    missing: list[str] = []
     for task in corpus_tasks(run_tasks):
         identity = _identity(task.dataset, data_dir, required=not _builtin(task.dataset))
         if identity is None:
@@ -79,14 +82,14 @@ def corpus_request(
                 task.dataset.filename,
                 "training split",
                 identity,
-                lambda task=task: (d for d, s in dataset_splits(task, data_dir) if s == "train"),
+                functools.partial(_split_documents, task, data_dir, held_out=False),
             )
         )
         guarded.append(
             GuardedSet(
                 task.dataset.filename,
                 identity,
-                lambda task=task: (d for d, s in dataset_splits(task, data_dir) if s != "train"),
+                functools.partial(_split_documents, task, data_dir, held_out=True),
             )
         )
     for dataset in UNLABELLED.values():
@@ -99,12 +102,12 @@ def corpus_request(
                 dataset.filename,
                 "unlabelled",
                 identity,
-                lambda dataset=dataset: (d for d, _, _ in read_documents(dataset, data_dir)),
+                functools.partial(_unlabelled_documents, dataset, data_dir),
             )
         )
-    for file in files:
+    for file in checked:
         sources.append(
-            CorpusSource(str(file.resolve()), "corpus file", file_sha256(file), lambda file=file: _lines(file))
+            CorpusSource(str(file.resolve()), "corpus file", file_sha256(file), functools.partial(_lines, file))
         )
     return CorpusRequest(tuple(sources), tuple(guarded), tuple(missing))
 
@@ -123,7 +126,7 @@ def bench_error(exc: CorpusError) -> BenchError:
 
 
 def _builtin(dataset: Dataset) -> bool:
-    return bool(dataset.source) and Path(dataset.source).parent == BUILTIN_DIR or dataset in UNLABELLED.values()
+    return bool(dataset.source and Path(dataset.source).parent == BUILTIN_DIR) or dataset in UNLABELLED.values()
 
 
 def _identity(dataset: Dataset, data_dir: Path, *, required: bool) -> dict | None:
@@ -138,6 +141,15 @@ def _identity(dataset: Dataset, data_dir: Path, *, required: bool) -> dict | Non
             return None
         hashes[split] = file_sha256(path)
     return {"dataset": dataset.identity or dataset.name, "sha256": hashes, **split_identity()}
+
+
+def _split_documents(task: Task, data_dir: Path, *, held_out: bool) -> Iterator[dict[str, str]]:
+    """The text fields of the task's training documents, or of its validation and test ones (``held_out``)."""
+    return (d for d, s in dataset_splits(task, data_dir) if (s != "train") == held_out)
+
+
+def _unlabelled_documents(dataset: Dataset, data_dir: Path) -> Iterator[dict[str, str]]:
+    return (d for d, _, _ in read_documents(dataset, data_dir))
 
 
 def _lines(file: Path) -> Iterable[dict[str, str]]:

@@ -87,16 +87,7 @@ class Task:
 def load_task_file(path: str | os.PathLike) -> Task:
     """The ``Task`` a task file declares (not registered: ``bench.data.tasks.register_task_files`` does that)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise BenchError(f"task file {path}: cannot read it ({exc.strerror or exc})") from exc
-    try:
-        spec = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise BenchError(f"task file {path}: not UTF-8 at byte {exc.start}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise BenchError(f"task file {path}: not valid TOML ({exc})") from exc
+    raw, spec = _read_toml(path)
     file = _Reader(path, spec)
     file.check_keys()
 
@@ -107,32 +98,91 @@ def load_task_file(path: str | os.PathLike) -> Task:
             f"studies and result rows)"
         )
     task_type = file.choice("type", TASK_TYPES, required=True)
+    files = _data_files(file)
+    encoding, fmt = _data_format(file, files)
+    text = _text_fields(file)
+    labels = _labels(file, task_type)
 
+    identity = {"files": files, "encoding": encoding, "format": fmt, "fields": text.fields, "html": text.html}
+    dataset = Dataset(
+        name=_dataset_name(name, files),
+        filename=files.get("all") or files["train"],
+        columns=tuple(dict.fromkeys(text.columns + [labels.column])),
+        text_fields={f: _field_reader(cols, text.html) for f, cols in text.fields.items()},
+        sep="\t" if (fmt or format_from_name(files.get("all") or files["train"])) == "tsv" else ",",
+        encoding=encoding,
+        fmt=fmt,
+        splits=None if "all" in files else tuple(sorted(files.items())),
+        identity=json.dumps(identity, sort_keys=True),
+        source=str(path),
+        column_keys=tuple(
+            (c, "text.columns" if text.listed else "text.title" if c == text.title else "text.body")
+            for c in text.columns
+        )
+        + ((labels.column, "labels.column"),),
+    )
+    return Task(
+        name,
+        task_type,
+        dataset,
+        _label_reader(labels.column, labels.format, labels.delimiter),
+        file.string("description") or "",
+        top_k_labels=labels.top_k,
+        positive_label=labels.positive,
+        negative_label=labels.negative,
+        source=str(path),
+        source_sha256=hashlib.sha256(raw).hexdigest(),
+        label_column=labels.column,
+    )
+
+
+def _read_toml(path: Path) -> tuple[bytes, dict]:
+    """The task file's bytes and its TOML table; a one-line ``BenchError`` when it cannot be read or parsed."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise BenchError(f"task file {path}: cannot read it ({exc.strerror or exc})") from exc
+    try:
+        spec = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BenchError(f"task file {path}: not UTF-8 at byte {exc.start}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise BenchError(f"task file {path}: not valid TOML ({exc})") from exc
+    return raw, spec
+
+
+def _data_files(file: _Reader) -> dict[str, str]:
+    """``[data]``'s files: ``{"all": path}``, or one per given split (train and test at least)."""
+    path = file.path
     data_path, splits = file.get("data.path"), file.get("data.splits")
     if (data_path is None) == (splits is None):
         raise BenchError(
             f'task file {path}: [data] needs exactly one of path = "FILE" or splits = {{ train = ..., test = ... }}'
         )
     if data_path is not None:
-        files = {"all": file.string("data.path", required=True)}
-    else:
-        if not isinstance(splits, dict):
-            raise BenchError(
-                f'task file {path}: key data.splits must be a table such as {{ train = "a.csv", '
-                f'test = "b.csv" }}, got {splits!r}'
-            )
-        unknown = [k for k in splits if k not in SPLIT_NAMES]
-        if unknown:
-            hint = _hint(unknown[0], SPLIT_NAMES)
-            raise BenchError(
-                f"task file {path}: unknown split data.splits.{unknown[0]}{hint}; splits are {', '.join(SPLIT_NAMES)}"
-            )
-        if not {"train", "test"} <= set(splits):
-            raise BenchError(
-                f"task file {path}: key data.splits needs train and test (validation is optional: "
-                f"carved from train by the text hash)"
-            )
-        files = {s: file.string(f"data.splits.{s}", required=True) for s in SPLIT_NAMES if s in splits}
+        return {"all": file.string("data.path", required=True)}
+    if not isinstance(splits, dict):
+        raise BenchError(
+            f'task file {path}: key data.splits must be a table such as {{ train = "a.csv", '
+            f'test = "b.csv" }}, got {splits!r}'
+        )
+    unknown = [k for k in splits if k not in SPLIT_NAMES]
+    if unknown:
+        hint = _hint(unknown[0], SPLIT_NAMES)
+        raise BenchError(
+            f"task file {path}: unknown split data.splits.{unknown[0]}{hint}; splits are {', '.join(SPLIT_NAMES)}"
+        )
+    if not {"train", "test"} <= set(splits):
+        raise BenchError(
+            f"task file {path}: key data.splits needs train and test (validation is optional: "
+            f"carved from train by the text hash)"
+        )
+    return {s: file.string(f"data.splits.{s}", required=True) for s in SPLIT_NAMES if s in splits}
+
+
+def _data_format(file: _Reader, files: dict[str, str]) -> tuple[str, str | None]:
+    """``[data]``'s encoding (default utf-8) and format (None: told by each file's name)."""
+    path = file.path
     encoding = file.string("data.encoding") or "utf-8"
     try:
         codecs.lookup(encoding)
@@ -147,7 +197,22 @@ def load_task_file(path: str | os.PathLike) -> Task:
                 f"task file {path}: cannot tell the format of {f!r} from its name (.csv, .tsv, .jsonl, "
                 f".parquet, each optionally .gz): set data.format"
             )
+    return encoding, fmt
 
+
+@dataclass(frozen=True)
+class _TextSpec:
+    """``[text]``: the task's text fields and the columns each joins."""
+
+    fields: dict[str, tuple[str, ...]]
+    columns: list[str]  # every text column, in field order
+    html: list[str]  # text columns holding HTML
+    listed: bool  # given as columns = [...] (not title = / body =)
+    title: str | None
+
+
+def _text_fields(file: _Reader) -> _TextSpec:
+    path = file.path
     columns, title, body = file.get("text.columns"), file.string("text.title"), file.string("text.body")
     if columns is not None and (title or body):
         raise BenchError(f"task file {path}: [text] takes columns = [...] or title = / body =, not both")
@@ -171,7 +236,23 @@ def load_task_file(path: str | os.PathLike) -> Task:
             raise BenchError(
                 f"task file {path}: key text.html names {c!r}, which is not a text column ({', '.join(text_columns)})"
             )
+    return _TextSpec(fields, text_columns, html, columns is not None, title)
 
+
+@dataclass(frozen=True)
+class _LabelSpec:
+    """``[labels]``: where a row's labels are and how they are read."""
+
+    column: str
+    format: str
+    delimiter: str | None
+    positive: str | None
+    negative: str | None
+    top_k: int | None
+
+
+def _labels(file: _Reader, task_type: str) -> _LabelSpec:
+    path = file.path
     label_column = file.string("labels.column", required=True)
     label_format = file.choice("labels.format", LABEL_FORMATS) or "single"
     if task_type != "multilabel" and label_format != "single":
@@ -198,38 +279,7 @@ def load_task_file(path: str | os.PathLike) -> Task:
             raise BenchError(f"task file {path}: key labels.top_k is for multilabel tasks")
         if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
             raise BenchError(f"task file {path}: key labels.top_k must be a positive integer, got {top_k!r}")
-
-    identity = {"files": files, "encoding": encoding, "format": fmt, "fields": fields, "html": html}
-    dataset = Dataset(
-        name=_dataset_name(name, files),
-        filename=files.get("all") or files["train"],
-        columns=tuple(dict.fromkeys(text_columns + [label_column])),
-        text_fields={f: _field_reader(cols, html) for f, cols in fields.items()},
-        sep="\t" if (fmt or format_from_name(files.get("all") or files["train"])) == "tsv" else ",",
-        encoding=encoding,
-        fmt=fmt,
-        splits=None if "all" in files else tuple(sorted(files.items())),
-        identity=json.dumps(identity, sort_keys=True),
-        source=str(path),
-        column_keys=tuple(
-            (c, "text.columns" if columns is not None else "text.title" if c == title else "text.body")
-            for c in text_columns
-        )
-        + ((label_column, "labels.column"),),
-    )
-    return Task(
-        name,
-        task_type,
-        dataset,
-        _label_reader(label_column, label_format, delimiter),
-        file.string("description") or "",
-        top_k_labels=top_k,
-        positive_label=positive,
-        negative_label=negative,
-        source=str(path),
-        source_sha256=hashlib.sha256(raw).hexdigest(),
-        label_column=label_column,
-    )
+    return _LabelSpec(label_column, label_format, delimiter, positive, negative, top_k)
 
 
 def _dataset_name(task_name: str, files: dict) -> str:

@@ -16,6 +16,7 @@ import collections
 import functools
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,6 +146,11 @@ class TaskData:
     stats: dict
     key: str = ""  # identifies exactly these documents and the window (task, sizes, seed, window); used by caches
 
+    @classmethod
+    def from_splits(cls, task: Task, classes: list[str], splits: dict[str, Split], stats: dict, key: str) -> TaskData:
+        """The task data of ``splits`` (``{"train": ..., "validation": ..., "test": ...}``)."""
+        return cls(task, classes, splits["train"], splits["validation"], splits["test"], stats, key=key)
+
     @property
     def window(self) -> int | None:
         """Tokens per document every backend reads (the profile's window, or less when no training document is
@@ -155,9 +161,7 @@ class TaskData:
         """The same documents and labels read through another window (``None``: the full text)."""
         splits = {s: self.split(s).windowed(window) for s in SPLITS}
         key = self.key.rsplit("|window", 1)[0] + f"|window{window}"
-        return TaskData(
-            self.task, self.classes, splits["train"], splits["validation"], splits["test"], self.stats, key=key
-        )
+        return TaskData.from_splits(self.task, self.classes, splits, self.stats, key)
 
     def split(self, name: str) -> Split:
         return {"train": self.train, "validation": self.validation, "test": self.test}[name]
@@ -346,7 +350,7 @@ def load_task(
     task: Task | str,
     data_dir: str | os.PathLike | None = None,
     *,
-    max_sizes: dict[str, int] | None = None,
+    max_sizes: Mapping[str, int | None] | None = None,
     seed: int = 0,
     window: int | None = None,
     check: bool = True,
@@ -394,8 +398,9 @@ def load_task(
 
     stats["available"] = {s: len(splits[s]) for s in SPLITS}
     for s in SPLITS:
-        if max_sizes and max_sizes.get(s) and len(splits[s]) > max_sizes[s]:
-            splits[s] = splits[s].subset(_subsample(task, splits[s], max_sizes[s], seed))
+        cap = max_sizes.get(s) if max_sizes else None
+        if cap and len(splits[s]) > cap:
+            splits[s] = splits[s].subset(_subsample(task, splits[s], cap, seed))
     drop_unseen_labels(task, splits, classes, stats)
     _assert_disjoint(task, splits)
     stats["used"] = {s: len(splits[s]) for s in SPLITS}
@@ -405,14 +410,8 @@ def load_task(
     if check:
         check_trainable(task, splits, classes, stats)
     sizes = ",".join(str(len(splits[s])) for s in SPLITS)
-    return TaskData(
-        task,
-        classes,
-        splits["train"],
-        splits["validation"],
-        splits["test"],
-        stats,
-        key=f"{task.name}|{sizes}|seed{seed}|window{splits['train'].window}",
+    return TaskData.from_splits(
+        task, classes, splits, stats, f"{task.name}|{sizes}|seed{seed}|window{splits['train'].window}"
     )
 
 

@@ -50,7 +50,7 @@ def drop_unseen_labels(task: Task, splits: dict[str, Split], classes: list[str],
     dropped: dict[str, int] = {}
     for s in ("validation", "test"):
         labels = splits[s].labels
-        tags = [tuple(l) if task.task_type == "multilabel" else (l,) for l in labels]
+        tags = [tuple(lab) if task.task_type == "multilabel" else (lab,) for lab in labels]
         counts = collections.Counter(t for doc in tags for t in doc if t not in known)
         keep = [i for i, doc in enumerate(tags) if known.intersection(doc)]
         unseen[s] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -88,7 +88,7 @@ def check_trainable(task: Task, splits: dict[str, Split], classes: list[str], st
     elif task.task_type == "multiclass" and len(set(train)) < 2:
         raise BenchError(
             f"{where}: training needs at least two classes, found {len(set(train))} "
-            f"({', '.join(repr(l) for l in sorted(set(train))[:3])})"
+            f"({', '.join(repr(c) for c in sorted(set(train))[:3])})"
         )
     elif task.task_type == "multilabel":
         counts = collections.Counter(t for tags in train for t in tags)

@@ -20,6 +20,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,8 @@ def _interval_p(old: ResultRow, new: ResultRow) -> float | None:
     """Two-sided p of the change from the rows' 95% intervals (a normal test of two independent estimates)."""
     if not old.test_main_ci95 or not new.test_main_ci95:
         return None
-    se = math.hypot(*((r.test_main_ci95[1] - r.test_main_ci95[0]) / (2 * 1.96) for r in (old, new)))
+    assert old.test_main is not None and new.test_main is not None  # rows with an interval are test-scored
+    se = math.hypot(*((ci[1] - ci[0]) / (2 * 1.96) for ci in (old.test_main_ci95, new.test_main_ci95)))
     change = new.test_main - old.test_main
     if se == 0:
         return 1.0 if change == 0 else 0.0
@@ -94,13 +96,12 @@ def _interval_p(old: ResultRow, new: ResultRow) -> float | None:
 def _paired_p(old: ResultRow | None, new: ResultRow | None, weights: dict[int, np.ndarray]) -> float | None:
     """Two-sided paired-bootstrap p of the change, from both rows' stored test predictions (same documents only).
     ``weights`` holds the document resamples per test-split size, drawn once for all pairings."""
-    from bench.reports.leaderboard import row_samples
-    from bench.tuning.runner import decode_predictions
+    from bench.reports.leaderboard import row_samples, row_truth
 
     if not (old and new and old.test_predictions and new.test_predictions):
         return None
-    truth = decode_predictions(old.test_truth)
-    if not np.array_equal(truth, decode_predictions(new.test_truth)):
+    truth = row_truth(old)
+    if not np.array_equal(truth, row_truth(new)):
         return None
     if len(truth) not in weights:
         weights[len(truth)] = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)
@@ -127,11 +128,13 @@ def compare(old: Side, new: Side) -> dict:
     pairings = []
     for key in sorted(set(old.rows) | set(new.rows)):
         a, b = old.rows.get(key), new.rows.get(key)
-        item = {
+        either = b or a
+        assert either is not None  # the key comes from one of the sides
+        item: dict[str, Any] = {
             "task": key[0],
             "backend": key[1],
             "classifier": key[2],
-            "metric": (b or a).main_metric,
+            "metric": either.main_metric,
             "old": None,
             "new": None,
             "change": None,
@@ -142,9 +145,9 @@ def compare(old: Side, new: Side) -> dict:
             "p_holm": None,
         }
         ok_a, ok_b = a is not None and a.ok, b is not None and b.ok
-        if ok_a:
+        if a is not None and ok_a:
             item.update(old=a.test_main, old_ci95=a.test_main_ci95)
-        if ok_b:
+        if b is not None and ok_b:
             item.update(new=b.test_main, new_ci95=b.test_main_ci95)
         if a is None or (not ok_a and ok_b):
             item["verdict"] = "added"
@@ -153,6 +156,7 @@ def compare(old: Side, new: Side) -> dict:
         elif not ok_a:
             item["verdict"] = "failed"
         else:
+            assert a.test_main is not None and b.test_main is not None  # both test-scored
             item["change"] = b.test_main - a.test_main
             p = _paired_p(stored[0].get(key), stored[1].get(key), weights)
             item["test"], item["p"] = ("paired bootstrap", p) if p is not None else ("intervals", _interval_p(a, b))

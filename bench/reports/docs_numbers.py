@@ -11,13 +11,14 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.errors import BenchError
 
 MARKER = re.compile(r"^<!-- generated: ([a-z0-9-]+) -->$", re.MULTILINE)
 
 
-def _read(root: Path, relative: str) -> dict | list:
+def _read(root: Path, relative: str) -> Any:
     path = root / relative
     try:
         return json.loads(path.read_text(encoding="utf-8"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -89,7 +90,7 @@ def render(
     marginals: pd.DataFrame,
     plots_dir: Path,
     provenance: dict,
-    sections: list[tuple[str, str, Table]] = (),
+    sections: Sequence[tuple[str, str, Table]] = (),
 ) -> str:
     """The page: the same tables as leaderboard.md (``bench.reports.tables``' table model) plus the plots."""
     profile = rows[0].profile if rows else "?"

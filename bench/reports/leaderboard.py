@@ -17,6 +17,7 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -83,6 +84,7 @@ def missing_pairings(rows: list[ResultRow], tasks, backends, classifiers) -> lis
 
 def row_samples(r: ResultRow, truth: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The row's test metric (mean over repeats) on the task's document resamples, with its seeds resampled too."""
+    assert r.task_type is not None and r.main_metric is not None  # set on every finished row
     per_repeat = [
         metrics.resampled_metric(
             r.task_type, r.main_metric, truth, decode_predictions(p), weights, n_classes=r.n_classes
@@ -90,6 +92,12 @@ def row_samples(r: ResultRow, truth: np.ndarray, weights: np.ndarray) -> np.ndar
         for p in r.test_predictions or ()
     ]
     return metrics.seed_and_document_samples(np.array(per_repeat), seed=0)
+
+
+def row_truth(r: ResultRow) -> np.ndarray:
+    """The test labels stored with a row's test predictions."""
+    assert r.test_truth is not None, "a row with test predictions stores its test labels"
+    return decode_predictions(r.test_truth)
 
 
 def mark_ties(rows: list[ResultRow]) -> list[ResultRow]:
@@ -109,7 +117,7 @@ def mark_ties(rows: list[ResultRow]) -> list[ResultRow]:
         if not scored:
             continue
         best = min(scored, key=validation_order)
-        truth = decode_predictions(best.test_truth)
+        truth = row_truth(best)
         weights = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)  # shared: the test is paired
         best_samples = row_samples(best, truth, weights)
         others = [r for r in scored if r is not best]
@@ -145,9 +153,10 @@ def pretraining_effects(rows: list[ResultRow]) -> list[dict]:
             pairs.append(
                 (BEST_OF_BACKEND, min(base.values(), key=validation_order), min(other.values(), key=validation_order))
             )
-            truth = decode_predictions(pairs[0][1].test_truth)
+            truth = row_truth(pairs[0][1])
             weights = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)
             for classifier, a, b in pairs:
+                assert a.test_main is not None and b.test_main is not None  # scored rows
                 difference = row_samples(b, truth, weights) - row_samples(a, truth, weights)
                 low, high = (float(v) for v in np.percentile(difference, [2.5, 97.5]))
                 effects.append(
@@ -356,7 +365,7 @@ def write_study_views(storage: str, rows: list[ResultRow], out_dir: Path) -> dic
     from optuna.visualization import plot_optimization_history
     from plotly.offline import get_plotlyjs
 
-    importances = {}
+    importances: dict[str, dict[str, Any]] = {}
     for r in rows:
         if (r.trials_complete or 0) < 2:
             continue

@@ -37,6 +37,10 @@ def _verdict(r: dict) -> str:
     return f"{word} (Holm p {p:.3f})" if word and p is not None else word or "not compared"
 
 
+def _validation_order(r: dict) -> tuple:
+    return validation_order(ResultRow.from_json(r))
+
+
 def findings_rows(rows: list[dict]) -> list[tuple[str, str, str, str]]:
     """Per task: (task and metric, best pairing with its test score, TF-IDF + logreg's score, its verdict)."""
     out = []
@@ -44,9 +48,7 @@ def findings_rows(rows: list[dict]) -> list[tuple[str, str, str, str]]:
         ok = [r for r in rows if r["task"] == task and r.get("status") == "ok"]
         if not ok:
             continue
-        best = next((r for r in ok if r.get("vs_best") == "best"), None) or min(
-            ok, key=lambda r: validation_order(ResultRow.from_json(r))
-        )  # rows here are JSON objects
+        best = next((r for r in ok if r.get("vs_best") == "best"), None) or min(ok, key=_validation_order)
         base = next((r for r in ok if (r["backend"], r["classifier"]) == BASELINE), None)
         metric = METRIC_NAMES.get(best["main_metric"], best["main_metric"])
         out.append(

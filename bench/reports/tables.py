@@ -5,7 +5,9 @@ as headers and rows of cell texts (``Table``), and written as Markdown (``markdo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -26,7 +28,7 @@ class Table:
     page colours rows by it) and is None for other tables; ``note`` is a sentence shown under the table."""
 
     headers: tuple[str, ...]
-    rows: list[tuple[str, ...]]
+    rows: Sequence[tuple[str, ...]]
     kinds: list[str] | None = None
     note: str = ""
 
@@ -129,6 +131,14 @@ SUMMARY_HEADER = (
 )
 
 
+def _gap(best: ResultRow, base: ResultRow | None) -> str:
+    """The best pairing's test score minus the baseline's ("" without a baseline row)."""
+    if base is None:
+        return ""
+    assert best.test_main is not None and base.test_main is not None  # ok rows are test-scored
+    return f"{best.test_main - base.test_main:+.3f}"
+
+
 def summary(rows: list[ResultRow], controls: dict[str, dict] | None = None) -> list[tuple[str, ...]]:
     """Per task, the cells under ``SUMMARY_HEADER``: the validation-chosen best pairing against TF-IDF + logistic
     regression on the window and on the full text, the window, the pairings that did not learn, the share of
@@ -136,7 +146,7 @@ def summary(rows: list[ResultRow], controls: dict[str, dict] | None = None) -> l
     (one seed)."""
     controls = controls or {}
     baseline = baseline_pairing()
-    out = []
+    out: list[tuple[str, ...]] = []
     for task in sorted({r.task for r in rows}):
         ok = [r for r in rows if r.task == task and r.ok]
         if not ok:
@@ -146,7 +156,7 @@ def summary(rows: list[ResultRow], controls: dict[str, dict] | None = None) -> l
         base = next((r for r in ok if (r.backend, r.classifier) == baseline), None)
         full = control.get("full_text_tfidf")
         refs = [r for r in ok if r.reference and r.reference_test_main is not None]
-        ref = max(refs, key=lambda r: r.reference_test_main, default=None)
+        ref = max(refs, key=lambda r: cast(float, r.reference_test_main), default=None)
         did_not_learn = sum(1 for r in ok if r.did_not_learn)
         out.append(
             (
@@ -155,7 +165,7 @@ def summary(rows: list[ResultRow], controls: dict[str, dict] | None = None) -> l
                 f"{_fmt(best.test_main, 3)} {_interval(best.test_main_ci95)}",
                 f"{_fmt(base.test_main, 3)} {_interval(base.test_main_ci95)}" if base else "not run",
                 f"{_fmt(full['test_main'], 3)} {_interval(full.get('test_main_ci95'))}" if full else "not run",
-                f"{best.test_main - base.test_main:+.3f}" if base else "",
+                _gap(best, base),
                 _window(ok, control),
                 f"{did_not_learn} of {len(ok)}" if control else "no controls",
                 _cap_share(ok),
@@ -401,7 +411,8 @@ def corpus_table(corpus: dict, build: dict | None) -> Table:
     note = (
         f"Training splits of every dataset plus unlabelled titles and --corpus files; a document whose text or title "
         f"{rule} a validation or test text or title of any task is dropped. sha256 {corpus['sha256'][:16]}; "
-        f"{corpus.get('held_out', {}).get('documents', 0):,} documents held out of the biLM's training for its perplexity."
+        f"{corpus.get('held_out', {}).get('documents', 0):,} documents held out of the biLM's training "
+        "for its perplexity."
     )
     if corpus.get("missing"):
         note += f" Not present, so not read: {', '.join(corpus['missing'])}."
@@ -469,7 +480,7 @@ def budget_table(budget: dict[str, dict]) -> Table:
         if not curves:
             continue
         gains = {f"{c['backend']} + {c['classifier']}": c["expected_best"][-1] - c["expected_best"][-2] for c in curves}
-        top = max(gains, key=gains.get)
+        top = max(gains, key=lambda pairing: gains[pairing])
         trials = sorted({len(c["expected_best"]) for c in curves})
         rows.append(
             (
@@ -505,7 +516,7 @@ def markdown(
     marginals: pd.DataFrame,
     backends,
     classifiers,
-    sections: list[tuple[str, str, Table]] = (),
+    sections: Sequence[tuple[str, str, Table]] = (),
 ) -> str:
     """leaderboard.md; ``sections``: (title, intro, table) shown after the marginals (pretraining, budget)."""
     lines = ["# Leaderboard", ""]

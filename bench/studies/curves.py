@@ -220,6 +220,7 @@ def run_plans(
         row = row.replace(curve_size=p.size, curve_retuned=retune)
         rows.append(row)
         if log and row.ok:
+            assert row.test_main_ci95 is not None  # ok rows are test-scored
             log(
                 f"{p.task:14s} {p.backend:15s} x {p.classifier:13s} n={p.size:6d} test {row.main_metric} "
                 f"{row.test_main:.4f} [{row.test_main_ci95[0]:.3f}, {row.test_main_ci95[1]:.3f}]"
@@ -269,6 +270,7 @@ def records(rows: list[ResultRow], controls: dict | None = None) -> list[dict]:
     for r in rows:
         if not r.ok:
             continue
+        assert r.test_main_ci95 is not None  # ok rows are test-scored
         floor = learning_floor((controls or {}).get(r.task))
         out.append(
             {

@@ -19,12 +19,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 SIZES = (1_000, 4_000, 16_000, 64_000, 240_000)
 PAIRINGS = (("tfidf", "logreg"), ("learned", "gru"))
-SETTINGS = {  # one fixed configuration per pairing (the notebooks' kind of settings)
+SETTINGS: dict[str, dict[str, Any]] = {  # one fixed configuration per pairing (the notebooks' kind of settings)
     "tfidf": {"ngram_max": 2, "min_df": 2, "sublinear_tf": True, "max_features": 50000},
     "logreg": {"C": 10.0, "class_weight": None, "max_iter": 1000},
     "learned": {"embedding_dim": 64, "vocab_size": 20000, "max_len": 32},
@@ -71,11 +72,11 @@ def _documents(data_dir: Path) -> tuple[list[str], list[str], list[str], list[st
     valid_titles = {normalise(str(source["title"].iloc[i])) for i in keep}
     seen_train = {normalise(t) for t in texts}
     pairs = [
-        (t, l)
-        for t, l in zip(eval_texts, eval_labels)
+        (t, lab)
+        for t, lab in zip(eval_texts, eval_labels)
         if normalise(t) in valid_titles and normalise(t) not in seen_train
     ][:EVAL_DOCS]
-    return texts, labels, [t for t, _ in pairs], [l for _, l in pairs]
+    return texts, labels, [t for t, _ in pairs], [lab for _, lab in pairs]
 
 
 def measure(data_dir: Path, n: int, backend: str, classifier: str) -> dict:
@@ -163,7 +164,8 @@ def run(data_dir: Path, out_dir: Path, sizes=SIZES, pairings=PAIRINGS) -> dict[s
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             r = rows[-1]
             print(
-                f"{backend:8s} x {classifier:7s} {n:>7,d} titles: {r['seconds']:7.1f} s, peak {r['peak_rss_mib']:7.0f} MiB, "
+                f"{backend:8s} x {classifier:7s} {n:>7,d} titles: {r['seconds']:7.1f} s, "
+                f"peak {r['peak_rss_mib']:7.0f} MiB, "
                 f"eval macro-F1 {r['eval_macro_f1']:.4f}",
                 flush=True,
             )
@@ -188,7 +190,7 @@ def write(rows: list[dict], out_dir: Path) -> dict[str, Path]:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    summary = {}
+    summary: dict[str, dict[str, Any]] = {}
     for backend, classifier in sorted({(r["backend"], r["classifier"]) for r in rows}):
         part = [r for r in rows if (r["backend"], r["classifier"]) == (backend, classifier)]
         t, m = growth(part, "seconds"), growth(part, "peak_rss_mib")

@@ -102,7 +102,8 @@ def run(data_dir: Path, out_dir: Path) -> dict[str, Path]:
             }
             rows.append(r)
             print(
-                f"{classifier:13s} {r['backend']:24s} first epoch {r['first_epoch']:6.2f} s, later {r['later_epochs']:6.2f} s",
+                f"{classifier:13s} {r['backend']:24s} first epoch {r['first_epoch']:6.2f} s, "
+                f"later {r['later_epochs']:6.2f} s",
                 flush=True,
             )
     start = time.perf_counter()

@@ -87,6 +87,7 @@ def run_controls(data: TaskData, profile, storage: str, n_trials: int | None = N
     backend, classifier = baseline_pairing()
     # The build defaults (tfidf: unigrams, min_df 1; logreg: C 1.0): no tuning on labels that carry nothing.
     shuffled = fit_and_score(data, backend, classifier, {}, {}, seed=profile.seed, score_test=True, y_train=y_shuffled)
+    assert shuffled.test is not None  # score_test=True
     chance_hi = float(np.percentile(chance, 95))
     shuffled_ci = metrics.confidence_interval(
         metrics.bootstrap(task_type, main, y_test, [shuffled.test_pred], seed=profile.seed, n_classes=k)[0]

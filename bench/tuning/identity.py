@@ -61,5 +61,5 @@ def identity_of(name: str, user_attrs: dict) -> StudyIdentity | None:
     if len(parts) == 4:
         return StudyIdentity(*parts)
     if len(parts) == 5 and parts[4] != "claim":
-        return StudyIdentity(*parts[:4], variant=parts[4])
+        return StudyIdentity(parts[0], parts[1], parts[2], parts[3], variant=parts[4])
     return None

@@ -6,8 +6,9 @@ versions (see its docstring). Field names are the JSON keys.
 
 | group | fields | present in JSON |
 |---|---|---|
-| identity | profile, task, task_type, backend, classifier, main_metric, status | always (1) |
-| budget | trial_budget, trials_complete/pruned/failed/interrupted, study_timeout, sizes, versions | not incomplete |
+| identity | profile, task, task_type, backend, classifier, main_metric, status | always |
+| budget | trial_budget, trials_complete, trials_pruned, trials_failed | every finished or failed row |
+| budget | trials_interrupted, study_timeout, sizes, versions | every finished or failed row |
 | test score | test_main ... n_classes (``SCORED``) | ``status == "ok"`` |
 | reference | reference, reference_validation_main, reference_test_main | when a reference configuration ran |
 | cost | wall_seconds; stopping (steps and checks per repeat) | when set |
@@ -15,8 +16,7 @@ versions (see its docstring). Field names are the JSON keys.
 | learned | did_not_learn | set by ``leaderboard.mark_did_not_learn`` |
 | curves | curve_size, curve_retuned | rows of learning-curve points |
 
-(1) an ``incomplete`` row (a study short of its budget) holds profile, task, backend, classifier, status and
-trials_complete only.
+An ``incomplete`` row holds only profile, task, backend, classifier, status and trials_complete.
 """
 
 from __future__ import annotations

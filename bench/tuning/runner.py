@@ -1,11 +1,11 @@
 """The Optuna loop: one study per (profile, task, backend, classifier), test scored once at the end.
 
-Each trial fits the backend on the training split, trains the classifier on it with early stopping on
-the validation main metric at a threshold tuned each epoch (``metrics.tuned_main_score``), and returns
-the validation main metric at the decision threshold(s) tuned on validation after training. When a study has its budget of trials,
-its best configuration is trained once more (same seed) and scored on the test split; that result is
-stored in the study itself, so ``python -m bench report`` rebuilds the leaderboard from storage alone
-and a rerun does no training.
+Each trial fits the backend on the training split, trains the classifier on it with early stopping on the
+validation main metric at a threshold tuned each epoch (``metrics.tuned_main_score``), and returns the
+validation main metric at the decision threshold(s) tuned on validation after training. When a study has its
+budget of trials, its best configuration is trained once more (same seed) and scored on the test split; that
+result is stored in the study itself, so ``python -m bench report`` rebuilds the leaderboard from storage
+alone and a rerun does no training.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import optuna
@@ -50,7 +51,7 @@ def study_name(profile: str, task: str, backend: str, classifier: str) -> str:
     return StudyIdentity(profile, task, backend, classifier).name
 
 
-def features_for(data: TaskData, backend: str, params: dict, kind: str):
+def features_for(data: TaskData, backend: str, params: dict, kind: str | None):
     """The backend's output for these settings, computed once per process and reused by later trials."""
     key = (data.key, backend, json.dumps(params, sort_keys=True), kind)
     if key in _FEATURES:
@@ -71,14 +72,14 @@ class Fit:
     """One trained pairing: its validation (and, once scored, test) metrics and costs."""
 
     validation: dict
-    threshold: float
+    threshold: float | np.ndarray
     embed_seconds: float
     train_seconds: float
     n_params: int
     epochs_run: int
     info: dict
-    model: object = field(repr=False, default=None)
-    features: object = field(repr=False, default=None)
+    model: Any = field(repr=False, default=None)
+    features: Any = field(repr=False, default=None)
     test: dict | None = None
     test_pred: np.ndarray | None = field(repr=False, default=None)
     inference_seconds: float = 0.0
@@ -86,6 +87,16 @@ class Fit:
     best_epoch: int = 0  # 0-based epoch whose weights were restored
     stopped_by: str = ""  # "patience" (validation stopped improving), "cap" (the epoch cap), "" (not iterative)
     stopping: dict = field(default_factory=dict)  # stopping="steps": check_every, steps, checks, best_check, best_step
+
+    def scored_metrics(self) -> dict:
+        """``test`` of a fit scored on test (``score_test_split``)."""
+        assert self.test is not None, "the fit was not scored on test"
+        return self.test
+
+    def scored_predictions(self) -> np.ndarray:
+        """``test_pred`` of a fit scored on test (``score_test_split``)."""
+        assert self.test_pred is not None, "the fit was not scored on test"
+        return self.test_pred
 
 
 def fit_and_score(
@@ -216,10 +227,11 @@ def _open_storage(url: str, kwargs: dict) -> optuna.storages.RDBStorage:
 
 def open_study(storage: str, identity: StudyIdentity, warmup_epochs: int = 1) -> optuna.Study:
     """The study, created on first use and labelled with its identity (``StudyIdentity.label``); its sampler's
-    seed derives from the name, so a resumed study draws what an uninterrupted one would. The median pruner waits for 2 finished trials and, within a trial,
-    for ``warmup_epochs`` checks (``Profile.pruner_warmup``: epochs, or checks every k steps): a trial whose
-    validation signal after that is below the median of earlier trials at the same check stops. Pruning at epoch 1 would favour fast starters
-    (high learning rates) rather than good configurations."""
+    seed derives from the name, so a resumed study draws what an uninterrupted one would. The median pruner
+    waits for 2 finished trials and, within a trial, for ``warmup_epochs`` checks (``Profile.pruner_warmup``:
+    epochs, or checks every k steps): a trial whose validation signal after that is below the median of
+    earlier trials at the same check stops. Pruning at epoch 1 would favour fast starters (high learning
+    rates) rather than good configurations."""
     study = optuna.create_study(
         study_name=identity.name,
         storage=storage_for(storage),
@@ -340,7 +352,8 @@ def run_study(
     Any number of processes may run the same study at once (``bench worker``): each takes trials until
     the budget is spent. The row is computed by the process that sees no trial running; others return
     None. ``recover`` first fails the trials left RUNNING by processes that are gone (``bench.tuning.liveness``;
-    safe while other workers run). ``variant`` names a study outside the leaderboard (e.g. ``full-text``: the same pairing on whole documents).
+    safe while other workers run). ``variant`` names a study outside the leaderboard (e.g. ``full-text``: the
+    same pairing on whole documents).
     ``exclusive``: run the study only if no other process holds it (``StudyClaim``), else return None at
     once; the workers of a run do this, so every study's trials run in one process, in order.
     ``first_trial``: ``{"params": ..., "user_attrs": ...}`` of a trial of another study (its Optuna ``params``,
@@ -387,7 +400,7 @@ def _tune_and_score(
     fields = tuple(data.task.dataset.text_fields)
     kept: dict[int, Fit] = {}  # this process's best and reference trials, so test needs no retraining
     reference_number: list[int] = []
-    decision = {"per_label": profile.per_label_thresholds, "top1": profile.top1_fallback}
+    decision: dict[str, Any] = {"per_label": profile.per_label_thresholds, "top1": profile.top1_fallback}
 
     def objective(trial: optuna.Trial) -> float:
         spent, running = budget_state(study)  # ``running`` includes this trial
@@ -424,21 +437,10 @@ def _tune_and_score(
         waste.record_trial(trial, fit, timing.TOTALS[timing.COMPILE] - compiled)
         return fit.validation[main]
 
-    if not study.trials and first_trial is not None:
-        study.enqueue_trial(
-            first_trial["params"], user_attrs=first_trial.get("user_attrs") or None, skip_if_exists=True
-        )
-    elif not study.trials:
-        reference = reference_params(backend, classifier, profile, data.task.task_type, fields)
-        if reference:
-            study.enqueue_trial(reference["params"], user_attrs={"reference": reference["name"]}, skip_if_exists=True)
+    _enqueue_first(study, first_trial, backend, classifier, profile, data.task.task_type, fields)
     callbacks = [lambda s, t: on_trial(t)] if on_trial else []
     deadline = time.monotonic() + profile.study_timeout if profile.study_timeout else None
-    while not STOP.is_set() and (deadline is None or time.monotonic() < deadline):
-        spent, running = budget_state(study)
-        if spent + running >= budget:
-            break
-        study.optimize(objective, n_trials=1, catch=TRIAL_ERRORS, callbacks=callbacks, gc_after_trial=False)
+    _take_trials(study, objective, budget, deadline, callbacks)
     spent, running = budget_state(study)
     if running or (spent < budget and deadline is None):
         return None, bool(kept)  # another worker is still on it, or this run was stopped: its row comes later
@@ -454,6 +456,37 @@ def _tune_and_score(
         row = _score_best(study, data, backend, classifier, profile, budget, kept, decision)
     study.set_user_attr("row", row.to_json())
     return row, trained
+
+
+def _enqueue_first(
+    study: optuna.Study,
+    first_trial: dict | None,
+    backend: str,
+    classifier: str,
+    profile: Profile,
+    task_type: str,
+    fields: tuple[str, ...],
+) -> None:
+    """On a study without trials, queue ``first_trial`` if given, else the pairing's reference configuration."""
+    if study.trials:
+        return
+    if first_trial is not None:
+        study.enqueue_trial(
+            first_trial["params"], user_attrs=first_trial.get("user_attrs") or None, skip_if_exists=True
+        )
+        return
+    reference = reference_params(backend, classifier, profile, task_type, fields)
+    if reference:
+        study.enqueue_trial(reference["params"], user_attrs={"reference": reference["name"]}, skip_if_exists=True)
+
+
+def _take_trials(study: optuna.Study, objective, budget: int, deadline: float | None, callbacks: list) -> None:
+    """Run trials one at a time until the budget is spent or taken, the deadline passes or the run stops."""
+    while not STOP.is_set() and (deadline is None or time.monotonic() < deadline):
+        spent, running = budget_state(study)
+        if spent + running >= budget:
+            break
+        study.optimize(objective, n_trials=1, catch=TRIAL_ERRORS, callbacks=callbacks, gc_after_trial=False)
 
 
 def _score_best(
@@ -543,7 +576,10 @@ def encode_predictions(pred: np.ndarray) -> dict:
     """Hard test predictions, packed for storage (multi-label: bits; otherwise class indices)."""
     pred = np.asarray(pred)
     if pred.ndim == 2:
-        return {"shape": list(pred.shape), "bits": base64.b64encode(np.packbits(pred.astype(np.uint8))).decode()}
+        return {
+            "shape": list(pred.shape),
+            "bits": base64.b64encode(np.packbits(pred.astype(np.uint8)).tobytes()).decode(),
+        }
     return {"shape": list(pred.shape), "values": pred.astype(int).tolist()}
 
 
@@ -583,59 +619,64 @@ def _row(
         "versions": versions(),
     }
     if first:
-        scores = [f.test[main] for f in repeats]
-        y_test = data.y("test")
-        n_classes = len(data.classes) if task_type == "multiclass" else None
-        # The interval is of the reported number itself, the mean over repeats, and sees both sources of
-        # variance: test documents are resampled, and on each resample the seeds are drawn again.
-        per_repeat = metrics.bootstrap(
-            task_type, main, y_test, [f.test_pred for f in repeats], seed=profile.seed, n_classes=n_classes
-        )
-        iterative = first.stopped_by != ""
-        row.update(
-            {
-                "test_main": float(np.mean(scores)),
-                "test_main_std": float(np.std(scores)),
-                "test_main_repeats": scores,
-                "repeats": len(repeats),
-                "deterministic": get_classifier(classifier).deterministic,
-                "test_main_ci95": metrics.confidence_interval(
-                    metrics.seed_and_document_samples(per_repeat, profile.seed)
-                ),
-                "test_main_ci95_documents": metrics.confidence_interval(per_repeat.mean(axis=0)),
-                "seeds_disagree": metrics.seeds_disagree(scores, per_repeat),
-                "window": data.window,
-                "validation_main": best.value,
-                "test_metrics": {k: float(np.mean([f.test[k] for f in repeats])) for k in first.test},
-                "validation_metrics": first.validation,
-                "threshold": first.threshold.tolist() if isinstance(first.threshold, np.ndarray) else first.threshold,
-                "best_trial": best.number,
-                "best_params": {**best.user_attrs["backend_params"], **best.user_attrs["classifier_params"]},
-                "embed_seconds": first.embed_seconds,
-                "train_seconds": float(np.mean([f.train_seconds for f in repeats])),
-                "inference_seconds": first.inference_seconds,
-                "n_params": first.n_params,
-                "epochs_run": [f.epochs_run for f in repeats],
-                "best_epoch": [f.best_epoch + 1 for f in repeats],
-                "epoch_cap": best.user_attrs["classifier_params"].get("epochs") if iterative else None,
-                "stopped_by_cap": [f.stopped_by == "cap" for f in repeats] if iterative else [],
-                "backend_info": first.info,
-                **({"stopping": [f.stopping for f in repeats]} if first.stopping else {}),
-                "test_predictions": [encode_predictions(f.test_pred) for f in repeats],
-                "test_truth": encode_predictions(y_test),
-                "n_classes": n_classes,
-            }
-        )
+        row.update(_scored_fields(data, classifier, profile, best, repeats))
         trial, fit = reference if reference else (None, None)
         if trial is not None:
+            assert fit is not None  # a reference is (trial, its fit scored on test)
             row.update(
                 {
                     "reference": trial.user_attrs["reference"],
                     "reference_validation_main": trial.value,
-                    "reference_test_main": fit.test[main],
+                    "reference_test_main": fit.scored_metrics()[main],
                 }
             )
     return ResultRow.from_json(json.loads(json.dumps(row, default=_jsonable)))
+
+
+def _scored_fields(data: TaskData, classifier: str, profile: Profile, best, repeats: list[Fit]) -> dict:
+    """The row's test-score, cost and stopping fields, from the best configuration's repeats (scored on test)."""
+    task_type = data.task.task_type
+    main = metrics.MAIN_METRIC[task_type]
+    first = repeats[0]
+    scores = [f.scored_metrics()[main] for f in repeats]
+    y_test = data.y("test")
+    n_classes = len(data.classes) if task_type == "multiclass" else None
+    # The interval is of the reported number itself, the mean over repeats, and sees both sources of
+    # variance: test documents are resampled, and on each resample the seeds are drawn again.
+    per_repeat = metrics.bootstrap(
+        task_type, main, y_test, [f.test_pred for f in repeats], seed=profile.seed, n_classes=n_classes
+    )
+    iterative = first.stopped_by != ""
+    return {
+        "test_main": float(np.mean(scores)),
+        "test_main_std": float(np.std(scores)),
+        "test_main_repeats": scores,
+        "repeats": len(repeats),
+        "deterministic": get_classifier(classifier).deterministic,
+        "test_main_ci95": metrics.confidence_interval(metrics.seed_and_document_samples(per_repeat, profile.seed)),
+        "test_main_ci95_documents": metrics.confidence_interval(per_repeat.mean(axis=0)),
+        "seeds_disagree": metrics.seeds_disagree(scores, per_repeat),
+        "window": data.window,
+        "validation_main": best.value,
+        "test_metrics": {k: float(np.mean([f.scored_metrics()[k] for f in repeats])) for k in first.scored_metrics()},
+        "validation_metrics": first.validation,
+        "threshold": first.threshold.tolist() if isinstance(first.threshold, np.ndarray) else first.threshold,
+        "best_trial": best.number,
+        "best_params": {**best.user_attrs["backend_params"], **best.user_attrs["classifier_params"]},
+        "embed_seconds": first.embed_seconds,
+        "train_seconds": float(np.mean([f.train_seconds for f in repeats])),
+        "inference_seconds": first.inference_seconds,
+        "n_params": first.n_params,
+        "epochs_run": [f.epochs_run for f in repeats],
+        "best_epoch": [f.best_epoch + 1 for f in repeats],
+        "epoch_cap": best.user_attrs["classifier_params"].get("epochs") if iterative else None,
+        "stopped_by_cap": [f.stopped_by == "cap" for f in repeats] if iterative else [],
+        "backend_info": first.info,
+        **({"stopping": [f.stopping for f in repeats]} if first.stopping else {}),
+        "test_predictions": [encode_predictions(f.scored_predictions()) for f in repeats],
+        "test_truth": encode_predictions(y_test),
+        "n_classes": n_classes,
+    }
 
 
 def _jsonable(value):

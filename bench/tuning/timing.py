@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 KINDS = ("embed", "fit", "predict")  # the work itself; the rest of a process's wall time is harness time
 WAIT = "wait"  # a coordinator waiting for its workers: neither work nor harness
@@ -25,7 +26,7 @@ COMPILE_EVENTS = (
     "/jax/core/compile/jaxpr_to_mlir_module_duration",
     "/jax/core/compile/backend_compile_duration",
 )
-TOTALS: collections.Counter = collections.Counter()
+TOTALS: dict[str, Any] = collections.Counter()  # float seconds (typeshed types Counter values as int)
 STUDIES_TRAINED: set[str] = set()  # studies this process trained a model of (``cost.studies_trained``)
 _STACK: list[list] = []  # [kind, started] of the open timers, innermost last
 _STARTED = time.perf_counter()
@@ -51,9 +52,9 @@ def count_compilation() -> None:
     """Add JAX's own compile-time events to ``TOTALS[COMPILE]`` (call once, after choosing the JAX backend)."""
     import jax.monitoring
 
-    def listen(event: str, seconds: float, **_) -> None:
+    def listen(event: str, duration_secs: float, **_: str | int) -> None:
         if event in COMPILE_EVENTS:
-            TOTALS[COMPILE] += seconds
+            TOTALS[COMPILE] += duration_secs
 
     jax.monitoring.register_event_duration_secs_listener(listen)
 
@@ -117,8 +118,9 @@ def summary(out_dir: Path, run_wall: float, peak_total_rss: int | None, jobs: in
 
     ``compile_seconds`` is the part of fitting and prediction JAX spent tracing and compiling.
     ``studies_trained`` counts the studies any process of this run trained a model of (a resumed run's
-    share of the published ones). ``harness_share`` is the time no process spent in the three kinds of work, over the processes' summed
-    wall time (less a coordinator's waiting for its workers); ``parallel_efficiency`` is the processes' busy time over (run wall time x jobs).
+    share of the published ones). ``harness_share`` is the time no process spent in the three kinds of work,
+    over the processes' summed wall time (less a coordinator's waiting for its workers);
+    ``parallel_efficiency`` is the processes' busy time over (run wall time x jobs).
     """
     processes = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((Path(out_dir) / "timing").glob("*.json"))]
     work = {k: sum(p["seconds"].get(k, 0.0) for p in processes) for k in KINDS}

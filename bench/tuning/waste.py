@@ -16,6 +16,9 @@ The trials carry what this needs in their user attributes (``record_trial``); ro
 from __future__ import annotations
 
 import collections
+import functools
+import operator
+from typing import Any
 
 import numpy as np
 import optuna
@@ -68,8 +71,12 @@ def _repeat_records(row: dict) -> list[dict | None]:
     return [epochs_record(e, b) for e, b in zip(epochs, best)]
 
 
-def _study_waste(study: optuna.Study, row: dict) -> collections.Counter:
-    out: collections.Counter = collections.Counter()
+# A ``collections.Counter`` of float seconds: typeshed types Counter values as int, Python adds any number.
+Seconds = dict[str, Any]
+
+
+def _study_waste(study: optuna.Study, row: dict) -> Seconds:
+    out: Seconds = collections.Counter()
     padding = None
     for t in study.get_trials(deepcopy=False):
         if t.state == optuna.trial.TrialState.PRUNED and t.datetime_start and t.datetime_complete:
@@ -95,7 +102,7 @@ def _study_waste(study: optuna.Study, row: dict) -> collections.Counter:
 def summary(storage: optuna.storages.BaseStorage, rows: list[dict], study_name) -> dict:
     """``cost.waste``: per backend (and ``all``), fit seconds and each kind's seconds and share of them.
     ``study_name(profile, task, backend, classifier)`` names each row's study."""
-    per_backend: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    per_backend: dict[str, Seconds] = collections.defaultdict(collections.Counter)
     for row in rows:
         if row.get("status") != "ok":
             continue
@@ -105,13 +112,13 @@ def summary(storage: optuna.storages.BaseStorage, rows: list[dict], study_name) 
         except KeyError:
             continue
         per_backend[row["backend"]].update(_study_waste(study, row))
-    per_backend["all"] = sum(per_backend.values(), collections.Counter())
+    per_backend["all"] = functools.reduce(operator.add, per_backend.values(), collections.Counter())
     return {backend: _shares(totals) for backend, totals in sorted(per_backend.items())}
 
 
-def _shares(totals: collections.Counter) -> dict:
+def _shares(totals: Seconds) -> dict:
     fit = totals.get("fit", 0.0)
-    out = {"fit_seconds": round(fit, 1)}
+    out: dict[str, float | None] = {"fit_seconds": round(fit, 1)}
     for kind in KINDS:
         out[f"{kind}_seconds"] = round(totals.get(kind, 0.0), 1)
         out[f"{kind}_share"] = round(totals.get(kind, 0.0) / fit, 4) if fit else None
