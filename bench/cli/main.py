@@ -1,9 +1,10 @@
-"""``python -m bench``: parse the command line and dispatch to the command's implementation.
+"""``python -m bench``: parse the command line (``bench.cli.options``) and dispatch to the command's implementation.
 
 Commands live where their work does: ``all``/``worker``/``pretrain`` in ``bench.cli.run`` and ``curves`` in
 ``bench.cli.curves`` (both through ``bench.cli.coordinator``), ``report``/``check``/``diff``/``baseline`` in
-``bench.reports.commands``, ``scale``/``speed`` in ``bench.studies.commands``, ``list``/``tasks``/``cache`` in
-``bench.cli.commands``; the options are defined in ``bench.cli.options``. Run commands resolve their options once into a ``bench.config.RunConfig``.
+``bench.reports.commands``, ``scale``/``speed``/``embedding-speed`` in ``bench.studies.commands``,
+``list``/``tasks``/``data``/``cache`` in ``bench.cli.commands``. Run commands resolve their options once into a
+``bench.config.RunConfig``.
 """
 
 from __future__ import annotations
