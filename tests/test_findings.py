@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from paired_predictions import TRUTH, N, predictions
 from sklearn import metrics as skm
 
 from bench.errors import BenchError
@@ -12,20 +13,9 @@ from bench.reports import findings as F
 from bench.tuning import metrics
 from bench.tuning.runner import encode_predictions
 
-N = 1000
-TRUTH = np.random.default_rng(0).integers(0, 2, N)
 BASELINE = ("tfidf", "logreg")
 PAIRS = (("word2vec", "word2vec-corpus"),)
 
-
-def predictions(wrong: int, *, fixed: int = 0, broken: int = 0) -> np.ndarray:
-    """Binary predictions wrong on the first ``wrong`` documents, except the first ``fixed``, and on ``broken``
-    more from document 500: against ``predictions(wrong)``, a paired difference of known size."""
-    pred = TRUTH.copy()
-    pred[:wrong] = 1 - pred[:wrong]
-    pred[:fixed] = TRUTH[:fixed]
-    pred[500:500 + broken] = 1 - TRUTH[500:500 + broken]
-    return pred
 
 
 def scored(backend: str, classifier: str, preds: list, validation: float, task: str = "t", *,

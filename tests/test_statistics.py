@@ -6,26 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paired_predictions import TRUTH, N, predictions
 
-from bench.tuning import metrics
 from bench.reports.html_report import render
-from bench.reports.leaderboard import mark_did_not_learn, mark_ties, marginal_means
+from bench.reports.leaderboard import marginal_means, mark_did_not_learn, mark_ties
 from bench.reports.tables import marginals_table, markdown, ranking_tables, summary, summary_table
+from bench.tuning import metrics
 from bench.tuning.result import ResultRow
 from bench.tuning.runner import encode_predictions
-
-N = 1000
-TRUTH = np.random.default_rng(0).integers(0, 2, N)
-
-
-def predictions(wrong: int, *, fixed: int = 0, broken: int = 0) -> np.ndarray:
-    """Binary predictions wrong on the first ``wrong`` documents, except the first ``fixed``, and on ``broken``
-    more from document 500: against ``predictions(wrong)``, a paired difference of known size."""
-    pred = TRUTH.copy()
-    pred[:wrong] = 1 - pred[:wrong]
-    pred[:fixed] = TRUTH[:fixed]
-    pred[500:500 + broken] = 1 - TRUTH[500:500 + broken]
-    return pred
 
 
 def row(backend: str, classifier: str, preds: list, validation: float, task: str = "t", **extra) -> ResultRow:
