@@ -3,12 +3,13 @@
 import pandas as pd
 
 from bench.reports.html_report import render
+from bench.tuning.result import ResultRow
 
-ROWS = [{"profile": "smoke", "task": t, "task_type": "multiclass", "backend": b, "classifier": c, "status": "ok",
+ROWS = [ResultRow.from_json({"profile": "smoke", "task": t, "task_type": "multiclass", "backend": b, "classifier": c, "status": "ok",
          "main_metric": "macro_f1", "test_main": s, "test_main_std": 0.01, "test_main_ci95": [s - 0.05, s + 0.05],
          "validation_main": s, "trials_complete": 2, "train_seconds": 1.0, "n_params": 10, "best_in_task": i == 0,
          "tied_with_best": i == 0, "vs_best": ["best", "tied", "worse"][i], "deterministic": i == 0,
-         "did_not_learn": t == "bbc-news" and i == 2}
+         "did_not_learn": t == "bbc-news" and i == 2})
         for t in ("bbc-news", "so-lang4")
         for i, (b, c, s) in enumerate([("tfidf", "logreg", 0.9), ("learned", "gru", 0.7), ("learned", "lstm", 0.2)])]
 CONTROLS = {"bbc-news": {"majority": 0.07, "chance_mean": 0.2, "chance_p95": 0.25, "shuffled": 0.21,
