@@ -151,13 +151,18 @@ class Progress:
             self.update(self.studies_done, self.trials_done, force=True)
 
 
-def study_counts(storage, names: set[str]) -> tuple[int, int, dict[str, dict]]:
+def study_counts(storage, names: set[str]) -> tuple[int, int, dict[str, dict]] | None:
     """Among the studies named ``names`` in ``storage`` (an Optuna storage or its URL): how many have their
-    finished row, how many trials they hold, and those rows (JSON) by study name."""
+    finished row, how many trials they hold, and those rows (JSON) by study name. None when the storage changed
+    under the read (a worker's claim study deleted meanwhile): the next look counts."""
     import optuna
 
     done, trials, rows = 0, 0, {}
-    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+    try:
+        summaries = optuna.get_all_study_summaries(storage, include_best_trial=False)
+    except KeyError:
+        return None
+    for summary in summaries:
         if summary.study_name in names:
             trials += summary.n_trials
             if summary.user_attrs.get("row"):

@@ -204,6 +204,8 @@ class RunProgress:
     """The coordinator's view of a run: studies finished and trials spent, read from the storage (so the work
     of every worker counts), shown by ``console.Progress``, with a line per study the first time it finishes."""
 
+    EVERY = 5.0  # seconds between two reads of the storage (each lists every study)
+
     def __init__(self, config: RunConfig, datasets: dict, pairs) -> None:
         from bench.cli.console import Progress
         from bench.tuning.identity import StudyIdentity
@@ -214,6 +216,7 @@ class RunProgress:
         }
         self.display = Progress(len(self.pairings), len(self.pairings) * config.trials, quiet=config.console == "quiet")
         self.announced: set[tuple[str, str, str]] = set()
+        self.looked = float("-inf")  # when the storage was last read
 
     def poll(self) -> None:
         """Count from the storage; announce the studies finished elsewhere since the last look."""
@@ -221,7 +224,13 @@ class RunProgress:
         from bench.tuning.result import ResultRow
         from bench.tuning.runner import storage_for
 
-        done, trials, rows = study_counts(storage_for(self.config.storage), set(self.pairings))
+        if time.monotonic() - self.looked < self.EVERY:
+            return
+        self.looked = time.monotonic()
+        counts = study_counts(storage_for(self.config.storage), set(self.pairings))
+        if counts is None:
+            return
+        done, trials, rows = counts
         for name in sorted(rows):
             pairing = self.pairings[name]
             if pairing not in self.announced:
@@ -233,9 +242,12 @@ class RunProgress:
         if pairing not in self.announced and not line.endswith("still running it"):
             self.announced.add(pairing)
             self.display.line(line)
+        self.looked = float("-inf")
         self.poll()
 
     def close(self) -> None:
+        self.looked = float("-inf")
+        self.poll()
         self.display.close()
 
 
