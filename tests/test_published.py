@@ -19,6 +19,7 @@ from bench.data.tasks import TASKS
 from bench.reports.tables import _fmt
 from bench.tuning import metrics
 from bench.tuning.pairings import feature_kind
+from bench.tuning.result import ResultRow
 from embeddings import BACKENDS
 from models import CLASSIFIERS
 
@@ -107,13 +108,12 @@ def test_the_report_code_still_renders_the_committed_rows(rows):
     controls = json.loads((PUBLISHED / "controls.json").read_text(encoding="utf-8"))
     rows = mark_did_not_learn(mark_ties([ResultRow.from_json(r) for r in rows]), controls)
     marginals = marginal_means(rows)
-    text = markdown(rows, controls, marginals, sorted({r["backend"] for r in rows}),
-                    sorted({r["classifier"] for r in rows}))
+    text = markdown(rows, controls, marginals, sorted({r.backend for r in rows}), sorted({r.classifier for r in rows}))
     page = render(rows, controls, marginals, PUBLISHED / "plots", {})
     for r in rows:
         runs = "deterministic" if r.deterministic else f"n={r.repeats}"
         assert f" {_fmt(r.test_main)} ± {_fmt(r.test_main_std)} ({runs})" in text
-    assert page.count("<tr class=") == len(rows) and len(summary(rows, controls)) == len(_tasks(rows))
+    assert page.count("<tr class=") == len(rows) and len(summary(rows, controls)) == len({r.task for r in rows})
     assert marginals["did_not_learn_left_out"].sum() == 2 * sum(bool(r.did_not_learn) for r in rows)
 
 
@@ -141,11 +141,12 @@ def test_report_rebuilds_the_committed_tables(tmp_path, rows):
 
     controls = json.loads((PUBLISHED / "controls.json").read_text(encoding="utf-8"))
     assert set(controls) == set(_tasks(rows))
-    marked = mark_did_not_learn(mark_ties([dict(r) for r in rows]), controls)
+    typed = [ResultRow.from_json(r) for r in rows]
+    marked = mark_did_not_learn(mark_ties(typed), controls)
     keys = ("best_in_task", "tied_with_best", "vs_best", "did_not_learn")
-    assert [{k: r.get(k) for k in keys} for r in marked] == [{k: r.get(k) for k in keys} for r in rows]
-    assert marginal_means(rows).to_csv(index=False) == (PUBLISHED / "marginals.csv").read_text(encoding="utf-8")
-    written = pd.read_csv(io.StringIO(_flat(rows).to_csv(index=False)))
+    assert [{k: getattr(r, k) for k in keys} for r in marked] == [{k: r.get(k) for k in keys} for r in rows]
+    assert marginal_means(typed).to_csv(index=False) == (PUBLISHED / "marginals.csv").read_text(encoding="utf-8")
+    written = pd.read_csv(io.StringIO(_flat(typed).to_csv(index=False)))
     committed = pd.read_csv(PUBLISHED / "leaderboard.csv")
     assert set(written.columns) == set(committed.columns)
     pd.testing.assert_frame_equal(written, committed[list(written.columns)])

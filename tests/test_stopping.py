@@ -151,8 +151,8 @@ def test_a_study_under_the_step_rule_records_each_fits_steps(tmp_path, data_dir)
     profile = dataclasses.replace(PROFILES["smoke"], stopping="steps", min_steps=10, patience_checks=2, repeats=2)
     storage = f"sqlite:///{tmp_path / 'optuna.sqlite3'}"
     row = run_study(data, "learned", "flatten-dense", profile, storage, n_trials=1)
-    assert row["status"] == "ok" and len(row["stopping"]) == 2
-    for record in row["stopping"]:
+    assert row.ok and len(row.stopping) == 2
+    for record in row.stopping:
         assert record["rule"] == "steps" and record["steps"] >= 1 and 0 <= record["best_step"] <= record["steps"]
     trial = optuna.load_study(study_name=study_name("smoke", "so-lang4", "learned", "flatten-dense"),
                               storage=storage).trials[0]

@@ -65,9 +65,19 @@ def child(argv: list[str], env: dict[str, str] | None = None, stdout=None) -> su
     """A worker process: killed with the coordinator, and in a process group of its own, so an interrupt
     reaches it once, forwarded by the coordinator (from a terminal, or sent to the coordinator's pid alone).
     ``stdout``: where its progress lines go (a file: the run's log; None: this process's stdout)."""
-    process = subprocess.Popen(argv, preexec_fn=_die_with_parent, process_group=0, env=env, stdout=stdout)
+    process = subprocess.Popen(argv, preexec_fn=_die_with_parent, process_group=0, env=env, stdout=stdout,
+                               stderr=_terminal())
     _CHILDREN.append(process)
     return process
+
+
+def _terminal() -> int | None:
+    """Where a child's stderr goes: this process's terminal, even when its own native output (fd 2) is diverted
+    to the run's log (``console.divert_to_log``), so a worker's one-line error is seen; None: inherit fd 2."""
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a stream without a descriptor (a caller capturing output)
+        return None
 
 
 def _die_with_parent() -> None:
