@@ -118,7 +118,9 @@ class RunConfig:
 
         profile = _profile(args)
         keras_backend = choose_backend(profile)
-        task_file_tasks = register_options(args.task_file, vectors_option(args), sentence_model_option(args))
+        task_file_tasks = register_options(
+            args.task_file, vectors_option(args), sentence_model_option(args), sentence_model_source(args)
+        )
         tasks, backends, classifiers = selection(
             args.tasks or task_file_tasks or None, args.embeddings, getattr(args, "classifiers", None)
         )
@@ -213,7 +215,14 @@ def sentence_model_option(args) -> str | None:
     return getattr(args, "sentence_model", None) or os.environ.get(SENTENCE_MODEL_ENV) or None
 
 
-def register_options(task_files, vectors: str | None, sentence_model: str | None = None) -> list[str]:
+def sentence_model_source(args) -> str:
+    """Where ``sentence_model_option`` found the directory, for its error message."""
+    return "--sentence-model" if getattr(args, "sentence_model", None) else f"${SENTENCE_MODEL_ENV}"
+
+
+def register_options(
+    task_files, vectors: str | None, sentence_model: str | None = None, sentence_source: str = "--sentence-model"
+) -> list[str]:
     """Register what a command line adds to the registries: task files, a ``--vectors`` backend and a
     ``--sentence-model`` backend; the task files' task names."""
     from bench.data.tasks import register_task_files
@@ -225,7 +234,7 @@ def register_options(task_files, vectors: str | None, sentence_model: str | None
     if sentence_model:
         from embeddings.sentence_encoder import use_configured_model
 
-        use_configured_model(sentence_model, source=f"--sentence-model (or ${SENTENCE_MODEL_ENV})")
+        use_configured_model(sentence_model, source=sentence_source)
     return register_task_files(task_files)
 
 

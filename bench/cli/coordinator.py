@@ -65,8 +65,9 @@ def child(argv: list[str], env: dict[str, str] | None = None, stdout=None) -> su
     """A worker process: killed with the coordinator, and in a process group of its own, so an interrupt
     reaches it once, forwarded by the coordinator (from a terminal, or sent to the coordinator's pid alone).
     ``stdout``: where its progress lines go (a file: the run's log; None: this process's stdout)."""
-    process = subprocess.Popen(argv, preexec_fn=_die_with_parent, process_group=0, env=env, stdout=stdout,
-                               stderr=_terminal())
+    process = subprocess.Popen(
+        argv, preexec_fn=_die_with_parent, process_group=0, env=env, stdout=stdout, stderr=_terminal()
+    )
     _CHILDREN.append(process)
     return process
 

@@ -88,7 +88,7 @@ def _run_command(args, argv: list[str]) -> int:
 
 def _command(args) -> int:
     from bench.cli import commands
-    from bench.config import register_options, sentence_model_option, vectors_option
+    from bench.config import register_options, sentence_model_option, sentence_model_source, vectors_option
     from bench.reports import commands as reports
     from bench.studies import commands as studies
 
@@ -97,6 +97,7 @@ def _command(args) -> int:
         getattr(args, "task_file", []),
         vectors_option(args) if listed else None,
         sentence_model_option(args) if listed else None,
+        sentence_model_source(args),
     )
     return {
         "list": commands.cmd_list,
