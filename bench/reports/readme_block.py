@@ -14,11 +14,11 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.reports.rows import validation_order
+from bench.tuning.pairings import baseline_pairing
 from bench.tuning.result import ResultRow
 
 START, END = "<!-- findings:start -->", "<!-- findings:end -->"
 DEFAULT_RESULTS = Path(__file__).resolve().parents[2] / "results" / "standard"
-BASELINE = ("tfidf", "logreg")
 METRIC_NAMES = {"f1": "F1", "macro_f1": "macro-F1", "micro_f1": "micro-F1"}
 
 
@@ -49,7 +49,7 @@ def findings_rows(rows: list[dict]) -> list[tuple[str, str, str, str]]:
         if not ok:
             continue
         best = next((r for r in ok if r.get("vs_best") == "best"), None) or min(ok, key=_validation_order)
-        base = next((r for r in ok if (r["backend"], r["classifier"]) == BASELINE), None)
+        base = next((r for r in ok if (r["backend"], r["classifier"]) == baseline_pairing()), None)
         metric = METRIC_NAMES.get(best["main_metric"], best["main_metric"])
         out.append(
             (
