@@ -19,6 +19,7 @@ import warnings
 import optuna
 
 OWNER_ATTR = "worker"  # trial user attribute: the process that runs the trial, ``host:pid``
+ORPHAN_SECONDS = 10.0  # a running trial without an owner this long after its start lost its process
 SETTLE_SECONDS = 3.0  # a claim's creator records itself within this long; a claim still blank after it is dead
 
 
@@ -69,13 +70,24 @@ def recover_dead_trials(study: optuna.Study) -> int:
         optuna.storages.fail_stale_trials(study)
     failed = len(before) - len(_running(study))
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        if is_dead(t.user_attrs.get(OWNER_ATTR)):
+        if is_dead(t.user_attrs.get(OWNER_ATTR)) or _orphan(t):
             try:
                 study.tell(t.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
                 failed += 1
             except optuna.exceptions.UpdateFinishedTrialError:  # its process finished it after all
                 pass
     return failed
+
+
+def _orphan(trial: optuna.trial.FrozenTrial) -> bool:
+    """A trial whose process died between creating it and recording itself (its first statement): no owner,
+    started more than ``ORPHAN_SECONDS`` ago (a live process records itself within milliseconds)."""
+    started = trial.datetime_start
+    return (
+        trial.user_attrs.get(OWNER_ATTR) is None
+        and started is not None
+        and (datetime.datetime.now() - started).total_seconds() > ORPHAN_SECONDS
+    )
 
 
 def _running(study: optuna.Study) -> list[int]:

@@ -403,11 +403,11 @@ def _tune_and_score(
     decision: dict[str, Any] = {"per_label": profile.per_label_thresholds, "top1": profile.top1_fallback}
 
     def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr(liveness.OWNER_ATTR, liveness.this_process())  # recovery knows a dead owner at once
         spent, running = budget_state(study)  # ``running`` includes this trial
         if spent + running > budget:
             trial.set_user_attr("surplus", True)
             raise optuna.TrialPruned("surplus: another worker took the last trial of the budget")
-        trial.set_user_attr(liveness.OWNER_ATTR, liveness.this_process())  # recovery knows a dead owner at once
         bp = suggest_backend(trial, backend, profile, fields)
         cp = suggest_classifier(trial, classifier, profile, two_inputs=get_backend(backend).two_inputs(bp))
         trial.set_user_attr("backend_params", bp)
