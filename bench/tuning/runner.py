@@ -208,7 +208,19 @@ def storage_for(url: str) -> optuna.storages.BaseStorage:
 
 def _open_storage(url: str, kwargs: dict) -> optuna.storages.RDBStorage:
     """An RDBStorage with heartbeats; a storage that cannot be reached or created is a one-line
-    ``MachineError`` naming the (redacted) URL."""
+    ``MachineError`` naming the (redacted) URL. Two processes creating one new database at once: the one that
+    finds the other's tables half made opens it again."""
+    for attempt in range(3):
+        try:
+            return _rdb_storage(url, kwargs)
+        except MachineError as exc:
+            if "already exists" not in str(exc) or attempt == 2:
+                raise
+            time.sleep(1.0)
+    raise AssertionError("unreachable")
+
+
+def _rdb_storage(url: str, kwargs: dict) -> optuna.storages.RDBStorage:
     try:
         with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's words only
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
