@@ -73,7 +73,7 @@ def test_coordinator_and_two_workers_on_postgresql(tmp_path, data_dir):
     for name in optuna.get_all_study_names(url):  # a clean slate on a reused database
         optuna.delete_study(study_name=name, storage=url)
     single = bench(tmp_path, data_dir, "all", *SELECTION, results="single")
-    bench(tmp_path, data_dir, "all", *SELECTION, "--jobs", "2", "--storage", url)
+    out = bench(tmp_path, data_dir, "all", *SELECTION, "--jobs", "2", "--storage", url)
     assert worker_lines(tmp_path).count("worker done") == 2
     assert planned_trials_done_once(url) == PLANNED
     board = tmp_path / "results" / "smoke"
@@ -85,7 +85,7 @@ def test_coordinator_and_two_workers_on_postgresql(tmp_path, data_dir):
     password = url.split("://", 1)[1].split("@", 1)[0].partition(":")[2]
     if password:  # credentials never reach results or logs
         for f in board.rglob("*"):
-            if f.is_file() and f.suffix in (".json", ".csv", ".md", ".html"):
+            if f.is_file() and f.suffix in (".json", ".csv", ".md", ".html", ".log"):
                 assert password not in f.read_text(errors="ignore"), f
         assert password not in out.stdout + out.stderr + report.stdout + report.stderr
 
