@@ -51,8 +51,9 @@ class CurveOptions:
 class RunConfig:
     """Everything a run's processes need to know, resolved: pass it, never re-read options or environment.
 
-    ``profile`` already carries the ``--repeats``, ``--study-timeout`` and multi-label options; ``trials`` is
-    ``--trials`` or the profile's budget; ``storage`` is ``--storage`` or ``default_storage``, with
+    ``profile`` already carries the ``--allocation``, ``--repeats``, ``--study-timeout`` and multi-label
+    options; ``trials`` is ``--trials`` (None: the profile's allocation decides); ``storage`` is ``--storage``
+    or ``default_storage``, with
     ``own_storage`` True for the latter (only then may the coordinator fail trials a killed run left running).
     """
 
@@ -63,7 +64,7 @@ class RunConfig:
     classifiers: tuple[str, ...]
     task_option: tuple[str, ...] | None  # --tasks as given: narrows what a report shows (None: every task)
     task_files: tuple[str, ...]
-    trials: int
+    trials: int | None  # --trials (a trial count per study, whatever the allocation); None: the profile's allocation
     jobs: int
     results_dir: str
     storage: str
@@ -135,7 +136,7 @@ class RunConfig:
             classifiers=tuple(classifiers),
             task_option=tuple(args.tasks) if args.tasks else None,
             task_files=tuple(str(p) for p in args.task_file),
-            trials=getattr(args, "trials", None) or profile.trials,
+            trials=getattr(args, "trials", None),
             jobs=getattr(args, "jobs", 1),
             results_dir=str(results_dir),
             storage=storage,
@@ -187,6 +188,9 @@ def _profile(args) -> Profile:
         raise BenchError(f"--trials must be between 1 and 1000, got {trials}")
     if repeats is not None and not 1 <= repeats <= 20:
         raise BenchError(f"--repeats must be between 1 and 20, got {repeats}")
+    allocation = getattr(args, "allocation", None)
+    if allocation is not None:
+        profile = profile.with_allocation(allocation)
     overrides: dict[str, Any] = {
         "repeats": repeats,
         "study_timeout": getattr(args, "study_timeout", None),

@@ -19,11 +19,12 @@ are the fit's result (``models.keras_classifiers.StepRule``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from bench.errors import BenchError
 
 STOPPING_RULES = ("steps", "epochs")
+ALLOCATIONS = ("budget", "trials")
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,47 @@ class Profile:
     patience_checks: int = 4  # checks without a better validation score before a fit stops
     min_steps: int = 100  # optimiser steps every fit trains before patience may stop it
     prune_warmup_checks: int = 5  # checks every trial trains before the median pruner may stop it
+    # Allocation (see the module docstring). "budget": each network study trains ``budget_epochs`` epochs of its
+    # training split in all (documents trained on / training documents, pruned trials included), spent by
+    # successive halving; "trials": ``trials`` trials a study, median pruning (the allocation before budgets).
+    allocation: str = "trials"
+    budget_epochs: float = 24.0
+    rung_checks: int = 4  # successive halving: the first rung, in checks; rung r is at rung_checks x 3^r checks
+    reduction_factor: int = 3  # successive halving: the top 1/reduction_factor of a rung goes on to the next
+    max_trials: int = 60  # budget allocation: a safety cap on trials per study
+    fixed_trials: int = 12  # budget allocation: trials of a non-iterative classifier (logistic regression)
 
     def __post_init__(self) -> None:
         if self.stopping not in STOPPING_RULES:
             raise BenchError(
                 f"profile {self.name!r}: stopping={self.stopping!r}; expected one of {', '.join(STOPPING_RULES)}"
             )
+        if self.allocation not in ALLOCATIONS:
+            raise BenchError(
+                f"profile {self.name!r}: allocation={self.allocation!r}; expected one of {', '.join(ALLOCATIONS)}"
+            )
+        if self.allocation == "budget" and self.stopping != "steps":
+            raise BenchError(f"profile {self.name!r}: allocation='budget' needs stopping='steps' (rungs are checks)")
+
+    @property
+    def by_budget(self) -> bool:
+        return self.allocation == "budget"
+
+    def with_allocation(self, allocation: str) -> Profile:
+        """This profile under another allocation. ``"trials"`` on a budget profile gives the allocation before
+        budgets: ``trials`` trials a study, patience in epochs, median pruning after ``prune_warmup`` epochs."""
+        if allocation == self.allocation:
+            return self
+        if allocation == "trials":
+            return replace(self, allocation="trials", stopping="epochs")
+        return replace(self, allocation=allocation, stopping="steps")
+
+    def trial_budget(self, iterative: bool) -> int:
+        """Trials a study may run: ``trials`` (allocation "trials"); under a budget, ``fixed_trials`` for a
+        non-iterative classifier and ``max_trials`` (a safety cap; training decides) for a network."""
+        if not self.by_budget:
+            return self.trials
+        return self.max_trials if iterative else self.fixed_trials
 
     @property
     def step_rule(self) -> dict:
@@ -103,8 +139,20 @@ PROFILES = {
         # The recurrent networks' cost grows with tokens x epochs; the window is the lever that keeps epochs
         # affordable (the leaderboard summary and tasks.json give the share of tokens it keeps per task).
         # Test: every document a task has, up to 5,000 (scoring is cheap; the intervals are what claims stand on).
-        Profile("standard", 2000, 500, 5000, trials=6, max_epochs=30, window=100, patience=3),
-        Profile("full", None, None, None, trials=20, max_epochs=50, window=400, patience=4, repeats=5),
+        Profile("standard", 2000, 500, 5000, trials=6, max_epochs=30, window=100, patience=3, allocation="budget"),
+        Profile(
+            "full",
+            None,
+            None,
+            None,
+            trials=20,
+            max_epochs=50,
+            window=400,
+            patience=4,
+            repeats=5,
+            allocation="budget",
+            budget_epochs=60.0,
+        ),
     ]
 }
 DEFAULT_PROFILE = "standard"

@@ -80,6 +80,7 @@ register_classifier(
         LogRegClassifier,
         "scikit-learn logistic regression (one-vs-rest for multi-label)",
         deterministic=True,  # L-BFGS has no random part: random_state is unused
+        iterative=False,
         search_space=search_space,
         baseline=True,
     )

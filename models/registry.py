@@ -82,6 +82,9 @@ class ClassifierSpec:
     # True when the seed cannot change a fit (e.g. L-BFGS logistic regression): its best configuration is
     # scored once, and the leaderboard says "deterministic" instead of a repeat count.
     deterministic: bool = False
+    # True when ``fit`` trains step by step and reports validation checks (``on_epoch``): a tuning budget
+    # counts its training and successive halving stops its weak trials. False: each trial is one solve.
+    iterative: bool = True
     search_space: SearchSpace = missing_search_space
     baseline: bool = False
 

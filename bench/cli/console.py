@@ -81,7 +81,8 @@ class Progress:
 
     On a terminal a live line (``rich``) stays at the bottom with per-study lines printed above it; elsewhere a
     plain line is printed when the counts change (at most every ``min_interval`` seconds, and always at the end).
-    Time left is the elapsed time scaled by the share of the trial budget not yet spent: an estimate that
+    Time left is the elapsed time scaled by the share of the trial budget not yet spent (under a training
+    budget, where the trial count is not known beforehand: of the studies not yet finished): an estimate that
     improves as trials finish.
     """
 
@@ -95,7 +96,7 @@ class Progress:
         live: bool | None = None,
         min_interval: float = 30.0,
     ) -> None:
-        self.total_studies, self.trial_budget = total_studies, max(trial_budget, 1)
+        self.total_studies, self.trial_budget = total_studies, max(trial_budget, 0)  # 0: not known beforehand
         self.stream = stream or sys.stdout
         self.quiet, self.min_interval = quiet, min_interval
         self.started = time.monotonic()
@@ -111,12 +112,15 @@ class Progress:
 
     def _text(self) -> str:
         elapsed = time.monotonic() - self.started
-        spent = min(self.trials_done, self.trial_budget) / self.trial_budget
+        if self.trial_budget:
+            spent = min(self.trials_done, self.trial_budget) / self.trial_budget
+            trials = f"{self.trials_done}/{self.trial_budget}"
+        else:  # a training budget: the trial count is not known beforehand, studies finished tell the time
+            spent = min(self.studies_done, self.total_studies) / max(self.total_studies, 1)
+            trials = f"{self.trials_done}"
         left = _clock(elapsed * (1 - spent) / spent) if spent > 0 else "?"
-        return (
-            f"studies {self.studies_done}/{self.total_studies}, trials {self.trials_done}/{self.trial_budget}, "
-            f"elapsed {_clock(elapsed)}, left ~{left}"
-        )
+        done = f"studies {self.studies_done}/{self.total_studies}, trials {trials}"
+        return f"{done}, elapsed {_clock(elapsed)}, left ~{left}"
 
     def update(self, studies_done: int, trials_done: int, *, force: bool = False) -> None:
         """New counts (from the storage); shows them as this output allows."""

@@ -69,7 +69,13 @@ def _add_run_commands(sub, common: argparse.ArgumentParser) -> None:
     """``all``, ``worker`` and ``pretrain``."""
     inputs = _inputs()
     run = argparse.ArgumentParser(add_help=False, parents=[inputs])
-    run.add_argument("--trials", type=int, help="trials per pairing (default: the profile's budget)")
+    run.add_argument("--trials", type=int, help="trials per pairing (default: the profile's allocation decides)")
+    run.add_argument(
+        "--allocation",
+        choices=["budget", "trials"],
+        help="budget: training epochs per study spent by successive halving; trials: a trial count per study, "
+        "patience in epochs, median pruning (the allocation before budgets); default: the profile's",
+    )
     run.add_argument("--repeats", type=int, help="seeds the best configuration is retrained with (default: profile's)")
     run.add_argument("--study-timeout", type=float, help="wall-clock cap per study in seconds (trials left unrun)")
     run.add_argument(

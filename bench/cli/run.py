@@ -214,7 +214,10 @@ class RunProgress:
         self.pairings = {
             StudyIdentity(config.profile.name, t, b, c).name: (t, b, c) for t in datasets for b, c in pairs
         }
-        self.display = Progress(len(self.pairings), len(self.pairings) * config.trials, quiet=config.console == "quiet")
+        per_study = config.trials or (None if config.profile.by_budget else config.profile.trials)
+        self.display = Progress(
+            len(self.pairings), len(self.pairings) * per_study if per_study else 0, quiet=config.console == "quiet"
+        )
         self.announced: set[tuple[str, str, str]] = set()
         self.looked = float("-inf")  # when the storage was last read
 

@@ -11,7 +11,8 @@ versions (see its docstring). Field names are the JSON keys.
 | budget | trials_interrupted, study_timeout, sizes, versions | every finished or failed row |
 | test score | test_main ... n_classes (``SCORED``) | ``status == "ok"`` |
 | reference | reference, reference_validation_main, reference_test_main | when a reference configuration ran |
-| cost | wall_seconds; stopping (steps and checks per repeat) | when set |
+| cost | wall_seconds, cpu_seconds; stopping (steps and checks per repeat) | when set |
+| allocation | allocation, training_budget, training_spent (epochs of the training split) | when set |
 | standing | best_in_task, tied_with_best, p_vs_best, p_vs_best_holm, vs_best | set by ``leaderboard.mark_ties`` |
 | learned | did_not_learn | set by ``leaderboard.mark_did_not_learn`` |
 | curves | curve_size, curve_retuned | rows of learning-curve points |
@@ -112,6 +113,13 @@ class ResultRow:
     reference_test_main: float | None = None
     #: seconds of the study's trials plus its test fits (summed over workers)
     wall_seconds: float | None = None
+    #: CPU seconds the study took, trials and test fits (all threads, every process and resumed part): core-time
+    cpu_seconds: float | None = None
+    #: how tuning was allocated: "budget" (training epochs, successive halving) or "trials" (a trial count)
+    allocation: str | None = None
+    #: budget allocation: the study's training budget and what its trials trained, in epochs of the training split
+    training_budget: float | None = None
+    training_spent: float | None = None
     #: the task's validation-chosen best
     best_in_task: bool | None = None
     tied_with_best: bool | None = None

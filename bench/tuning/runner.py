@@ -237,20 +237,32 @@ def _rdb_storage(url: str, kwargs: dict) -> optuna.storages.RDBStorage:
         raise MachineError(f"cannot open the Optuna storage {redact(url)}: {reason}") from exc
 
 
-def open_study(storage: str, identity: StudyIdentity, warmup_epochs: int = 1) -> optuna.Study:
+def open_study(storage: str, identity: StudyIdentity, profile: Profile | None = None) -> optuna.Study:
     """The study, created on first use and labelled with its identity (``StudyIdentity.label``); its sampler's
-    seed derives from the name, so a resumed study draws what an uninterrupted one would. The median pruner
-    waits for 2 finished trials and, within a trial, for ``warmup_epochs`` checks (``Profile.pruner_warmup``:
-    epochs, or checks every k steps): a trial whose validation signal after that is below the median of
-    earlier trials at the same check stops. Pruning at epoch 1 would favour fast starters (high learning
-    rates) rather than good configurations."""
+    seed derives from the name, so a resumed study draws what an uninterrupted one would.
+
+    The pruner follows the profile's allocation. ``budget``: successive halving (Optuna's asynchronous
+    ``SuccessiveHalvingPruner``) with validation checks as the resource: rungs at ``rung_checks x 3^r`` checks,
+    where a trial goes on only when it is in the top third of the trials that reached that rung (while a rung
+    has fewer than 3 trials: only when it is the best there), so weak configurations stop after a few checks and
+    the budget buys more configurations. ``trials``: the median pruner waits for 2 finished trials and, within
+    a trial, for ``Profile.pruner_warmup`` checks (epochs); a trial below the median of earlier trials at the
+    same check stops. Pruners are not stored: every process opening the study builds the same one."""
+    pruner: optuna.pruners.BasePruner
+    if profile is not None and profile.by_budget:
+        pruner = optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=profile.rung_checks, reduction_factor=profile.reduction_factor
+        )
+    else:
+        warmup = profile.pruner_warmup if profile is not None else 1
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=warmup)
     study = optuna.create_study(
         study_name=identity.name,
         storage=storage_for(storage),
         direction="maximize",
         load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=_seed(identity.name), n_startup_trials=3),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=warmup_epochs),
+        pruner=pruner,
     )
     identity.label(study)
     return study
@@ -324,24 +336,76 @@ class StudyClaim:
             pass
 
 
-def budget_state(study: optuna.Study) -> tuple[int, int]:
-    """(trials that spent budget, trials running now).
+TRAINED_ATTR = "trained_epochs"  # a trial's training, in epochs of the training split (budget allocation)
+CPU_ATTR = "cpu_seconds"  # a study's CPU seconds (all threads of its processes): its core-time
 
-    Complete, pruned and failed-with-an-error (e.g. a diverging loss) trials spend budget. A trial that
-    failed without one was interrupted (its worker was killed): it is kept, counted as interrupted, and
-    does not spend budget. Surplus trials (two workers raced for the last slot) are ignored.
-    """
+
+def _spends(t: optuna.trial.FrozenTrial) -> bool:
+    """Complete, pruned and failed-with-an-error (e.g. a diverging loss) trials spend budget. A trial that
+    failed without one was interrupted (its worker was killed): it is kept, counted as interrupted, and does
+    not spend budget; it is run again. Surplus trials (two workers raced for the last slot) are ignored."""
+    if t.user_attrs.get("surplus"):
+        return False
+    return t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) or (
+        t.state == optuna.trial.TrialState.FAIL and bool(t.user_attrs.get("error"))
+    )
+
+
+def budget_state(study: optuna.Study) -> tuple[int, int]:
+    """(trials that spent budget, trials running now); see ``_spends``."""
     spent = running = 0
     for t in study.get_trials(deepcopy=False):
         if t.user_attrs.get("surplus"):
             continue
         if t.state == optuna.trial.TrialState.RUNNING:
             running += 1
-        elif t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) or (
-            t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get("error")
-        ):
+        elif _spends(t):
             spent += 1
     return spent, running
+
+
+def training_spent(study: optuna.Study) -> float:
+    """Training the study's finished trials took, in epochs of the training split (``TRAINED_ATTR``)."""
+    return float(sum(t.user_attrs.get(TRAINED_ATTR, 0.0) for t in study.get_trials(deepcopy=False) if _spends(t)))
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """What a study may spend: ``trials`` (a count) and, under a budget, ``epochs`` of training in all."""
+
+    trials: int
+    epochs: float | None = None
+
+    @classmethod
+    def of(cls, profile: Profile, classifier: str, n_trials: int | None = None) -> Allocation:
+        iterative = get_classifier(classifier).iterative
+        if n_trials is not None or not profile.by_budget:
+            return cls(n_trials or profile.trials)
+        return cls(profile.trial_budget(iterative), profile.budget_epochs if iterative else None)
+
+    def open(self, study: optuna.Study) -> bool:
+        """True while the study may start another trial (trials running now count as spent)."""
+        spent, running = budget_state(study)
+        if spent + running >= self.trials:
+            return False
+        return self.epochs is None or training_spent(study) < self.epochs
+
+    def finished(self, study: optuna.Study) -> bool:
+        """True when the budget is spent (or the trial cap reached) and no trial runs."""
+        spent, running = budget_state(study)
+        if running:
+            return False
+        return spent >= self.trials or (self.epochs is not None and training_spent(study) >= self.epochs)
+
+
+def epochs_per_check(classifier_params: dict, n_train: int) -> float:
+    """Epochs of a training split of ``n_train`` documents that one check interval trains
+    (``stopping="steps"``: ``StepRule.check_every`` steps of whole batches)."""
+    from models.keras_classifiers import StepRule
+
+    batch = min(int(classifier_params.get("batch_size", 64)), n_train)
+    every = StepRule.from_params(classifier_params).check_every(max(1, n_train // batch))
+    return every * batch / n_train
 
 
 def run_study(
@@ -404,8 +468,16 @@ def _tune_and_score(
 ) -> tuple[ResultRow | None, bool]:
     """``run_study``'s work: the row (None while another worker is still on the study) and whether this
     process trained a model."""
-    budget = n_trials or profile.trials
-    study = open_study(storage, identity, warmup_epochs=profile.pruner_warmup)
+    allocation = Allocation.of(profile, classifier, n_trials)
+    study = open_study(storage, identity, profile)
+    cpu_started = time.process_time()
+
+    def core_seconds() -> float:
+        """This study's CPU seconds in all processes and sessions so far (``CPU_ATTR``), this one's included."""
+        total = float(study.user_attrs.get(CPU_ATTR, 0.0)) + time.process_time() - cpu_started
+        study.set_user_attr(CPU_ATTR, round(total, 2))
+        return total
+
     if recover:
         liveness.recover_dead_trials(study)
     main = metrics.MAIN_METRIC[data.task.task_type]
@@ -417,27 +489,38 @@ def _tune_and_score(
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(liveness.OWNER_ATTR, liveness.this_process())  # recovery knows a dead owner at once
         spent, running = budget_state(study)  # ``running`` includes this trial
-        if spent + running > budget:
+        if spent + running > allocation.trials:
             trial.set_user_attr("surplus", True)
             raise optuna.TrialPruned("surplus: another worker took the last trial of the budget")
         bp = suggest_backend(trial, backend, profile, fields)
         cp = suggest_classifier(trial, classifier, profile, two_inputs=get_backend(backend).two_inputs(bp))
         trial.set_user_attr("backend_params", bp)
         trial.set_user_attr("classifier_params", cp)
+        meter = _BudgetMeter(study, allocation, cp, len(data.split("train")), profile.by_budget)
 
         def report(epoch: int, score: float) -> None:
+            meter.checks = epoch + 1
             with timed("harness"):  # a storage write inside the training loop is not fitting
-                trial.report(score, epoch)
+                # Successive halving's rungs are counts of checks (step 4 = 4 checks trained); the median
+                # pruner of the trials allocation keeps its 0-based epochs.
+                trial.report(score, epoch + 1 if profile.by_budget else epoch)
                 prune = trial.should_prune()
             if prune:
-                raise optuna.TrialPruned(f"validation {score:.4f} at check {epoch + 1} is below the median")
+                raise optuna.TrialPruned(f"validation {score:.4f} at check {epoch + 1} is below the rung's cut")
+            if meter.exhausted():
+                raise optuna.TrialPruned(f"the study's training budget is spent at check {epoch + 1}")
 
         compiled = timing.TOTALS[timing.COMPILE]
         try:
             fit = fit_and_score(data, backend, classifier, bp, cp, seed=profile.seed, on_epoch=report, **decision)
         except TRIAL_ERRORS as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+            meter.record(trial)
             raise
+        except optuna.TrialPruned:
+            meter.record(trial)
+            raise
+        meter.record(trial, fit)
         if trial.user_attrs.get("reference"):
             reference_number[:] = [trial.number]
         kept[trial.number] = fit
@@ -452,11 +535,12 @@ def _tune_and_score(
     _enqueue_first(study, first_trial, backend, classifier, profile, data.task.task_type, fields)
     callbacks = [lambda s, t: on_trial(t)] if on_trial else []
     deadline = time.monotonic() + profile.study_timeout if profile.study_timeout else None
-    _take_trials(study, objective, budget, deadline, callbacks)
+    _take_trials(study, objective, allocation, deadline, callbacks)
     spent, running = budget_state(study)
-    if running or (spent < budget and deadline is None):
+    if running or (not allocation.finished(study) and deadline is None):
+        core_seconds()
         return None, bool(kept)  # another worker is still on it, or this run was stopped: its row comes later
-
+    budget = allocation.trials if allocation.epochs is None else spent
     stored = study.user_attrs.get("row")
     row = ResultRow.from_json(stored) if stored else None
     trained = bool(kept)
@@ -466,6 +550,11 @@ def _tune_and_score(
     elif row is None or row.best_trial != study.best_trial.number or not row.ok:
         trained = True
         row = _score_best(study, data, backend, classifier, profile, budget, kept, decision)
+    row = row.replace(allocation=profile.allocation)
+    if trained:
+        row = row.replace(cpu_seconds=round(core_seconds(), 1))
+    if allocation.epochs is not None:
+        row = row.replace(training_budget=allocation.epochs, training_spent=round(training_spent(study), 2))
     study.set_user_attr("row", row.to_json())
     return row, trained
 
@@ -492,11 +581,43 @@ def _enqueue_first(
         study.enqueue_trial(reference["params"], user_attrs={"reference": reference["name"]}, skip_if_exists=True)
 
 
-def _take_trials(study: optuna.Study, objective, budget: int, deadline: float | None, callbacks: list) -> None:
+class _BudgetMeter:
+    """One trial's training under a budget allocation, counted in epochs of the training split at each check.
+
+    ``exhausted`` stops a trial at the first check after the study's budget is spent, so a study never trains
+    more than its budget plus one check interval (less than one rung). A study's first complete trial is never
+    stopped this way (every row needs one finished configuration), nor is any trial under the ``trials``
+    allocation. ``record`` stores the trial's training (``TRAINED_ATTR``), also for pruned and failed trials."""
+
+    def __init__(self, study, allocation: Allocation, classifier_params: dict, n_train: int, by_budget: bool):
+        self.by_budget = by_budget and allocation.epochs is not None
+        self.checks = 0
+        self.per_check = epochs_per_check(classifier_params, n_train) if self.by_budget else 0.0
+        self.before = training_spent(study) if self.by_budget else 0.0
+        self.limit = allocation.epochs or 0.0
+        self.has_complete = bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+
+    def used(self) -> float:
+        return self.checks * self.per_check
+
+    def exhausted(self) -> bool:
+        return self.by_budget and self.has_complete and self.before + self.used() >= self.limit
+
+    def record(self, trial: optuna.Trial, fit: Fit | None = None) -> None:
+        if not self.by_budget:
+            return
+        used = self.used()
+        if fit is not None and fit.stopping.get("steps"):  # the fit's own count (its last interval may be short)
+            used = fit.stopping["steps"] / fit.stopping["check_every"] * self.per_check
+        trial.set_user_attr(TRAINED_ATTR, round(used, 4))
+
+
+def _take_trials(
+    study: optuna.Study, objective, allocation: Allocation, deadline: float | None, callbacks: list
+) -> None:
     """Run trials one at a time until the budget is spent or taken, the deadline passes or the run stops."""
     while not STOP.is_set() and (deadline is None or time.monotonic() < deadline):
-        spent, running = budget_state(study)
-        if spent + running >= budget:
+        if not allocation.open(study):
             break
         study.optimize(objective, n_trials=1, catch=TRIAL_ERRORS, callbacks=callbacks, gc_after_trial=False)
 

@@ -1,0 +1,168 @@
+"""The allocation side by side: the same tasks tuned under the trial-count allocation and the training budget.
+
+``python -m bench.studies.allocation --work-dir DIR`` runs ``python -m bench all`` on ``--tasks`` (default
+so-lang4 and so-titles20, every pairing) twice, back to back from one commit and one warm pretraining cache:
+``--allocation trials`` (6 trials a study, patience in epochs, median pruning: the allocation before budgets)
+and ``--allocation budget`` (the profile's training budget, step-counted stopping, successive halving). Each
+run keeps its Optuna storage under ``DIR/<allocation>/`` and resumes from it when started again. Then it
+writes ``results/benchmarks/allocation.json`` and ``.md``: per pairing the core-time (``cpu_seconds``: CPU
+seconds of the study's trials and test fits, all threads), trials, validation-best and test scores; totals;
+the new allocation's share of the old core-time and the difference of the mean validation-best scores.
+``--report-only`` writes the files from finished runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ALLOCATIONS = ("trials", "budget")
+DEFAULT_TASKS = ("so-lang4", "so-titles20")
+
+
+def run(allocation: str, work_dir: Path, profile: str, tasks: tuple[str, ...], jobs: int) -> int:
+    """``python -m bench all`` under one allocation, its results and storage in ``work_dir/allocation``."""
+    command = [
+        sys.executable, "-m", "bench", "all", "--profile", profile, "--tasks", ",".join(tasks),
+        "--allocation", allocation, "--results-dir", str(work_dir / allocation), "--jobs", str(jobs),
+    ]  # fmt: skip
+    print("running:", " ".join(command[1:]), flush=True)
+    return subprocess.run(command, env=os.environ.copy()).returncode
+
+
+def _rows(work_dir: Path, allocation: str, profile: str) -> tuple[dict, dict]:
+    board = work_dir / allocation / profile
+    rows = {
+        (r["task"], r["backend"], r["classifier"]): r
+        for r in json.loads((board / "leaderboard.json").read_text())
+        if r.get("status") == "ok"
+    }
+    provenance = json.loads((board / "provenance.json").read_text())
+    return rows, provenance
+
+
+def compare(work_dir: Path, profile: str) -> dict:
+    """The side by side from the two finished runs."""
+    runs = {a: _rows(work_dir, a, profile) for a in ALLOCATIONS}
+    old, new = runs["trials"][0], runs["budget"][0]
+    pairings = sorted(set(old) & set(new))
+    per_pairing = []
+    for key in pairings:
+        item: dict = {"task": key[0], "backend": key[1], "classifier": key[2]}
+        for name, rows in (("trials", old), ("budget", new)):
+            r = rows[key]
+            item[name] = {
+                "cpu_seconds": r.get("cpu_seconds"),
+                "trials": sum(r.get(k) or 0 for k in ("trials_complete", "trials_pruned", "trials_failed")),
+                "validation_main": r.get("validation_main"),
+                "test_main": r.get("test_main"),
+                "test_main_ci95": r.get("test_main_ci95"),
+                "training_spent": r.get("training_spent"),
+            }
+        per_pairing.append(item)
+
+    def total(name: str) -> float:
+        return round(sum(p[name]["cpu_seconds"] or 0.0 for p in per_pairing), 1)
+
+    def mean(name: str, key: str) -> float:
+        return round(sum(p[name][key] for p in per_pairing) / max(len(per_pairing), 1), 4)
+
+    totals = {
+        name: {
+            "cpu_seconds": total(name),
+            "trials": sum(p[name]["trials"] for p in per_pairing),
+            "mean_validation_main": mean(name, "validation_main"),
+            "mean_test_main": mean(name, "test_main"),
+            "wall_seconds_after_pretraining": runs[name][1].get("cost", {}).get("wall_seconds_after_pretraining"),
+            "commit": runs[name][1].get("git_commit") or runs[name][1].get("commit"),
+        }
+        for name in ALLOCATIONS
+    }
+    old_seconds = totals["trials"]["cpu_seconds"]
+    share = totals["budget"]["cpu_seconds"] / old_seconds if old_seconds else None
+    gap = round(totals["budget"]["mean_validation_main"] - totals["trials"]["mean_validation_main"], 4)
+    return {
+        "profile": profile,
+        "tasks": sorted({p["task"] for p in per_pairing}),
+        "pairings": len(per_pairing),
+        "only_in_one_run": sorted(":".join(k) for k in set(old) ^ set(new)),
+        "totals": totals,
+        "core_time_share": None if share is None else round(share, 3),
+        "mean_validation_gap": gap,
+        "targets": {"core_time_share_at_most": 0.6, "mean_validation_gap_at_least": -0.005},
+        "met": share is not None and share <= 0.6 and gap >= -0.005,
+        "per_pairing": per_pairing,
+    }
+
+
+def markdown(result: dict) -> str:
+    t = result["totals"]
+    lines = [
+        "# Allocation side by side",
+        "",
+        f"Profile {result['profile']}, tasks {', '.join(result['tasks'])}, {result['pairings']} pairings, each tuned "
+        "under the trial-count allocation (6 trials, patience in epochs, median pruning) and under the training "
+        "budget (step-counted stopping, successive halving). Core-time: CPU seconds of every study's trials and "
+        "test fits (`python -m bench.studies.allocation`).",
+        "",
+        "| allocation | core-time (min) | trials | mean validation-best | mean test | wall after pretraining (min) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in ALLOCATIONS:
+        wall = t[name]["wall_seconds_after_pretraining"]
+        lines.append(
+            f"| {name} | {t[name]['cpu_seconds'] / 60:.1f} | {t[name]['trials']} "
+            f"| {t[name]['mean_validation_main']:.4f} | {t[name]['mean_test_main']:.4f} "
+            f"| {'?' if wall is None else f'{wall / 60:.1f}'} |"
+        )
+    lines += [
+        "",
+        f"Budget core-time share: {result['core_time_share']} (target at most 0.6); mean validation-best difference "
+        f"(budget - trials): {result['mean_validation_gap']:+.4f} (target at least -0.005); "
+        f"{'both targets met' if result['met'] else 'targets not met'}.",
+        "",
+        "| task | backend | classifier | core-time trials / budget (s) | trials | validation trials / budget "
+        "| test trials / budget |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for p in result["per_pairing"]:
+        a, b = p["trials"], p["budget"]
+        lines.append(
+            f"| {p['task']} | {p['backend']} | {p['classifier']} "
+            f"| {a['cpu_seconds'] or 0:.0f} / {b['cpu_seconds'] or 0:.0f} "
+            f"| {a['trials']} / {b['trials']} | {a['validation_main']:.4f} / {b['validation_main']:.4f} "
+            f"| {a['test_main']:.4f} / {b['test_main']:.4f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.studies.allocation", description=__doc__.splitlines()[0])
+    parser.add_argument("--work-dir", type=Path, required=True, help="where both runs keep results and storage")
+    parser.add_argument("--profile", default="standard")
+    parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("results/benchmarks"))
+    parser.add_argument("--report-only", action="store_true", help="write the comparison from finished runs")
+    args = parser.parse_args(argv)
+    tasks = tuple(t for t in args.tasks.split(",") if t)
+    if not args.report_only:
+        for allocation in ALLOCATIONS:
+            code = run(allocation, args.work_dir, args.profile, tasks, args.jobs)
+            if code != 0:
+                print(f"the {allocation} run exited with {code}; started again, it resumes from its storage")
+                return code
+    result = compare(args.work_dir, args.profile)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "allocation.json").write_text(json.dumps(result, indent=1) + "\n")
+    (args.out / "allocation.md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

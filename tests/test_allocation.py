@@ -1,0 +1,143 @@
+"""Tuning budgets in training epochs, spent by successive halving (``Profile.allocation == "budget"``)."""
+
+import dataclasses
+
+import numpy as np
+import optuna
+import pytest
+
+from bench.data.tasks import load_task
+from bench.errors import BenchError
+from bench.profiles import PROFILES
+from bench.tuning import runner
+from bench.tuning.runner import TRAINED_ATTR, epochs_per_check, run_study, study_name, training_spent
+from models import CLASSIFIERS, ClassifierSpec
+
+TINY = {"train": 48, "validation": 16, "test": 16}
+BUDGET = dataclasses.replace(
+    PROFILES["smoke"], allocation="budget", stopping="steps", budget_epochs=120.0, rung_checks=2, max_trials=40
+)
+
+
+class Rising:
+    """A network double: validation rises towards the trial's ``quality`` over 12 checks of 8 steps."""
+
+    fits: list = []
+
+    def __init__(self, params):
+        self.params, self.n_params, self.epochs_run, self.best_epoch = params, 1, 0, 0
+        self.stopped_by, self.stopping = "", {}
+
+    def fit(self, features, y_train, y_val, *, task_type, n_outputs, score_fn, on_epoch=None, seed=0):
+        Rising.fits.append(self.params["quality"])
+        checks = 0
+        for check in range(12):
+            checks = check + 1
+            self.stopping = {"rule": "steps", "check_every": 8, "steps": 8 * checks, "checks": checks}
+            if on_epoch is not None:  # None: a test fit
+                on_epoch(check, self.params["quality"] * (1 - 0.5 ** (check + 1)))
+        self.stopped_by, self.epochs_run = "patience", checks
+        return self
+
+    def predict_scores(self, x):
+        return np.tile(np.eye(4)[0], (x.shape[0], 1))
+
+
+def rising_space(trial, profile, two_inputs):
+    return {"quality": trial.suggest_float("quality", 0.1, 1.0), "batch_size": 16, "stopping": "steps",
+            **profile.step_rule}
+
+
+@pytest.fixture
+def rising(monkeypatch):
+    Rising.fits = []
+    monkeypatch.setitem(CLASSIFIERS, "rising", ClassifierSpec("rising", ("sparse",), Rising, "test double",
+                                                              search_space=rising_space))
+    return "rising"
+
+
+def storage_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'optuna.sqlite3'}"
+
+
+def trials_of(tmp_path, classifier="rising", profile=BUDGET):
+    name = study_name(profile.name, "so-lang4", "tfidf", classifier)
+    return optuna.load_study(study_name=name, storage=storage_url(tmp_path)).get_trials(deepcopy=False)
+
+
+def test_a_study_spends_its_training_budget_and_never_more_than_one_rung_over(tmp_path, data_dir, rising):
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    row = run_study(data, "tfidf", rising, BUDGET, storage_url(tmp_path))
+    per_check = epochs_per_check(rising_space(optuna.trial.FixedTrial({"quality": 0.5}), BUDGET, False), 48)
+    assert per_check == pytest.approx(8 * 16 / 48)  # 3 batches an epoch, a check every 8 steps (the minimum k)
+    trials = trials_of(tmp_path)
+    spent = sum(t.user_attrs[TRAINED_ATTR] for t in trials)
+    one_rung = BUDGET.rung_checks * per_check
+    assert BUDGET.budget_epochs <= spent <= BUDGET.budget_epochs + one_rung
+    assert row.ok and row.allocation == "budget" and row.training_budget == BUDGET.budget_epochs
+    assert row.training_spent == pytest.approx(spent, abs=0.01)
+    # Successive halving: most trials stop at a rung, so the budget bought more configurations than full fits
+    # (a full fit trains 12 checks = 32 epochs here: four of them would spend the budget).
+    pruned = [t for t in trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert len(trials) >= 5 and len(pruned) >= 3
+    assert [t.user_attrs[TRAINED_ATTR] for t in trials] == pytest.approx(
+        [len(t.intermediate_values) * per_check for t in trials], abs=1e-3)
+    assert row.trial_budget == len(trials) == len(Rising.fits) - (row.repeats or 1) + 1  # test reuses trial fit
+    assert row.validation_main == max(t.value for t in trials if t.state == optuna.trial.TrialState.COMPLETE)
+
+
+def test_the_first_complete_trial_is_never_stopped_by_the_budget(tmp_path, data_dir, rising):
+    tight = dataclasses.replace(BUDGET, budget_epochs=5.0)  # less than one full fit
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    row = run_study(data, "tfidf", rising, tight, storage_url(tmp_path))
+    trials = trials_of(tmp_path, profile=tight)
+    assert row.ok and trials[0].state == optuna.trial.TrialState.COMPLETE and len(trials) == 1
+    assert len(trials[0].intermediate_values) == 12
+
+
+def test_a_stopped_study_resumes_without_repeating_finished_trials(tmp_path, data_dir, rising, monkeypatch):
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    seen = []
+
+    def stop_after_three(trial):
+        seen.append(trial.number)
+        if len(seen) == 3:
+            runner.STOP.set()
+
+    try:
+        assert run_study(data, "tfidf", rising, BUDGET, storage_url(tmp_path), on_trial=stop_after_three) is None
+    finally:
+        runner.STOP.clear()
+    first = trials_of(tmp_path)
+    assert len(first) == 3 and training_spent_of(tmp_path) < BUDGET.budget_epochs
+    fits_before = len(Rising.fits)
+    row = run_study(data, "tfidf", rising, BUDGET, storage_url(tmp_path))
+    after = trials_of(tmp_path)
+    assert [t.params for t in after[:3]] == [t.params for t in first]  # kept, not run again
+    assert len(Rising.fits) - fits_before == len(after) - 3 + (row.repeats or 1)  # new trials + the test fits
+    spent = sum(t.user_attrs[TRAINED_ATTR] for t in after)
+    assert BUDGET.budget_epochs <= spent <= BUDGET.budget_epochs + BUDGET.rung_checks * 8 * 16 / 48
+    assert row.ok and row.training_spent == pytest.approx(spent, abs=0.01)
+
+
+def training_spent_of(tmp_path):
+    name = study_name(BUDGET.name, "so-lang4", "tfidf", "rising")
+    return training_spent(optuna.load_study(study_name=name, storage=storage_url(tmp_path)))
+
+
+def test_a_non_iterative_classifier_gets_its_fixed_trial_count(tmp_path, data_dir):
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    profile = dataclasses.replace(BUDGET, fixed_trials=7)
+    row = run_study(data, "tfidf", "logreg", profile, storage_url(tmp_path))
+    assert row.ok and row.trial_budget == 7 and row.trials_complete == 7 and row.training_budget is None
+    assert PROFILES["standard"].fixed_trials >= PROFILES["standard"].trials  # at least as many as before budgets
+
+
+def test_the_trials_allocation_is_the_one_before_budgets():
+    before = PROFILES["standard"].with_allocation("trials")
+    assert (before.allocation, before.stopping, before.trial_budget(True)) == ("trials", "epochs", 6)
+    assert PROFILES["standard"].by_budget and PROFILES["standard"].trial_budget(False) == 12
+    with pytest.raises(BenchError, match="allocation='budget' needs stopping='steps'"):
+        dataclasses.replace(PROFILES["smoke"], allocation="budget")
+    with pytest.raises(BenchError, match="allocation='hyperband'"):
+        dataclasses.replace(PROFILES["standard"], allocation="hyperband")
