@@ -81,6 +81,9 @@ class RunConfig:
     pretraining_dir: str | None = None  # with --no-cache: the run's scratch directory for pretrained models
     console: str = "normal"  # "quiet" (errors and the summary), "normal" (progress), "verbose" (libraries' output too)
     curves: CurveOptions | None = None
+    # The replicate phase of ``all`` (set by the coordinator once the leaderboard's studies are done): the studies
+    # (task, backend, classifier, replicate number) its workers run instead of the selected pairings.
+    replicate_plan: tuple[tuple[str, str, str, int], ...] = ()
 
     @property
     def out_dir(self) -> Path:
@@ -108,6 +111,7 @@ class RunConfig:
         )
         for name in ("tasks", "backends", "classifiers", "task_option", "task_files", "corpus_files"):
             fields[name] = _tuple(data[name])
+        fields["replicate_plan"] = tuple(tuple(item) for item in data.get("replicate_plan") or ())
         return cls(**fields)
 
     @classmethod
@@ -191,7 +195,11 @@ def _profile(args) -> Profile:
     allocation = getattr(args, "allocation", None)
     if allocation is not None:
         profile = profile.with_allocation(allocation)
+    replicates = getattr(args, "replicates", None)
+    if replicates is not None and not 0 <= replicates <= 10:
+        raise BenchError(f"--replicates must be between 0 and 10, got {replicates}")
     overrides: dict[str, Any] = {
+        "replicate_runs": replicates,
         "repeats": repeats,
         "study_timeout": getattr(args, "study_timeout", None),
         "per_label_thresholds": getattr(args, "per_label_thresholds", False) or None,

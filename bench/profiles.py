@@ -65,6 +65,10 @@ class Profile:
     reduction_factor: int = 3  # successive halving: the top 1/reduction_factor of a rung goes on to the next
     max_trials: int = 60  # budget allocation: a safety cap on trials per study
     fixed_trials: int = 12  # budget allocation: trials of a non-iterative classifier (logistic regression)
+    # Replicate runs of each task's headline comparison (the baseline pairing and the validation-best pairing of
+    # another representation), each tuned again with another sampler seed and another draw of the training
+    # documents (``bench.tuning.replicates``); 0: none.
+    replicate_runs: int = 0
 
     def __post_init__(self) -> None:
         if self.stopping not in STOPPING_RULES:
@@ -139,7 +143,18 @@ PROFILES = {
         # The recurrent networks' cost grows with tokens x epochs; the window is the lever that keeps epochs
         # affordable (the leaderboard summary and tasks.json give the share of tokens it keeps per task).
         # Test: every document a task has, up to 5,000 (scoring is cheap; the intervals are what claims stand on).
-        Profile("standard", 2000, 500, 5000, trials=6, max_epochs=30, window=100, patience=3, allocation="budget"),
+        Profile(
+            "standard",
+            2000,
+            500,
+            5000,
+            trials=6,
+            max_epochs=30,
+            window=100,
+            patience=3,
+            allocation="budget",
+            replicate_runs=2,
+        ),
         Profile(
             "full",
             None,
@@ -152,6 +167,7 @@ PROFILES = {
             repeats=5,
             allocation="budget",
             budget_epochs=60.0,
+            replicate_runs=2,
         ),
     ]
 }

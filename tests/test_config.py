@@ -33,7 +33,7 @@ def test_a_config_is_resolved_once_and_reaches_workers_whole(tmp_path, env_data_
         "postgresql://me:secret@db/x",
     ]
     config = config_of(argv)
-    assert config.profile.repeats == 2 and config.trials == config.profile.trials == 1
+    assert config.profile.repeats == 2 and config.trials is None and config.profile.trials == 1  # the profile decides
     assert config.tasks == ("so-python",) and config.data_dir == str(env_data_dir) and not config.own_storage
     assert config.command_line == "python -m bench " + " ".join(argv).replace("me:secret@", "me:***@")
     worker = config.for_worker()

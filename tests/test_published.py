@@ -101,12 +101,12 @@ def test_html_report_shows_every_task_and_pairing(rows):
 def test_the_report_code_still_renders_the_committed_rows(rows):
     """Rows of a run before seeds, ties and windows were recorded (no predictions, ``epochs_run`` an int) render."""
     from bench.reports.html_report import render
-    from bench.reports.leaderboard import marginal_means, mark_did_not_learn, mark_ties
+    from bench.reports.leaderboard import marginal_means, mark_learning, mark_ties
     from bench.reports.tables import markdown, summary
     from bench.tuning.result import ResultRow
 
     controls = json.loads((PUBLISHED / "controls.json").read_text(encoding="utf-8"))
-    rows = mark_did_not_learn(mark_ties([ResultRow.from_json(r) for r in rows]), controls)
+    rows = mark_ties(mark_learning([ResultRow.from_json(r) for r in rows], controls))
     marginals = marginal_means(rows)
     text = markdown(rows, controls, marginals, sorted({r.backend for r in rows}), sorted({r.classifier for r in rows}))
     page = render(rows, controls, marginals, PUBLISHED / "plots", {})
@@ -114,7 +114,7 @@ def test_the_report_code_still_renders_the_committed_rows(rows):
         runs = "deterministic" if r.deterministic else f"n={r.repeats}"
         assert f" {_fmt(r.test_main)} ± {_fmt(r.test_main_std)} ({runs})" in text
     assert page.count("<tr class=") == len(rows) and len(summary(rows, controls)) == len({r.task for r in rows})
-    assert marginals["did_not_learn_left_out"].sum() == 2 * sum(bool(r.did_not_learn) for r in rows)
+    assert marginals["not_shown_to_learn_left_out"].sum() == 2 * sum(bool(r.not_shown_to_learn) for r in rows)
 
 
 def test_provenance_is_complete(rows, provenance):
@@ -137,13 +137,13 @@ def test_report_rebuilds_the_committed_tables(tmp_path, rows):
     """From the committed rows and controls (always): the ties, the did-not-learn marks, ``marginals.csv`` and
     ``leaderboard.csv`` the code writes are the committed ones. From the committed Optuna storage (when it is
     committed; the storage is not in the repository today): ``bench report`` rebuilds every table."""
-    from bench.reports.leaderboard import _flat, marginal_means, mark_did_not_learn, mark_ties
+    from bench.reports.leaderboard import _flat, marginal_means, mark_learning, mark_ties
 
     controls = json.loads((PUBLISHED / "controls.json").read_text(encoding="utf-8"))
     assert set(controls) == set(_tasks(rows))
     typed = [ResultRow.from_json(r) for r in rows]
-    marked = mark_did_not_learn(mark_ties(typed), controls)
-    keys = ("best_in_task", "tied_with_best", "vs_best", "did_not_learn")
+    marked = mark_ties(mark_learning(typed, controls))
+    keys = ("best_in_task", "tied_with_best", "vs_best", "did_not_learn", "not_shown_to_learn")
     assert [{k: getattr(r, k) for k in keys} for r in marked] == [{k: r.get(k) for k in keys} for r in rows]
     assert marginal_means(typed).to_csv(index=False) == (PUBLISHED / "marginals.csv").read_text(encoding="utf-8")
     written = pd.read_csv(io.StringIO(_flat(typed).to_csv(index=False)))

@@ -9,7 +9,7 @@ import pytest
 from paired_predictions import TRUTH, N, predictions
 
 from bench.reports.html_report import render
-from bench.reports.leaderboard import marginal_means, mark_did_not_learn, mark_ties
+from bench.reports.leaderboard import marginal_means, mark_learning, mark_ties
 from bench.reports.tables import marginals_table, markdown, ranking_tables, summary, summary_table
 from bench.tuning import metrics
 from bench.tuning.result import ResultRow
@@ -119,32 +119,33 @@ def scored_rows() -> list[ResultRow]:
     ]
 
 
-def test_pairings_that_did_not_learn_are_marked_listed_apart_and_left_out_of_the_means():
-    rows = mark_did_not_learn(mark_ties(scored_rows()), CONTROLS)
+def test_pairings_not_shown_to_learn_are_marked_listed_apart_and_left_out_of_the_means():
+    rows = mark_ties(mark_learning(scored_rows(), CONTROLS))
     assert [r.did_not_learn for r in rows] == [False, False, True, None]  # 0.34 <= max(0.30, 0.35); no controls
+    assert [r.not_shown_to_learn for r in rows] == [False, False, True, None]  # lower ends 0.83, 0.40, 0.0
     marginals = marginal_means(rows).set_index(["factor", "level"])
     assert marginals.loc[("backend", "learned"), "pairings"] == 1
-    assert marginals.loc[("backend", "learned"), "did_not_learn_left_out"] == 1
+    assert marginals.loc[("backend", "learned"), "not_shown_to_learn_left_out"] == 1
     assert marginals.loc[("backend", "learned"), "mean_test_main"] == pytest.approx(rows[1].test_main)
-    assert "1 of 4 finished pairings did not learn" in marginals_table(marginal_means(rows)).note
+    assert "1 of 4 finished pairings are not shown to learn" in marginals_table(marginal_means(rows)).note
     ranking, apart = ranking_tables([r for r in rows if r.task == "t"], CONTROLS["t"])
     assert [cells[2] for cells in ranking.rows] == ["logreg", "gru"] and [c[2] for c in apart.rows] == ["lstm"]
     assert "floor 0.3500" in apart.note
 
 
 def test_summary_counts_fits_stopped_by_the_cap_and_shows_the_references():
-    rows = mark_did_not_learn(mark_ties(scored_rows()), CONTROLS)
+    rows = mark_ties(mark_learning(scored_rows(), CONTROLS))
     line = dict(zip(summary_table(rows, CONTROLS).headers, summary(rows, CONTROLS)[0]))
     assert line["fits stopped by the epoch cap"] == "3 of 6 fits, 50%"  # logreg (no cap) does not count
     assert line["best pairing (by validation)"] == "tfidf + logreg"
     assert line["TF-IDF + logreg, full text (reference, not ranked)"] == "0.880 [0.860, 0.900]"
     assert line["window"].startswith("256 tokens, keeps 83% of test tokens")
-    assert line["did not learn"] == "1 of 3" and line["tied with the best (Holm)"] == "1 of 2; 1 worse, 0 better"
+    assert line["not shown to learn"] == "1 of 3" and line["tied with the best (Holm)"] == "1 of 2; 1 worse, 0 better"
     assert summary(rows, CONTROLS)[1][7] == "no controls"
 
 
 def test_markdown_and_html_render_the_same_table_model():
-    rows = mark_did_not_learn(mark_ties(scored_rows()), CONTROLS)
+    rows = mark_ties(mark_learning(scored_rows(), CONTROLS))
     marginals = marginal_means(rows)
     md = markdown(rows, CONTROLS, marginals, ["tfidf", "learned", "word2vec"], ["logreg", "gru", "lstm"])
     page = render(rows, CONTROLS, marginals, Path("/nonexistent"), {})
@@ -157,9 +158,9 @@ def test_markdown_and_html_render_the_same_table_model():
             assert "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) in page, cells
     assert f"| logreg | {rows[0].test_main:.4f} ± 0.0000 (deterministic) |" in md
     assert "(n=3); seeds disagree: 0.815, 0.012, 0.809" in md
-    assert "12, 9, 30* of 30" in md and "### t: did not learn" in md
+    assert "12, 9, 30* of 30" in md and "### t: not shown to learn" in md
     assert page.count("<tr class=") == len(rows)  # one row per pairing, summary and marginals unclassed
-    for text in ("Holm", "10,000", "did not learn", "deterministic", "highest validation score"):
+    for text in ("Holm", "10,000", "not shown to learn", "deterministic", "highest validation score"):
         assert text.lower() in md.lower() and text.lower() in page.lower(), text
 
 
@@ -178,5 +179,5 @@ def test_write_leaderboard_records_the_statistics_in_every_file(tmp_path):
         "logreg": ("best", False), "gru": ("tied", False), "lstm": ("worse", True)}
     table = pd.read_csv(paths["csv"])
     assert {"vs_best", "p_vs_best_holm", "did_not_learn", "stopped_by_cap"} <= set(table.columns)
-    assert pd.read_csv(tmp_path / "marginals.csv")["did_not_learn_left_out"].sum() == 2
-    assert paths["t-heatmap"].stat().st_size > 0 and "did not learn" in paths["html"].read_text()
+    assert pd.read_csv(tmp_path / "marginals.csv")["not_shown_to_learn_left_out"].sum() == 2
+    assert paths["t-heatmap"].stat().st_size > 0 and "not shown to learn" in paths["html"].read_text()

@@ -197,14 +197,16 @@ class Coordinator:
                     if on_wait:
                         on_wait()
                     time.sleep(POLL_SECONDS)
-            self.codes = [w.returncode for w in workers]
-        if any(self.codes):
+            codes = [w.returncode for w in workers]
+        self.codes += codes  # a run's phases (the leaderboard's studies, the replicates) each start workers
+        if any(codes):
             print(
-                f"error: {self.failed} of {len(self.codes)} workers failed (exit codes {self.codes}); the coordinator "
+                f"error: {sum(c != 0 for c in codes)} of {len(codes)} workers failed (exit codes {codes}); the "
+                "coordinator "
                 f"finishes what they left, and this run exits with code {FAILED_WORKERS}",
                 file=sys.stderr,
             )
-        return self.codes
+        return codes
 
     @property
     def failed(self) -> int:

@@ -77,6 +77,12 @@ def _add_run_commands(sub, common: argparse.ArgumentParser) -> None:
         "patience in epochs, median pruning (the allocation before budgets); default: the profile's",
     )
     run.add_argument("--repeats", type=int, help="seeds the best configuration is retrained with (default: profile's)")
+    run.add_argument(
+        "--replicates",
+        type=int,
+        help="replicate runs of each task's headline comparison, tuned again on another training draw "
+        "(default: the profile's; 0: none)",
+    )
     run.add_argument("--study-timeout", type=float, help="wall-clock cap per study in seconds (trials left unrun)")
     run.add_argument(
         "--per-label-thresholds",

@@ -56,7 +56,10 @@ def cmd_worker(config: RunConfig) -> int:
     prepare(config)
     configure_pretrained(config, parts)
     index, count = int(os.environ.get(WORKER_INDEX, 0)), int(os.environ.get(WORKER_COUNT, 1))
-    _tune(datasets, pairs, config, recover=False, exclusive=True, worker=(index, count))
+    if config.replicate_plan:
+        _tune_replicates(config, recover=False, exclusive=True, worker=(index, count))
+    else:
+        _tune(datasets, pairs, config, recover=False, exclusive=True, worker=(index, count))
     record(config.out_dir, "worker")
     print(f"worker done in {time.perf_counter() - started:.0f} s")
     return 0
@@ -90,6 +93,9 @@ def cmd_all(config: RunConfig) -> int:
         # gone (a killed run's) are failed first; those of live workers, here or elsewhere, are left alone.
         _tune(datasets, pairs, run.config, recover=True, progress=progress)
         progress.close()
+        if not stopped():
+            _controls(run.config, datasets)
+            _replicate(run, datasets)
         if stopped():
             log(f"stopped after the current trial; finished trials are saved. Resume with: {run.resume_hint()}")
             return 130
@@ -105,13 +111,10 @@ def cmd_all(config: RunConfig) -> int:
         return run.exit_code
 
 
-def _finish(run: Coordinator, datasets: dict) -> list:
-    """Controls per task, then the leaderboard and provenance from the storage; the rows shown."""
-    from bench.files import atomic_write
-    from bench.reports.commands import write_board
+def _controls(config: RunConfig, datasets: dict) -> None:
+    """Each task's controls (stored in their own study), with an alarm line when a control learned."""
     from bench.tuning.controls import run_controls
 
-    config = run.config
     for task in config.tasks:
         c = run_controls(datasets[task], config.profile, config.storage, n_trials=config.trials)
         if c["leakage_alarm"]:
@@ -119,6 +122,69 @@ def _finish(run: Coordinator, datasets: dict) -> list:
                 f"LEAKAGE ALARM {task}: shuffled-label control scores {c['shuffled']:.4f}, chance "
                 f"{c['chance_mean']:.4f} (95th pct {c['chance_p95']:.4f})"
             )
+
+
+def _replicate(run: Coordinator, datasets: dict) -> None:
+    """The replicate phase (``bench.tuning.replicates``): each task's headline comparison tuned again
+    ``profile.replicate_runs`` times, by workers as the leaderboard's studies were, then finished here."""
+    import dataclasses
+
+    from bench.reports.leaderboard import load_storage
+    from bench.tuning import replicates
+
+    config = run.config
+    if config.profile.replicate_runs < 1 or config.trials is not None:  # --trials: a run outside the budget rule
+        return
+    rows, controls = load_storage(config.storage, config.profile.name)
+    plan = replicates.plan([r for r in rows if r.task in datasets], controls, config.profile.replicate_runs)
+    if not plan:
+        return
+    log(f"replicate runs: {len(plan)} studies ({config.profile.replicate_runs} runs of each task's headline pairings)")
+    run.config = dataclasses.replace(config, replicate_plan=plan)
+    run.run_workers()
+    _tune_replicates(run.config, recover=True)
+
+
+def _replicate_data(config: RunConfig, task: str, k: int):
+    from pathlib import Path
+
+    from bench.data.tasks import load_task
+    from bench.tuning.replicates import train_seed
+
+    p, draw = config.profile, train_seed(config.profile.seed, k)
+    return load_task(task, Path(config.data_dir), max_sizes=p.max_sizes, seed=p.seed, window=p.window, train_seed=draw)
+
+
+def _tune_replicates(config: RunConfig, *, recover: bool, exclusive: bool = False, worker=(0, 1)) -> None:
+    """Every study of ``config.replicate_plan`` to its budget, a line per finished study."""
+    from bench.tuning.replicates import variant
+    from bench.tuning.runner import run_study
+
+    data: dict = {}
+    for task, backend, classifier, k in worker_order(list(config.replicate_plan), *worker):
+        if stopped():
+            return
+        if (task, k) not in data:
+            data[task, k] = _replicate_data(config, task, k)
+        row = run_study(
+            data[task, k],
+            backend,
+            classifier,
+            config.profile,
+            config.storage,
+            recover=recover,
+            exclusive=exclusive,
+            variant=variant(k),
+        )
+        print(study_line(task, backend, f"{classifier} ({variant(k)})", row), flush=True)
+
+
+def _finish(run: Coordinator, datasets: dict) -> list:
+    """The leaderboard and provenance from the storage; the rows shown."""
+    from bench.files import atomic_write
+    from bench.reports.commands import write_board
+
+    config = run.config
     from bench.reports.leaderboard import load_storage
 
     prov = _with_earlier_runs(

@@ -354,6 +354,7 @@ def load_task(
     seed: int = 0,
     window: int | None = None,
     check: bool = True,
+    train_seed: int | None = None,
 ) -> TaskData:
     """Load a task's fixed splits, cut each split to ``max_sizes[split]`` documents (deterministically), and
     set the text window every backend reads: the first ``window`` tokens of each document (``None``: all).
@@ -361,6 +362,10 @@ def load_task(
     Validation and test documents whose labels never occur in training are dropped and counted
     (``stats["unseen_labels"]``). ``check``: refuse splits that cannot train or be scored with a one-line
     ``BenchError`` (``bench.data.trainable.check_trainable``; the minimum sizes are ``MIN_DOCUMENTS``).
+
+    ``train_seed`` (default ``seed``) draws the training subset alone: another value gives another draw of the
+    training documents with the same validation and test documents (a replicate run; a training split at or
+    under its cap is whole, so the same, in every draw).
 
     De-duplication keeps the first copy of each normalised text (its label wins when copies disagree;
     the count of such groups is reported). Multiclass and binary subsets are stratified; multi-label
@@ -400,7 +405,8 @@ def load_task(
     for s in SPLITS:
         cap = max_sizes.get(s) if max_sizes else None
         if cap and len(splits[s]) > cap:
-            splits[s] = splits[s].subset(_subsample(task, splits[s], cap, seed))
+            draw = train_seed if s == "train" and train_seed is not None else seed
+            splits[s] = splits[s].subset(_subsample(task, splits[s], cap, draw))
     drop_unseen_labels(task, splits, classes, stats)
     _assert_disjoint(task, splits)
     stats["used"] = {s: len(splits[s]) for s in SPLITS}
@@ -410,8 +416,9 @@ def load_task(
     if check:
         check_trainable(task, splits, classes, stats)
     sizes = ",".join(str(len(splits[s])) for s in SPLITS)
+    drawn = "" if train_seed is None or train_seed == seed else f"|train{train_seed}"
     return TaskData.from_splits(
-        task, classes, splits, stats, f"{task.name}|{sizes}|seed{seed}|window{splits['train'].window}"
+        task, classes, splits, stats, f"{task.name}|{sizes}|seed{seed}{drawn}|window{splits['train'].window}"
     )
 
 

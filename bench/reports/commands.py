@@ -28,7 +28,7 @@ def shown_columns(rows: list[ResultRow], backends, classifiers) -> tuple[list[st
 
 def write_board(storage: str, profile: str, out_dir: Path, task_option, backends, classifiers) -> list[ResultRow]:
     """The leaderboard of a profile's studies in ``storage``, written under ``out_dir``; the rows it shows."""
-    from bench.reports.leaderboard import load_storage, write_leaderboard
+    from bench.reports.leaderboard import load_replicates, load_storage, write_leaderboard
 
     rows, controls = load_storage(storage, profile)
     rows = shown_rows(rows, task_option)
@@ -43,6 +43,7 @@ def write_board(storage: str, profile: str, out_dir: Path, task_option, backends
         out_dir,
         *shown_columns(rows, backends, classifiers),
         storage,
+        [[r for r in run if r.task in shown] for run in load_replicates(storage, profile)],
     )
     return rows
 

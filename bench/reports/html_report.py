@@ -1,7 +1,7 @@
 """``results/<profile>/index.html``: one self-contained page (no network) with every task's leaderboard.
 
 The same tables as ``leaderboard.md`` (one table model, from ``bench.reports.tables``): the summary; per task the
-sortable ranking with intervals and ties, the pairings that did not learn, the controls, the heatmap and the
+sortable ranking with intervals and ties, the pairings not shown to learn, the controls, the heatmap and the
 Pareto plot (embedded as data URIs); then the marginal means. Click a column header to sort.
 """
 
@@ -117,10 +117,10 @@ def render(
         if text:
             alarm = f" <span class=alarm>{html.escape(alarm)}</span>" if alarm else ""
             parts.append(f"<p>{html.escape(text)}{alarm}</p>")
-        ranking, did_not_learn = ranking_tables(task_rows, controls.get(task))
+        ranking, not_shown = ranking_tables(task_rows, controls.get(task))
         parts.append(table_html(ranking))
-        if did_not_learn:
-            parts.append(f"<h3>{html.escape(task)}: did not learn</h3>" + table_html(did_not_learn))
+        if not_shown:
+            parts.append(f"<h3>{html.escape(task)}: not shown to learn</h3>" + table_html(not_shown))
         parts.append(
             image_html(plots_dir / f"{task}-heatmap.png")
             + image_html(plots_dir / f"{task}-pareto.png")

@@ -24,13 +24,22 @@ import optuna
 import pandas as pd
 
 from bench.files import atomic_write
+from bench.reports.findings import (
+    REPLICATES,
+    Findings,
+    find,
+    headline_pairings,
+    scored_from_rows,
+    with_replicates,
+    write_findings,
+)
 from bench.reports.html_report import render
 from bench.reports.plots import write_budget_plots, write_plots
 from bench.reports.rows import learning_floor, validation_order
 from bench.reports.tables import budget_sections, markdown, pretraining_sections
 from bench.tuning import metrics
 from bench.tuning.identity import CONTROLS, identity_of
-from bench.tuning.pairings import na_reason
+from bench.tuning.pairings import baseline_pairing, na_reason
 from bench.tuning.result import ResultRow
 from bench.tuning.runner import decode_predictions, storage_for, study_name
 from embeddings import BACKENDS
@@ -65,6 +74,48 @@ def load_storage(storage: str, profile: str) -> tuple[list[ResultRow], dict[str,
                 )
             )
     return rows, controls
+
+
+def load_replicates(storage: str, profile: str) -> list[list[ResultRow]]:
+    """The finished rows of each replicate run (``bench.tuning.replicates``) stored for a profile, by run number
+    (run 1 first); an empty list when the storage holds none."""
+    from bench.tuning.replicates import replicate_number
+
+    runs: dict[int, list[ResultRow]] = {}
+    for summary in optuna.get_all_study_summaries(storage=storage_for(storage), include_best_trial=False):
+        study = identity_of(summary.study_name, summary.user_attrs)
+        k = replicate_number(study.variant) if study is not None and study.profile == profile else None
+        if k is not None and summary.user_attrs.get("row"):
+            row = ResultRow.from_json(summary.user_attrs["row"])
+            if row.ok:
+                runs.setdefault(k, []).append(row)
+    return [runs[k] for k in sorted(runs)]
+
+
+def findings_of(
+    rows: list[ResultRow], controls: dict[str, dict], replicates: list[list[ResultRow]] | None = None
+) -> Findings | None:
+    """The leaderboard's findings (``bench.reports.findings``: every comparison it states, Holm-corrected over
+    all of them), with the replicate runs' outcomes when there are enough of them; None when no row carries
+    its test predictions (rows read back from leaderboard.json)."""
+    scored = scored_from_rows([r.to_json() for r in rows], controls)
+    if not scored:
+        return None
+    baseline = baseline_pairing()
+    findings = find(scored, baseline=baseline, pretraining_pairs=pretraining_pairs())
+    if replicates and len(replicates) >= REPLICATES:
+        challengers = headline_pairings(findings)
+        runs = [
+            find(
+                scored_from_rows([r.to_json() for r in run], controls),
+                baseline=baseline,
+                pretraining_pairs=pretraining_pairs(),
+                challengers=challengers,
+            )
+            for run in replicates
+        ]
+        findings = with_replicates(findings, runs)
+    return findings
 
 
 def missing_pairings(rows: list[ResultRow], tasks, backends, classifiers) -> list[str]:
@@ -103,7 +154,8 @@ def row_truth(r: ResultRow) -> np.ndarray:
 def mark_ties(rows: list[ResultRow]) -> list[ResultRow]:
     """Per task, the best pairing (chosen on validation) and how every other pairing compares with it on test.
 
-    The best is the highest ``validation_main`` (then backend, classifier name): picking the highest of many
+    The best is the highest ``validation_main`` (then backend, classifier name) among the rows shown to learn
+    (``mark_learning``; among all when no row is): picking the highest of many
     noisy test scores would overstate it. Every other row is compared with it on the same
     ``metrics.TIE_RESAMPLES`` resamples of the test documents, each row's seeds resampled too, by a two-sided
     paired bootstrap p-value; Holm's correction over the task's comparisons keeps the family-wise error of the
@@ -116,7 +168,9 @@ def mark_ties(rows: list[ResultRow]) -> list[ResultRow]:
         scored = [r for r in rows if r.task == task and r.ok and r.test_predictions]
         if not scored:
             continue
-        best = min(scored, key=validation_order)
+        # The best is chosen among the rows shown to learn (``mark_learning`` runs first); all rows when none is.
+        learned = [r for r in scored if not r.not_shown_to_learn] or scored
+        best = min(learned, key=validation_order)
         truth = row_truth(best)
         weights = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)  # shared: the test is paired
         best_samples = row_samples(best, truth, weights)
@@ -177,29 +231,38 @@ def pretraining_effects(rows: list[ResultRow]) -> list[dict]:
     return effects
 
 
-def mark_did_not_learn(rows: list[ResultRow], controls: dict[str, dict]) -> list[ResultRow]:
-    """Set ``did_not_learn`` on finished rows: True when the upper end of ``test_main_ci95`` is at or below the
-    task's ``learning_floor``; None when the task has no controls (or the row no interval)."""
+def mark_learning(rows: list[ResultRow], controls: dict[str, dict]) -> list[ResultRow]:
+    """Set ``not_shown_to_learn`` on finished rows (the lower end of ``test_main_ci95`` at or below the task's
+    ``learning_floor``: the row cannot be told from a model that learned nothing) and ``did_not_learn`` (the
+    upper end at or below it too); None when the task has no controls (or the row no interval)."""
     for r in rows:
         if r.ok:
             floor, ci = learning_floor(controls.get(r.task)), r.test_main_ci95
             r.did_not_learn = None if floor is None or not ci else bool(ci[1] <= floor)
+            r.not_shown_to_learn = None if floor is None or not ci else bool(ci[0] <= floor)
     return rows
 
 
-MARGINAL_COLUMNS = ["factor", "level", "mean_test_main", "mean_gap_to_task_best", "pairings", "did_not_learn_left_out"]
+MARGINAL_COLUMNS = [
+    "factor",
+    "level",
+    "mean_test_main",
+    "mean_gap_to_task_best",
+    "pairings",
+    "not_shown_to_learn_left_out",
+]
 
 
 def marginal_means(rows: list[ResultRow]) -> pd.DataFrame:
     """Mean test main metric and mean gap to the task's best, per backend and per classifier, across tasks.
 
-    Pairings marked ``did_not_learn`` are left out of the means and counted in ``did_not_learn_left_out``. The
+    Pairings marked ``not_shown_to_learn`` are left out of the means and counted in ``not_shown_to_learn_left_out``. The
     gap is to the test score of the task's ``best_in_task`` row (the highest test score where none is marked).
     """
     ok = pd.DataFrame([r.to_json(predictions=False) for r in rows if r.ok])
     if ok.empty:
         return pd.DataFrame(columns=MARGINAL_COLUMNS)
-    left_out = ok["did_not_learn"].eq(True) if "did_not_learn" in ok else pd.Series(False, index=ok.index)
+    left_out = ok["not_shown_to_learn"].eq(True) if "not_shown_to_learn" in ok else pd.Series(False, index=ok.index)
     marked = ok["best_in_task"].eq(True) if "best_in_task" in ok else pd.Series(False, index=ok.index)
     best = ok[marked].groupby("task")["test_main"].first()
     best = ok["task"].map(best).fillna(ok.groupby("task")["test_main"].transform("max"))
@@ -212,7 +275,7 @@ def marginal_means(rows: list[ResultRow]) -> pd.DataFrame:
             mean_test_main=("learned", "mean"),
             mean_gap_to_task_best=("gap", "mean"),
             pairings=("learned", "count"),
-            did_not_learn_left_out=("left_out", "sum"),
+            not_shown_to_learn_left_out=("left_out", "sum"),
         )
         g = g.reset_index().rename(columns={factor: "level"})
         g.insert(0, "factor", factor)
@@ -238,12 +301,21 @@ def _flat(rows: list[ResultRow]) -> pd.DataFrame:
 
 
 def write_leaderboard(
-    rows: list[ResultRow], controls: dict[str, dict], out_dir: Path, backends, classifiers, storage: str | None = None
+    rows: list[ResultRow],
+    controls: dict[str, dict],
+    out_dir: Path,
+    backends,
+    classifiers,
+    storage: str | None = None,
+    replicates: list[list[ResultRow]] | None = None,
 ) -> dict[str, Path]:
-    """Write the tables and plots; with ``storage``, also parameter importances and optimisation histories."""
+    """Write the tables and plots, and findings.md / findings.json (replicates.json with ``replicates``) when
+    the rows carry their test predictions; with ``storage``, also parameter importances and optimisation
+    histories."""
     out_dir = Path(out_dir)
-    rows = sorted(rows, key=lambda r: (r.task, -(r.test_main or -1.0), r.backend, r.classifier))
-    mark_did_not_learn(mark_ties(rows), controls)
+    # Each task's rows in validation order: the order the best is chosen in, so a reader's first row is it.
+    rows = sorted(rows, key=lambda r: (r.task, validation_order(r)))
+    mark_ties(mark_learning(rows, controls))
     paths = {ext: out_dir / f"leaderboard.{ext}" for ext in ("csv", "json", "md")}
     marginals = marginal_means(rows)
     atomic_write(paths["csv"], _flat(rows).to_csv(index=False))
@@ -252,6 +324,9 @@ def write_leaderboard(
     atomic_write(paths["json"], json.dumps([r.to_json(predictions=False) for r in rows], indent=1, sort_keys=True))
     atomic_write(out_dir / "controls.json", json.dumps(controls, indent=1, sort_keys=True))
     atomic_write(out_dir / "marginals.csv", marginals.to_csv(index=False))
+    findings = findings_of(rows, controls, replicates)
+    if findings is not None:
+        paths.update(write_findings(findings, out_dir))
     pretraining = _pretraining(rows, out_dir)
     if pretraining["effects"]:
         atomic_write(out_dir / "pretraining_effects.json", json.dumps(pretraining["effects"], indent=1))

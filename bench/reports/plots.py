@@ -1,4 +1,5 @@
-"""Per-task PNG plots: a backend x classifier heatmap of the main metric (pairings that did not learn hatched),
+"""Per-task PNG plots: a backend x classifier heatmap of the main metric (pairings not shown to learn greyed and
+hatched, the validation-chosen best framed),
 and main metric vs training time."""
 
 from __future__ import annotations
@@ -42,11 +43,14 @@ def png_bytes(fig) -> bytes:
 def _heatmap(task: str, rows: list[ResultRow], backends, classifiers):
     used_b = [b for b in backends if any(r.backend == b for r in rows)]
     grid = np.full((len(used_b), len(classifiers)), np.nan)
-    did_not_learn = np.zeros(grid.shape, dtype=bool)
+    not_shown = np.zeros(grid.shape, dtype=bool)
+    best_at = None
     for r in rows:
         if r.backend in used_b and r.classifier in classifiers:
             at = used_b.index(r.backend), list(classifiers).index(r.classifier)
-            grid[at], did_not_learn[at] = r.test_main, bool(r.did_not_learn)
+            grid[at], not_shown[at] = r.test_main, bool(r.not_shown_to_learn)
+            if r.best_in_task:
+                best_at = at
     fig, ax = plt.subplots(figsize=(1.6 * len(classifiers) + 2, 0.6 * len(used_b) + 1.6))
     image = ax.imshow(
         np.ma.masked_invalid(grid), cmap="viridis", vmin=np.nanmin(grid), vmax=np.nanmax(grid), aspect="auto"
@@ -54,16 +58,16 @@ def _heatmap(task: str, rows: list[ResultRow], backends, classifiers):
     for i in range(len(used_b)):
         for j in range(len(classifiers)):
             text = "n/a" if np.isnan(grid[i, j]) else f"{grid[i, j]:.3f}"
-            if did_not_learn[i, j]:  # hatched and labelled: its score is no better than the controls
+            if not_shown[i, j]:  # greyed, hatched and labelled: its score cannot be told from the controls'
                 ax.add_patch(
                     matplotlib.patches.Rectangle(
-                        (j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="lightgrey", linewidth=0
+                        (j - 0.5, i - 0.5), 1, 1, facecolor="lightgrey", hatch="///", edgecolor="grey", linewidth=0
                     )
                 )
                 ax.text(
                     j,
                     i,
-                    f"{text}\ndid not learn",
+                    f"{text}\nnot shown\nto learn",
                     ha="center",
                     va="center",
                     fontsize=8,
@@ -79,9 +83,15 @@ def _heatmap(task: str, rows: list[ResultRow], backends, classifiers):
                 color="white" if not np.isnan(grid[i, j]) and grid[i, j] < np.nanmean(grid) else "black",
                 fontsize=9,
             )
+    if best_at is not None:  # the validation-chosen best, framed
+        ax.add_patch(
+            matplotlib.patches.Rectangle(
+                (best_at[1] - 0.48, best_at[0] - 0.48), 0.96, 0.96, fill=False, edgecolor="red", linewidth=2.5
+            )
+        )
     ax.set_xticks(range(len(classifiers)), classifiers, rotation=20)
     ax.set_yticks(range(len(used_b)), used_b)
-    ax.set_title(f"{task}: test {rows[0].main_metric}")
+    ax.set_title(f"{task}: test {rows[0].main_metric} (red frame: best by validation)")
     fig.colorbar(image, ax=ax, fraction=0.046)
     return fig
 

@@ -73,8 +73,9 @@ def intro(rows: list[ResultRow]) -> list[str]:
         f"{metrics.TIE_RESAMPLES:,} resamples of test documents (seeds resampled too), Holm-corrected over the "
         f'task\'s {_comparisons(rows)} comparisons with its best (family-wise error {level}); "worse" / '
         f'"better" = significantly below / above the best; the Holm-adjusted p follows the word.',
-        '"Did not learn" = the upper end of the 95% CI is at or below the task\'s floor, max(majority baseline, '
-        "95th percentile of chance); those pairings are listed apart and left out of the marginal means.",
+        '"Not shown to learn" = the lower end of the 95% CI is at or below the task\'s floor, max(majority '
+        "baseline, 95th percentile of chance); those pairings are listed apart, never chosen as a task's best and "
+        "left out of the marginal means.",
         "Epochs: per repeat, of the cap; * = the fit ran to the cap instead of stopping early.",
     ]
 
@@ -124,7 +125,7 @@ SUMMARY_HEADER = (
     "TF-IDF + logreg, full text (reference, not ranked)",
     "best - window baseline",
     "window",
-    "did not learn",
+    "not shown to learn",
     "fits stopped by the epoch cap",
     "tied with the best (Holm)",
     "best reference (test)",
@@ -141,7 +142,7 @@ def _gap(best: ResultRow, base: ResultRow | None) -> str:
 
 def summary(rows: list[ResultRow], controls: dict[str, dict] | None = None) -> list[tuple[str, ...]]:
     """Per task, the cells under ``SUMMARY_HEADER``: the validation-chosen best pairing against TF-IDF + logistic
-    regression on the window and on the full text, the window, the pairings that did not learn, the share of
+    regression on the window and on the full text, the window, the pairings not shown to learn, the share of
     Keras fits stopped by the epoch cap, the ties with the best, and the best reference (notebook) configuration
     (one seed)."""
     controls = controls or {}
@@ -157,7 +158,7 @@ def summary(rows: list[ResultRow], controls: dict[str, dict] | None = None) -> l
         full = control.get("full_text_tfidf")
         refs = [r for r in ok if r.reference and r.reference_test_main is not None]
         ref = max(refs, key=lambda r: cast(float, r.reference_test_main), default=None)
-        did_not_learn = sum(1 for r in ok if r.did_not_learn)
+        not_shown = sum(1 for r in ok if r.not_shown_to_learn)
         out.append(
             (
                 task,
@@ -167,7 +168,7 @@ def summary(rows: list[ResultRow], controls: dict[str, dict] | None = None) -> l
                 f"{_fmt(full['test_main'], 3)} {_interval(full.get('test_main_ci95'))}" if full else "not run",
                 _gap(best, base),
                 _window(ok, control),
-                f"{did_not_learn} of {len(ok)}" if control else "no controls",
+                f"{not_shown} of {len(ok)}" if control else "no controls",
                 _cap_share(ok),
                 _ties(ok),
                 f"{_fmt(ref.reference_test_main, 3)} ({ref.backend} + {ref.classifier})" if ref else "none run",
@@ -205,7 +206,7 @@ def controls_line(control: dict | None) -> tuple[str, str]:
     text = (
         f"Controls: majority {control['majority']:.4f}, chance {control['chance_mean']:.4f} (95th pct "
         f"{control['chance_p95']:.4f}), shuffled labels ({control.get('shuffled_pairing', '')}) "
-        f'{control["shuffled"]:.4f}; "did not learn" floor {learning_floor(control):.4f}.'
+        f"{control['shuffled']:.4f}; learning floor {learning_floor(control):.4f}."
     )
     full = control.get("full_text_tfidf")
     if full:
@@ -297,11 +298,11 @@ def _ranking_cells(rank: int, r: ResultRow, main: str) -> tuple[str, ...]:
 
 
 def ranking_tables(task_rows: list[ResultRow], control: dict | None) -> tuple[Table, Table | None]:
-    """A task's ranking (in the order given) and, apart, its pairings that did not learn (None when there are none);
-    ranks run on across both."""
+    """A task's ranking (in the order given) and, apart, its pairings not shown to learn (None when there are
+    none); ranks run on across both."""
     main = _main_metric(task_rows)
-    learned = [r for r in task_rows if not r.did_not_learn]
-    failed = [r for r in task_rows if r.did_not_learn]
+    learned = [r for r in task_rows if not r.not_shown_to_learn]
+    failed = [r for r in task_rows if r.not_shown_to_learn]
     ranked = list(enumerate(learned + failed, 1))
 
     def table(part: list[tuple[int, ResultRow]], note: str = "") -> Table:
@@ -316,14 +317,15 @@ def ranking_tables(task_rows: list[ResultRow], control: dict | None) -> tuple[Ta
         return table(ranked), None
     floor = learning_floor(control)
     note = (
-        f"Did not learn: the upper end of the 95% CI is at or below the floor {_fmt(floor)} = max(majority, "
-        "95th percentile of chance); left out of the marginal means."
+        f"Not shown to learn: the lower end of the 95% CI is at or below the floor {_fmt(floor)} = max(majority, "
+        '95th percentile of chance); left out of the best-in-task choice and the marginal means. "did not '
+        'learn": the upper end is at or below it too.'
     )
     return table(ranked[: len(learned)]), table(ranked[len(learned) :], note)
 
 
 def grid_table(task_rows: list[ResultRow], backends, classifiers) -> Table:
-    """Test main metric, backend x classifier ("n/a": not a valid pairing; "(did not learn)" marked)."""
+    """Test main metric, backend x classifier ("n/a": not a valid pairing; "(not shown to learn)" marked)."""
     by_pair = {(r.backend, r.classifier): r for r in task_rows}
 
     def cell(b: str, c: str) -> str:
@@ -332,15 +334,15 @@ def grid_table(task_rows: list[ResultRow], backends, classifiers) -> Table:
             return "n/a"
         if r is None:
             return "not run"
-        return _fmt(r.test_main) + (" (did not learn)" if r.did_not_learn else "")
+        return _fmt(r.test_main) + (" (not shown to learn)" if r.not_shown_to_learn else "")
 
     return Table(("backend", *classifiers), [(b, *(cell(b, c) for c in classifiers)) for b in backends])
 
 
 def marginals_table(marginals: pd.DataFrame) -> Table:
-    """The marginal means, with the count of pairings left out (did not learn) per level and in total."""
+    """The marginal means, with the count of pairings left out (not shown to learn) per level and in total."""
 
-    def mean(value) -> str:  # NaN: every pairing of the level did not learn
+    def mean(value) -> str:  # NaN: no pairing of the level is shown to learn
         return "" if pd.isna(value) else _fmt(float(value))
 
     rows = [
@@ -350,19 +352,19 @@ def marginals_table(marginals: pd.DataFrame) -> Table:
             mean(m.mean_test_main),
             mean(m.mean_gap_to_task_best),
             str(int(m.pairings)),
-            str(int(m.did_not_learn_left_out)),
+            str(int(m.not_shown_to_learn_left_out)),
         )
         for m in marginals.itertuples()
     ]
     per_factor = marginals[marginals["factor"] == "backend"]
-    left_out, kept = int(per_factor["did_not_learn_left_out"].sum()), int(per_factor["pairings"].sum())
+    left_out, kept = int(per_factor["not_shown_to_learn_left_out"].sum()), int(per_factor["pairings"].sum())
     note = (
-        f"{left_out} of {left_out + kept} finished pairings did not learn and are left out of these means; "
+        f"{left_out} of {left_out + kept} finished pairings are not shown to learn and are left out of these means; "
         "the gap is to the test score of the task's best (chosen on validation), so a negative gap is a "
         "pairing that scored above it on test."
     )
     return Table(
-        ("factor", "level", "mean test main", "mean gap to task best", "pairings", "did not learn (left out)"),
+        ("factor", "level", "mean test main", "mean gap to task best", "pairings", "not shown to learn (left out)"),
         rows,
         note=note,
     )
@@ -530,10 +532,10 @@ def markdown(
         text, alarm = controls_line(controls.get(task))
         if text:
             lines += [text + (f" **{alarm}**" if alarm else ""), ""]
-        ranking, did_not_learn = ranking_tables(task_rows, controls.get(task))
+        ranking, not_shown = ranking_tables(task_rows, controls.get(task))
         lines += markdown_table(ranking)
-        if did_not_learn:
-            lines += [f"### {task}: did not learn", "", *markdown_table(did_not_learn)]
+        if not_shown:
+            lines += [f"### {task}: not shown to learn", "", *markdown_table(not_shown)]
         lines += [
             f"Test {_main_metric(task_rows)}, backend x classifier:",
             "",

@@ -14,7 +14,7 @@ versions (see its docstring). Field names are the JSON keys.
 | cost | wall_seconds, cpu_seconds; stopping (steps and checks per repeat) | when set |
 | allocation | allocation, training_budget, training_spent (epochs of the training split) | when set |
 | standing | best_in_task, tied_with_best, p_vs_best, p_vs_best_holm, vs_best | set by ``leaderboard.mark_ties`` |
-| learned | did_not_learn | set by ``leaderboard.mark_did_not_learn`` |
+| learned | did_not_learn, not_shown_to_learn | set by ``leaderboard.mark_learning`` |
 | curves | curve_size, curve_retuned | rows of learning-curve points |
 
 An ``incomplete`` row holds only profile, task, backend, classifier, status and trials_complete.
@@ -130,6 +130,9 @@ class ResultRow:
     vs_best: str | None = None
     #: the 95% interval's upper end is at or below the task's learning floor (None: no controls)
     did_not_learn: bool | None = None
+    #: the 95% interval's lower end is at or below the task's learning floor: the row cannot be told from a model
+    #: that learned nothing; left out of the best-in-task choice and the marginal means (None: no controls)
+    not_shown_to_learn: bool | None = None
     #: a learning-curve point's training size, and whether it was retuned at that size
     curve_size: int | None = None
     curve_retuned: bool | None = None
@@ -161,6 +164,8 @@ class ResultRow:
             whole |= set(STANDING)
         if self.ok and (self.vs_best is not None or self.did_not_learn is not None):
             whole.add("did_not_learn")
+        if self.ok and self.not_shown_to_learn is not None:
+            whole.add("not_shown_to_learn")
         out = {}
         for name in FIELDS:
             value = getattr(self, name)
