@@ -50,3 +50,8 @@ def test_a_run_with_replicates_writes_findings_and_replicates(data_dir, tmp_path
             assert len(f["replicates"]) == 2 and all(o is not None for o in f["replicates"])
     assert "## so-lang4" in (board / "findings.md").read_text()
     assert "replicate runs: 4 studies" in out.stderr
+    from bench.reports.readme_block import findings_markdown
+
+    block = findings_markdown(board)
+    assert block.startswith("From `smoke/findings.json`") and "| so-lang4 (macro-F1) |" in block
+    assert "replicate runs" in block and "- **so-lang4**: " in block

@@ -62,8 +62,67 @@ def findings_rows(rows: list[dict]) -> list[tuple[str, str, str, str]]:
     return out
 
 
+def _ci(ci, signed: bool = False) -> str:
+    return f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" if signed else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def block_from_findings(path: Path) -> str:
+    """The block from ``findings.json`` (``bench.reports.findings``): per task the validation-best pairing of
+    another representation against TF-IDF + logreg, corrected across the leaderboard and replicated, and the
+    one-sentence answer."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"{path}: cannot read the findings ({exc})") from exc
+    runs = data.get("replicate_runs") or 0
+    lines = [
+        f"From `{path.parent.name}/findings.json`: {data['family_size']} findings over {len(data['tasks'])} tasks, "
+        f"one family: paired bootstrap p-values ({data['resamples']:,} test-document resamples, seeds resampled "
+        f"too), Holm-corrected over all of them; \"better\" needs Holm p < {data['level']}, \"equivalent\" a "
+        f"difference interval within +-{data['equivalence_margin']}. "
+        + (
+            f'"replicated": the same verdict in the original and all {runs} replicate runs (another sampler seed '
+            "and another draw of the training documents). "
+            if runs
+            else "No replicate runs. "
+        )
+        + f"{data['not_shown_to_learn_count']} rows are not shown to learn (left out of every choice).",
+        "",
+        "| task (metric) | validation-best other representation: test | TF-IDF + logreg: test | difference, Holm p "
+        "| verdict | replication |",
+        "|---|---|---|---|---|---|",
+    ]
+    answers = []
+    for task in data["tasks"]:
+        head = next((f for f in task["findings"] if f["kind"] == "validation-best vs baseline"), None)
+        if head is None:
+            base = task.get("baseline_row")
+            cells = [task["task"], "none shown to learn", _ci_score(base) if base else "not run", "", "", ""]
+        else:
+            o, other, ref = head["outcome"], head["other"], head["reference"]
+            metric = METRIC_NAMES.get(other["metric"], other["metric"])
+            cells = [
+                f"{task['task']} ({metric})",
+                f"{other['label']} + {other['classifier']}: {_ci_score(other)}",
+                _ci_score(ref),
+                f"{o['difference']:+.3f} {_ci(o['difference_ci95'], signed=True)}, {o['p_holm']:.3f}",
+                o["verdict"],
+                head.get("replication") or "",
+            ]
+        lines.append(f"| {' | '.join(cells)} |")
+        answers.append(f"- **{task['task']}**: {task['answer']}")
+    return "\n".join(lines + ["", *answers])
+
+
+def _ci_score(p: dict) -> str:
+    return f"{p['value']:.3f} {_ci(p['ci95'])}"
+
+
 def findings_markdown(results_dir: str | Path = DEFAULT_RESULTS) -> str:
-    """The findings block (Markdown, without the markers) for the ``leaderboard.json`` in ``results_dir``."""
+    """The findings block (Markdown, without the markers) for ``results_dir``: from its ``findings.json`` when
+    the run wrote one, else (runs before findings) from its ``leaderboard.json``."""
+    if (Path(results_dir) / "findings.json").is_file():
+        return block_from_findings(Path(results_dir) / "findings.json")
     path = Path(results_dir) / "leaderboard.json"
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
