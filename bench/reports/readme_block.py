@@ -78,7 +78,7 @@ def block_from_findings(path: Path) -> str:
     lines = [
         f"From `{path.parent.name}/findings.json`: {data['family_size']} findings over {len(data['tasks'])} tasks, "
         f"one family: paired bootstrap p-values ({data['resamples']:,} test-document resamples, seeds resampled "
-        f"too), Holm-corrected over all of them; \"better\" needs Holm p < {data['level']}, \"equivalent\" a "
+        f'too), Holm-corrected over all of them; "better" needs Holm p < {data["level"]}, "equivalent" a '
         f"difference interval within +-{data['equivalence_margin']}. "
         + (
             f'"replicated": the same verdict in the original and all {runs} replicate runs (another sampler seed '
