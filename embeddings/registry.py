@@ -140,6 +140,8 @@ class BackendSpec:
     and body inputs (each split a dict of two arrays) instead of one; the classifier's search space is asked for
     that network. ``baseline``: the backend of the baseline pairing every other is held against (one backend
     declares it, and one classifier as its partner; see ``bench.tuning.pairings.baseline_pairing``).
+    ``sentence_encoder``: a frozen sentence encoder (``embeddings.sentence_encoder``): the findings compare it,
+    with the baseline's classifier, against the baseline and against each task's best word-vector network.
     """
 
     name: str
@@ -153,6 +155,7 @@ class BackendSpec:
     runs_last: bool = False
     two_inputs: Callable[[Mapping[str, Any]], bool] = one_input
     baseline: bool = False
+    sentence_encoder: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.provides) - set(FEATURE_KINDS)

@@ -215,3 +215,20 @@ def test_rows_of_today_become_scored_records():
     other = F.Scored(**{**s.__dict__, "backend": "tfidf", "classifier": "logreg", "y_true": 1 - TRUTH})
     with pytest.raises(BenchError, match="other test documents"):
         F.find([learned, other], baseline=BASELINE)
+
+
+def test_the_sentence_encoder_is_compared_with_the_baseline_and_the_best_word_vector_network():
+    rows = [baseline(), scored("minilm", "logreg", [predictions(150, fixed=120)], 0.95),
+            scored("word2vec", "gru", [predictions(150)], 0.85),
+            scored("word2vec-corpus", "lstm", [predictions(150, fixed=60)], 0.88),  # the best network by validation
+            scored("minilm", "gru", [predictions(150)], 0.99),  # an encoder's network is not a word-vector network
+            scored("elmo", "gru", [predictions(150)], 0.97, ci95=(0.4, 0.9))]  # not shown to learn: never the best
+    found = F.find(rows, baseline=BASELINE, encoders=("minilm",), networks=("gru", "lstm"))
+    vs_base, vs_net = only(found, kind=F.ENCODER_VS_BASELINE), only(found, kind=F.ENCODER_VS_NETWORK)
+    assert (vs_base.reference.backend, vs_base.other.backend, vs_base.other.classifier) == ("tfidf", "minilm", "logreg")
+    assert (vs_net.reference.backend, vs_net.reference.classifier) == ("word2vec-corpus", "lstm")
+    assert (vs_net.other.backend, vs_net.other.classifier) == ("minilm", "logreg")
+    assert vs_base.outcome.verdict == "better" and len(found.items) == 3  # validation-best (minilm gru) + the two
+    assert all(f.outcome.p_holm >= f.outcome.p for f in found.items)  # one Holm family with the headline
+    md = F.findings_markdown(found)
+    assert F.ENCODER_VS_NETWORK in md and "| MINILM + logreg | " in md and "WORD2VEC-CORPUS + lstm" in md

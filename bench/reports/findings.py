@@ -8,7 +8,11 @@ Which comparisons are findings (one family, all tasks together):
   representation that would be reported as "beats TF-IDF + logreg") against the baseline pairing; with
   ``every_pairing=True``, every pairing shown to learn against the baseline instead;
 - per task and classifier, each pretrained backend against its task-only counterpart (``pretraining_pairs``),
-  unless neither of the two rows is shown to learn.
+  unless neither of the two rows is shown to learn;
+- per task, with ``encoders`` (a sentence encoder's pairing with the baseline's classifier, e.g. minilm +
+  logreg, the field's yardstick): that pairing against the baseline, and against the task's validation-best
+  *word-vector network* (a row shown to learn whose classifier is one of ``networks`` and whose backend is
+  neither the baseline's nor a sentence encoder).
 
 A row is *not shown to learn* when the lower end of its 95% interval is at or below the task's learning floor:
 its score cannot be told apart from a model that learned nothing. Such rows are never chosen as a task's best
@@ -49,7 +53,9 @@ EQUIVALENCE_MARGIN = 0.01  # a difference whose whole 95% interval lies within +
 THRESHOLD_FREE_RESAMPLES = 1000  # the metrics beside the main one get intervals only, no test: fewer resamples do
 REPLICATES = 2  # replicate runs a "replicated" finding must hold in, besides the original
 VS_BEST, VS_BASELINE, PRETRAINED = "validation-best vs baseline", "pairing vs baseline", "pretrained vs task-only"
-KIND_ORDER = (VS_BEST, VS_BASELINE, PRETRAINED)
+ENCODER_VS_BASELINE = "sentence encoder vs baseline"
+ENCODER_VS_NETWORK = "sentence encoder vs best word-vector network"
+KIND_ORDER = (VS_BEST, VS_BASELINE, ENCODER_VS_BASELINE, ENCODER_VS_NETWORK, PRETRAINED)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -350,12 +356,39 @@ def verdict(difference: float, ci95: tuple[float, float], p_holm: float) -> str:
     return "not distinguishable"
 
 
+def best_network(rows: list[Scored], baseline: tuple[str, str], encoders, networks) -> Scored | None:
+    """The validation-best word-vector network of one task's rows shown to learn (see the module docstring)."""
+    candidates = [
+        s
+        for s in shown_to_learn(rows)
+        if s.classifier in networks and s.backend != baseline[0] and s.backend not in encoders
+    ]
+    return min(candidates, key=validation_key, default=None)
+
+
+def _encoder_comparisons(rows, baseline, encoders, networks) -> list[tuple[str, Scored, Scored]]:
+    by_pairing = {s.pairing: s for s in rows}
+    base, out = by_pairing.get((baseline[0], baseline[1])), []
+    network = best_network(rows, baseline, encoders, networks)
+    for encoder in sorted(encoders):
+        row = by_pairing.get((encoder, baseline[1]))
+        if row is None:
+            continue
+        if base is not None and shown_to_learn([row, base]):
+            out.append((ENCODER_VS_BASELINE, base, row))
+        if network is not None:
+            out.append((ENCODER_VS_NETWORK, network, row))
+    return out
+
+
 def _comparisons(
     rows: list[Scored],
     baseline: tuple[str, str],
     pretraining_pairs,
     challenger: tuple[str, str] | None,
     every_pairing: bool,
+    encoders=(),
+    networks=(),
 ) -> list[tuple[str, Scored, Scored]]:
     """One task's findings as (kind, reference, other), in a stable order."""
     by_pairing = {s.pairing: s for s in rows}
@@ -379,7 +412,7 @@ def _comparisons(
         pairs = [(by_pairing[task_only, c], by_pairing[pretrained, c]) for c in sorted(both)]
         # Two rows that both cannot be told from learning nothing say nothing of the representations.
         out += [(PRETRAINED, a, b) for a, b in pairs if shown_to_learn([a, b])]
-    return out
+    return out + _encoder_comparisons(rows, baseline, encoders, networks)
 
 
 def find(
@@ -389,6 +422,8 @@ def find(
     pretraining_pairs=(),
     challengers: dict[str, tuple[str, str]] | None = None,
     every_pairing: bool = False,
+    encoders=(),
+    networks=(),
 ) -> Findings:
     """Every finding of a leaderboard, Holm-corrected over all of them together.
 
@@ -396,12 +431,16 @@ def find(
     ``pretraining_pairs`` lists (task-only backend, pretrained backend), e.g. (("word2vec", "word2vec-corpus"),);
     ``challengers`` fixes, per task, the pairing compared with the baseline instead of choosing it on
     validation (a replicate run compares the pairing the original chose); ``every_pairing`` also compares
-    every other pairing shown to learn with the baseline (a larger family: less power per comparison).
+    every other pairing shown to learn with the baseline (a larger family: less power per comparison);
+    ``encoders`` (sentence-encoder backends) and ``networks`` (network classifiers) add the sentence encoder's
+    comparisons.
     """
     measured = []
     for task in sorted({s.task for s in scored}):
         rows = [s for s in scored if s.task == task]
-        comparisons = _comparisons(rows, baseline, pretraining_pairs, (challengers or {}).get(task), every_pairing)
+        comparisons = _comparisons(
+            rows, baseline, pretraining_pairs, (challengers or {}).get(task), every_pairing, encoders, networks
+        )
         if comparisons:
             res = _Resamples(task, rows)
             measured += [_measure(kind, a, b, res) for kind, a, b in comparisons]

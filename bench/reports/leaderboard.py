@@ -92,6 +92,18 @@ def load_replicates(storage: str, profile: str) -> list[list[ResultRow]]:
     return [runs[k] for k in sorted(runs)]
 
 
+def encoder_backends() -> tuple[str, ...]:
+    """The registered sentence-encoder backends (``BackendSpec.sentence_encoder``)."""
+    return tuple(name for name, spec in BACKENDS.items() if spec.sentence_encoder)
+
+
+def network_classifiers() -> tuple[str, ...]:
+    """The registered classifiers that train step by step (``ClassifierSpec.iterative``): the networks."""
+    from models import CLASSIFIERS
+
+    return tuple(name for name, spec in CLASSIFIERS.items() if spec.iterative)
+
+
 def findings_of(
     rows: list[ResultRow], controls: dict[str, dict], replicates: list[list[ResultRow]] | None = None
 ) -> Findings | None:
@@ -102,7 +114,10 @@ def findings_of(
     if not scored:
         return None
     baseline = baseline_pairing()
-    findings = find(scored, baseline=baseline, pretraining_pairs=pretraining_pairs())
+    encoders, networks = encoder_backends(), network_classifiers()
+    findings = find(
+        scored, baseline=baseline, pretraining_pairs=pretraining_pairs(), encoders=encoders, networks=networks
+    )
     if replicates and len(replicates) >= REPLICATES:
         challengers = headline_pairings(findings)
         runs = [

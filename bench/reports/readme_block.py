@@ -111,7 +111,52 @@ def block_from_findings(path: Path) -> str:
             ]
         lines.append(f"| {' | '.join(cells)} |")
         answers.append(f"- **{task['task']}**: {task['answer']}")
-    return "\n".join(lines + ["", *answers])
+    return "\n".join(lines + ["", *answers, *_encoder_lines(data, path.parent / "leaderboard.json")])
+
+
+def _encoder_lines(data: dict, board: Path) -> list[str]:
+    """The sentence encoder's standing per task (findings of kind "sentence encoder vs ..."), with what encoding
+    the task cost once (``backend_info.encode_seconds`` of its row in ``board``)."""
+    kinds = ("sentence encoder vs baseline", "sentence encoder vs best word-vector network")
+    found = {(t["task"], f["kind"]): f for t in data["tasks"] for f in t["findings"] if f["kind"] in kinds}
+    if not found:
+        return []
+    rows = json.loads(board.read_text(encoding="utf-8")) if board.is_file() else []
+    seconds = {
+        (r["task"], r["backend"]): (r.get("backend_info") or {}).get("encode_seconds")
+        for r in rows
+        if r.get("status") == "ok"
+    }
+
+    def against(f: dict | None) -> str:
+        if f is None:
+            return "not compared"
+        o = f["outcome"]
+        difference = f"{o['difference']:+.3f} {_ci(o['difference_ci95'], signed=True)}"
+        return f"{difference}, Holm p {o['p_holm']:.3f}: {o['verdict']}"
+
+    lines = [
+        "",
+        "The sentence encoder with logistic regression (frozen; the MTEB protocol), against TF-IDF + logreg and "
+        "against each task's validation-best word-vector network, in the same Holm family:",
+        "",
+        "| task | sentence encoder + logreg: test | vs TF-IDF + logreg | best word-vector network: test | vs that "
+        "network | encoding (s, once) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for task in [t["task"] for t in data["tasks"]]:
+        base, net = found.get((task, kinds[0])), found.get((task, kinds[1]))
+        head = base or net
+        if head is None:
+            continue
+        enc, network = head["other"], (net or {}).get("reference")
+        spent = seconds.get((task, enc["backend"]))
+        best = f"{network['label']} + {network['classifier']}: {_ci_score(network)}" if network else "none shown"
+        lines.append(
+            f"| {task} | {enc['label']} + {enc['classifier']}: {_ci_score(enc)} | {against(base)} | {best} "
+            f"| {against(net)} | {'?' if spent is None else f'{spent:.0f}'} |"
+        )
+    return lines
 
 
 def _ci_score(p: dict) -> str:
