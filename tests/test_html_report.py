@@ -31,3 +31,42 @@ def test_report_loads_in_headless_chromium_without_errors(tmp_path, headless_dom
     for task in ("bbc-news", "so-lang4"):
         assert f"id=\"{task}\"" in dom
     assert dom.count("<tr class=\"best\">") == 2
+
+
+def test_the_report_answers_first_and_its_first_screen_shows_findings_and_heatmaps(tmp_path, headless_dom):
+    """The page opens with the findings table, then every task's heatmap; a screenshot of the first screen is
+    written (``first-screen.png``) and shows content, not a blank page."""
+    import shutil
+    import subprocess
+
+    import numpy as np
+    from paired_predictions import TRUTH, predictions
+
+    from bench.reports.leaderboard import write_leaderboard
+    from bench.tuning import metrics
+    from bench.tuning.runner import encode_predictions
+
+    def row(backend, classifier, preds, validation):
+        scores = [metrics.point_estimate("binary", "f1", TRUTH, p) for p in preds]
+        return ResultRow.from_json({"profile": "unit", "task": "t", "task_type": "binary", "main_metric": "f1",
+                "backend": backend, "classifier": classifier, "status": "ok", "validation_main": validation,
+                "repeats": len(preds), "test_main": float(np.mean(scores)), "test_main_std": 0.0,
+                "test_main_repeats": scores, "test_main_ci95": [min(scores) - 0.02, max(scores) + 0.02],
+                "test_predictions": [encode_predictions(p) for p in preds], "test_truth": encode_predictions(TRUTH),
+                "deterministic": len(preds) == 1, "train_seconds": 1.0, "embed_seconds": 0.1})
+
+    rows = [row("tfidf", "logreg", [predictions(150)], 0.80), row("word2vec", "gru", [predictions(150, fixed=100)] * 3, 0.9),
+            row("word2vec", "logreg", [predictions(150)], 0.7)]
+    controls = {"t": {"majority": 0.3, "chance_mean": 0.3, "chance_p95": 0.35, "shuffled": 0.3,
+                      "shuffled_pairing": "tfidf x logreg", "leakage_alarm": False, "main_metric": "f1"}}
+    paths = write_leaderboard(rows, controls, tmp_path, ["tfidf", "word2vec"], ["logreg", "gru"])
+    page = paths["html"].read_text()
+    assert page.index("id=findings") < page.index("class=heatmaps") < page.index("<h2>Summary</h2>")
+    dom = headless_dom(paths["html"])
+    assert "Findings: does any representation beat TF-IDF + logreg?" in dom and 'alt="t-heatmap"' in dom
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    shot = tmp_path / "first-screen.png"
+    out = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,900",
+                          f"--screenshot={shot}", paths["html"].as_uri()], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and shot.stat().st_size > 20_000, out.stderr[-2000:]  # a page with a plot, not blank

@@ -181,3 +181,21 @@ def test_write_leaderboard_records_the_statistics_in_every_file(tmp_path):
     assert {"vs_best", "p_vs_best_holm", "did_not_learn", "stopped_by_cap"} <= set(table.columns)
     assert pd.read_csv(tmp_path / "marginals.csv")["not_shown_to_learn_left_out"].sum() == 2
     assert paths["t-heatmap"].stat().st_size > 0 and "not shown to learn" in paths["html"].read_text()
+
+
+def test_plot_labels_never_overlap_even_on_a_crowded_task():
+    from bench.reports import plots
+
+    backends = ["tfidf", "learned", "word2vec", "word2vec-corpus", "elmo", "spacy-sm", "spacy-glove", "minilm"]
+    classifiers = ["logreg", "flatten-dense", "lstm", "bilstm", "gru"]
+    rng = np.random.default_rng(0)
+    rows = [ResultRow.from_json({"profile": "unit", "task": "t", "task_type": "binary", "main_metric": "f1",
+                                 "backend": b, "classifier": c, "status": "ok", "test_main": float(0.8 + rng.normal(0, .005)),
+                                 "validation_main": 0.8, "train_seconds": float(10 ** rng.uniform(0, 0.3)),
+                                 "embed_seconds": 0.0, "best_in_task": b == "minilm" and c == "gru",
+                                 "not_shown_to_learn": c == "lstm"})
+            for b in backends for c in classifiers]
+    for draw in (plots._heatmap, plots._pareto):
+        fig = draw("t", rows, backends, classifiers)
+        assert plots.overlapping_labels(fig) == [], draw.__name__
+        assert plots.png_bytes(fig)[:4] == b"\x89PNG"

@@ -542,6 +542,41 @@ def answer(findings: Findings, task: str) -> str:
     return f"No: the validation-chosen {f.other.name} {words} {base} ({evidence(f)})."
 
 
+def answers_table(findings: Findings):
+    """The report's first table (``bench.reports.tables.Table``, for leaderboard.md and index.html): per task the
+    answer, and its headline comparison (the validation-best other representation against the baseline) with the
+    difference's interval, Holm p over the whole leaderboard, verdict and replication."""
+    from bench.reports.tables import Table
+
+    rows = []
+    for task in findings.tasks:
+        head = next((f for f in findings.items if f.task == task and f.kind == VS_BEST), None)
+        if head is None:
+            rows.append((task, answer(findings, task), "", "", "", "", ""))
+            continue
+        rows.append(
+            (
+                task,
+                answer(findings, task),
+                f"{head.other.name} vs {head.reference.name}",
+                _difference(head.outcome),
+                f"{head.outcome.p_holm:.4f}",
+                head.outcome.verdict,
+                head.replication or "no replicate runs",
+            )
+        )
+    note = (
+        f"{len(findings.items)} findings in one Holm family over the leaderboard; every finding, with the metrics "
+        "beside the main one, in findings.md."
+    )
+    return Table(
+        ("task", "answer", "headline comparison", "difference [95% CI]", "Holm p", "verdict", "replication"),
+        rows,
+        None,
+        note,
+    )
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     return lines + ["| " + " | ".join(r) + " |" for r in rows]

@@ -36,6 +36,7 @@ td{text-align:left} td:nth-child(n+4){text-align:right}
 tr.best{background:#e6f4e6} tr.tied{background:#f5fbf5} tr.better{background:#fff4d6}
 .alarm{color:#b00;font-weight:bold} img{max-width:48%;margin-right:1%;vertical-align:top}
 .note{color:#555;font-size:13px}
+.heatmaps img{max-width:32%}
 """
 
 _SORT = """
@@ -91,17 +92,33 @@ def render(
     plots_dir: Path,
     provenance: dict,
     sections: Sequence[tuple[str, str, Table]] = (),
+    answers: Table | None = None,
 ) -> str:
-    """The page: the same tables as leaderboard.md (``bench.reports.tables``' table model) plus the plots."""
+    """The page: the same tables as leaderboard.md (``bench.reports.tables``' table model) plus the plots. It
+    answers first: the findings' ``answers`` table and every task's heatmap (best framed, rows not shown to
+    learn greyed), then the details."""
     profile = rows[0].profile if rows else "?"
     parts = [
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>pairbench: {profile}</title>",
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>pairbench leaderboard, profile <code>{profile}</code></h1>",
-        "<ul class=note>"
-        + "".join(f"<li>{html.escape(s)}</li>" for s in intro(rows))
-        + "<li>Click a column header to sort.</li></ul>",
     ]
+    tasks = sorted({r.task for r in rows})
+    if answers is not None:
+        parts.append(
+            "<h2 id=findings>Findings: does any representation beat TF-IDF + logreg?</h2>" + table_html(answers)
+        )
+    heatmaps = "".join(image_html(plots_dir / f"{task}-heatmap.png") for task in tasks)
+    if heatmaps:
+        parts.append(f"<div class=heatmaps>{heatmaps}</div>")
+    if (plots_dir.parent.parent / "curves" / "index.html").is_file():
+        link = "<a href='../curves/index.html'>the learning curves</a>"
+        parts.append(f"<p>Which representation at which data size: {link}.</p>")
+    parts.append(
+        "<h2>How to read the tables</h2><ul class=note>"
+        + "".join(f"<li>{html.escape(s)}</li>" for s in intro(rows))
+        + "<li>Click a column header to sort.</li></ul>"
+    )
     if provenance:
         parts.append(
             "<details><summary>Provenance</summary><pre>"
@@ -109,7 +126,7 @@ def render(
             + "</pre></details>"
         )
     parts.append("<h2>Summary</h2>" + table_html(summary_table(rows, controls)))
-    for task in sorted({r.task for r in rows}):
+    for task in tasks:
         task_rows = [r for r in rows if r.task == task]
         title, facts = task_facts(task_rows)
         parts.append(f"<h2 id='{html.escape(task)}'>{html.escape(title)}</h2><p class=note>{html.escape(facts)}</p>")
@@ -121,11 +138,7 @@ def render(
         parts.append(table_html(ranking))
         if not_shown:
             parts.append(f"<h3>{html.escape(task)}: not shown to learn</h3>" + table_html(not_shown))
-        parts.append(
-            image_html(plots_dir / f"{task}-heatmap.png")
-            + image_html(plots_dir / f"{task}-pareto.png")
-            + image_html(plots_dir / f"{task}-budget.png")
-        )
+        parts.append(image_html(plots_dir / f"{task}-pareto.png") + image_html(plots_dir / f"{task}-budget.png"))
         histories = [(r, f"history/{r.profile}__{task}__{r.backend}__{r.classifier}.html") for r in task_rows]
         histories = [(r, link) for r, link in histories if (plots_dir.parent / link).is_file()]
         if histories:  # local pages beside the report (plotly.js included there): no network either

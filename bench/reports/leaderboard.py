@@ -27,6 +27,7 @@ from bench.files import atomic_write
 from bench.reports.findings import (
     REPLICATES,
     Findings,
+    answers_table,
     find,
     headline_pairings,
     scored_from_rows,
@@ -349,7 +350,8 @@ def write_leaderboard(
     if budget:
         atomic_write(out_dir / "budget.json", json.dumps(budget, indent=1, sort_keys=True))
     sections = pretraining_sections(pretraining) + budget_sections(budget)
-    atomic_write(paths["md"], markdown(rows, controls, marginals, backends, classifiers, sections))
+    answers = answers_table(findings) if findings is not None else None
+    atomic_write(paths["md"], markdown(rows, controls, marginals, backends, classifiers, sections, answers))
     paths.update(write_plots(rows, out_dir / "plots", backends, classifiers))
     paths.update(write_budget_plots(budget, out_dir / "plots"))
     if storage:
@@ -357,7 +359,7 @@ def write_leaderboard(
     provenance_file = out_dir / "provenance.json"
     provenance = json.loads(provenance_file.read_text(encoding="utf-8")) if provenance_file.is_file() else {}
     paths["html"] = out_dir / "index.html"
-    atomic_write(paths["html"], render(rows, controls, marginals, out_dir / "plots", provenance, sections))
+    atomic_write(paths["html"], render(rows, controls, marginals, out_dir / "plots", provenance, sections, answers))
     return paths
 
 

@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 
 import matplotlib
+import matplotlib.lines
 import matplotlib.patches
 import matplotlib.ticker
 
@@ -107,26 +108,57 @@ def _pareto(task: str, rows: list[ResultRow], backends, classifiers):
             front.append(i)
             best = scores[i]
     markers = dict(zip(classifiers, "osD^vP*X"))
+    colour = {b: plt.cm.tab10(k % 10) for k, b in enumerate(backends)}
     for i, r in enumerate(rows):
-        ax.scatter(
-            times[i],
-            scores[i],
-            marker=markers.get(r.classifier, "o"),
-            s=50,
-            color=plt.cm.tab10(list(backends).index(r.backend) % 10 if r.backend in backends else 0),
-        )
-        ax.annotate(
-            f"{r.backend}+{r.classifier}", (times[i], scores[i]), fontsize=7, xytext=(3, 3), textcoords="offset points"
-        )
+        ax.scatter(times[i], scores[i], marker=markers.get(r.classifier, "o"), s=50, color=colour.get(r.backend, "k"))
     ax.plot(times[front], scores[front], "k--", lw=1, label="Pareto front")
+    used_b = [b for b in backends if any(r.backend == b for r in rows)]
+    used_c = [c for c in classifiers if any(r.classifier == c for r in rows)]
+    handles = [matplotlib.lines.Line2D([], [], color=colour[b], marker="o", ls="", label=b) for b in used_b]
+    handles += [matplotlib.lines.Line2D([], [], color="grey", marker=markers[c], ls="", label=c) for c in used_c]
+    handles.append(matplotlib.lines.Line2D([], [], color="k", ls="--", lw=1, label="Pareto front"))
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("embedding + training seconds (log)")
     ax.set_ylabel(f"test {rows[0].main_metric}")
     ax.set_title(f"{task}: score vs training cost")
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
+    fig.canvas.draw()  # the axes' final limits and scale, which label boxes are measured in
+    # Every point is told by its colour (backend) and marker (classifier); the front's points are named too,
+    # each label where it overlaps no other (``place_labels``).
+    place_labels(fig, ax, [(times[i], scores[i], f"{rows[i].backend}+{rows[i].classifier}") for i in front])
     return fig
+
+
+OFFSETS = ((4, 4), (4, -10), (-4, 4), (-4, -10), (4, 12), (-4, 12), (4, -18), (-4, -18))  # points, tried in order
+
+
+def place_labels(fig, ax, points: list[tuple[float, float, str]]) -> None:
+    """Annotate each (x, y, text) at the first offset where its box overlaps no label placed before and stays
+    inside the axes; a label with no such place is left out (its point is still told by colour and marker)."""
+    renderer = fig.canvas.get_renderer()
+    placed: list = []
+    frame = ax.get_window_extent(renderer)
+    for x, y, text in points:
+        for dx, dy in OFFSETS:
+            label = ax.annotate(
+                text, (x, y), fontsize=7, xytext=(dx, dy), textcoords="offset points", ha="left" if dx > 0 else "right"
+            )
+            box = label.get_window_extent(renderer)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if inside and not any(box.overlaps(other) for other in placed):
+                placed.append(box)
+                break
+            label.remove()
+
+
+def overlapping_labels(fig) -> list[tuple[str, str]]:
+    """Pairs of text labels drawn inside a figure's axes whose boxes overlap (tick labels and titles aside)."""
+    renderer = fig.canvas.get_renderer()
+    texts = [t for ax in fig.axes for t in ax.texts if t.get_visible() and t.get_text().strip()]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    return [(a, b) for k, (a, ba) in enumerate(boxes) for b, bb in boxes[k + 1 :] if ba.overlaps(bb)]
 
 
 def write_budget_plots(budget: dict[str, dict], out_dir: Path) -> dict[str, Path]:

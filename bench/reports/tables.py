@@ -519,11 +519,17 @@ def markdown(
     backends,
     classifiers,
     sections: Sequence[tuple[str, str, Table]] = (),
+    answers: Table | None = None,
 ) -> str:
-    """leaderboard.md; ``sections``: (title, intro, table) shown after the marginals (pretraining, budget)."""
+    """leaderboard.md; ``sections``: (title, intro, table) shown after the marginals (pretraining, budget);
+    ``answers``: the findings' answers table, shown first."""
     lines = ["# Leaderboard", ""]
     if rows:
-        lines += [f"Profile `{rows[0].profile}`.", "", *(f"- {sentence}" for sentence in intro(rows)), ""]
+        lines += [f"Profile `{rows[0].profile}`.", ""]
+    if answers is not None:
+        lines += ["## Findings: does any representation beat TF-IDF + logreg?", "", *markdown_table(answers)]
+    if rows:
+        lines += [*(f"- {sentence}" for sentence in intro(rows)), ""]
     lines += ["## Summary", "", *markdown_table(summary_table(rows, controls))]
     for task in sorted({r.task for r in rows}):
         task_rows = [r for r in rows if r.task == task]
