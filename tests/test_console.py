@@ -79,3 +79,25 @@ def test_on_a_terminal_the_study_lines_print_above_a_live_line():
     progress.line("bbc-news tfidf x logreg test macro_f1 0.95")
     progress.close()
     assert "bbc-news tfidf x logreg test macro_f1 0.95" in stream.getvalue()
+
+
+def test_a_smoke_run_without_a_terminal_prints_plain_lines_and_nothing_of_the_libraries(tmp_path, data_dir):
+    """A whole ``bench all`` as CI runs it (output to pipes): plain lines, progress with time left, no warning and
+    no C++ log line on either stream; what the libraries said is in run.log."""
+    import os
+
+    env = {**os.environ, "PAIRBENCH_DATA_DIR": str(data_dir)}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the run silences native logs itself
+    out = subprocess.run([sys.executable, "-m", "bench", "all", "--profile", "smoke", "--tasks", "so-lang4",
+                          "--embeddings", "tfidf,learned", "--classifiers", "logreg,gru", "--jobs", "2",
+                          "--results-dir", str(tmp_path / "results")], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.splitlines() + out.stderr.splitlines()
+    assert not ANSI.search(out.stdout + out.stderr)
+    noise = re.compile(r"warning|cuda|onednn|tensorflow|absl|^[IWE]\d{4} ", re.IGNORECASE)
+    assert [line for line in lines if noise.search(line) and "library warnings in" not in line] == []
+    assert any(re.match(r"progress: studies \d+/2, trials .*, elapsed \d+:\d\d:\d\d, left ~", line) for line in lines)
+    assert any("so-lang4       learned         x gru" in line for line in lines)
+    run_log = tmp_path / "results" / "smoke" / "run.log"
+    assert run_log.is_file() and "library warnings in" in lines[-1]
