@@ -119,7 +119,7 @@ def _arrays(r: ResultRow) -> dict[str, np.ndarray]:
 
 def _attached(r: ResultRow, stored: Mapping[str, np.ndarray], path: Path) -> ResultRow:
     key = key_of(r)
-    if f"{key}/truth" not in stored:
+    if not r.ok or f"{key}/truth" not in stored:
         return r
     repeats = stored[f"{key}/test_main_repeats"]
     if r.test_main_repeats is not None and not np.array_equal(repeats, np.asarray(r.test_main_repeats, float)):
