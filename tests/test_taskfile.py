@@ -223,6 +223,22 @@ def test_given_splits_are_kept_and_validation_is_carved_from_train(tmp_path):
     assert again.validation.fields == data.validation.fields  # carved by the text hash: the same every time
 
 
+def test_held_out_documents_name_their_split_file_and_row(tmp_path):
+    frame = quality_frame(120)
+    data = load_task(load_task_file(task_file(tmp_path, split_files(tmp_path, False))), tmp_path)
+    documents = data.document_origins()
+    assert documents["files"] == ["a_test.csv", "a_train.csv"]  # validation is carved from the training file
+    assert {documents["files"][i] for i, _ in documents["validation"]} == {"a_train.csv"}
+    assert {documents["files"][i] for i, _ in documents["test"]} == {"a_test.csv"}
+    # frame row 0 is in both files; the test file is read first, and its copy there is row 22 (header, 20 rows)
+    shared = data.test.fields["title"].index(frame.iloc[0]["Title"])
+    assert documents["test"][shared] == [0, 22]
+    titles = {"a_train.csv": frame.iloc[:80]["Title"].tolist(), "a_test.csv": [*frame.iloc[80:100]["Title"], frame.iloc[0]["Title"]]}
+    for split in ("validation", "test"):
+        named = [titles[documents["files"][i]][row - 2] for i, row in documents[split]]
+        assert named == data.split(split).fields["title"]
+
+
 def test_a_given_validation_file_is_kept(tmp_path):
     data = load_task(load_task_file(task_file(tmp_path, split_files(tmp_path, True))), tmp_path)
     assert (len(data.train), len(data.validation), len(data.test)) == (79, 20, 21)

@@ -109,3 +109,77 @@ def test_missing_column_is_named(tmp_path):
         handle.write("category,body\nsport,x\n")
     with pytest.raises(BenchError, match=r"missing column 'text'.*bbc-news.toml.*found columns \['category', 'body'\]"):
         load_task("bbc-news", tmp_path)
+
+
+def read_back(data, data_dir) -> dict[str, list[dict[str, str]]]:
+    """The text fields of the file rows ``document_origins`` names, per held-out split, read as the task reads a
+    row (``Dataset.document``); row 1 of a CSV or TSV is its header."""
+    from bench.data.datafiles import format_from_name, read_table
+
+    origins = data.document_origins()
+    records = {}
+    for name in origins["files"]:
+        header = int((data.task.dataset.fmt or format_from_name(name) or "csv") in ("csv", "tsv"))
+        records[name] = (header, read_table(data.task.dataset, data_dir, name).to_dict("records"))
+    out = {}
+    for split in ("validation", "test"):
+        rows = [(records[origins["files"][i]], row) for i, row in origins[split]]
+        out[split] = [data.task.dataset.document(table[row - 1 - header]) for (header, table), row in rows]
+    return out
+
+
+def fields_of(split) -> list[dict[str, str]]:
+    return [dict(zip(split.fields, values)) for values in zip(*split.fields.values())]
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_held_out_document_names_its_file_row(name, data_dir):
+    data = load_task(name, data_dir, max_sizes={"train": 60, "validation": 9, "test": 9}, window=20)
+    documents = data.document_origins()
+    assert documents["files"] == [data.task.dataset.filename]
+    assert len(documents["validation"]) == len(data.validation) and len(documents["test"]) == len(data.test)
+    back = read_back(data, data_dir)
+    assert back == {"validation": fields_of(data.validation), "test": fields_of(data.test)}
+    assert data.with_window(None).document_origins() == documents
+
+
+def test_a_duplicated_text_is_the_row_of_its_first_copy(tmp_path):
+    import csv
+    import random
+
+    from bench.data.tasks import split_of
+
+    from conftest import FILLER
+
+    rng = random.Random(0)
+    texts = [" ".join(rng.choice(FILLER) for _ in range(30)) + f" doc{i}" for i in range(200)]
+    held_out = [t for t in texts if split_of(t) != "train"]
+    rows = [("sport", t) for t in texts] + [("tech", "  " + t.upper() + " ") for t in held_out]  # later copies
+    with gzip.open(tmp_path / "bbc_text.csv.gz", "wt", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([("category", "text"), *rows])
+    data = load_task("bbc-news", tmp_path, check=False)
+    assert data.stats["duplicates_collapsed"] == len(held_out)
+    with gzip.open(tmp_path / "bbc_text.csv.gz", "rt", encoding="utf-8", newline="") as handle:
+        file_rows = list(csv.reader(handle))  # file_rows[0] is row 1, the header
+    for split in ("validation", "test"):
+        named = [file_rows[row - 1] for _, row in data.document_origins()[split]]
+        assert [text for _, text in named] == data.split(split).texts
+        assert all(label == "sport" for label, _ in named)  # the first copy's row, not a later one's
+
+
+def test_tasks_json_lists_each_splits_documents_on_one_line(data_dir):
+    import json
+
+    from bench.cli.run import _tasks_json
+
+    data = load_task("bbc-news", data_dir)
+    earlier = {"so-lang4": {"rows": 3, "documents": {"files": ["x.csv"], "validation": [[0, 2]], "test": [[0, 3]]}},
+               "bbc-news": {"rows": -1}}
+    text = _tasks_json(earlier, {"bbc-news": data})
+    written = json.loads(text)
+    assert written["bbc-news"] == {**data.stats, "documents": data.document_origins()}
+    assert written["so-lang4"] == earlier["so-lang4"]  # an earlier run's task, kept
+    lines = {line.strip().rstrip(",") for line in text.splitlines()}
+    for documents in (data.document_origins(), earlier["so-lang4"]["documents"]):
+        for split in ("validation", "test"):
+            assert f'"{split}": {json.dumps(documents[split], separators=(",", ":"))}' in lines  # one line each

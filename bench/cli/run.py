@@ -44,6 +44,37 @@ def _datasets(config: RunConfig) -> dict:
     }
 
 
+def _tasks_json(earlier: dict, datasets: dict) -> str:
+    """``tasks.json``: what loading each task found (``TaskData.stats``) and, under ``documents``, which data file
+    row each validation and test document is (``TaskData.document_origins``), so per-document predictions can
+    be matched to their texts; merged into the ``earlier`` runs' entries. Each list of documents is written on
+    one line: indented, its tens of thousands of pairs would be most of the file."""
+    entries = dict(earlier)
+    for task, data in datasets.items():
+        origins = data.document_origins()
+        entries[task] = {**data.stats, **({"documents": origins} if origins is not None else {})}
+    lines: dict[str, str] = {}  # a placeholder, as JSON -> the list it stands for, on one line
+
+    def one_line(task: str, documents: dict) -> dict:
+        out = dict(documents)
+        for split in ("validation", "test"):
+            if split in out:
+                lines[json.dumps(f"@{task}/{split}@")] = json.dumps(out[split], separators=(",", ":"))
+                out[split] = f"@{task}/{split}@"
+        return out
+
+    shown = {
+        task: {**entry, "documents": one_line(task, entry["documents"])}
+        if isinstance(entry, dict) and isinstance(entry.get("documents"), dict)
+        else entry
+        for task, entry in entries.items()
+    }
+    text = json.dumps(shown, indent=1)
+    for placeholder, documents in lines.items():
+        text = text.replace(placeholder, documents, 1)
+    return text
+
+
 def cmd_worker(config: RunConfig) -> int:
     """Take trials from the run's studies until their budgets are spent (no leaderboard). A worker started by
     ``all`` finds the pretrained models in the cache; one started by hand on another machine builds them first
@@ -73,10 +104,7 @@ def cmd_all(config: RunConfig) -> int:
     pairs, parts = _pairs(config), pretraining_parts(config)
     datasets = _datasets(config)
     config.out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(
-        config.out_dir / "tasks.json",
-        json.dumps({**read_json(config.out_dir / "tasks.json"), **{t: d.stats for t, d in datasets.items()}}, indent=1),
-    )
+    atomic_write(config.out_dir / "tasks.json", _tasks_json(read_json(config.out_dir / "tasks.json"), datasets))
     with Coordinator(config) as run:
         if parts:
             run.scratch_for_pretraining()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.datafiles import dataset_file, format_from_name, read_documents, resolve_data_dir
+from bench.data.datafiles import data_path, dataset_file, format_from_name, read_documents, resolve_data_dir
 from bench.data.taskfile import BUILTIN_DIR, TASK_TYPES, Dataset, Task
 from bench.data.trainable import check_trainable, drop_unseen_labels
 from bench.errors import BenchError, lookup
@@ -96,11 +96,15 @@ class Split:
     """One split of a task: documents (their text fields), joined texts and labels.
 
     ``window`` (tokens): when set, ``texts`` are the first ``window`` tokens of each document, re-joined by
-    spaces, and that is all any backend reads (``raw_texts`` keeps the whole documents)."""
+    spaces, and that is all any backend reads (``raw_texts`` keeps the whole documents).
+    ``origins``: where each document was read, ``(file, row)``: the data file as provenance names it (relative to
+    the data directory when it is there, else its path) and the 1-based row the error messages name (a CSV's or
+    TSV's header is row 1); None for documents that were not read from a file."""
 
     fields: dict[str, list[str]]
     labels: list
     window: int | None = None
+    origins: list[tuple[str, int]] | None = None
     memo: dict = field(default_factory=dict, repr=False)  # derived data (tokens) reused across trials
 
     @property
@@ -126,12 +130,15 @@ class Split:
 
     def subset(self, index) -> "Split":
         return Split(
-            {k: [v[i] for i in index] for k, v in self.fields.items()}, [self.labels[i] for i in index], self.window
+            {k: [v[i] for i in index] for k, v in self.fields.items()},
+            [self.labels[i] for i in index],
+            self.window,
+            None if self.origins is None else [self.origins[i] for i in index],
         )
 
     def windowed(self, window: int | None) -> "Split":
         """The same documents read through another window (``None``: whole documents)."""
-        return Split(self.fields, self.labels, window)
+        return Split(self.fields, self.labels, window, self.origins)
 
 
 @dataclass
@@ -165,6 +172,17 @@ class TaskData:
 
     def split(self, name: str) -> Split:
         return {"train": self.train, "validation": self.validation, "test": self.test}[name]
+
+    def document_origins(self) -> dict | None:
+        """Which data file row each validation and test document is, in the splits' document order (the order
+        of stored predictions): ``{"files": [file, ...], "validation": [[file index, row], ...], "test": [...]}``,
+        files as ``Split.origins`` names them, sorted. None when a split does not know its documents' origins."""
+        held_out = {s: self.split(s).origins for s in ("validation", "test")}
+        if any(origins is None for origins in held_out.values()):
+            return None
+        files = sorted({name for origins in held_out.values() for name, _ in origins or ()})
+        index = {name: i for i, name in enumerate(files)}
+        return {"files": files, **{s: [[index[name], row] for name, row in o or ()] for s, o in held_out.items()}}
 
     def y(self, split: str | Split) -> np.ndarray:
         """Encoded labels: 0/1 (binary), class index (multiclass) or an indicator matrix (multi-label)."""
@@ -266,25 +284,28 @@ def _assign_splits(texts: tuple[str, ...], given: tuple[str | None, ...], valida
 def dataset_splits(task: Task, data_dir: str | os.PathLike | None = None) -> list[tuple[dict[str, str], str]]:
     """Every document of the task's dataset (text fields; empty texts and exact duplicates collapsed as
     ``load_task`` does) with the split every task of that dataset puts it in."""
-    docs, _, splits, _ = _split_documents(task, str(resolve_data_dir(data_dir)))
+    docs, _, splits, _, _ = _split_documents(task, str(resolve_data_dir(data_dir)))
     return [(doc, split) for doc, split in zip(docs, splits) if split is not None]
 
 
-def _split_documents(task: Task, data_dir: str) -> tuple[list[dict], list, tuple, dict]:
-    docs, labels, given, stats = _load_documents(task, data_dir)
+def _split_documents(task: Task, data_dir: str) -> tuple[list[dict], list, tuple, list[tuple[str, int]], dict]:
+    docs, labels, given, origins, stats = _load_documents(task, data_dir)
     splits, counts = assign_splits(task.dataset, tuple("\n".join(d.values()) for d in docs), tuple(given))
-    return docs, labels, splits, {**stats, **counts}
+    return docs, labels, splits, origins, {**stats, **counts}
 
 
 @functools.lru_cache(maxsize=8)
-def _load_documents(task: Task, data_dir: str) -> tuple[list[dict], list, list, dict]:
-    """Documents of a task with labels and given splits, de-duplicated by normalised text, and what was
-    dropped."""
+def _load_documents(task: Task, data_dir: str) -> tuple[list[dict], list, list, list[tuple[str, int]], dict]:
+    """Documents of a task with labels, given splits and origins (``Split.origins``; a de-duplicated text keeps
+    its first copy's), de-duplicated by normalised text, and what was dropped."""
     paths = {s: dataset_file(task.dataset, Path(data_dir), f) for s, f in task.dataset.files.items()}
+    # Files as provenance names them (``datafiles.dataset_files``).
+    names = {s: f if data_path(Path(data_dir), f).is_file() else str(paths[s]) for s, f in task.dataset.files.items()}
     seen: dict[str, int] = {}
     docs: list[dict] = []
     labels: list = []
     given: list = []
+    origins: list[tuple[str, int]] = []
     empty = collapsed = shared = 0
     conflicting: set[int] = set()
     raw_labels: collections.Counter = collections.Counter()
@@ -296,7 +317,8 @@ def _load_documents(task: Task, data_dir: str) -> tuple[list[dict], list, list, 
     line: collections.Counter[str | None] = collections.Counter()
     for doc, row, split in rows:
         line[split] += 1
-        where = f"{paths[split or 'all']} row {line[split] + header[split or 'all']}"
+        row_number = line[split] + header[split or "all"]
+        where = f"{paths[split or 'all']} row {row_number}"
         text = "\n".join(doc.values())
         if not text.strip():
             empty += 1
@@ -319,6 +341,7 @@ def _load_documents(task: Task, data_dir: str) -> tuple[list[dict], list, list, 
         docs.append(doc)
         labels.append(label)
         given.append(split)
+        origins.append((names[split or "all"], row_number))
     if not docs:
         raise BenchError(f"{paths[next(iter(paths))]}: no document with text (every row's text columns are empty)")
     if task.task_type == "binary" and task.positive_label not in raw_labels:
@@ -339,7 +362,7 @@ def _load_documents(task: Task, data_dir: str) -> tuple[list[dict], list, list, 
         stats["dropped_shared_with_held_out"] = shared
     if task.task_type == "binary":
         stats["labels_read"] = dict(raw_labels.most_common())
-    return docs, labels, given, stats
+    return docs, labels, given, origins, stats
 
 
 def _label_key(label) -> object:
@@ -373,13 +396,17 @@ def load_task(
     """
     task = get_task(task) if isinstance(task, str) else task
     root = resolve_data_dir(data_dir)
-    docs, labels, assigned, stats = _split_documents(task, str(root))
+    docs, labels, assigned, origins, stats = _split_documents(task, str(root))
     by_split: dict[str, list[int]] = {s: [] for s in SPLITS}
     for i, split in enumerate(assigned):
         if split is not None:
             by_split[split].append(i)
     splits = {
-        s: Split({k: [docs[i][k] for i in idx] for k in task.dataset.text_fields}, [labels[i] for i in idx])
+        s: Split(
+            {k: [docs[i][k] for i in idx] for k in task.dataset.text_fields},
+            [labels[i] for i in idx],
+            origins=[origins[i] for i in idx],
+        )
         for s, idx in by_split.items()
     }
 
@@ -392,7 +419,9 @@ def load_task(
                 idx = [i for i, tags in enumerate(splits[s].labels) if keep.intersection(tags)]
                 stats[f"{s}_dropped_without_top_labels"] = len(splits[s]) - len(idx)
                 sp = splits[s].subset(idx)
-                splits[s] = Split(sp.fields, [tuple(t for t in tags if t in keep) for tags in sp.labels])
+                splits[s] = Split(
+                    sp.fields, [tuple(t for t in tags if t in keep) for tags in sp.labels], origins=sp.origins
+                )
             classes = sorted(keep)
         else:
             classes = sorted(counts)

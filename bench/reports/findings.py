@@ -94,11 +94,13 @@ class Scored:
 
 def scored_from_rows(rows: list[dict], controls: dict[str, dict]) -> list[Scored]:
     """Today's leaderboard rows as read from the Optuna storage (``leaderboard.load_storage``: they carry the
-    packed ``test_predictions`` and ``test_truth``), with each task's controls for the floor. Rows that did not
-    finish or carry no predictions (read back from ``leaderboard.json``) are skipped. The storage keeps hard
-    predictions only, so ``scores`` is None."""
+    packed ``test_predictions`` and ``test_truth``) or from ``leaderboard.json`` with ``predictions.npz``
+    (``bench.reports.predictions.attach_predictions``), with each task's controls for the floor. Rows that did
+    not finish or carry no predictions (read back from ``leaderboard.json`` alone) are skipped. ``scores`` are
+    the decoded ``test_scores`` (binary and multi-label rows); None for a row without them (multiclass, or a
+    row written before they were stored)."""
     from bench.reports.rows import learning_floor
-    from bench.tuning.runner import decode_predictions
+    from bench.tuning.runner import decode_predictions, decode_scores
 
     return [
         Scored(
@@ -115,6 +117,7 @@ def scored_from_rows(rows: list[dict], controls: dict[str, dict]) -> list[Scored
             y_true=decode_predictions(r["test_truth"]),
             floor=learning_floor(controls.get(r["task"])),
             n_classes=r.get("n_classes"),
+            scores=tuple(decode_scores(p) for p in r["test_scores"]) if r.get("test_scores") else None,
         )
         for r in rows
         if r.get("status") == "ok" and r.get("test_predictions")

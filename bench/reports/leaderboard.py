@@ -36,6 +36,7 @@ from bench.reports.findings import (
 )
 from bench.reports.html_report import render
 from bench.reports.plots import write_budget_plots, write_plots
+from bench.reports.predictions import write_predictions
 from bench.reports.rows import learning_floor, validation_order
 from bench.reports.tables import budget_sections, markdown, pretraining_sections
 from bench.tuning import metrics
@@ -338,6 +339,7 @@ def write_leaderboard(
     # Per-document test predictions (what the ties are computed from) stay in the Optuna storage: they would be
     # most of the JSON.
     atomic_write(paths["json"], json.dumps([r.to_json(predictions=False) for r in rows], indent=1, sort_keys=True))
+    paths.update(write_predictions(rows, out_dir))
     atomic_write(out_dir / "controls.json", json.dumps(controls, indent=1, sort_keys=True))
     atomic_write(out_dir / "marginals.csv", marginals.to_csv(index=False))
     findings = findings_of(rows, controls, replicates)

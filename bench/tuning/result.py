@@ -105,6 +105,9 @@ class ResultRow:
     test_predictions: list | None = None
     #: packed test labels; not in leaderboard.json
     test_truth: dict | None = None
+    #: packed test probabilities per repeat, binary and multi-label tasks (``runner.encode_scores``; None:
+    #: multiclass, or a row of an older version); not in leaderboard.json
+    test_scores: list | None = None
     #: classes of a multiclass task (None otherwise)
     n_classes: int | None = None
     #: name of the reference (notebook) configuration, when one ran
@@ -236,11 +239,12 @@ SCORED = (
     "backend_info",
     "test_predictions",
     "test_truth",
+    "test_scores",
     "n_classes",
 )
 STANDING = ("best_in_task", "tied_with_best", "p_vs_best", "p_vs_best_holm", "vs_best")
 INCOMPLETE = ("profile", "task", "backend", "classifier", "status", "trials_complete")
-PREDICTIONS = ("test_predictions", "test_truth")
+PREDICTIONS = ("test_predictions", "test_truth", "test_scores")
 PER_REPEAT = ("epochs_run", "best_epoch", "stopped_by_cap", "test_main_repeats")
 FIELDS = tuple(f.name for f in dataclasses.fields(ResultRow) if f.name != "extra")
 _NAMES = frozenset(FIELDS)

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,9 @@ class Fit:
     features: Any = field(repr=False, default=None)
     test: dict | None = None
     test_pred: np.ndarray | None = field(repr=False, default=None)
+    # The per-document probabilities ``test_pred`` was decided from (binary: (n,), multi-label: (n, labels));
+    # None for multiclass.
+    test_scores: np.ndarray | None = field(repr=False, default=None)
     inference_seconds: float = 0.0
     decision: dict = field(default_factory=dict)
     best_epoch: int = 0  # 0-based epoch whose weights were restored
@@ -97,6 +101,11 @@ class Fit:
         """``test_pred`` of a fit scored on test (``score_test_split``)."""
         assert self.test_pred is not None, "the fit was not scored on test"
         return self.test_pred
+
+    def scored_probabilities(self) -> np.ndarray:
+        """``test_scores`` of a binary or multi-label fit scored on test (``score_test_split``)."""
+        assert self.test_scores is not None, "the fit was not scored on test, or its task is multiclass"
+        return self.test_scores
 
 
 def fit_and_score(
@@ -171,6 +180,7 @@ def score_test_split(data: TaskData, fit: Fit) -> Fit:
     fit.inference_seconds = time.perf_counter() - start
     fit.test = metrics.compute(data.task.task_type, data.y("test"), scores, fit.threshold, **fit.decision)
     fit.test_pred = metrics.decide(data.task.task_type, scores, fit.threshold, **fit.decision)
+    fit.test_scores = None if data.task.task_type == "multiclass" else np.asarray(scores)
     return fit
 
 
@@ -723,6 +733,38 @@ def decode_predictions(packed: dict) -> np.ndarray:
     return np.array(packed["values"], dtype=np.int64)
 
 
+SCORE_STEPS = 65535  # probabilities are stored on a grid of 1/65535: a decoded score is within 1/131070 of the fit's
+
+
+def quantise_scores(scores: np.ndarray) -> np.ndarray:
+    """Probabilities as uint16 steps of 1/``SCORE_STEPS`` (round(p * 65535), clipped to [0, 1])."""
+    return np.round(np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0) * SCORE_STEPS).astype(np.uint16)
+
+
+def encode_scores(scores: np.ndarray) -> dict:
+    """Per-document test probabilities (binary: (n,), multi-label: (n, labels)), packed for storage: quantised
+    (``quantise_scores``), then ``encode_quantised``. They give the threshold-free metrics (ROC-AUC, average
+    precision) that hard predictions cannot."""
+    return encode_quantised(quantise_scores(scores))
+
+
+def encode_quantised(steps: np.ndarray) -> dict:
+    """uint16 steps of ``quantise_scores`` as stored: little-endian, zlib-compressed, base64."""
+    raw = np.asarray(steps, dtype="<u2").tobytes()
+    return {"shape": list(np.shape(steps)), "uint16_zlib": base64.b64encode(zlib.compress(raw)).decode()}
+
+
+def decode_quantised(packed: dict) -> np.ndarray:
+    """The uint16 steps of ``encode_scores`` / ``encode_quantised``."""
+    raw = zlib.decompress(base64.b64decode(packed["uint16_zlib"]))
+    return np.frombuffer(raw, dtype="<u2").astype(np.uint16).reshape(packed["shape"])
+
+
+def decode_scores(packed: dict) -> np.ndarray:
+    """The probabilities of ``encode_scores`` (float64, on the 1/65535 grid)."""
+    return decode_quantised(packed) / SCORE_STEPS
+
+
 def _row(
     study, data: TaskData, backend, classifier, profile: Profile, budget: int, best, repeats: list[Fit], reference
 ) -> ResultRow:
@@ -780,6 +822,8 @@ def _scored_fields(data: TaskData, classifier: str, profile: Profile, best, repe
         task_type, main, y_test, [f.test_pred for f in repeats], seed=profile.seed, n_classes=n_classes
     )
     iterative = first.stopped_by != ""
+    # Multiclass rows keep no probabilities: none of their reported metrics needs them (argmax decisions).
+    probabilities = None if task_type == "multiclass" else [encode_scores(f.scored_probabilities()) for f in repeats]
     return {
         "test_main": float(np.mean(scores)),
         "test_main_std": float(np.std(scores)),
@@ -808,6 +852,7 @@ def _scored_fields(data: TaskData, classifier: str, profile: Profile, best, repe
         **({"stopping": [f.stopping for f in repeats]} if first.stopping else {}),
         "test_predictions": [encode_predictions(f.scored_predictions()) for f in repeats],
         "test_truth": encode_predictions(y_test),
+        "test_scores": probabilities,
         "n_classes": n_classes,
     }
 
