@@ -108,6 +108,16 @@ def test_rows_come_back_from_the_file_as_the_runner_packed_them(tmp_path):
     assert next(s for s in scored if s.task == "multi").scores is None
 
 
+def test_probabilities_are_kept_only_for_the_rows_asked_for(tmp_path):
+    rows = leaderboard_rows(np.random.default_rng(3))
+    tags = [r for r in rows if r.task == "tags" and r.test_scores]
+    keep = {tags[0].pairing}
+    write_predictions(rows, tmp_path, scores_for=keep)
+    attached = attach_predictions(from_leaderboard_json(rows), tmp_path)
+    assert {r.pairing for r in attached if r.test_scores} == keep
+    assert all(new.test_predictions == old.test_predictions for new, old in zip(attached, rows))  # every row's
+
+
 def test_a_file_of_another_run_or_none_is_refused(tmp_path):
     rows = leaderboard_rows(np.random.default_rng(1))
     with pytest.raises(BenchError, match="no predictions file"):

@@ -336,15 +336,17 @@ def write_leaderboard(
     paths = {ext: out_dir / f"leaderboard.{ext}" for ext in ("csv", "json", "md")}
     marginals = marginal_means(rows)
     atomic_write(paths["csv"], _flat(rows).to_csv(index=False))
-    # Per-document test predictions (what the ties are computed from) stay in the Optuna storage: they would be
-    # most of the JSON.
+    # Per-document test predictions (what the ties and findings are computed from) go to predictions.npz, not
+    # the JSON: they would be most of it.
     atomic_write(paths["json"], json.dumps([r.to_json(predictions=False) for r in rows], indent=1, sort_keys=True))
-    paths.update(write_predictions(rows, out_dir))
     atomic_write(out_dir / "controls.json", json.dumps(controls, indent=1, sort_keys=True))
     atomic_write(out_dir / "marginals.csv", marginals.to_csv(index=False))
     findings = findings_of(rows, controls, replicates)
     if findings is not None:
         paths.update(write_findings(findings, out_dir))
+    items = findings.items if findings is not None else ()
+    compared = {(p.task, p.backend, p.classifier) for f in items for p in (f.reference, f.other)}
+    paths.update(write_predictions(rows, out_dir, scores_for=compared))
     pretraining = _pretraining(rows, out_dir)
     if pretraining["effects"]:
         atomic_write(out_dir / "pretraining_effects.json", json.dumps(pretraining["effects"], indent=1))

@@ -35,7 +35,10 @@ shape ``tests/test_predictions.py`` measures (6 tasks x 35 pairings x 3 repeats 
 probabilities a little less compressible than the measured ones) gives about 88 MB. A 25 MB file needs a grid
 of about 10 bits (0.5 bytes a value), which moves so-tags100's micro-averaged average precision by about 0.002
 (measured; 12 bits: 0.0005); the file keeps the storage's grid instead, so that numbers re-derived from it are
-the published ones.
+the published ones. So ``bench.reports.leaderboard.write_leaderboard`` keeps probabilities only for the rows
+its findings compare (about 6 a task: so-tags100 some 11 MB, the file under 15 MB in all); every row's hard
+predictions are kept (what every interval and p-value of the main metric is computed from), and the other
+rows' probabilities stay in the Optuna storage.
 """
 
 from __future__ import annotations
@@ -66,15 +69,20 @@ def key_of(row: ResultRow) -> str:
     return "/".join(row.pairing)
 
 
-def write_predictions(rows: list[ResultRow], out_dir: Path) -> dict[str, Path]:
+def write_predictions(
+    rows: list[ResultRow], out_dir: Path, scores_for: set[tuple[str, str, str]] | None = None
+) -> dict[str, Path]:
     """Write ``out_dir/predictions.npz`` (atomically) from the finished rows that carry predictions; returns
     ``{"predictions": path}``. Rows without predictions (read back from ``leaderboard.json``) are left out; when
     no row has any, nothing is written and an existing file is kept, so rewriting a leaderboard from its JSON
-    never empties the committed predictions."""
+    never empties the committed predictions. ``scores_for``: the (task, backend, classifier) whose probabilities
+    are kept (the rows the findings compare, the only ones a threshold-free metric is shown for); None: every
+    row's. Every row's hard predictions are kept."""
     arrays: dict[str, Any] = {}  # Any: numpy's stubs read ``**arrays`` as its keyword options
     for r in rows:
         if r.ok and r.test_predictions and r.test_truth:
-            arrays.update(_arrays(r))
+            keep = scores_for is None or r.pairing in scores_for
+            arrays.update(_arrays(r if keep else r.replace(test_scores=None)))
     if not arrays:
         return {}
     buffer = io.BytesIO()
