@@ -350,7 +350,9 @@ def write_leaderboard(
     pretraining = _pretraining(rows, out_dir)
     if pretraining["effects"]:
         atomic_write(out_dir / "pretraining_effects.json", json.dumps(pretraining["effects"], indent=1))
-    budget = budget_curves(storage, rows) if storage else {}
+    # Without the storage (a leaderboard rewritten from its JSON), the budget curves written before are kept.
+    earlier = out_dir / "budget.json"
+    budget = budget_curves(storage, rows) if storage else json.loads(earlier.read_text()) if earlier.is_file() else {}
     if budget:
         atomic_write(out_dir / "budget.json", json.dumps(budget, indent=1, sort_keys=True))
     sections = pretraining_sections(pretraining) + budget_sections(budget)
