@@ -80,3 +80,19 @@ def test_check_fails_on_an_incomplete_leaderboard(tmp_path, capsys):
                                                          "classifier": "logreg", "status": "ok"}]))
     assert main(["check", "--profile", "smoke", "--results-dir", str(tmp_path), "--tasks", "bbc-news"]) == 2
     assert "without a finished row" in capsys.readouterr().err
+
+
+def test_pretraining_takes_every_core_back_from_its_coordinator():
+    import os
+
+    from bench.cli.main import set_threads
+    from bench.profiles import ONE_THREAD_ENV
+
+    coordinator: dict = {"XLA_FLAGS": "--xla_dump_to=/tmp/x"}
+    set_threads("all", coordinator)
+    assert coordinator["OMP_NUM_THREADS"] == "1" and "--xla_cpu_multi_thread_eigen=false" in coordinator["XLA_FLAGS"]
+    child = dict(coordinator)  # what the pretraining process inherits
+    set_threads("pretrain", child)
+    assert child["XLA_FLAGS"] == "" and child["OMP_NUM_THREADS"] == child["TF_NUM_INTRAOP_THREADS"] == str(
+        os.cpu_count() or 1)
+    assert ONE_THREAD_ENV["XLA_FLAGS"] != child["XLA_FLAGS"]

@@ -20,6 +20,19 @@ from bench.profiles import ONE_THREAD_ENV
 RUN_COMMANDS = ("all", "worker", "pretrain", "curves")  # resolved into a RunConfig
 
 
+def set_threads(command: str, environ) -> None:
+    """Threads of this process: one (``ONE_THREAD_ENV``) for ``all``, ``worker`` and ``curves`` (each worker one
+    core); every core for ``pretrain``, a process of its own before any worker, whose coordinator's one-thread
+    settings (XLA's flags among them) it inherits and takes back here."""
+    if command in ("all", "worker", "curves"):
+        environ.update(ONE_THREAD_ENV)
+    elif command == "pretrain":
+        cores = str(os.cpu_count() or 1)
+        environ.update({"TF_NUM_INTRAOP_THREADS": cores, "OMP_NUM_THREADS": cores})
+        one_thread = ONE_THREAD_ENV["XLA_FLAGS"].split()
+        environ["XLA_FLAGS"] = " ".join(f for f in environ.get("XLA_FLAGS", "").split() if f not in one_thread)
+
+
 def main(argv: list[str] | None = None) -> int:
     from bench.cli.console import quiet_native_logs
 
@@ -27,10 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not getattr(args, "verbose", False):
         quiet_native_logs()  # before TensorFlow, JAX or XLA first load in this process
-    if args.command in ("all", "worker", "curves"):
-        os.environ.update(ONE_THREAD_ENV)  # before NumPy, JAX or TensorFlow first load in this process
-    elif args.command == "pretrain":  # a process of its own, before any worker: every core is its
-        os.environ.update({k: str(os.cpu_count() or 1) for k in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")})
+    set_threads(args.command, os.environ)  # before NumPy, JAX or TensorFlow first load in this process
     if args.command != "pretrain":  # pretraining has nothing to finish: Ctrl-C stops it at once
         from bench.cli.coordinator import install_interrupt_handler
 
