@@ -1,10 +1,15 @@
 """Run profiles: every size, budget and cap of a run, in one table.
 
-| profile | train/val/test docs per task | trials per study | stopping | epoch cap/patience | window | repeats | Keras |
+| profile | train/val/test | allocation (networks; logreg) | replicates | stopping | cap/patience | window | seeds |
 |---|---|---|---|---|---|---|---|
-| smoke | 240 / 80 / 80 | 1 | epochs | 2 / 1 epoch | 48 tokens | 1 | tensorflow |
-| standard | 2,000 / 500 / 5,000 | 6 | steps | 30 / 4 checks | 100 tokens | 3 | jax |
-| full | all / all / all | 20 | steps | 50 / 4 checks | 400 tokens | 5 | jax |
+| smoke | 240 / 80 / 80 | 1 trial | 0 | epochs | 2 / 1 epoch | 48 tokens | 1 |
+| standard | 2,000 / 500 / 5,000 | 24 epochs; 12 trials | 2 | steps | 30 / 4 checks | 100 tokens | 3 |
+| full | all / all / all | 60 epochs; 12 trials | 2 | steps | 50 / 4 checks | 400 tokens | 5 |
+
+Allocation. ``allocation="budget"``: each network study trains ``budget_epochs`` epochs of its training split in
+all, spent by successive halving over validation checks (``bench.tuning.runner.open_study``); logistic regression
+gets ``fixed_trials`` trials. ``allocation="trials"``: ``trials`` trials a study, median pruning (the allocation
+before budgets; ``with_allocation("trials")`` gives it for any profile).
 
 Stopping. ``stopping="epochs"``: validation is checked after each epoch, ``patience`` epochs without a better
 check stop a fit, the pruner waits ``prune_warmup`` epochs (the rule before step counting; the smoke profile

@@ -83,8 +83,10 @@ def test_the_profile_table_is_what_the_code_says():
     table = _table_cells(GENERATORS["profile-settings"](ROOT))
     for p in PROFILES.values():
         cells = table[f"`{p.name}`"]
-        assert cells[1:5] == [str(p.trials), str(p.repeats), f"{p.max_epochs} / {p.patience}", str(p.prune_warmup)]
-        assert cells[5] == f"{p.window} tokens" and cells[6] == p.keras_backend
+        allocation = f"{p.budget_epochs:g} epochs" if p.by_budget else f"{p.trials} trials a pairing"
+        assert cells[1].startswith(allocation) and cells[2:4] == [str(p.replicate_runs), str(p.repeats)]
+        assert cells[4:6] == [f"{p.max_epochs} / {p.patience}", str(p.prune_warmup)]
+        assert cells[6] == f"{p.window} tokens" and cells[7] == p.keras_backend
 
 
 def _options(parser: argparse.ArgumentParser) -> set[str]:

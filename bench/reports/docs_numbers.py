@@ -54,11 +54,20 @@ def profile_settings(root: Path) -> str:
     """Every profile's sizes, budgets and caps, from ``bench.profiles.PROFILES``."""
     from bench.profiles import PROFILES
 
+    def allocation(p) -> str:
+        if not p.by_budget:
+            return f"{p.trials} trials a pairing"
+        return (
+            f"{p.budget_epochs:g} epochs of training a network study (successive halving, rungs at "
+            f"{p.rung_checks} x {p.reduction_factor}^r checks); {p.fixed_trials} trials of logistic regression"
+        )
+
     rows = [
         (
             f"`{p.name}`",
             f"{_count(p.max_train)} / {_count(p.max_validation)} / {_count(p.max_test)}",
-            p.trials,
+            allocation(p),
+            p.replicate_runs,
             p.repeats,
             f"{p.max_epochs} / {p.patience}",
             p.prune_warmup,
@@ -71,7 +80,8 @@ def profile_settings(root: Path) -> str:
         (
             "profile",
             "train / validation / test documents per task",
-            "trials per pairing",
+            "tuning allocation",
+            "replicate runs",
             "repeats",
             "epoch cap / patience",
             "pruner warm-up (epochs)",
