@@ -84,6 +84,9 @@ class RunConfig:
     # The replicate phase of ``all`` (set by the coordinator once the leaderboard's studies are done): the studies
     # (task, backend, classifier, replicate number) its workers run instead of the selected pairings.
     replicate_plan: tuple[tuple[str, str, str, int], ...] = ()
+    # The leave-out phase of ``all`` (set by the coordinator after the replicate phase, with ``replicate_plan``
+    # emptied): the studies (task, classifier) of word2vec-corpus on the corpus without the task's own dataset.
+    leave_out_plan: tuple[tuple[str, str], ...] = ()
 
     @property
     def out_dir(self) -> Path:
@@ -112,6 +115,7 @@ class RunConfig:
         for name in ("tasks", "backends", "classifiers", "task_option", "task_files", "corpus_files"):
             fields[name] = _tuple(data[name])
         fields["replicate_plan"] = tuple(tuple(item) for item in data.get("replicate_plan") or ())
+        fields["leave_out_plan"] = tuple(tuple(item) for item in data.get("leave_out_plan") or ())
         return cls(**fields)
 
     @classmethod
@@ -200,6 +204,7 @@ def _profile(args) -> Profile:
         raise BenchError(f"--replicates must be between 0 and 10, got {replicates}")
     overrides: dict[str, Any] = {
         "replicate_runs": replicates,
+        "leave_out": getattr(args, "leave_out", None),
         "repeats": repeats,
         "study_timeout": getattr(args, "study_timeout", None),
         "per_label_thresholds": getattr(args, "per_label_thresholds", False) or None,

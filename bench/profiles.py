@@ -74,6 +74,10 @@ class Profile:
     # another representation), each tuned again with another sampler seed and another draw of the training
     # documents (``bench.tuning.replicates``); 0: none.
     replicate_runs: int = 0
+    # The leave-out phase (``bench.tuning.leave_out``): each task's validation-best word2vec-corpus classifier
+    # retrained, same configuration, on the corpus without the task's own dataset; costs one pretraining of
+    # word2vec per left-out dataset (minutes each, cached by corpus content) and one study per task.
+    leave_out: bool = False
 
     def __post_init__(self) -> None:
         if self.stopping not in STOPPING_RULES:
@@ -159,6 +163,7 @@ PROFILES = {
             patience=3,
             allocation="budget",
             replicate_runs=2,
+            leave_out=True,
         ),
         Profile(
             "full",
@@ -173,6 +178,7 @@ PROFILES = {
             allocation="budget",
             budget_epochs=60.0,
             replicate_runs=2,
+            leave_out=True,
         ),
     ]
 }

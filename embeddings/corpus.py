@@ -18,7 +18,8 @@ The corpus is built once per content and kept in the embedding cache: its key co
 guarded set's identity (file hashes, how they are read and split), the guard's rules and this module's
 version. ``summary`` is what ``results/<profile>/corpus.json`` holds: ``documents``, ``tokens``, ``sources``
 (file, role, documents, tokens, dropped_by_leak_guard = dropped_exact + dropped_near_duplicate,
-duplicates_dropped each), ``dropped_by_leak_guard`` (per source), ``missing``, ``guarded`` (per guarded set:
+duplicates_dropped each), ``dropped_by_leak_guard`` (per source), ``missing``, ``left_out`` (only in a corpus
+that leaves sources out on purpose: ``CorpusRequest.left_out``), ``guarded`` (per guarded set:
 its documents and how many corpus documents it dropped), ``leak_guard`` (rules, keys, seconds spent indexing and
 matching), ``held_out`` and ``sha256`` of the content.
 """
@@ -74,11 +75,14 @@ class GuardedSet:
 
 @dataclass(frozen=True)
 class CorpusRequest:
-    """What a corpus is built from; ``missing``: sources named in the summary that could not be read."""
+    """What a corpus is built from; ``missing``: sources named in the summary that could not be read;
+    ``left_out``: what the caller left out of the sources on purpose (e.g. ``{"dataset": ..., "sources": [...]}``:
+    a corpus without one dataset), said in the summary (empty: nothing)."""
 
     sources: tuple[CorpusSource, ...]
     guarded: tuple[GuardedSet, ...]
     missing: tuple[str, ...] = ()
+    left_out: dict = field(default_factory=dict, compare=False)
 
     def key(self) -> str:
         """The content address of the corpus this request builds."""
@@ -91,6 +95,8 @@ class CorpusRequest:
             "held_out_percent": HELD_OUT_PERCENT,
             "guard": near_duplicates.IDENTITY,
         }
+        if self.left_out:  # only then: the whole corpus keeps its address (and its cached models)
+            identity["left_out"] = self.left_out
         return content_key("corpus", VERSION, identity, [])
 
 
@@ -143,6 +149,12 @@ def build_corpus(request: CorpusRequest) -> Corpus:
     summary = json.loads(np.asarray(arrays["summary"]).tobytes().decode("utf-8"))
     _BUILT[key] = Corpus(texts, np.asarray(arrays["held_out"], dtype=bool), summary)
     return _BUILT[key]
+
+
+def forget(request: CorpusRequest) -> None:
+    """Let this process free the corpus of ``request`` (built again from the cache when asked for): a corpus
+    used for a while only (one that leaves a dataset out) need not stay in memory beside the run's own."""
+    _BUILT.pop(request.key(), None)
 
 
 def _held_out(text: str) -> bool:
@@ -266,6 +278,7 @@ def _summary(
         "tokens": sum(s["tokens"] for s in per_source),
         "sources": per_source,
         "missing": list(request.missing),
+        **({"left_out": request.left_out} if request.left_out else {}),
         "dropped_by_leak_guard": {s["file"]: s["dropped_by_leak_guard"] for s in per_source},
         "guarded": [
             {"name": name, "documents": guard.documents[name], "corpus_documents_dropped": dropped_by[name]}

@@ -97,11 +97,15 @@ class Pretraining:
     ``pretraining.json``: a JSON-serialisable dict with ``"cache"`` (``"warm"`` or ``"cold"``) and ``"label"`` (one
     line for the log and the reports). ``counterpart``: the backend trained on the task's training split alone of
     which this one is the pretrained version, compared in the reports' "does pretraining help?" (empty: none).
+    ``in_use()``: which pretrained model this process's backend reads now (e.g. the corpus' sha256), when a run
+    may change it between studies (word2vec-corpus on a corpus without one dataset); the runner's in-process
+    feature memo keys on it (None: the model never changes within a process).
     """
 
     part: str
     build: Callable[..., dict]
     counterpart: str = ""
+    in_use: Callable[[], str] | None = None
 
 
 @dataclass(frozen=True)

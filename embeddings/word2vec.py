@@ -20,6 +20,7 @@ and modification time, so a large text file is parsed once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import os
@@ -173,6 +174,26 @@ def use_corpus(corpus) -> None:
     _CORPUS["corpus"] = corpus
 
 
+@contextlib.contextmanager
+def using_corpus(corpus):
+    """``word2vec-corpus`` reads ``corpus`` inside the block (a corpus without one dataset, for one study), and
+    the corpus it read before after it, whatever happens inside."""
+    before = _CORPUS["corpus"]
+    use_corpus(corpus)
+    try:
+        yield corpus
+    finally:
+        use_corpus(before)
+
+
+def corpus_in_use() -> str:
+    """The sha256 of the corpus ``word2vec-corpus`` uses now ("" for none): what its features depend on beside
+    the task and the parameters (``Pretraining.in_use``), so an in-process memo never serves one corpus's
+    features for another."""
+    corpus = _CORPUS["corpus"]
+    return corpus.sha256 if corpus is not None else ""
+
+
 def corpus_vectors(corpus=None) -> tuple[WordVectors, dict]:
     """The word2vec table of the pretraining corpus (the one ``use_corpus`` gave unless given), trained
     once and then read from the cache (keyed by the corpus' sha256 and the settings); and the corpus summary."""
@@ -235,6 +256,8 @@ def build_word2vec_corpus(data, params: dict, kind: str) -> Features:
         "corpus_sha256": summary["sha256"],
         "table_size": len(table.words),
     }
+    if summary.get("left_out"):  # a corpus without one dataset (the leave-out phase): say which, and its size
+        info.update(left_out=summary["left_out"], corpus_documents=summary["documents"], corpus_tokens=tokens)
     return features_from_table(data, table, params, kind, info)
 
 
@@ -437,6 +460,6 @@ register_backend(
         build_word2vec_corpus,
         "gensim skip-gram pretrained once on the leak-guarded corpus (ids frozen/fine-tuned; pooled)",
         search_space=table_search_space,
-        pretrains=Pretraining("word2vec", pretrain_corpus_vectors, counterpart="word2vec"),
+        pretrains=Pretraining("word2vec", pretrain_corpus_vectors, counterpart="word2vec", in_use=corpus_in_use),
     )
 )

@@ -300,11 +300,12 @@ def pretraining_backends() -> str:
     )
 
 
-def corpus_request(config: RunConfig):
-    """What this run's pretraining corpus reads: the run's tasks, the data directory, ``--corpus`` files."""
+def corpus_request(config: RunConfig, leave_out: str | None = None):
+    """What this run's pretraining corpus reads: the run's tasks, the data directory, ``--corpus`` files;
+    ``leave_out``: without that dataset (``bench.data.corpus_sources.corpus_request``)."""
     from bench.data.corpus_sources import corpus_request as request
 
-    return request(config.tasks, Path(config.data_dir), config.corpus_files)
+    return request(config.tasks, Path(config.data_dir), config.corpus_files, leave_out=leave_out)
 
 
 def bilm_settings(config: RunConfig):

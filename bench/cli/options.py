@@ -83,6 +83,12 @@ def _add_run_commands(sub, common: argparse.ArgumentParser) -> None:
         help="replicate runs of each task's headline comparison, tuned again on another training draw "
         "(default: the profile's; 0: none)",
     )
+    run.add_argument(
+        "--leave-out",
+        action=argparse.BooleanOptionalAction,
+        help="retrain each task's validation-best word2vec-corpus classifier on the corpus without the task's own "
+        "dataset, to tell more text from the dataset's own text (default: the profile's: on for standard and full)",
+    )
     run.add_argument("--study-timeout", type=float, help="wall-clock cap per study in seconds (trials left unrun)")
     run.add_argument(
         "--per-label-thresholds",

@@ -87,7 +87,9 @@ def cmd_worker(config: RunConfig) -> int:
     prepare(config)
     configure_pretrained(config, parts)
     index, count = int(os.environ.get(WORKER_INDEX, 0)), int(os.environ.get(WORKER_COUNT, 1))
-    if config.replicate_plan:
+    if config.leave_out_plan:
+        _tune_leave_out(config, datasets, recover=False, exclusive=True, worker=(index, count))
+    elif config.replicate_plan:
         _tune_replicates(config, recover=False, exclusive=True, worker=(index, count))
     else:
         _tune(datasets, pairs, config, recover=False, exclusive=True, worker=(index, count))
@@ -124,6 +126,8 @@ def cmd_all(config: RunConfig) -> int:
         if not stopped():
             _controls(run.config, datasets)
             _replicate(run, datasets)
+        if not stopped():
+            _leave_out(run, datasets, parts)
         if stopped():
             log(f"stopped after the current trial; finished trials are saved. Resume with: {run.resume_hint()}")
             return 130
@@ -205,6 +209,91 @@ def _tune_replicates(config: RunConfig, *, recover: bool, exclusive: bool = Fals
             variant=variant(k),
         )
         print(study_line(task, backend, f"{classifier} ({variant(k)})", row), flush=True)
+
+
+def _leave_out(run: Coordinator, datasets: dict, parts: tuple[str, ...]) -> None:
+    """The leave-out phase (``bench.tuning.leave_out``): per task, its validation-best word2vec-corpus classifier
+    trained again on the corpus without the task's own dataset, by workers as the replicates were, then finished
+    here. The left-out corpora and their word2vec tables are built here first (a few minutes each when not
+    cached), so no two workers train one; their summaries go to ``corpus_left_out.json``."""
+    import dataclasses
+
+    from bench.cli.coordinator import corpus_request
+    from bench.data.corpus_sources import build
+    from bench.files import atomic_write
+    from bench.reports.leaderboard import load_storage
+    from bench.tuning import leave_out
+    from embeddings import corpus as corpus_module
+    from embeddings import word2vec
+
+    config = run.config
+    if not config.profile.leave_out or "word2vec" not in parts:
+        return
+    rows, controls = load_storage(config.storage, config.profile.name)
+    plan = leave_out.plan([r for r in rows if r.task in datasets], controls)
+    if not plan:
+        log(f"leave-out: no task has a finished {leave_out.BACKEND} row shown to learn; nothing to retrain")
+        return
+    summaries = read_json(config.out_dir / "corpus_left_out.json")
+    for dataset in dict.fromkeys(leave_out.left_out_dataset(task) for task, _ in plan):
+        if stopped():
+            return
+        started = time.perf_counter()
+        request = corpus_request(config, leave_out=dataset)
+        corpus = build(request)
+        word2vec.corpus_vectors(corpus)
+        summaries[dataset] = corpus.summary
+        corpus_module.forget(request)
+        log(
+            f"leave-out: corpus without {dataset} ({', '.join(corpus.summary['left_out']['sources'])}): "
+            f"{corpus.summary['documents']:,} documents, word2vec table ready in {time.perf_counter() - started:.0f} s"
+        )
+    atomic_write(config.out_dir / "corpus_left_out.json", json.dumps(summaries, indent=1))
+    log(f"leave-out: {len(plan)} studies ({', '.join(f'{t} {c}' for t, c in plan)})")
+    run.config = dataclasses.replace(config, replicate_plan=(), leave_out_plan=plan)
+    run.run_workers()
+    _tune_leave_out(run.config, datasets, recover=True)
+
+
+def _tune_leave_out(
+    config: RunConfig, datasets: dict, *, recover: bool, exclusive: bool = False, worker=(0, 1)
+) -> None:
+    """Every study of ``config.leave_out_plan``: one trial, the original study's best configuration, while
+    word2vec-corpus reads the corpus without the task's dataset (the run's corpus again after each study)."""
+    from bench.cli.coordinator import corpus_request
+    from bench.data.corpus_sources import build
+    from bench.tuning import leave_out
+    from bench.tuning.runner import run_study
+    from embeddings import corpus as corpus_module
+    from embeddings import word2vec
+
+    held: dict = {}  # the left-out dataset whose corpus this process holds now -> its request
+    try:
+        for task, classifier in worker_order(list(config.leave_out_plan), *worker):
+            if stopped():
+                return
+            dataset = leave_out.left_out_dataset(task)
+            if dataset not in held:
+                for request in held.values():
+                    corpus_module.forget(request)  # one left-out corpus in memory at a time
+                held = {dataset: corpus_request(config, leave_out=dataset)}
+            with word2vec.using_corpus(build(held[dataset])):
+                row = run_study(
+                    datasets[task],
+                    leave_out.BACKEND,
+                    classifier,
+                    config.profile,
+                    config.storage,
+                    n_trials=1,
+                    recover=recover,
+                    exclusive=exclusive,
+                    variant=leave_out.VARIANT,
+                    first_trial=leave_out.first_trial(config.storage, config.profile.name, task, classifier),
+                )
+            print(study_line(task, leave_out.BACKEND, f"{classifier} ({leave_out.VARIANT})", row), flush=True)
+    finally:
+        for request in held.values():
+            corpus_module.forget(request)
 
 
 def _finish(run: Coordinator, datasets: dict) -> list:

@@ -6,6 +6,8 @@ Sources, in this order (labels are never read):
   the data directory or beside the task file: ``bench.data.datafiles.dataset_file``), one document per row;
 - every row of each unlabelled dataset present (``UNLABELLED``: the 240,000 ``so_lang4_titles``);
 - each ``--corpus`` file: UTF-8 text, one document per line.
+With ``leave_out``, one dataset's documents are not read (its training split and the unlabelled datasets derived
+from the same source): the corpus "without the task's own dataset" of the leave-out phase.
 Guarded: the validation and test documents of every one of those labelled datasets. A built-in dataset
 that is absent is named in ``missing`` (corpus.json), not an error; a run's own task's data that is absent
 is (its task cannot load either).
@@ -65,26 +67,40 @@ def corpus_tasks(run_tasks: Iterable[Task | str]) -> list[Task]:
 
 
 def corpus_request(
-    run_tasks: Iterable[Task | str], data_dir: Path, files: Iterable[str | os.PathLike] = ()
+    run_tasks: Iterable[Task | str],
+    data_dir: Path,
+    files: Iterable[str | os.PathLike] = (),
+    leave_out: Dataset | str | None = None,
 ) -> CorpusRequest:
-    """The corpus of a run of ``run_tasks`` on ``data_dir`` plus ``files`` (``--corpus``, checked here)."""
+    """The corpus of a run of ``run_tasks`` on ``data_dir`` plus ``files`` (``--corpus``, checked here).
+
+    ``leave_out`` (a dataset or its name, e.g. ``"so_lang4"``): the corpus without that dataset's documents, to
+    tell "more text" from "text of the task's own dataset": its training split and every unlabelled dataset of
+    the same origin (``Dataset.origin``: so_lang4_titles is so_lang4's) are not read; the guarded sets stay
+    every dataset's validation and test documents. ``CorpusRequest.left_out`` (and the summary) name them."""
     checked = [check_corpus_file(f) for f in files]
+    tasks = corpus_tasks(run_tasks)
+    origin = _origin(leave_out, tasks)
     sources: list[CorpusSource] = []
     guarded: list[GuardedSet] = []
     missing: list[str] = []
-    for task in corpus_tasks(run_tasks):
+    dropped: list[str] = []
+    for task in tasks:
         identity = _identity(task.dataset, data_dir, required=not _builtin(task.dataset))
         if identity is None:
             missing.append(task.dataset.filename)
             continue
-        sources.append(
-            CorpusSource(
-                task.dataset.filename,
-                "training split",
-                identity,
-                functools.partial(_split_documents, task, data_dir, held_out=False),
+        if task.dataset.origin == origin:
+            dropped.append(task.dataset.filename)
+        else:
+            sources.append(
+                CorpusSource(
+                    task.dataset.filename,
+                    "training split",
+                    identity,
+                    functools.partial(_split_documents, task, data_dir, held_out=False),
+                )
             )
-        )
         guarded.append(
             GuardedSet(
                 task.dataset.filename,
@@ -96,6 +112,9 @@ def corpus_request(
         identity = _identity(dataset, data_dir, required=False)
         if identity is None:
             missing.append(dataset.filename)
+            continue
+        if dataset.origin == origin:
+            dropped.append(dataset.filename)
             continue
         sources.append(
             CorpusSource(
@@ -109,7 +128,19 @@ def corpus_request(
         sources.append(
             CorpusSource(str(file.resolve()), "corpus file", file_sha256(file), functools.partial(_lines, file))
         )
-    return CorpusRequest(tuple(sources), tuple(guarded), tuple(missing))
+    left_out = {"dataset": origin, "sources": dropped} if origin else {}
+    return CorpusRequest(tuple(sources), tuple(guarded), tuple(missing), left_out)
+
+
+def _origin(leave_out: Dataset | str | None, tasks: list[Task]) -> str:
+    """The origin (``Dataset.origin``) of the dataset to leave out ("" for none); a name the corpus does not
+    read is a one-line ``BenchError`` listing those it does."""
+    if leave_out is None or isinstance(leave_out, Dataset):
+        return leave_out.origin if leave_out else ""
+    known = {t.dataset.name: t.dataset for t in tasks} | {d.name: d for d in UNLABELLED.values()}
+    if leave_out not in known:
+        raise BenchError(f"cannot leave out dataset {leave_out!r}: the corpus reads {', '.join(sorted(known))}")
+    return known[leave_out].origin
 
 
 def build(request: CorpusRequest) -> Corpus:

@@ -53,6 +53,14 @@ class Dataset:
     identity: str = ""  # how the dataset is read (files, encoding, fields), for caches
     source: str | None = None  # the task file that declared it
     column_keys: tuple[tuple[str, str], ...] = ()  # (column, the task file key naming it), for errors
+    # The dataset (by ``name``) whose source this one's documents come from, when another one's (so_lang4_titles:
+    # so_lang4's, the SOTitle corpus); a corpus that leaves a dataset out leaves out those derived from it too.
+    derived_from: str = ""
+
+    @property
+    def origin(self) -> str:
+        """The name of the dataset whose source these documents come from (its own unless ``derived_from``)."""
+        return self.derived_from or self.name
 
     def document(self, row: dict) -> dict[str, str]:
         return {name: get(row) for name, get in self.text_fields.items()}

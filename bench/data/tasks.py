@@ -74,6 +74,7 @@ UNLABELLED = {
         ("id", "language", "title"),
         {"title": lambda row: str(row["title"])},
         identity="so_lang4_titles",
+        derived_from="so_lang4",  # SOTitle's train_title files; so_lang4 joins its test files (data README)
     )
 }
 

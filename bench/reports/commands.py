@@ -28,7 +28,8 @@ def shown_columns(rows: list[ResultRow], backends, classifiers) -> tuple[list[st
 
 def write_board(storage: str, profile: str, out_dir: Path, task_option, backends, classifiers) -> list[ResultRow]:
     """The leaderboard of a profile's studies in ``storage``, written under ``out_dir``; the rows it shows."""
-    from bench.reports.leaderboard import load_replicates, load_storage, write_leaderboard
+    from bench.reports.leaderboard import load_replicates, load_storage, load_variant, write_leaderboard
+    from bench.tuning.leave_out import VARIANT as LEAVE_OUT
 
     rows, controls = load_storage(storage, profile)
     rows = shown_rows(rows, task_option)
@@ -44,6 +45,7 @@ def write_board(storage: str, profile: str, out_dir: Path, task_option, backends
         *shown_columns(rows, backends, classifiers),
         storage,
         [[r for r in run if r.task in shown] for run in load_replicates(storage, profile)],
+        [r for r in load_variant(storage, profile, LEAVE_OUT) if r.task in shown],
     )
     return rows
 

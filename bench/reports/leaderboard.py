@@ -23,6 +23,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from bench.errors import BenchError
 from bench.files import atomic_write
 from bench.reports.findings import (
     REPLICATES,
@@ -104,6 +105,24 @@ def network_classifiers() -> tuple[str, ...]:
     from models import CLASSIFIERS
 
     return tuple(name for name, spec in CLASSIFIERS.items() if spec.iterative)
+
+
+def load_variant(storage: str, profile: str, variant: str) -> list[ResultRow]:
+    """The finished rows of the studies of one variant (e.g. ``leave-out``) stored for a profile; they are not
+    leaderboard rows (``load_storage`` leaves every variant out)."""
+    out = []
+    for summary in optuna.get_all_study_summaries(storage=storage_for(storage), include_best_trial=False):
+        study = identity_of(summary.study_name, summary.user_attrs)
+        if (
+            study is not None
+            and study.profile == profile
+            and study.variant == variant
+            and summary.user_attrs.get("row")
+        ):
+            row = ResultRow.from_json(summary.user_attrs["row"])
+            if row.ok:
+                out.append(row)
+    return sorted(out, key=lambda r: (r.task, r.classifier))
 
 
 def findings_of(
@@ -248,6 +267,86 @@ def pretraining_effects(rows: list[ResultRow]) -> list[dict]:
     return effects
 
 
+def pretraining_sources(rows: list[ResultRow], left_out: list[ResultRow], corpus: dict | None = None) -> list[dict]:
+    """Per task with a leave-out row (``bench.tuning.leave_out``): its classifier's test score with word2vec
+    trained on the task's training split alone (the ``word2vec`` row of that classifier, tuned on its own), with
+    word2vec-corpus on the corpus without the task's dataset (the leave-out row: the full-corpus row's best
+    configuration retrained) and on the full corpus (the leaderboard's word2vec-corpus row), each with its 95%
+    interval; and the paired differences full - left-out (what the task's own dataset's text adds) and left-out
+    - task-only (what the other datasets' text adds), with 95% intervals from the leaderboard's paired bootstrap
+    (the same ``metrics.TIE_RESAMPLES`` test-document resamples, seed 0, each row's seeds resampled too; not
+    corrected for the several comparisons). ``corpus``: the full corpus's summary (corpus.json), for its size."""
+    from bench.tuning.leave_out import BACKEND, TASK_ONLY
+
+    out = []
+    for lo in sorted(left_out, key=lambda r: (r.task, r.classifier)):
+        scored = {(r.backend, r.classifier): r for r in rows if r.task == lo.task and r.ok and r.test_predictions}
+        full, task_only = scored.get((BACKEND, lo.classifier)), scored.get((TASK_ONLY, lo.classifier))
+        if full is None or not lo.test_predictions:
+            continue
+        truth = row_truth(full)
+        if not np.array_equal(row_truth(lo), truth):
+            raise BenchError(f"task {lo.task}: the leave-out row was scored on other test documents than its original")
+        weights = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)
+        info = lo.backend_info or {}
+        entry: dict[str, Any] = {
+            "task": lo.task,
+            "classifier": lo.classifier,
+            "main_metric": lo.main_metric,
+            "left_out": info.get("left_out"),
+            "task_only": _scored(task_only, TASK_ONLY),
+            "without_own_dataset": {
+                **_scored(lo, BACKEND),
+                "corpus_sha256": info.get("corpus_sha256"),
+                "corpus_documents": info.get("corpus_documents"),
+                "corpus_tokens": info.get("corpus_tokens"),
+            },
+            "full_corpus": {
+                **_scored(full, BACKEND),
+                "corpus_sha256": (full.backend_info or {}).get("corpus_sha256"),
+                **(
+                    {"corpus_documents": corpus["documents"], "corpus_tokens": corpus["tokens"]}
+                    if corpus and corpus.get("sha256") == (full.backend_info or {}).get("corpus_sha256")
+                    else {}
+                ),
+            },
+            "differences": {},
+        }
+        samples = {id(r): row_samples(r, truth, weights) for r in (full, lo, task_only) if r is not None}
+        entry["differences"]["full_minus_left_out"] = _paired_difference(full, lo, samples)
+        if task_only is not None:
+            entry["differences"]["left_out_minus_task_only"] = _paired_difference(lo, task_only, samples)
+        out.append(entry)
+    return out
+
+
+def _paired_difference(a: ResultRow, b: ResultRow, samples: dict[int, np.ndarray]) -> dict:
+    """``a``'s test score minus ``b``'s, with a 95% interval from their samples on the same resamples
+    (``samples``: by ``id`` of the row)."""
+    assert a.test_main is not None and b.test_main is not None  # scored rows
+    difference = samples[id(a)] - samples[id(b)]
+    low, high = (float(v) for v in np.percentile(difference, [2.5, 97.5]))
+    return {
+        "difference": a.test_main - b.test_main,
+        "ci95": [low, high],
+        "verdict": "higher" if low > 0 else "lower" if high < 0 else "no clear difference",
+    }
+
+
+def _scored(r: ResultRow | None, backend: str) -> dict:
+    """A row's test score and interval as ``pretraining_sources`` lists them ({"run": False} without a row)."""
+    if r is None:
+        return {"backend": backend, "run": False}
+    return {
+        "backend": backend,
+        "run": True,
+        "test": r.test_main,
+        "ci95": r.test_main_ci95,
+        "validation": r.validation_main,
+        "best_params": r.best_params,
+    }
+
+
 def mark_learning(rows: list[ResultRow], controls: dict[str, dict]) -> list[ResultRow]:
     """Set ``not_shown_to_learn`` on finished rows (the lower end of ``test_main_ci95`` at or below the task's
     ``learning_floor``: the row cannot be told from a model that learned nothing) and ``did_not_learn`` (the
@@ -325,10 +424,11 @@ def write_leaderboard(
     classifiers,
     storage: str | None = None,
     replicates: list[list[ResultRow]] | None = None,
+    left_out: list[ResultRow] | None = None,
 ) -> dict[str, Path]:
     """Write the tables and plots, and findings.md / findings.json (replicates.json with ``replicates``) when
     the rows carry their test predictions; with ``storage``, also parameter importances and optimisation
-    histories."""
+    histories; with ``left_out`` (the leave-out phase's rows), pretraining_sources.json and its section."""
     out_dir = Path(out_dir)
     # Each task's rows in validation order: the order the best is chosen in, so a reader's first row is it.
     rows = sorted(rows, key=lambda r: (r.task, validation_order(r)))
@@ -350,6 +450,9 @@ def write_leaderboard(
     pretraining = _pretraining(rows, out_dir)
     if pretraining["effects"]:
         atomic_write(out_dir / "pretraining_effects.json", json.dumps(pretraining["effects"], indent=1))
+    pretraining["sources"] = pretraining_sources(rows, left_out or [], pretraining["corpus"])
+    if pretraining["sources"]:
+        atomic_write(out_dir / "pretraining_sources.json", json.dumps(pretraining["sources"], indent=1))
     # Without the storage (a leaderboard rewritten from its JSON), the budget curves written before are kept.
     earlier = out_dir / "budget.json"
     budget = budget_curves(storage, rows) if storage else json.loads(earlier.read_text()) if earlier.is_file() else {}

@@ -453,6 +453,68 @@ def effects_table(effects: list[dict]) -> Table:
     )
 
 
+SOURCES_TITLE = "Where does the pretraining gain come from?"
+SOURCES_INTRO = (
+    "Each task's validation-best word2vec-corpus classifier with word2vec from three sources: the task's training "
+    "split alone (word2vec, that classifier's own tuned row), the corpus without the task's own dataset (its "
+    "training split and the unlabelled text of the same source left out; the full-corpus row's configuration "
+    "retrained, only the corpus changed), and the full corpus (the leaderboard's row). Test score [95% CI]; "
+    "the differences are paired: the same test-document resamples (seeds resampled too), 95% intervals not "
+    "corrected for the several comparisons. Full - left-out is what the task's own dataset's text adds; "
+    "left-out - task-only is what the other datasets' text adds."
+)
+
+
+def _source_cell(side: dict) -> str:
+    if not side.get("run"):
+        return "not run"
+    return f"{_fmt(side['test'], 3)} {_interval(side['ci95'])}"
+
+
+def _difference_cell(difference: dict | None) -> str:
+    if difference is None:
+        return ""
+    return f"{difference['difference']:+.3f} {_interval(difference['ci95'])} {difference['verdict']}"
+
+
+def sources_table(sources: list[dict]) -> Table:
+    """Per task: task-only, left-out and full-corpus test scores and the two paired differences
+    (``leaderboard.pretraining_sources``)."""
+    rows = []
+    for e in sources:
+        left_out = e.get("left_out") or {}
+        without = e["without_own_dataset"]
+        documents = without.get("corpus_documents")
+        full_documents = e["full_corpus"].get("corpus_documents")
+        rows.append(
+            (
+                e["task"],
+                e["classifier"],
+                _source_cell(e["task_only"]),
+                _source_cell(without),
+                _source_cell(e["full_corpus"]),
+                _difference_cell(e["differences"].get("full_minus_left_out")),
+                _difference_cell(e["differences"].get("left_out_minus_task_only")),
+                ", ".join(left_out.get("sources") or ()) or left_out.get("dataset", ""),
+                " / ".join(f"{n:,}" if n is not None else "?" for n in (documents, full_documents)),
+            )
+        )
+    return Table(
+        (
+            "task",
+            "classifier",
+            "task split only (word2vec)",
+            "corpus without the task's dataset",
+            "full corpus",
+            "full - left-out",
+            "left-out - task-only",
+            "left out",
+            "corpus documents (left-out / full)",
+        ),
+        rows,
+    )
+
+
 def pretraining_sections(pretraining: dict | None) -> list[tuple[str, str, Table]]:
     """(title, intro, table) of the pretraining sections both reports show, in order."""
     if not pretraining:
@@ -462,6 +524,8 @@ def pretraining_sections(pretraining: dict | None) -> list[tuple[str, str, Table
         sections.append((PRETRAINING_TITLE, "", corpus_table(pretraining["corpus"], pretraining.get("build"))))
     if pretraining.get("effects"):
         sections.append((EFFECTS_TITLE, EFFECTS_INTRO, effects_table(pretraining["effects"])))
+    if pretraining.get("sources"):
+        sections.append((SOURCES_TITLE, SOURCES_INTRO, sources_table(pretraining["sources"])))
     return sections
 
 

@@ -53,8 +53,12 @@ def study_name(profile: str, task: str, backend: str, classifier: str) -> str:
 
 
 def features_for(data: TaskData, backend: str, params: dict, kind: str | None):
-    """The backend's output for these settings, computed once per process and reused by later trials."""
-    key = (data.key, backend, json.dumps(params, sort_keys=True), kind)
+    """The backend's output for these settings, computed once per process and reused by later trials (the key
+    includes the pretrained model the backend reads now, ``Pretraining.in_use``: a run that swaps the corpus
+    between studies never reuses the other corpus's features)."""
+    pretrains = get_backend(backend).pretrains
+    in_use = pretrains.in_use() if pretrains is not None and pretrains.in_use is not None else ""
+    key = (data.key, backend, json.dumps(params, sort_keys=True), kind, in_use)
     if key in _FEATURES:
         _FEATURES.move_to_end(key)
         return _FEATURES[key], 0.0
