@@ -141,3 +141,65 @@ def test_the_trials_allocation_is_the_one_before_budgets():
         dataclasses.replace(PROFILES["smoke"], allocation="budget")
     with pytest.raises(BenchError, match="allocation='hyperband'"):
         dataclasses.replace(PROFILES["standard"], allocation="hyperband")
+
+
+KILLED_RUN = """
+import dataclasses, sys, time
+sys.path.insert(0, {tests!r})
+import test_allocation as t
+from bench.data.tasks import load_task
+from bench.tuning.runner import run_study
+from models import CLASSIFIERS, ClassifierSpec
+
+class Slow(t.Rising):
+    def fit(self, *args, on_epoch=None, **kwargs):
+        def slow(check, score):
+            time.sleep(0.3)
+            on_epoch(check, score)
+        return super().fit(*args, on_epoch=slow if on_epoch else None, **kwargs)
+
+CLASSIFIERS["rising"] = ClassifierSpec("rising", ("sparse",), Slow, "test double", search_space=t.rising_space)
+data = load_task("so-lang4", {data_dir!r}, max_sizes=t.TINY)
+run_study(data, "tfidf", "rising", t.BUDGET, {storage!r})
+"""
+
+
+def test_a_killed_budget_study_resumes_without_repeating_finished_work(tmp_path, data_dir, rising):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    storage = storage_url(tmp_path)
+    script = KILLED_RUN.format(tests=os.path.dirname(__file__), data_dir=str(data_dir), storage=storage)
+    root = os.path.dirname(os.path.dirname(__file__))
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=root, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "PYTHONPATH": root})
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        try:
+            ts = trials_of(tmp_path)
+        except Exception:  # noqa: BLE001  (the study is not created yet)
+            ts = []
+        done = [t for t in ts if t.state != optuna.trial.TrialState.RUNNING]
+        running = [t for t in ts if t.state == optuna.trial.TrialState.RUNNING and t.intermediate_values]
+        if len(done) >= 2 and running:
+            break
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    before = {t.number: t for t in trials_of(tmp_path)}
+    killed = next(n for n, t in before.items() if t.state == optuna.trial.TrialState.RUNNING)
+
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    row = run_study(data, "tfidf", rising, BUDGET, storage, recover=True)
+    after = {t.number: t for t in trials_of(tmp_path)}
+    for n, t in before.items():
+        if n != killed:  # finished work is kept as it was, not run again
+            assert (after[n].state, after[n].value, after[n].params) == (t.state, t.value, t.params)
+    assert after[killed].state == optuna.trial.TrialState.FAIL and not after[killed].user_attrs.get("error")
+    assert TRAINED_ATTR not in after[killed].user_attrs  # the killed trial's training is not counted
+    spent = training_spent_of(tmp_path)
+    assert BUDGET.budget_epochs <= spent <= BUDGET.budget_epochs + BUDGET.rung_checks * 8 * 16 / 48
+    assert row.ok and row.trials_interrupted == 1
