@@ -84,6 +84,11 @@ def test_a_study_spends_its_training_budget_and_never_more_than_one_rung_over(tm
         [len(t.intermediate_values) * per_check for t in trials], abs=1e-3)
     assert row.trial_budget == len(trials) == len(Rising.fits) - (row.repeats or 1) + 1  # test reuses trial fit
     assert row.validation_main == max(t.value for t in trials if t.state == optuna.trial.TrialState.COMPLETE)
+    from bench.reports.leaderboard import budget_curves
+
+    curve = budget_curves(storage_url(tmp_path), [row])[study_name(BUDGET.name, "so-lang4", "tfidf", "rising")]
+    assert curve["training"][-1] == pytest.approx(spent, abs=0.01) and curve["best_so_far"][-1] == row.validation_main
+    assert curve["training"] == sorted(curve["training"]) and len(curve["training"]) == len(trials)
 
 
 def test_the_first_complete_trial_is_never_stopped_by_the_budget(tmp_path, data_dir, rising):

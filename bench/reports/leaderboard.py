@@ -544,12 +544,8 @@ def budget_curves(storage: str, rows: list[ResultRow]) -> dict[str, dict]:
             continue
         name = study_name(r.profile, r.task, r.backend, r.classifier)
         study = optuna.load_study(study_name=name, storage=storage_for(storage))
-        values = [
-            t.value
-            for t in sorted(
-                study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)), key=lambda t: t.number
-            )
-        ]
+        trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+        values = [t.value for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
         curves[name] = {
             "task": r.task,
             "backend": r.backend,
@@ -558,7 +554,27 @@ def budget_curves(storage: str, rows: list[ResultRow]) -> dict[str, dict]:
             "values": values,
             "expected_best": metrics.expected_best(values),
         }
+        if r.allocation == "budget" and r.training_budget:
+            curves[name].update(_training_curve(trials))
     return curves
+
+
+def _training_curve(trials) -> dict:
+    """Under a training budget: the best validation score so far against the training spent so far (epochs of
+    the training split, pruned trials included), after each trial that spent any, in trial order."""
+    from bench.tuning.runner import TRAINED_ATTR
+
+    spent, best, training, best_so_far = 0.0, None, [], []
+    for t in trials:
+        if TRAINED_ATTR not in t.user_attrs:
+            continue
+        spent += float(t.user_attrs[TRAINED_ATTR])
+        if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None:
+            best = t.value if best is None else max(best, t.value)
+        training.append(round(spent, 3))
+        best_so_far.append(best)
+    return {"training": training, "best_so_far": best_so_far}
+
 
 
 def write_study_views(storage: str, rows: list[ResultRow], out_dir: Path) -> dict[str, Path]:

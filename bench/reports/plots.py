@@ -162,7 +162,9 @@ def overlapping_labels(fig) -> list[tuple[str, str]]:
 
 
 def write_budget_plots(budget: dict[str, dict], out_dir: Path) -> dict[str, Path]:
-    """``<task>-budget.png``: the expected best validation score against completed trials, a line per pairing."""
+    """``<task>-budget.png``, a line per pairing: the expected best validation score against completed trials
+    (Dodge et al. 2019); under a training budget (curves with ``training``), the best validation score so far
+    against the training spent so far."""
     paths = {}
     for task in sorted({c["task"] for c in budget.values()}):
         curves = sorted(
@@ -173,21 +175,35 @@ def write_budget_plots(budget: dict[str, dict], out_dir: Path) -> dict[str, Path
             continue
         fig, ax = plt.subplots(figsize=(8, 5))
         styles = ["-", "--", ":", "-."]
+        by_training = any(c.get("training") for c in curves)  # a training budget: best so far against training
+        if by_training:  # the networks; logistic regression's fixed trials spend no training budget
+            curves = [c for c in curves if c.get("training")]
         for k, c in enumerate(curves):
-            n = np.arange(1, len(c["expected_best"]) + 1)
+            if by_training:
+                x, y = c["training"], [np.nan if v is None else v for v in c["best_so_far"]]
+            else:
+                x, y = np.arange(1, len(c["expected_best"]) + 1), c["expected_best"]
+            style = styles[(k // 10) % 4] if not by_training else "-"
             ax.plot(
-                n,
-                c["expected_best"],
-                styles[(k // 10) % 4],
+                x,
+                y,
+                style,
                 marker=".",
                 lw=1.2,
                 color=plt.cm.tab10(k % 10),
                 label=f"{c['backend']} + {c['classifier']}",
+                drawstyle="steps-post" if by_training else "default",
             )
-        ax.set_xlabel("completed trials n")
-        ax.set_ylabel(f"expected best validation {curves[0].get('main_metric') or 'score'}")
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        ax.set_title(f"{task}: expected best validation score after n trials (Dodge et al. 2019)")
+        metric = curves[0].get("main_metric") or "score"
+        if by_training:
+            ax.set_xlabel("training spent (epochs of the training split, pruned trials included)")
+            ax.set_ylabel(f"best validation {metric} so far")
+            ax.set_title(f"{task}: best validation score after this much training (networks)")
+        else:
+            ax.set_xlabel("completed trials n")
+            ax.set_ylabel(f"expected best validation {metric}")
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+            ax.set_title(f"{task}: expected best validation score after n trials (Dodge et al. 2019)")
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
         path = out_dir / f"{task}-budget.png"
         atomic_write(path, png_bytes(fig))
