@@ -232,3 +232,16 @@ def test_the_sentence_encoder_is_compared_with_the_baseline_and_the_best_word_ve
     assert all(f.outcome.p_holm >= f.outcome.p for f in found.items)  # one Holm family with the headline
     md = F.findings_markdown(found)
     assert F.ENCODER_VS_NETWORK in md and "| MINILM + logreg | " in md and "WORD2VEC-CORPUS + lstm" in md
+
+
+def test_every_row_not_shown_to_learn_says_why():
+    diverged = scored("learned", "gru", [predictions(150), np.zeros(N, dtype=int), predictions(160)], 0.85,
+                      ci95=(0.3, 0.9))
+    flat = scored("learned", "lstm", [np.zeros(N, dtype=int)], 0.4, ci95=(0.0, 0.1))
+    near = scored("elmo", "gru", [predictions(150)], 0.85, ci95=(0.45, 0.95))
+    found = F.find([baseline(), diverged, flat, near], baseline=BASELINE)
+    why = {p.classifier + p.backend: p.why for p in found.not_shown}
+    assert why["grulearned"].startswith("its seeds disagree (")
+    assert why["lstmlearned"].startswith("validation 0.400 is at or below the floor too")
+    assert why["gruelmo"].startswith("its score ") and "but its interval reaches it (1,000 test documents)" in why["gruelmo"]
+    assert "| why |" in F.findings_markdown(found)

@@ -165,6 +165,7 @@ class Pairing:
     ci95: tuple[float, float]
     validation: float
     floor: float | None
+    why: str = ""  # rows not shown to learn: what the row's own numbers say of it (``why_not_shown``)
 
     @property
     def name(self) -> str:
@@ -456,7 +457,10 @@ def find(
         for f, ph in zip(measured, metrics.holm([f.outcome.p for f in measured]))
     )
     not_shown = tuple(
-        sorted((_pairing(s) for s in scored if not_shown_to_learn(s)), key=lambda p: (p.task, p.backend, p.classifier))
+        sorted(
+            (replace(_pairing(s), why=why_not_shown(s)) for s in scored if not_shown_to_learn(s)),
+            key=lambda p: (p.task, p.backend, p.classifier),
+        )
     )
     baselines = tuple(
         sorted((_pairing(s) for s in scored if s.pairing == (baseline[0], baseline[1])), key=lambda p: p.task)
@@ -662,6 +666,28 @@ def _task_lines(findings: Findings, task: str) -> list[str]:
     return lines
 
 
+def why_not_shown(s: Scored) -> str:
+    """What a row not shown to learn says of itself, from its own numbers: a diverged seed (per-seed scores
+    further apart than its interval), a configuration that did not learn on validation either, or a score above
+    the floor whose interval still reaches it (too few test documents, or too close to the floor)."""
+    per_seed = [metrics.point_estimate(s.task_type, s.main_metric, s.y_true, p, s.n_classes) for p in s.predictions]
+    low, high = s.test_ci95
+    floor = s.floor if s.floor is not None else float("-inf")
+    seeds = ", ".join(f"{v:.3f}" for v in per_seed)
+    if len(per_seed) > 1 and max(per_seed) - min(per_seed) > (high - low) / 2 and max(per_seed) > floor:
+        return f"its seeds disagree ({seeds}): at least one fit did not learn where another did"
+    if s.validation_main <= floor:
+        return (
+            f"validation {s.validation_main:.3f} is at or below the floor too: the chosen configuration did not learn"
+        )
+    if s.test_main > floor:
+        return (
+            f"its score {s.test_main:.3f} is above the floor {floor:.3f} but its interval reaches it "
+            f"({len(s.y_true):,} test documents)"
+        )
+    return f"its test score {s.test_main:.3f} is at or below the floor {floor:.3f} (validation {s.validation_main:.3f})"
+
+
 def _not_shown_lines(rows: list[Pairing]) -> list[str]:
     if not rows:
         return ["Every pairing of this task is shown to learn (or the task has no controls).", ""]
@@ -673,8 +699,8 @@ def _not_shown_lines(rows: list[Pairing]) -> list[str]:
         intro,
         "",
         *_table(
-            ("pairing", f"test {rows[0].metric} [95% CI]", "floor", "validation"),
-            [(p.name, _score(p.value, p.ci95), f"{p.floor:.3f}", f"{p.validation:.3f}") for p in rows],
+            ("pairing", f"test {rows[0].metric} [95% CI]", "floor", "validation", "why"),
+            [(p.name, _score(p.value, p.ci95), f"{p.floor:.3f}", f"{p.validation:.3f}", p.why) for p in rows],
         ),
         "",
     ]

@@ -576,7 +576,6 @@ def _training_curve(trials) -> dict:
     return {"training": training, "best_so_far": best_so_far}
 
 
-
 def write_study_views(storage: str, rows: list[ResultRow], out_dir: Path) -> dict[str, Path]:
     """Optuna parameter importances (JSON) and optimisation histories (HTML) of studies with 2+ trials."""
     from optuna.visualization import plot_optimization_history
