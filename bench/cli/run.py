@@ -214,17 +214,14 @@ def _tune_replicates(config: RunConfig, *, recover: bool, exclusive: bool = Fals
 def _leave_out(run: Coordinator, datasets: dict, parts: tuple[str, ...]) -> None:
     """The leave-out phase (``bench.tuning.leave_out``): per task, its validation-best word2vec-corpus classifier
     trained again on the corpus without the task's own dataset, by workers as the replicates were, then finished
-    here. The left-out corpora and their word2vec tables are built here first (a few minutes each when not
-    cached), so no two workers train one; their summaries go to ``corpus_left_out.json``."""
+    here. The left-out corpora and their word2vec tables are built first (a few minutes each when not cached), one
+    process per core (``_left_out_table``), so no two workers train one; their summaries go to
+    ``corpus_left_out.json``."""
     import dataclasses
 
-    from bench.cli.coordinator import corpus_request
-    from bench.data.corpus_sources import build
     from bench.files import atomic_write
     from bench.reports.leaderboard import load_storage
     from bench.tuning import leave_out
-    from embeddings import corpus as corpus_module
-    from embeddings import word2vec
 
     config = run.config
     if not config.profile.leave_out or "word2vec" not in parts:
@@ -235,24 +232,44 @@ def _leave_out(run: Coordinator, datasets: dict, parts: tuple[str, ...]) -> None
         log(f"leave-out: no task has a finished {leave_out.BACKEND} row shown to learn; nothing to retrain")
         return
     summaries = read_json(config.out_dir / "corpus_left_out.json")
-    for dataset in dict.fromkeys(leave_out.left_out_dataset(task) for task, _ in plan):
-        if stopped():
-            return
-        started = time.perf_counter()
-        request = corpus_request(config, leave_out=dataset)
-        corpus = build(request)
-        word2vec.corpus_vectors(corpus)
-        summaries[dataset] = corpus.summary
-        corpus_module.forget(request)
-        log(
-            f"leave-out: corpus without {dataset} ({', '.join(corpus.summary['left_out']['sources'])}): "
-            f"{corpus.summary['documents']:,} documents, word2vec table ready in {time.perf_counter() - started:.0f} s"
-        )
+    datasets_left_out = list(dict.fromkeys(leave_out.left_out_dataset(task) for task, _ in plan))
+    # One process per core builds the tables (gensim trains each on one thread, for reproducible vectors);
+    # "spawn": this process holds JAX's and TensorFlow's threads, which a fork would copy half-made.
+    import concurrent.futures
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    jobs = max(1, min(config.jobs, len(datasets_left_out)))
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        built = pool.map(_left_out_table, [config.to_json()] * len(datasets_left_out), datasets_left_out)
+        for dataset, (summary, seconds) in zip(datasets_left_out, built):
+            summaries[dataset] = summary
+            log(
+                f"leave-out: corpus without {dataset} ({', '.join(summary['left_out']['sources'])}): "
+                f"{summary['documents']:,} documents, word2vec table ready in {seconds:.0f} s"
+            )
+    if stopped():
+        return
     atomic_write(config.out_dir / "corpus_left_out.json", json.dumps(summaries, indent=1))
     log(f"leave-out: {len(plan)} studies ({', '.join(f'{t} {c}' for t, c in plan)})")
     run.config = dataclasses.replace(config, replicate_plan=(), leave_out_plan=plan)
     run.run_workers()
     _tune_leave_out(run.config, datasets, recover=True)
+
+
+def _left_out_table(config_json: dict, dataset: str) -> tuple[dict, float]:
+    """In a process of its own: the corpus without ``dataset`` and its word2vec table, built into the cache;
+    the corpus summary and the seconds it took."""
+    from bench.cli.coordinator import corpus_request
+    from bench.data.corpus_sources import build
+    from embeddings import word2vec
+
+    started = time.perf_counter()
+    config = RunConfig.from_json(config_json)
+    prepare(config, training=False)
+    corpus = build(corpus_request(config, leave_out=dataset))
+    word2vec.corpus_vectors(corpus)
+    return corpus.summary, time.perf_counter() - started
 
 
 def _tune_leave_out(
