@@ -270,22 +270,46 @@ def resampled_roc_auc(y_true, scores, weights: np.ndarray) -> np.ndarray:
     return np.divide(won, pairs, out=np.full(len(pairs), np.nan), where=pairs > 0)
 
 
-def resampled_average_precision(y_true, scores, weights: np.ndarray, *, chunk: int = 100) -> np.ndarray:
+def resampled_average_precision(y_true, scores, weights: np.ndarray, *, chunk: int = 250) -> np.ndarray:
     """Average precision on each resample ``weights``, shape (n_resamples,): binary, or micro-averaged over the
     labels of a multi-label task (every document-label pair one item, weighted by its document's count), equal to
     scikit-learn's ``average_precision_score(..., average="micro", sample_weight=counts)``. NaN on a resample
-    without positives. Resamples are processed ``chunk`` at a time to bound memory (items x chunk floats)."""
+    without positives.
+
+    Only the thresholds at the positives' distinct scores count (a step of the precision-recall curve), so per
+    threshold g and document d it counts the document's positive and negative items scored at or above g
+    (matrices of thresholds x documents, built once); on a resample, the weighted counts are then one matrix
+    product with its document weights: AP = sum over g of (positive weight at g) x TP(>= g) / (TP + FP)(>= g),
+    divided by the positive weight. ``chunk`` resamples at a time bound the memory (thresholds x chunk floats)."""
     y = np.asarray(y_true)
     s = np.asarray(scores, dtype=np.float64)
-    labels = y.shape[1] if y.ndim == 2 else 1
-    y, s = y.reshape(-1).astype(np.float64), s.reshape(-1)
+    if y.ndim == 1:
+        y, s = y[:, None], s[:, None]
+    n_docs = y.shape[0]
+    positive = y.astype(bool)
+    thresholds = np.unique(s[positive])[::-1]  # the positives' distinct scores, descending
+    if len(thresholds) == 0:
+        return np.full(len(weights), np.nan)
+    # Each item's first threshold at or below its score (len(thresholds): below every positive, never counted).
+    group = np.searchsorted(-thresholds, -s, side="right") - 1
+    group = np.where(s >= thresholds[np.clip(group, 0, None)], group, len(thresholds))
+    group = np.where(group < 0, len(thresholds), group)
+    docs = np.broadcast_to(np.arange(n_docs)[:, None], y.shape)
+
+    def counts(mask: np.ndarray) -> np.ndarray:
+        keep = mask & (group < len(thresholds))
+        flat = np.bincount(group[keep] * n_docs + docs[keep], minlength=len(thresholds) * n_docs)
+        return flat.reshape(len(thresholds), n_docs).astype(np.float32)
+
+    at_pos = counts(positive)  # positives scored exactly at threshold g (their group), per document
+    above_pos = np.cumsum(at_pos, axis=0)  # positives scored at or above g
+    above_neg = np.cumsum(counts(~positive), axis=0)  # negatives scored at or above g
     out = []
     for start in range(0, len(weights), chunk):
-        w = np.repeat(weights[start : start + chunk], labels, axis=1)  # row-major ravel: a document's labels adjacent
-        pos, neg = _weighted_groups(s, y, w, descending=True)
-        tp, fp = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
+        w = np.asarray(weights[start : start + chunk], dtype=np.float32).T  # documents x resamples
+        tp, fp, gained = (above_pos @ w).astype(np.float64), (above_neg @ w).astype(np.float64), at_pos @ w
         precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0)
-        total = tp[:, -1]
-        ap = (pos * precision).sum(axis=1)
+        total = tp[-1]
+        ap = (gained * precision).sum(axis=0)
         out.append(np.divide(ap, total, out=np.full(len(total), np.nan), where=total > 0))
     return np.concatenate(out) if out else np.empty(0)
