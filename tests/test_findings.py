@@ -189,10 +189,12 @@ def test_multilabel_shows_macro_f1_and_micro_average_precision():
 
 
 @pytest.mark.parametrize("shape", [(200,), (200, 5)])
-def test_resampled_threshold_free_metrics_equal_scikit_learn_with_weights(shape):
+@pytest.mark.parametrize("ties", [True, False])
+def test_resampled_threshold_free_metrics_equal_scikit_learn_with_weights(shape, ties):
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, shape)
-    s = np.round(rng.random(shape) * 0.7 + 0.3 * y, 1)  # rounded: ties
+    s = rng.random(shape) * 0.7 + 0.3 * y
+    s = np.round(s, 1) if ties else s  # rounded: ties; else negatives between the positives' scores
     weights = metrics.resample_weights(shape[0], 20, seed=0)
     ap = metrics.resampled_average_precision(y, s, weights, chunk=7)
     assert ap == pytest.approx([skm.average_precision_score(y, s, average="micro", sample_weight=w) for w in weights])

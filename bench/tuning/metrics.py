@@ -290,10 +290,9 @@ def resampled_average_precision(y_true, scores, weights: np.ndarray, *, chunk: i
     thresholds = np.unique(s[positive])[::-1]  # the positives' distinct scores, descending
     if len(thresholds) == 0:
         return np.full(len(weights), np.nan)
-    # Each item's first threshold at or below its score (len(thresholds): below every positive, never counted).
-    group = np.searchsorted(-thresholds, -s, side="right") - 1
-    group = np.where(s >= thresholds[np.clip(group, 0, None)], group, len(thresholds))
-    group = np.where(group < 0, len(thresholds), group)
+    # Each item's first threshold at or below its score: it counts at that threshold and every lower one
+    # (len(thresholds): below every positive, never counted).
+    group = np.searchsorted(-thresholds, -s, side="left")
     docs = np.broadcast_to(np.arange(n_docs)[:, None], y.shape)
 
     def counts(mask: np.ndarray) -> np.ndarray:
