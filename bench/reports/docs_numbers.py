@@ -334,6 +334,28 @@ def curves_not_run(root: Path) -> str:
     return _table(("task", "pairing", "size", "projected core-minutes", "why"), rows) if rows else "Every point ran."
 
 
+def minilm_throughput(root: Path) -> str:
+    """``tests/benchmarks/minilm_speed.py``: the sentence encoder's documents per second, beside
+    sentence-transformers' ``encode`` on the same documents where it ran."""
+    data = _read(root, "results/benchmarks/minilm.json")
+    rows = [
+        (
+            name,
+            f"{e['docs_per_second']:.1f}",
+            f"{e['best_round_seconds']:.1f}",
+            "" if e.get("ratio_to_sentence_transformers") is None else f"{e['ratio_to_sentence_transformers']:.2f}",
+        )
+        for name, e in data["encoders"].items()
+    ]
+    table = _table(("encoder", "documents per second", "best round s", "vs sentence-transformers"), rows)
+    return (
+        f"{table}\n\n{data['docs']} documents of {data['task']}, the {data['window_tokens']}-token window "
+        f"({data['pieces_mean']} word pieces on average), {data['machine']['cores']} cores, best of "
+        f"{data['rounds']} rounds; pooled vectors differ from sentence-transformers' by at most "
+        f"{data['max_abs_difference_pooled']:.1e}."
+    )
+
+
 def findings(root: Path) -> str:
     """The README's findings block (``bench.reports.readme_block``) for the committed standard leaderboard."""
     from bench.reports.readme_block import findings_markdown
@@ -352,6 +374,7 @@ GENERATORS: dict[str, Callable[[Path], str]] = {
     "corpus-sources": corpus_sources,
     "keras-speed": keras_speed,
     "embedding-speed": embedding_speed,
+    "minilm-throughput": minilm_throughput,
     "scale": scale_rows,
     "curves-summary": curves_summary,
     "curves-not-run": curves_not_run,
