@@ -45,6 +45,7 @@ class CurveOptions:
     time_limit: float | None = None  # minutes
     until: float | None = None  # a ``time.time()`` after which no point starts (the coordinator's, for workers)
     report_only: bool = False
+    plan_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -290,6 +291,7 @@ def _curve_options(args, results_dir: Path, profile: Profile) -> CurveOptions:
         args.time_limit,
         until,
         args.report_only,
+        getattr(args, "plan_only", False),
     )
 
 

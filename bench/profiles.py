@@ -3,13 +3,15 @@
 | profile | train/val/test | allocation (networks; logreg) | replicates | stopping | cap/patience | window | seeds |
 |---|---|---|---|---|---|---|---|
 | smoke | 240 / 80 / 80 | 1 trial | 0 | epochs | 2 / 1 epoch | 48 tokens | 1 |
-| standard | 2,000 / 500 / 5,000 | 24 epochs; 12 trials | 2 | steps | 30 / 4 checks | 100 tokens | 3 |
-| full | all / all / all | 60 epochs; 12 trials | 2 | steps | 50 / 4 checks | 400 tokens | 5 |
+| standard | 2,000 / 500 / 5,000 | 24 epochs, >= 24,000 docs; 12 trials | 2 | steps | 30 / 4 checks | 100 tokens | 3 |
+| full | all / all / all | 60 epochs, >= 60,000 docs; 12 trials | 2 | steps | 50 / 4 checks | 400 tokens | 5 |
 
 Allocation. ``allocation="budget"``: each network study trains ``budget_epochs`` epochs of its training split in
-all, spent by successive halving over validation checks (``bench.tuning.runner.open_study``); logistic regression
-gets ``fixed_trials`` trials. ``allocation="trials"``: ``trials`` trials a study, median pruning (the allocation
-before budgets; ``with_allocation("trials")`` gives it for any profile).
+all, spent by successive halving over validation checks (``bench.tuning.runner.open_study``), and at least
+``budget_min_documents`` documents (``training_budget``: the floor binds only below 1,000 training documents, the
+small learning-curve points); logistic regression gets ``fixed_trials`` trials. ``allocation="trials"``:
+``trials`` trials a study, median pruning (the allocation before budgets; ``with_allocation("trials")`` gives it
+for any profile).
 
 Stopping. ``stopping="epochs"``: validation is checked after each epoch, ``patience`` epochs without a better
 check stop a fit, the pruner waits ``prune_warmup`` epochs (the rule before step counting; the smoke profile
@@ -70,6 +72,14 @@ class Profile:
     reduction_factor: int = 3  # successive halving: the top 1/reduction_factor of a rung goes on to the next
     max_trials: int = 60  # budget allocation: a safety cap on trials per study
     fixed_trials: int = 12  # budget allocation: trials of a non-iterative classifier (logistic regression)
+    # Budget allocation: the least a network study trains, in documents (epochs x training documents); its budget
+    # is max(budget_epochs x n_train, budget_min_documents) documents (``training_budget``). Without it, 24 epochs of
+    # 250 documents are 6,000 documents, less than one fit's ``min_steps`` at batch 64 (6,400): the study would
+    # be its first configuration alone. 24,000 documents (budget_epochs x 1,000 in both profiles, so it binds only
+    # below 1,000 training documents, never at the leaderboard's 2,000) buy at 250 documents one full fit (about
+    # 130 steps at batch 64, 8,400 documents) and some seven more configurations stopped at the first rung (4
+    # checks of 8 steps, 2,048 documents), half the documents of the 48,000 the leaderboard's study trains. 0: none.
+    budget_min_documents: int = 0
     # Replicate runs of each task's headline comparison (the baseline pairing and the validation-best pairing of
     # another representation), each tuned again with another sampler seed and another draw of the training
     # documents (``bench.tuning.replicates``); 0: none.
@@ -103,6 +113,12 @@ class Profile:
         if allocation == "trials":
             return replace(self, allocation="trials", stopping="epochs")
         return replace(self, allocation=allocation, stopping="steps")
+
+    def training_budget(self, n_train: int) -> float:
+        """A network study's budget in epochs of its ``n_train`` training documents: ``budget_epochs``, raised so
+        the study trains at least ``budget_min_documents`` documents (250 documents under ``standard``: 96
+        epochs, 24,000 documents; 2,000: 24 epochs, unchanged)."""
+        return max(self.budget_epochs, self.budget_min_documents / max(1, n_train))
 
     def trial_budget(self, iterative: bool) -> int:
         """Trials a study may run: ``trials`` (allocation "trials"); under a budget, ``fixed_trials`` for a
@@ -162,6 +178,7 @@ PROFILES = {
             window=100,
             patience=3,
             allocation="budget",
+            budget_min_documents=24_000,
             replicate_runs=2,
             leave_out=True,
         ),
@@ -177,6 +194,7 @@ PROFILES = {
             repeats=5,
             allocation="budget",
             budget_epochs=60.0,
+            budget_min_documents=60_000,
             replicate_runs=2,
             leave_out=True,
         ),

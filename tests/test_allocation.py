@@ -91,6 +91,19 @@ def test_a_study_spends_its_training_budget_and_never_more_than_one_rung_over(tm
     assert curve["training"] == sorted(curve["training"]) and len(curve["training"]) == len(trials)
 
 
+def test_a_small_training_split_gets_the_budget_floor_in_documents(tmp_path, data_dir, rising):
+    # 20 epochs of 48 documents are 960 documents; the floor raises the study to 2,880 (60 epochs)
+    floored = dataclasses.replace(BUDGET, budget_epochs=20.0, budget_min_documents=2880)
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    assert runner.Allocation.of(floored, rising, n_train=48) == runner.Allocation(floored.max_trials, 60.0)
+    row = run_study(data, "tfidf", rising, floored, storage_url(tmp_path))
+    spent = sum(t.user_attrs[TRAINED_ATTR] for t in trials_of(tmp_path, profile=floored))
+    assert row.ok and row.training_budget == pytest.approx(60.0) == floored.training_budget(48)
+    assert 60.0 <= spent <= 60.0 + floored.rung_checks * 8 * 16 / 48  # the meter stopped at the floor, not at 20
+    # a split large enough for the epochs: the floor changes nothing
+    assert floored.training_budget(144) == floored.budget_epochs == 20.0
+
+
 def test_the_first_complete_trial_is_never_stopped_by_the_budget(tmp_path, data_dir, rising):
     tight = dataclasses.replace(BUDGET, budget_epochs=5.0)  # less than one full fit
     data = load_task("so-lang4", data_dir, max_sizes=TINY)

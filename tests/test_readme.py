@@ -35,12 +35,56 @@ def test_the_findings_block_is_what_the_committed_leaderboard_gives():
     assert "| so-lang4 (macro-F1) |" in block
 
 
+def test_the_curves_block_is_what_the_committed_curves_give():
+    from bench.reports.readme_block import CURVES_END, CURVES_START, curves_markdown, replace_block
+
+    readme = (ROOT / "README.md").read_text()
+    expected = replace_block(readme, curves_markdown(ROOT / "results" / "curves"), "README.md", CURVES_START, CURVES_END)
+    assert readme == expected, "README.md's curves block is stale: run python -m bench.reports.readme_block --write README.md"
+    block = readme.split(CURVES_START)[1].split(CURVES_END)[0]
+    tasks = {line.split(" | ")[0].strip("| ") for line in block.splitlines() if line.startswith("| so-") or
+             line.startswith("| bbc")}
+    assert tasks == {"bbc-news", "so-2008-top20", "so-lang4", "so-python", "so-tags100", "so-titles20"}
+    if "configuration" not in (ROOT / "results" / "curves" / "curves.json").read_text():  # a run before per-size tuning
+        assert "written before per-size tuning and paired tests" in block and "| bbc-news | 250, 1000, 1681 |" in block
+
+
+def test_the_curves_block_of_a_current_run_gives_each_tasks_sizes_and_crossover(tmp_path):
+    from paired_predictions import TRUTH, predictions
+
+    from bench.reports.readme_block import curves_markdown
+    from bench.studies import curves
+    from bench.tuning import metrics
+    from bench.tuning.result import ResultRow
+    from bench.tuning.runner import encode_predictions
+
+    def point(backend, size, configuration, preds, validation):
+        score = metrics.point_estimate("binary", "f1", TRUTH, preds)
+        return ResultRow("unit", "t", status="ok", backend=backend, classifier="logreg" if backend == "tfidf" else "gru",
+                         task_type="binary", main_metric="f1", test_main=score, test_main_repeats=[score],
+                         test_main_ci95=[score - 0.02, score + 0.02], validation_main=validation, curve_size=size,
+                         curve_configuration=configuration, test_predictions=[encode_predictions(preds)],
+                         test_truth=encode_predictions(TRUTH))
+
+    rows = [point("tfidf", 250, "tuned", predictions(300), 0.8), point("learned", 250, "tuned", predictions(300), 0.8),
+            point("tfidf", 2000, "leaderboard", predictions(200), 0.8),
+            point("learned", 2000, "leaderboard", predictions(200, fixed=150), 0.9)]
+    recs = curves.records(rows)
+    curves.write(recs, tmp_path)
+    block = curves_markdown(tmp_path)
+    assert block.startswith(f"From `{tmp_path.name}/curves.json`: 4 points over 1 task.")
+    assert "Holm-corrected over all 2 comparisons" in block
+    assert f"| t | 250 T, 2,000 L | {curves.crossover_sentence(recs)} |" in block
+    assert "from n=2,000: learned + gru (chosen on validation at that size)" in block
+
+
 def test_the_readme_is_short_and_tells_no_run_stories():
     import re
 
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 250
     prose = readme.split("<!-- findings:start -->")[0] + readme.split("<!-- findings:end -->")[1]
+    prose = prose.split("<!-- curves:start -->")[0] + prose.split("<!-- curves:end -->")[1]
     assert not re.search(r"\b(I|my|me|we|our)\b(?![-.])", prose), "first person in README.md"
     assert not re.search(r"issue #?\d+|#\d+\b", prose, re.IGNORECASE), "issue numbers in README.md"
     assert not re.search(r"\b[0-9a-f]{7,40}\b", prose), "a commit hash in README.md"
@@ -71,6 +115,12 @@ def test_findings_command_checks_and_rewrites_a_block(tmp_path):
     assert subprocess.run([*command, "--check", str(page)], cwd=ROOT, capture_output=True).returncode == 0
     text = page.read_text()
     assert text.startswith("intro\n") and text.endswith("after\n") and "| so-python (F1) |" in text
+    page.write_text("intro\n<!-- findings:start -->\n<!-- findings:end -->\n<!-- curves:start -->\nold\n"
+                    "<!-- curves:end -->\nafter\n")
+    assert subprocess.run([*command, "--check", str(page)], cwd=ROOT, capture_output=True).returncode == 1
+    assert subprocess.run([*command, "--write", str(page)], cwd=ROOT, capture_output=True).returncode == 0
+    assert subprocess.run([*command, "--check", str(page)], cwd=ROOT, capture_output=True).returncode == 0
+    assert "| so-tags100 | 250, 1000, 4000, 16000, 40273 |" in page.read_text()
     page.write_text("no markers here\n")
     done = subprocess.run([*command, "--check", str(page)], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.startswith("error: ") and "findings:start" in done.stderr

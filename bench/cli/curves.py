@@ -30,21 +30,26 @@ def _plans(config: RunConfig):
         options.tuned_storage,
         config.backends,
         options.sizes or curves.DEFAULT_SIZES,
-        options.retune,
+        profile,
+        retune=options.retune,
         seeds=options.seeds,
-        trials=profile.trials,
     )
     return controls, datasets, plans
 
 
 def cmd_curves(config: RunConfig, worker: bool = False) -> int:
     """Pretrain, run the points with ``config.jobs`` workers, finish here, write results/curves/ (``worker``:
-    run points only); ``--report-only``: rewrite results/curves/ from the finished points."""
+    run points only); ``--report-only``: rewrite results/curves/ from the finished points; ``--plan-only``:
+    print the points' projected cost (``curves.projection_text``), nothing else."""
     from bench.studies import curves
     from bench.tuning.timing import record
 
     options = config.curves
     assert options is not None  # RunConfig sets it for the curves command
+    if options.plan_only:
+        _, _, plans = _plans(config)
+        print(curves.projection_text(plans, config.jobs, options.time_limit))
+        return 0
     until = time.time() if options.report_only else options.until  # report only: no point fits, none is trained
     parts = () if options.report_only else pretraining_parts(config, note_unused=not worker)
     controls, datasets, plans = _plans(config)
@@ -52,9 +57,7 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
     if worker:
         prepare(config)
         configure_pretrained(config, parts)
-        curves.run_plans(
-            plans, datasets, config.profile, config.storage, retune=options.retune, exclusive=True, log=log, until=until
-        )
+        curves.run_plans(plans, datasets, config.profile, config.storage, exclusive=True, log=log, until=until)
         record(config.out_dir, "worker")
         return 0
     if options.report_only:
@@ -65,9 +68,7 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
             return 130 if stopped() else 2
         configure_pretrained(config, parts)
         run.run_workers()
-        rows = curves.run_plans(
-            plans, datasets, config.profile, config.storage, retune=options.retune, recover=True, log=log, until=until
-        )
+        rows = curves.run_plans(plans, datasets, config.profile, config.storage, recover=True, log=log, until=until)
         if stopped():
             log(f"stopped after the current trial; finished points are saved. Resume with: {run.resume_hint()}")
             return 130
@@ -77,6 +78,7 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
         prov.update(
             tuned_storage=prov["config"]["curves"]["tuned_storage"],
             time_limit_minutes=options.time_limit,
+            projected_core_seconds=round(sum(p.projected_seconds for p in plans)),
             not_run=skipped,
         )
         paths = curves.write(recs, config.out_dir, prov, not_run=skipped)
@@ -97,9 +99,7 @@ def _report_only(config: RunConfig, plans, datasets: dict, controls: dict) -> in
 
     assert config.curves is not None  # RunConfig sets it for the curves command
     started = time.perf_counter()
-    rows = curves.run_plans(
-        plans, datasets, config.profile, config.storage, retune=config.curves.retune, until=time.time()
-    )
+    rows = curves.run_plans(plans, datasets, config.profile, config.storage, until=time.time())
     recs = curves.records(rows, controls)
     trained = read_json(config.out_dir / "provenance.json")
     skipped = curves.not_run(plans, recs, trained.get("time_limit_minutes"))

@@ -134,13 +134,14 @@ def _add_curves_command(sub, common: argparse.ArgumentParser) -> None:
         "--sizes",
         type=_curve_sizes,
         help="comma-separated training sizes, capped by each task's "
-        "training split, whose whole size is always the last point (default "
-        f"{','.join(map(str, DEFAULT_CURVE_SIZES))})",
+        "training split; the tuned size (where the curve meets the leaderboard) and the whole split are always "
+        f"points (default {','.join(map(str, DEFAULT_CURVE_SIZES))})",
     )
     curves.add_argument(
         "--retune",
         action="store_true",
-        help="tune afresh at each size (the profile's trials) instead of reusing the tuned configuration",
+        help="tune afresh at every size (the profile's allocation), also at and above the tuned size, where the "
+        "leaderboard's configuration is used by default",
     )
     curves.add_argument("--seeds", type=int, default=3, help="seeds each point is trained with (default 3)")
     curves.add_argument(
@@ -162,6 +163,13 @@ def _add_curves_command(sub, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train nothing: rewrite results/curves/ from the points the storage holds (keeping the "
         "provenance of the run that trained them)",
+    )
+    curves.add_argument(
+        "--plan-only",
+        action="store_true",
+        help="train nothing: print every point's projected core-seconds per task and in all (from the tuned "
+        "rows' measurements), the wall time at --jobs, and which points a run within --time-limit (default: "
+        "the design's 180 min) would leave out",
     )
 
 

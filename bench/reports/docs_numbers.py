@@ -57,8 +57,9 @@ def profile_settings(root: Path) -> str:
     def allocation(p) -> str:
         if not p.by_budget:
             return f"{p.trials} trials a pairing"
+        floor = f", at least {p.budget_min_documents:,} documents" if p.budget_min_documents else ""
         return (
-            f"{p.budget_epochs:g} epochs of training a network study (successive halving, rungs at "
+            f"{p.budget_epochs:g} epochs of training a network study{floor} (successive halving, rungs at "
             f"{p.rung_checks} x {p.reduction_factor}^r checks); {p.fixed_trials} trials of logistic regression"
         )
 

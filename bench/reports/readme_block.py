@@ -1,8 +1,10 @@
-"""The README's "current answer": a short per-task table generated from a committed ``leaderboard.json``.
+"""The README's generated blocks: the "current answer", a short per-task table from a committed ``leaderboard.json``
+(or ``findings.json``), and the learning curves' per-task crossover and sizes from the committed ``results/curves/``.
 
-``findings_markdown(results_dir)`` renders it; ``python -m bench.reports.readme_block`` prints it, ``--write README.md``
-replaces the block between ``START`` and ``END`` in a file, and ``--check README.md`` exits 1 when that block
-differs from what the committed files give (the README test runs the same comparison).
+``findings_markdown(results_dir)`` and ``curves_markdown(curves_dir)`` render them; ``python -m
+bench.reports.readme_block`` prints them, ``--write README.md`` replaces the blocks between ``START`` and ``END``
+and between ``CURVES_START`` and ``CURVES_END`` (when the file has those) in a file, and ``--check README.md``
+exits 1 when a block differs from what the committed files give (the README test runs the same comparison).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from bench.tuning.pairings import baseline_pairing
 from bench.tuning.result import ResultRow
 
 START, END = "<!-- findings:start -->", "<!-- findings:end -->"
+CURVES_START, CURVES_END = "<!-- curves:start -->", "<!-- curves:end -->"
 DEFAULT_RESULTS = Path(__file__).resolve().parents[2] / "results" / "standard"
+DEFAULT_CURVES = Path(__file__).resolve().parents[2] / "results" / "curves"
 METRIC_NAMES = {"f1": "F1", "macro_f1": "macro-F1", "micro_f1": "micro-F1"}
 
 
@@ -188,12 +192,83 @@ def findings_markdown(results_dir: str | Path = DEFAULT_RESULTS) -> str:
     return "\n".join(lines)
 
 
-def replace_block(text: str, block: str, where: str = "the file") -> str:
-    """``text`` with the part between ``START`` and ``END`` replaced by ``block``."""
-    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
-        raise BenchError(f"{where}: needs one {START} line followed by one {END} line")
-    head, rest = text.split(START)
-    return f"{head}{START}\n{block}\n{END}{rest.split(END, 1)[1]}"
+def curves_markdown(curves_dir: str | Path = DEFAULT_CURVES) -> str:
+    """The curves block (Markdown, without the markers) for ``curves_dir``: per task its training sizes and the
+    crossover sentence (``bench.studies.curves.crossover_sentence``), from its ``curves.json``; a run written
+    before per-size tuning and paired tests (its points carry no ``configuration`` or ``vs_tfidf``) is rendered
+    from its ``summary.md``'s first table, under its own rule, and says so."""
+    from bench.studies import curves
+
+    path = Path(curves_dir) / "curves.json"
+    try:
+        recs = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"{path}: cannot read the learning curves ({exc})") from exc
+    if not recs or not all("configuration" in r and "vs_tfidf" in r for r in recs):
+        return _old_curves_block(Path(curves_dir) / "summary.md")
+    tasks = sorted({r["task"] for r in recs})
+    family = sum(r["p_vs_tfidf"] is not None for r in recs)
+    lines = [
+        f"From `{path.parent.name}/curves.json`: {len(recs)} points over {len(tasks)} task"
+        f"{'s' if len(tasks) != 1 else ''}. {curves.LEGEND}. The "
+        "crossover is the smallest training size at which the other pairing chosen on validation at that size is "
+        "better than TF-IDF + logreg by a paired bootstrap on the same test documents (seeds resampled too), "
+        f"Holm-corrected over all {family} comparisons of every size and task (Holm p < {curves.LEVEL:g}).",
+        "",
+        "| task | training sizes | crossover |",
+        "|---|---|---|",
+    ]
+    for task in tasks:
+        mine = [r for r in recs if r["task"] == task]
+        lines.append(f"| {task} | {curves.sizes_cell(mine)} | {curves.crossover_sentence(mine)} |")
+    return "\n".join(lines)
+
+
+def _old_curves_block(summary: Path) -> str:
+    """The block from a ``summary.md`` written before per-size tuning: its first table's task, sizes and
+    crossover columns."""
+    try:
+        table = [line for line in summary.read_text(encoding="utf-8").splitlines() if line.startswith("| ")]
+    except OSError as exc:
+        raise BenchError(f"{summary}: cannot read the learning curves ({exc})") from exc
+    prov = summary.parent / "provenance.json"
+    left_out = len(json.loads(prov.read_text(encoding="utf-8")).get("not_run") or []) if prov.is_file() else 0
+    body = []
+    for line in table[1:]:
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        if len(cells) < 3 or cells[0] == "pairing":
+            break
+        body.append(f"| {cells[0]} | {cells[1]} | {cells[2]} |")
+    return "\n".join(
+        [
+            f"From `{summary.parent.name}/summary.md`, written before per-size tuning and paired tests: every point "
+            "retrained the configuration tuned at the leaderboard's training size, and a crossover needed the "
+            "validation-chosen neural pairing's 95% interval wholly above TF-IDF's (no paired test, no "
+            "correction)"
+            + (f"; {left_out} of its planned points did not fit its time limit" if left_out else "")
+            + ". `python -m bench curves` rewrites it under the current design.",
+            "",
+            "| task | training sizes | crossover (that rule) |",
+            "|---|---|---|",
+            *body,
+        ]
+    )
+
+
+def replace_block(text: str, block: str, where: str = "the file", start: str = START, end: str = END) -> str:
+    """``text`` with the part between ``start`` and ``end`` (default the findings markers) replaced by ``block``."""
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise BenchError(f"{where}: needs one {start} line followed by one {end} line")
+    head, rest = text.split(start)
+    return f"{head}{start}\n{block}\n{end}{rest.split(end, 1)[1]}"
+
+
+def replace_blocks(text: str, results_dir: Path, curves_dir: Path, where: str = "the file") -> str:
+    """``text`` with its findings block, and its curves block when it has the curves markers, rendered anew."""
+    updated = replace_block(text, findings_markdown(results_dir), where)
+    if CURVES_START in updated or CURVES_END in updated:
+        updated = replace_block(updated, curves_markdown(curves_dir), where, CURVES_START, CURVES_END)
+    return updated
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,18 +276,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--results", type=Path, default=DEFAULT_RESULTS, help="a results folder (default results/standard)"
     )
+    parser.add_argument(
+        "--curves", type=Path, default=DEFAULT_CURVES, help="a learning-curves folder (default results/curves)"
+    )
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--write", type=Path, metavar="FILE", help="replace the findings block in FILE")
     action.add_argument("--check", type=Path, metavar="FILE", help="exit 1 when FILE's findings block is stale")
     args = parser.parse_args(argv)
     try:
-        block = findings_markdown(args.results)
         target = args.write or args.check
         if target is None:
-            print(block)
+            print(f"{findings_markdown(args.results)}\n\n{curves_markdown(args.curves)}")
             return 0
         text = target.read_text(encoding="utf-8")
-        updated = replace_block(text, block, str(target))
+        updated = replace_blocks(text, args.results, args.curves, str(target))
     except (BenchError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -221,8 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if updated != text:
         print(
-            f"{args.check}: the findings block differs from {args.results}; run python -m bench.reports.readme_block "
-            f"--write {args.check}",
+            f"{args.check}: a generated block differs from {args.results} or {args.curves}; run python -m "
+            f"bench.reports.readme_block --write {args.check}",
             file=sys.stderr,
         )
         return 1

@@ -1,22 +1,43 @@
 """``python -m bench curves``: learning curves, test score against training-set size, per task and pairing.
 
 For each task: TF-IDF + logistic regression and, for every other backend, its best classifier (the
-validation-chosen row among that backend's pairings in the profile's studies, read from the profile's
-storage). Each is retrained at every training size with the configuration tuned at the profile's size
-(``retune``: tuned afresh at each size with the profile's budget of trials), with ``seeds`` seeds, and
-scored on the profile's validation and test documents, the same at every size. The training subsets are
-nested: the first n documents of one seeded permutation of the task's whole training split. Sizes above
-the split are dropped and the whole split is always the last point.
+validation-chosen row among that backend's pairings in the profile's studies, read from the profile's tuned
+storage). Each is trained at every training size, with ``seeds`` seeds, and scored on the profile's validation
+and test documents, the same at every size. The training subsets are nested: the first n documents of one
+seeded permutation of the task's whole training split.
+
+Sizes (``sizes_for``): the requested ones below the task's training split (default 250, 500, 1,000, 2,000, 4,000,
+16,000), the tuned size (the leaderboard's training size: 2,000 under ``standard``, or the whole split when
+smaller), and the whole split, always the last point.
+
+Configuration per point (``configuration_at``):
+
+- ``tuned``: below the tuned size, every pairing (TF-IDF + logreg included) is tuned afresh at that size by a
+  study of the profile's allocation (``budget``: ``Profile.training_budget`` epochs of the subset, at least
+  ``budget_min_documents`` documents, spent by successive halving; logistic regression ``fixed_trials``
+  trials).
+- ``leaderboard``: at the tuned size, the leaderboard study's best trial retrained on the nested subset, so
+  the curve meets the leaderboard.
+- ``reused``: above it, that configuration reused. ``--retune`` tunes at every size instead.
+
+Statistics per size (``versus_baseline``): each pairing against TF-IDF + logreg at the same size, on the same
+test documents, by the leaderboard's paired bootstrap (``metrics.TIE_RESAMPLES`` document resamples, each row's
+seeds resampled too): the difference with its 95% interval, the raw p and the Holm p over every comparison of
+every size and task together; "better"/"worse" when Holm p < ``LEVEL``, else "not distinguishable". A point
+whose interval's lower end is at or below the task's learning floor is "not shown to learn" and is never
+the validation-chosen pairing. The crossover per task (``crossover``) is the smallest size at which the
+validation-chosen other pairing at that size (highest validation score among those shown to learn) is
+"better"; nothing is chosen on test.
 
 Each (task, pairing, size) is a study of its own in the curves storage (default
 ``results/curves/optuna.sqlite3``), ``<profile>:<task>:<backend>:<classifier>:curve-n<size>`` (``-tuned``
-with ``retune``): a run resumes after a crash, workers share it like ``all``'s, features come from the
-embedding cache.
+when tuned there): a run resumes after a crash, workers share it like ``all``'s, features come from the
+embedding cache. ``projected_seconds`` gives each point's core-seconds from the tuned rows' own measurements;
+``schedule`` says which points a run with a time limit gets to (``--plan-only`` prints it).
 
-Writes ``results/curves/``: ``curves.csv`` and ``curves.json`` (task, pairing, size, seed scores, mean,
-95% interval, validation score), ``plots/<task>-curve.png`` (log x, an interval band per pairing), and
-``summary.md`` and ``index.html``: per task, the smallest size at which the best neural pairing (chosen on
-validation at that size) has a 95% interval wholly above TF-IDF's, or "none up to N".
+Writes ``results/curves/``: ``curves.csv`` and ``curves.json`` (per point: configuration, scores, interval,
+validation score, learning floor, the comparison with TF-IDF + logreg), ``plots/<task>-curve.png``, and
+``summary.md`` and ``index.html``.
 """
 
 from __future__ import annotations
@@ -36,16 +57,34 @@ from bench.files import atomic_write
 from bench.profiles import Profile
 from bench.reports.rows import learning_floor, validation_order
 from bench.reports.tables import Table, markdown_table
+from bench.tuning import metrics
 from bench.tuning.identity import StudyIdentity
 from bench.tuning.pairings import baseline_pairing
 from bench.tuning.result import ResultRow
 
-DEFAULT_SIZES = (250, 1000, 4000, 16000)
+DEFAULT_SIZES = (250, 500, 1000, 2000, 4000, 16000)
+DESIGN_MINUTES = 180.0  # what the default design is to fit in with 2 workers: ``--plan-only`` checks against it
+LEVEL = metrics.TIE_LEVEL  # a point is "better"/"worse" than TF-IDF + logreg when its Holm p is below this
+TUNED, LEADERBOARD, REUSED = "tuned", "leaderboard", "reused"
+MARKS = {TUNED: "T", LEADERBOARD: "L", REUSED: "R"}
+LEGEND = (
+    "T: tuned afresh at that size (the profile's allocation); L: the leaderboard's configuration, at its own "
+    "training size; R: that configuration reused"
+)
 
 
-def sizes_for(n_train: int, sizes) -> list[int]:
-    """The requested sizes below the training split's size, then the whole split."""
-    return sorted({int(s) for s in sizes if 0 < int(s) < n_train}) + [n_train]
+def sizes_for(n_train: int, sizes, tuned: int | None = None) -> list[int]:
+    """The requested sizes below the training split's size, the tuned size (where the curve meets the
+    leaderboard) when below it too, then the whole split."""
+    wanted = {int(s) for s in sizes} | ({int(tuned)} if tuned else set())
+    return sorted(s for s in wanted if 0 < s < n_train) + [n_train]
+
+
+def configuration_at(size: int, tuned_size: int, retune: bool = False) -> str:
+    """``TUNED`` below the tuned size (or everywhere with ``retune``), ``LEADERBOARD`` at it, ``REUSED`` above."""
+    if retune or size < tuned_size:
+        return TUNED
+    return LEADERBOARD if size == tuned_size else REUSED
 
 
 def nested_order(n_train: int, seed: int) -> np.ndarray:
@@ -64,8 +103,8 @@ def at_size(data, size: int, order: np.ndarray):
     return TaskData(data.task, data.classes, train, data.validation, data.test, stats, key=f"{data.key}|curve-n{size}")
 
 
-def variant(size: int, retune: bool) -> str:
-    return f"curve-n{size}" + ("-tuned" if retune else "")
+def variant(size: int, tuned: bool) -> str:
+    return f"curve-n{size}" + ("-tuned" if tuned else "")
 
 
 def pairings_for(rows: list[ResultRow], task: str, backends) -> list[tuple[str, str, ResultRow]]:
@@ -98,7 +137,8 @@ def tuned_trial(storage: str, row: ResultRow) -> dict:
 
 @dataclasses.dataclass
 class Plan:
-    """One (task, pairing, size) to run: the data at that size and the trial it repeats (None: tune)."""
+    """One (task, pairing, size) to run: the data at that size, the trial it repeats (None: tune) and how its
+    configuration was found (``TUNED``, ``LEADERBOARD``, ``REUSED``)."""
 
     task: str
     backend: str
@@ -108,20 +148,59 @@ class Plan:
     first_trial: dict | None
     projected_seconds: float = 0.0
     level: int = 0  # the requested size this one stands for (a task's whole split: the next requested size up)
+    configuration: str = TUNED
+    tuned_size: int = 0  # the leaderboard's training size for this pairing
 
     @property
     def label(self) -> str:
         return f"{self.task} {self.backend} x {self.classifier} n={self.size}"
 
 
-def projected_seconds(row: ResultRow, size: int, seeds: int) -> float:
-    """What one point should cost, from the tuned study's own measurement: the seconds one fit of the
-    chosen configuration took at the tuned training size (embedding plus training), scaled linearly to
-    ``size``, times the fits the point needs (one per seed; logistic regression is deterministic: one).
-    Linear in size is an upper bound in practice: early stopping ends larger fits in fewer epochs."""
-    per_fit = (row.train_seconds or 0.0) + (row.embed_seconds or 0.0)
-    fits = 1 if row.deterministic else seeds
-    return per_fit * size / max(1, (row.sizes or {})["train"]) * fits
+# --------------------------------------------------------------------------- cost
+
+
+def fit_documents(row: ResultRow, size: int) -> float:
+    """Documents one fit of the row's configuration trains at ``size`` training documents: the epochs it ran at
+    the tuned size (mean over seeds) times ``size``, and under the ``steps`` rule at least ``min_steps``
+    batches."""
+    params = row.best_params or {}
+    batches = params.get("min_steps", 0) * min(params.get("batch_size", 0), size) if params.get("stopping") else 0
+    epochs = float(np.mean(row.epochs_run)) if row.epochs_run else 1.0
+    return max(epochs * size, float(batches))
+
+
+def projected_seconds(
+    row: ResultRow, size: int, seeds: int, configuration: str = REUSED, profile: Profile | None = None
+) -> float:
+    """What one point should cost in core-seconds, from the tuned row's own measurements.
+
+    One fit at ``size``: the tuned fit's training seconds per document trained (``train_seconds`` over its
+    epochs x training size) times the documents a fit trains at ``size`` (``fit_documents``), plus its
+    embedding seconds scaled linearly; linear in documents is an upper bound in practice (early stopping ends
+    larger fits in fewer epochs). A ``LEADERBOARD`` or ``REUSED`` point is one fit per seed (one for
+    logistic regression, which is deterministic). A ``TUNED`` point is a study of ``profile``'s allocation:
+    under a budget, a network trains ``training_budget(size) x size`` documents in its trials, at the rate the
+    tuned study measured for its whole core-time (``cpu_seconds`` over the documents its trials and test fits
+    trained, so validation checks and compilation count; the training rate alone when the row has no
+    ``cpu_seconds``), then its test fits; otherwise its trial count of fits, then the other seeds' test fits.
+    """
+    tuned_n = max(1, (row.sizes or {}).get("train") or 1)
+    per_document = (row.train_seconds or 0.0) / max(1.0, fit_documents(row, tuned_n))
+    embed = (row.embed_seconds or 0.0) * size / tuned_n
+    fit = per_document * fit_documents(row, size) + embed
+    test_fits = 1 if row.deterministic else seeds
+    if configuration != TUNED or profile is None:
+        return fit * test_fits
+    from models import get_classifier
+
+    iterative = get_classifier(row.classifier).iterative
+    if profile.by_budget and iterative:
+        rate = per_document
+        if row.cpu_seconds and row.training_spent:
+            trained = row.training_spent * tuned_n + (row.repeats or 1) * fit_documents(row, tuned_n)
+            rate = row.cpu_seconds / trained
+        return rate * (profile.training_budget(size) * size + test_fits * fit_documents(row, size)) + embed
+    return fit * (profile.trial_budget(iterative) + test_fits - 1)
 
 
 def plan(
@@ -130,35 +209,47 @@ def plan(
     tuned_storage: str,
     backends,
     sizes,
-    retune: bool,
+    profile: Profile,
+    *,
+    retune: bool = False,
     seeds: int = 3,
-    trials: int = 1,
 ) -> list[Plan]:
+    """Every point of every task's curves, in run order (``ordered``), each with its configuration and its
+    projected core-seconds."""
     baseline = baseline_pairing()
     plans = []
     for task, data in datasets.items():
         chosen = pairings_for(tuned_rows, task, backends)
-        if not any(b == baseline[0] for b, _, _ in chosen):
+        base = next((r for b, c, r in chosen if (b, c) == baseline), None)
+        if base is None:
             raise BenchError(
                 f"task {task}: no finished {baseline[0]} x {baseline[1]} study in the tuned storage; run "
                 f"`python -m bench all` for it first"
             )
-        task_sizes = sizes_for(len(data.train), sizes)
+        n_train = len(data.train)
+        tuned_size = min(n_train, (base.sizes or {}).get("train") or n_train)
+        task_sizes = sizes_for(n_train, sizes, tuned_size)
         for backend, classifier, row in chosen:
-            first = None if retune else tuned_trial(tuned_storage, row)
-            plans += [
-                Plan(
-                    task,
-                    backend,
-                    classifier,
-                    n,
-                    task_sizes,
-                    first,
-                    projected_seconds(row, n, seeds) + (0 if first else (trials - 1) * projected_seconds(row, n, 1)),
-                    size_level(n, sizes),
+            own = min(n_train, (row.sizes or {}).get("train") or tuned_size)
+            first = None
+            for n in task_sizes:
+                configuration = configuration_at(n, own, retune)
+                if configuration != TUNED and first is None:
+                    first = tuned_trial(tuned_storage, row)
+                plans.append(
+                    Plan(
+                        task,
+                        backend,
+                        classifier,
+                        n,
+                        task_sizes,
+                        None if configuration == TUNED else first,
+                        projected_seconds(row, n, seeds, configuration, profile),
+                        size_level(n, sizes),
+                        configuration,
+                        own,
+                    )
                 )
-                for n in task_sizes
-            ]
     return ordered(plans)
 
 
@@ -170,8 +261,67 @@ def size_level(n: int, sizes) -> int:
 def ordered(plans: list[Plan]) -> list[Plan]:
     """Small sizes first, so a partial run has whole curves up to some size (a whole split of 15,855 counts as
     the requested 16,000, with the other tasks' 16,000); within a size the cheapest first, so a time limit
-    leaves out the fewest points."""
+    leaves out the fewest points: the largest sizes of the slowest pairings."""
     return sorted(plans, key=lambda p: (p.level, p.projected_seconds, p.size, p.task, p.backend))
+
+
+def schedule(plans: list[Plan], jobs: int, limit_seconds: float | None = None) -> tuple[list[Plan], list[Plan], float]:
+    """What a run with ``jobs`` workers gets to: the points in run order (``ordered``), each on the worker free
+    first; a point that would end after ``limit_seconds`` of wall time is left out and the next one tried, as
+    ``run_plans``' time check does. (points run, points left out, projected wall seconds of those run)."""
+    clocks = [0.0] * max(1, jobs)
+    run, left_out = [], []
+    for p in ordered(plans):
+        k = min(range(len(clocks)), key=clocks.__getitem__)
+        if limit_seconds is not None and clocks[k] + p.projected_seconds > limit_seconds:
+            left_out.append(p)
+            continue
+        clocks[k] += p.projected_seconds
+        run.append(p)
+    return run, left_out, max(clocks)
+
+
+def projection_text(plans: list[Plan], jobs: int, limit_minutes: float | None = None) -> str:
+    """``--plan-only``'s report: projected core-seconds per task (by configuration) and in all, the wall time
+    with ``jobs`` workers, and, when that exceeds the limit (``limit_minutes``, else ``DESIGN_MINUTES``), which
+    points the design would leave out and what would run them all."""
+    limit = DESIGN_MINUTES if limit_minutes is None else limit_minutes
+    headers = ("task", "points (T / L / R)", "tuned", "leaderboard", "reused", "core-seconds")
+
+    def line(name: str, mine: list[Plan]) -> tuple[str, ...]:
+        by = {c: [p for p in mine if p.configuration == c] for c in MARKS}
+        counts = " / ".join(str(len(by[c])) for c in MARKS)
+        spent = [f"{sum(p.projected_seconds for p in by[c]):,.0f}" for c in MARKS]
+        return (name, f"{len(mine)} ({counts})", *spent, f"{sum(p.projected_seconds for p in mine):,.0f}")
+
+    tasks = sorted({p.task for p in plans})
+    table = Table(headers, [line(t, [p for p in plans if p.task == t]) for t in tasks] + [line("all", plans)])
+    _, _, whole = schedule(plans, jobs)
+    run, left_out, _ = schedule(plans, jobs, limit * 60)
+    lines = [
+        f"Projected cost of {len(plans)} learning-curve points ({LEGEND}), in core-seconds from the tuned rows' own "
+        "measurements (seconds per document trained, linear in the size: an upper bound for the large sizes):",
+        "",
+        *markdown_table(table),
+        f"With --jobs {jobs}: about {whole / 60:,.0f} min of wall time for every point; the limit is {limit:g} min "
+        f"({'--time-limit' if limit_minutes is not None else 'the default design'}).",
+    ]
+    if not left_out:
+        return "\n".join([*lines, "Every point fits within the limit."])
+    saved = sum(p.projected_seconds for p in left_out)
+    lines += [
+        "",
+        f"Over the limit: the default design would change. It would leave out {len(left_out)} of the "
+        f"{len(plans)} points ({saved:,.0f} core-seconds), the largest sizes of the slowest pairings first, as a "
+        f"run with --time-limit {limit:g} does (summary.md lists them, with why):",
+        *(
+            f"- {p.task}: {p.backend} + {p.classifier} n={p.size:,} ({p.configuration}, "
+            f"{p.projected_seconds / 60:,.1f} core-min)"
+            for p in sorted(left_out, key=lambda p: (-p.level, -p.projected_seconds, p.task, p.backend))
+        ),
+        f"To run every point: --time-limit {np.ceil(whole / 60):.0f} at --jobs {jobs}.",
+    ]
+    return "\n".join(lines)
 
 
 def run_plans(
@@ -180,15 +330,16 @@ def run_plans(
     profile: Profile,
     storage: str,
     *,
-    retune: bool,
     exclusive: bool = False,
     recover: bool = False,
     log=None,
     until: float | None = None,
 ) -> list[ResultRow]:
-    """Run each plan's study (resuming what the storage holds); the finished rows, each with its ``size``.
-    ``until`` (a ``time.time()``): a point not finished yet starts only if its projected cost ends before
-    it; a point that does not fit is skipped (a finished one is still read)."""
+    """Run each plan's study (resuming what the storage holds); the finished rows, each with its ``size`` and
+    configuration. A ``TUNED`` point is a study of the profile's allocation (its budget floor sized by the
+    subset), any other one trial repeating ``first_trial``. ``until`` (a ``time.time()``): a point not
+    finished yet starts only if its projected cost ends before it; a point that does not fit is skipped (a
+    finished one is still read)."""
     from bench.tuning.runner import STOP, run_study
 
     orders = {task: nested_order(len(data.train), profile.seed) for task, data in datasets.items()}
@@ -196,11 +347,13 @@ def run_plans(
     for p in plans:
         if STOP.is_set():
             break
+        tuned = p.configuration == TUNED
+        marks = {"curve_size": p.size, "curve_retuned": tuned, "curve_configuration": p.configuration}
         if until is not None and time.time() + p.projected_seconds > until:
-            name = StudyIdentity(profile.name, p.task, p.backend, p.classifier, variant(p.size, retune)).name
+            name = StudyIdentity(profile.name, p.task, p.backend, p.classifier, variant(p.size, tuned)).name
             row = finished_row(storage, name)
             if row is not None:
-                rows.append(row.replace(curve_size=p.size, curve_retuned=retune))
+                rows.append(row.replace(**marks))
             continue
         data = at_size(datasets[p.task], p.size, orders[p.task])
         row = run_study(
@@ -209,21 +362,21 @@ def run_plans(
             p.classifier,
             profile,
             storage,
-            n_trials=None if retune else 1,
+            n_trials=None if tuned else 1,
             recover=recover,
-            variant=variant(p.size, retune),
+            variant=variant(p.size, tuned),
             exclusive=exclusive,
             first_trial=p.first_trial,
         )
         if row is None:
             continue
-        row = row.replace(curve_size=p.size, curve_retuned=retune)
+        row = row.replace(**marks)
         rows.append(row)
         if log and row.ok:
             assert row.test_main_ci95 is not None  # ok rows are test-scored
             log(
-                f"{p.task:14s} {p.backend:15s} x {p.classifier:13s} n={p.size:6d} test {row.main_metric} "
-                f"{row.test_main:.4f} [{row.test_main_ci95[0]:.3f}, {row.test_main_ci95[1]:.3f}]"
+                f"{p.task:14s} {p.backend:15s} x {p.classifier:13s} n={p.size:6d} {MARKS[p.configuration]} test "
+                f"{row.main_metric} {row.test_main:.4f} [{row.test_main_ci95[0]:.3f}, {row.test_main_ci95[1]:.3f}]"
             )
     return rows
 
@@ -249,6 +402,7 @@ def not_run(plans: list[Plan], recs: list[dict], time_limit_minutes: float | Non
             "backend": p.backend,
             "classifier": p.classifier,
             "size": p.size,
+            "configuration": p.configuration,
             "projected_core_minutes": round(p.projected_seconds / 60, 1),
             "reason": f"did not fit in the time limit ({time_limit_minutes:g} min)"
             if time_limit_minutes
@@ -259,132 +413,289 @@ def not_run(plans: list[Plan], recs: list[dict], time_limit_minutes: float | Non
     ]
 
 
-# --------------------------------------------------------------------------- outputs
+# --------------------------------------------------------------------------- statistics
+
+
+def versus_baseline(rows: list[ResultRow]) -> dict[tuple[str, str, str, int], dict]:
+    """Each pairing's point against TF-IDF + logreg's at the same task and size, keyed (task, backend,
+    classifier, size): ``difference`` (test score minus TF-IDF's), its 95% interval ``difference_ci95``, the
+    paired bootstrap ``p`` and ``p_holm``, Holm's correction over every comparison of every size and task
+    together, and ``verdict`` ("better"/"worse" when Holm p < ``LEVEL``, else "not distinguishable").
+
+    The bootstrap is the leaderboard's (``leaderboard.row_samples``): ``metrics.TIE_RESAMPLES`` resamples of the
+    task's test documents, drawn once per task (seed 0) and shared by every size, each row's seeds resampled
+    too. Rows without stored test predictions are not compared."""
+    from bench.reports.leaderboard import row_samples, row_truth
+
+    baseline = baseline_pairing()
+    found: dict[tuple[str, str, str, int], dict] = {}
+    for task in sorted({r.task for r in rows}):
+        mine = [r for r in rows if r.task == task and r.ok and r.test_predictions and r.curve_size is not None]
+        bases = {r.curve_size: r for r in mine if (r.backend, r.classifier) == baseline}
+        others = [r for r in mine if (r.backend, r.classifier) != baseline and r.curve_size in bases]
+        if not others:
+            continue
+        truth = row_truth(next(iter(bases.values())))
+        weights = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)  # shared: the test is paired
+        base_samples = {n: row_samples(b, truth, weights) for n, b in bases.items()}
+        for r in others:
+            n = int(r.curve_size or 0)
+            samples, reference = row_samples(r, truth, weights), base_samples[n]
+            score, base_score = r.test_main, bases[n].test_main
+            assert score is not None and base_score is not None  # ok rows are test-scored
+            found[(task, r.backend, r.classifier, n)] = {
+                "difference": score - base_score,
+                "difference_ci95": list(metrics.confidence_interval(samples - reference)),
+                "p": metrics.paired_p_value(reference, samples),
+            }
+    for result, p_holm in zip(found.values(), metrics.holm([f["p"] for f in found.values()])):
+        result["p_holm"] = p_holm
+        result["verdict"] = verdict(result["difference"], p_holm)
+    return found
+
+
+def verdict(difference: float, p_holm: float) -> str:
+    if p_holm < LEVEL and difference != 0:
+        return "better" if difference > 0 else "worse"
+    return "not distinguishable"
 
 
 def records(rows: list[ResultRow], controls: dict | None = None) -> list[dict]:
-    """The rows as the curve files hold them, sorted by task, pairing and size. ``controls`` (the tuned
-    storage's, on the same test documents) give each point ``did_not_learn``: its interval's upper end at or
-    below the learning floor (max of the majority baseline and the 95th percentile of chance)."""
+    """The rows as the curve files hold them, sorted by task, pairing and size.
+
+    ``controls`` (the tuned storage's, on the same test documents) give each point its learning floor (max of
+    the majority baseline and the 95th percentile of chance), ``not_shown_to_learn`` (its interval's lower end
+    at or below the floor) and ``did_not_learn`` (its upper end too). ``versus_baseline`` gives every other
+    pairing's comparison with TF-IDF + logreg at the same size; ``validation_chosen`` marks, per task and size,
+    the other pairing with the highest validation score among those not marked not shown to learn."""
+    compared = versus_baseline(rows)
+    baseline = baseline_pairing()
     out = []
     for r in rows:
         if not r.ok:
             continue
         assert r.test_main_ci95 is not None  # ok rows are test-scored
         floor = learning_floor((controls or {}).get(r.task))
+        low, high = r.test_main_ci95
+        versus = compared.get((r.task, r.backend, r.classifier, int(r.curve_size or 0))) or {}
+        configuration = r.curve_configuration or (TUNED if r.curve_retuned else REUSED)
         out.append(
             {
                 "task": r.task,
                 "backend": r.backend,
                 "classifier": r.classifier,
                 "size": r.curve_size,
-                "retuned": r.curve_retuned,
+                "configuration": configuration,
+                "retuned": configuration == TUNED,
                 "main_metric": r.main_metric,
                 "seed_scores": r.test_main_repeats,
                 "mean": r.test_main,
-                "ci95": list(r.test_main_ci95),
+                "ci95": [low, high],
                 "validation": r.validation_main,
                 "learning_floor": floor,
-                "did_not_learn": None if floor is None else r.test_main_ci95[1] <= floor,
+                "not_shown_to_learn": None if floor is None else low <= floor,
+                "did_not_learn": None if floor is None else high <= floor,
+                "baseline": (r.backend, r.classifier) == baseline,
+                "difference_vs_tfidf": versus.get("difference"),
+                "difference_ci95": versus.get("difference_ci95"),
+                "p_vs_tfidf": versus.get("p"),
+                "p_vs_tfidf_holm": versus.get("p_holm"),
+                "vs_tfidf": versus.get("verdict"),
+                "validation_chosen": False,
+                "trials": (r.trials_complete or 0) + (r.trials_pruned or 0),
+                "training_budget": r.training_budget,
+                "training_spent": r.training_spent,
                 "epochs_run": r.epochs_run,
                 "train_seconds": r.train_seconds,
+                "cpu_seconds": r.cpu_seconds,
                 "params": r.best_params,
             }
         )
+    for task, size in {(x["task"], x["size"]) for x in out}:
+        eligible = [x for x in out if (x["task"], x["size"]) == (task, size) and _choosable(x)]
+        if eligible:
+            min(eligible, key=_validation_key)["validation_chosen"] = True
     return sorted(out, key=lambda x: (x["task"], x["backend"], x["classifier"], x["size"]))
 
 
+def _choosable(rec: dict) -> bool:
+    """Another pairing's point that may be validation-chosen: not the baseline, not marked not shown to learn."""
+    return not rec["baseline"] and not rec.get("not_shown_to_learn")
+
+
+def _validation_key(rec: dict) -> tuple:
+    score = rec["validation"]
+    return (-score if score is not None else float("inf"), rec["backend"], rec["classifier"])
+
+
 def crossover(task_records: list[dict]) -> dict:
-    """The smallest size at which the best neural pairing (highest validation score at that size) has a 95%
-    interval wholly above TF-IDF's; None when there is none."""
-    baseline = baseline_pairing()
+    """The smallest size at which the validation-chosen other pairing at that size is "better" than TF-IDF +
+    logreg (Holm over every point), with that point (``size`` None and the ``largest`` size when there is
+    none); ``later`` lists the larger sizes at which the validation-chosen pairing is not "better"."""
     sizes = sorted({r["size"] for r in task_records})
+    chosen = {r["size"]: r for r in task_records if r.get("validation_chosen")}
     for n in sizes:
-        base = next((r for r in task_records if r["size"] == n and (r["backend"], r["classifier"]) == baseline), None)
-        neural = [r for r in task_records if r["size"] == n and r["backend"] != baseline[0]]
-        if base is None or not neural:
-            continue
-        best = max(neural, key=lambda r: (r["validation"], r["backend"]))
-        if best["ci95"][0] > base["ci95"][1]:
-            return {
-                "size": n,
-                "pairing": f"{best['backend']} + {best['classifier']}",
-                "neural": best["mean"],
-                "tfidf": base["mean"],
-            }
-    return {"size": None, "largest": sizes[-1] if sizes else None}
+        point = chosen.get(n)
+        if point is not None and point.get("vs_tfidf") == "better":
+            later = [m for m in sizes if m > n and (chosen.get(m) or {}).get("vs_tfidf") != "better"]
+            return {"size": n, "point": point, "later": later, "largest": sizes[-1]}
+    return {"size": None, "point": None, "later": [], "largest": sizes[-1] if sizes else None}
+
+
+def _p(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _difference(rec: dict) -> str:
+    low, high = rec["difference_ci95"]
+    return f"{rec['difference_vs_tfidf']:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def crossover_sentence(task_records: list[dict]) -> str:
+    """The crossover in one sentence (the summary's and the README block's)."""
+    found = crossover(task_records)
+    if found["size"] is None:
+        largest = found["largest"]
+        return (
+            f"none up to n={largest:,}: at no size is the validation-chosen other pairing better than TF-IDF + "
+            f"logreg (Holm p < {LEVEL:g})"
+            if largest
+            else "no points"
+        )
+    p = found["point"]
+    text = (
+        f"from n={found['size']:,}: {p['backend']} + {p['classifier']} (chosen on validation at that size), "
+        f"{_difference(p)}, Holm p {_p(p['p_vs_tfidf_holm'])}"
+    )
+    if found["later"]:
+        text += "; not better at n=" + ", ".join(f"{m:,}" for m in found["later"])
+    return text
+
+
+def sizes_cell(task_records: list[dict]) -> str:
+    """A task's sizes, each with its configuration mark (T, L or R; several when pairings differ)."""
+    sizes = sorted({r["size"] for r in task_records})
+    marks = {n: "/".join(sorted({MARKS[r["configuration"]] for r in task_records if r["size"] == n})) for n in sizes}
+    return ", ".join(f"{n:,} {marks[n]}" for n in sizes)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _score(r: dict) -> str:
+    return f"{r['mean']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]"
 
 
 def summary_table(recs: list[dict]) -> Table:
-    baseline = baseline_pairing()
     rows = []
     for task in sorted({r["task"] for r in recs}):
         mine = [r for r in recs if r["task"] == task]
-        pairs = {(r["backend"], r["classifier"]) for r in mine}
-        found = crossover(mine)
         largest = max(r["size"] for r in mine)
         at_largest = [r for r in mine if r["size"] == largest]
-        base = next((r for r in at_largest if (r["backend"], r["classifier"]) == baseline), None)
-        neural = max(
-            (r for r in at_largest if r["backend"] != baseline[0]), key=lambda r: r["validation"], default=None
-        )
-        flat = [r for r in mine if r.get("did_not_learn")]
+        base = next((r for r in at_largest if r["baseline"]), None)
+        chosen = next((r for r in at_largest if r["validation_chosen"]), None)
+        others = {(r["backend"], r["classifier"]) for r in mine if not r["baseline"]}
+        flat = [r for r in mine if r.get("not_shown_to_learn")]
+        if chosen is None:
+            neural = "none shown to learn"
+        else:
+            neural = f"{chosen['backend']} + {chosen['classifier']} {_score(chosen)}"
+            if chosen["vs_tfidf"]:
+                neural += f", {_difference(chosen)}, Holm p {_p(chosen['p_vs_tfidf_holm'])}: {chosen['vs_tfidf']}"
+            neural += f" ({len(at_largest) - (base is not None)} of {len(others)} run there)"
         rows.append(
             (
                 task,
-                ", ".join(str(n) for n in sorted({r["size"] for r in mine})),
-                f"{found['pairing']} from n={found['size']:,}" if found["size"] else f"none up to {largest:,}",
-                "" if base is None else f"{base['mean']:.4f} [{base['ci95'][0]:.3f}, {base['ci95'][1]:.3f}]",
-                ""
-                if neural is None
-                else f"{neural['backend']} + {neural['classifier']} {neural['mean']:.4f} "
-                f"[{neural['ci95'][0]:.3f}, {neural['ci95'][1]:.3f}] "
-                f"({len(at_largest) - (base is not None)} of {len(pairs) - 1} run there)",
+                sizes_cell(mine),
+                crossover_sentence(mine),
+                "" if base is None else _score(base),
+                neural,
                 ", ".join(f"{r['backend']} + {r['classifier']} n={r['size']:,}" for r in flat) or "none",
             )
         )
     return Table(
         (
             "task",
-            "training sizes",
-            "best neural pairing's interval above TF-IDF's",
-            "TF-IDF at the largest size",
-            "best neural pairing at the largest size (validation-chosen)",
-            "points that did not learn",
+            "training sizes (T tuned, L leaderboard, R reused)",
+            "crossover: the validation-chosen other pairing better than TF-IDF + logreg",
+            "TF-IDF + logreg at the largest size",
+            "validation-chosen other pairing at the largest size, against TF-IDF + logreg",
+            "points not shown to learn",
         ),
         rows,
     )
 
 
-def task_table(task_records: list[dict]) -> Table:
+def _cell_table(task_records: list[dict], show) -> Table:
     baseline = baseline_pairing()
     sizes = sorted({r["size"] for r in task_records})
     pairs = sorted({(r["backend"], r["classifier"]) for r in task_records}, key=lambda p: (p != baseline, p))
     cell = {(r["backend"], r["classifier"], r["size"]): r for r in task_records}
-
-    def show(r: dict | None) -> str:
-        if r is None:
-            return ""
-        mark = " (did not learn)" if r.get("did_not_learn") else ""
-        return f"{r['mean']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]{mark}"
-
     rows = [(f"{b} + {c}", *(show(cell.get((b, c, n))) for n in sizes)) for b, c in pairs]
     return Table(("pairing", *(f"n={n:,}" for n in sizes)), rows)
 
 
+def task_table(task_records: list[dict]) -> Table:
+    """Scores: mean [95% interval], the configuration mark, * for the validation-chosen other pairing."""
+
+    def show(r: dict | None) -> str:
+        if r is None:
+            return ""
+        chosen = " *" if r.get("validation_chosen") else ""
+        flat = ", not shown to learn" if r.get("not_shown_to_learn") else ""
+        return f"{_score(r)} {MARKS[r['configuration']]}{chosen}{flat}"
+
+    return _cell_table(task_records, show)
+
+
+def difference_table(task_records: list[dict]) -> Table:
+    """Differences to TF-IDF + logreg at each size: difference [95% interval], raw p, Holm p and the verdict."""
+
+    def show(r: dict | None) -> str:
+        if r is None or r["baseline"]:
+            return "(reference)" if r is not None else ""
+        if r.get("vs_tfidf") is None:
+            return "not compared"
+        chosen = " *" if r.get("validation_chosen") else ""
+        return f"{_difference(r)}, p {_p(r['p_vs_tfidf'])}, Holm {_p(r['p_vs_tfidf_holm'])}: {r['vs_tfidf']}{chosen}"
+
+    return _cell_table(task_records, show)
+
+
 def not_run_table(skipped: list[dict]) -> Table:
     return Table(
-        ("task", "pairing", "size", "projected core-minutes", "why"),
+        ("task", "pairing", "size", "configuration", "projected core-minutes", "why"),
         [
             (
                 s["task"],
                 f"{s['backend']} + {s['classifier']}",
                 f"{s['size']:,}",
+                s.get("configuration", ""),
                 f"{s['projected_core_minutes']:.1f}",
                 s["reason"],
             )
             for s in skipped
         ],
+    )
+
+
+def intro(recs: list[dict]) -> str:
+    seeds = max((len(r["seed_scores"]) for r in recs), default=0)
+    family = sum(r["p_vs_tfidf"] is not None for r in recs)
+    tuned_sizes = sorted({r["size"] for r in recs if r["configuration"] == LEADERBOARD})
+    return (
+        "Test score against training-set size: TF-IDF + logistic regression and each other backend's "
+        "validation-best classifier, on nested training subsets, the same validation and test documents at every "
+        f"size, {seeds} seeds for the networks (logistic regression is deterministic: one fit); intervals are 95% "
+        f"over test documents and seeds. Configurations ({LEGEND}): tuned below the leaderboard's training size "
+        f"({', '.join(f'{n:,}' for n in tuned_sizes) or 'none here'}), the leaderboard's there, reused above. "
+        "Each other pairing is compared with TF-IDF + logreg at the same size by a paired bootstrap "
+        f"({metrics.TIE_RESAMPLES:,} test-document resamples, seeds resampled too), Holm-corrected over all "
+        f'{family} comparisons of every size and task together: "better"/"worse" need Holm p < {LEVEL:g}. '
+        "The crossover is the smallest size at which the other pairing chosen on validation at that size (*: "
+        "the highest validation score among points not marked not shown to learn) is better; no choice is made "
+        "on test. A point is not shown to learn when its interval's lower end is at or below the task's learning "
+        "floor (the larger of the majority baseline and chance's 95th percentile)."
     )
 
 
@@ -404,32 +715,31 @@ def write(
     flat = pd.DataFrame(
         [
             {
-                **{k: v for k, v in r.items() if k not in ("seed_scores", "ci95", "params")},
+                **{k: v for k, v in r.items() if k not in ("seed_scores", "ci95", "difference_ci95", "params")},
                 "ci95_low": r["ci95"][0],
                 "ci95_high": r["ci95"][1],
+                "difference_ci95_low": (r["difference_ci95"] or [None])[0],
+                "difference_ci95_high": (r["difference_ci95"] or [None, None])[1],
                 "seed_scores": " ".join(f"{s:.4f}" for s in r["seed_scores"]),
             }
             for r in recs
         ]
     )
     atomic_write(paths["csv"], flat.to_csv(index=False))
-    seeds = max((len(r["seed_scores"]) for r in recs), default=0)
-    how = "retuned at each size" if any(r["retuned"] for r in recs) else "the configuration tuned at the profile's size"
-    intro = (
-        f"Test score against training-set size: TF-IDF + logistic regression and each backend's best classifier, "
-        f"{how}, {seeds} seeds for the networks (logistic regression is deterministic: one fit), the same "
-        f"validation and test documents at every size, nested training subsets; intervals are 95% over test "
-        f"documents and seeds."
-    )
-    lines = ["# Learning curves", "", intro, "", *markdown_table(summary_table(recs))]
-    html_parts = ["<h1>pairbench learning curves</h1>", f"<p class=note>{intro}</p>", table_html(summary_table(recs))]
+    text = intro(recs)
+    lines = ["# Learning curves", "", text, "", *markdown_table(summary_table(recs))]
+    html_parts = ["<h1>pairbench learning curves</h1>", f"<p class=note>{text}</p>", table_html(summary_table(recs))]
     for task in sorted({r["task"] for r in recs}):
         mine = [r for r in recs if r["task"] == task]
         plot = out_dir / "plots" / f"{task}-curve.png"
         atomic_write(plot, _plot(task, mine))
         paths[f"{task}-curve"] = plot
-        lines += [f"## {task}", "", f"![{task}](plots/{task}-curve.png)", "", *markdown_table(task_table(mine))]
-        html_parts += [f"<h2 id='{task}'>{task}</h2>", image_html(plot), table_html(task_table(mine))]
+        sentence = f"Crossover: {crossover_sentence(mine)}."
+        lines += [f"## {task}", "", sentence, "", f"![{task}](plots/{task}-curve.png)", ""]
+        lines += ["Test scores:", "", *markdown_table(task_table(mine))]
+        lines += ["Against TF-IDF + logreg at the same size:", "", *markdown_table(difference_table(mine))]
+        html_parts += [f"<h2 id='{task}'>{task}</h2>", f"<p>{sentence}</p>", image_html(plot)]
+        html_parts += [table_html(task_table(mine)), table_html(difference_table(mine))]
     if not_run:
         lines += ["## Points not run", "", *markdown_table(not_run_table(not_run))]
         html_parts += ["<h2 id='not-run'>Points not run</h2>", table_html(not_run_table(not_run))]
@@ -446,28 +756,45 @@ def write(
 
 
 def _plot(task: str, task_records: list[dict]) -> bytes:
+    """Score against size (log x), an interval band per pairing; markers by configuration (o tuned, s the
+    leaderboard's, ^ reused), hollow grey for points not shown to learn; a dotted line at the tuned size and
+    a dashed one at the crossover."""
     from bench.reports.plots import plt, png_bytes
 
     baseline = baseline_pairing()
+    shapes = {TUNED: "o", LEADERBOARD: "s", REUSED: "^"}
     fig, ax = plt.subplots(figsize=(8, 5))
     pairs = sorted({(r["backend"], r["classifier"]) for r in task_records}, key=lambda p: (p != baseline, p))
     for k, (b, c) in enumerate(pairs):
         mine = sorted((r for r in task_records if (r["backend"], r["classifier"]) == (b, c)), key=lambda r: r["size"])
         x = [r["size"] for r in mine]
         color = "black" if (b, c) == baseline else plt.cm.tab10(k % 10)
-        ax.plot(
-            x,
-            [r["mean"] for r in mine],
-            "-o",
-            ms=3,
-            color=color,
-            lw=2 if (b, c) == baseline else 1.2,
-            label=f"{b} + {c}",
-        )
+        ax.plot(x, [r["mean"] for r in mine], "-", color=color, lw=2 if (b, c) == baseline else 1.2, label=f"{b} + {c}")
         ax.fill_between(x, [r["ci95"][0] for r in mine], [r["ci95"][1] for r in mine], color=color, alpha=0.12)
+        for r in mine:  # the point and its interval (a band needs two points)
+            flat = bool(r.get("not_shown_to_learn"))
+            ax.errorbar(
+                r["size"],
+                r["mean"],
+                yerr=[[max(0.0, r["mean"] - r["ci95"][0])], [max(0.0, r["ci95"][1] - r["mean"])]],
+                fmt=shapes[r["configuration"]],
+                ms=5,
+                capsize=2,
+                lw=0.8,
+                color="grey" if flat else color,
+                markerfacecolor="white" if flat else color,
+            )
+    for n in sorted({r["size"] for r in task_records if r["configuration"] == LEADERBOARD}):
+        ax.axvline(n, color="grey", ls=":", lw=1)
+    found = crossover(task_records)
+    if found["size"]:
+        ax.axvline(found["size"], color="tab:red", ls="--", lw=1, label=f"crossover n={found['size']:,}")
     ax.set_xscale("log")
-    ax.set_xlabel("training documents (log)")
+    sizes = sorted({r["size"] for r in task_records})
+    ax.set_xticks(sizes, [f"{n:,}" for n in sizes], fontsize=7)
+    ax.minorticks_off()
+    ax.set_xlabel("training documents (log); o tuned there, s the leaderboard's configuration, ^ reused")
     ax.set_ylabel(f"test {task_records[0]['main_metric']}")
-    ax.set_title(f"{task}: learning curves (95% intervals)")
+    ax.set_title(f"{task}: learning curves (95% intervals; hollow grey: not shown to learn)")
     ax.legend(loc="lower right", fontsize=7)
     return png_bytes(fig)

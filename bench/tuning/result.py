@@ -15,7 +15,7 @@ versions (see its docstring). Field names are the JSON keys.
 | allocation | allocation, training_budget, training_spent (epochs of the training split) | when set |
 | standing | best_in_task, tied_with_best, p_vs_best, p_vs_best_holm, vs_best | set by ``leaderboard.mark_ties`` |
 | learned | did_not_learn, not_shown_to_learn | set by ``leaderboard.mark_learning`` |
-| curves | curve_size, curve_retuned | rows of learning-curve points |
+| curves | curve_size, curve_retuned, curve_configuration | rows of learning-curve points |
 
 An ``incomplete`` row holds only profile, task, backend, classifier, status and trials_complete.
 """
@@ -136,9 +136,11 @@ class ResultRow:
     #: the 95% interval's lower end is at or below the task's learning floor: the row cannot be told from a model
     #: that learned nothing; left out of the best-in-task choice and the marginal means (None: no controls)
     not_shown_to_learn: bool | None = None
-    #: a learning-curve point's training size, and whether it was retuned at that size
+    #: a learning-curve point's training size, whether it was tuned at that size, and how its configuration was
+    #: found: "tuned" (there), "leaderboard" (the tuned study's, at its own size) or "reused" (that one, larger)
     curve_size: int | None = None
     curve_retuned: bool | None = None
+    curve_configuration: str | None = None
     #: keys this version does not know (rows of newer versions), kept so a rewrite loses nothing
     extra: dict = field(default_factory=dict)
 

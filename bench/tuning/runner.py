@@ -391,11 +391,13 @@ class Allocation:
     epochs: float | None = None
 
     @classmethod
-    def of(cls, profile: Profile, classifier: str, n_trials: int | None = None) -> Allocation:
+    def of(cls, profile: Profile, classifier: str, n_trials: int | None = None, n_train: int = 0) -> Allocation:
+        """A study's allocation; under a budget, a network's ``epochs`` are ``profile.training_budget(n_train)``
+        (``budget_epochs``, raised to the profile's floor of ``budget_min_documents`` on a small training split)."""
         iterative = get_classifier(classifier).iterative
         if n_trials is not None or not profile.by_budget:
             return cls(n_trials or profile.trials)
-        return cls(profile.trial_budget(iterative), profile.budget_epochs if iterative else None)
+        return cls(profile.trial_budget(iterative), profile.training_budget(n_train) if iterative else None)
 
     def open(self, study: optuna.Study) -> bool:
         """True while the study may start another trial (trials running now count as spent)."""
@@ -482,7 +484,7 @@ def _tune_and_score(
 ) -> tuple[ResultRow | None, bool]:
     """``run_study``'s work: the row (None while another worker is still on the study) and whether this
     process trained a model."""
-    allocation = Allocation.of(profile, classifier, n_trials)
+    allocation = Allocation.of(profile, classifier, n_trials, n_train=len(data.split("train")))
     study = open_study(storage, identity, profile)
     cpu_started = time.process_time()
 
