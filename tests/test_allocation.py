@@ -172,7 +172,7 @@ from models import CLASSIFIERS, ClassifierSpec
 class Slow(t.Rising):
     def fit(self, *args, on_epoch=None, **kwargs):
         def slow(check, score):
-            time.sleep(0.3)
+            time.sleep(1.0)  # a check a second: a poll under load still sees a trial running
             on_epoch(check, score)
         return super().fit(*args, on_epoch=slow if on_epoch else None, **kwargs)
 
@@ -205,6 +205,9 @@ def test_a_killed_budget_study_resumes_without_repeating_finished_work(tmp_path,
         if len(done) >= 2 and running:
             break
         time.sleep(0.1)
+    else:
+        process.kill()
+        raise AssertionError(f"never saw two finished trials and one running: {[t.state for t in ts]}")
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
     before = {t.number: t for t in trials_of(tmp_path)}
