@@ -1,6 +1,7 @@
 """Learning curves: sizes, nested subsets, and a run that resumes without retraining what it finished."""
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -92,6 +93,8 @@ def test_curves_from_tuned_studies_resume_after_a_kill_without_retraining(data_d
 
     done = _cli(*args, "--jobs", "2", cwd=tmp_path, data_dir=data_dir)
     assert done.returncode == 0, done.stderr[-3000:]
+    # Progress without a terminal: plain lines, points of the plan (16 here), with the time left
+    assert re.search(r"^progress: studies \d+/16, trials \d+, elapsed \d+:\d\d:\d\d, left ~", done.stdout, re.M)
     after = _finished(storage)
     assert all(after[name] == before[name] for name in before)  # nothing finished was trained again
     recs = json.loads((results / "curves" / "curves.json").read_text())

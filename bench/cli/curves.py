@@ -67,8 +67,10 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
         if parts and not run.pretrain(parts):
             return 130 if stopped() else 2
         configure_pretrained(config, parts)
-        run.run_workers()
+        progress = CurveProgress(config, plans)
+        run.run_workers(on_wait=progress.poll)
         rows = curves.run_plans(plans, datasets, config.profile, config.storage, recover=True, log=log, until=until)
+        progress.close()
         if stopped():
             log(f"stopped after the current trial; finished points are saved. Resume with: {run.resume_hint()}")
             return 130
@@ -88,6 +90,44 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
             f"report: {paths['html']}"
         )
         return run.exit_code
+
+
+class CurveProgress:
+    """Points finished of the plan, trials, elapsed and time left (``console.Progress``), read from the curves
+    storage every few seconds while the workers run, so every worker's points count."""
+
+    EVERY = 5.0
+
+    def __init__(self, config: RunConfig, plans) -> None:
+        from bench.cli.console import Progress
+        from bench.studies.curves import TUNED, variant
+        from bench.tuning.identity import StudyIdentity
+
+        self.storage = config.storage
+        self.names = {
+            StudyIdentity(
+                config.profile.name, p.task, p.backend, p.classifier, variant(p.size, p.configuration == TUNED)
+            ).name
+            for p in plans
+        }
+        self.display = Progress(len(self.names), 0, quiet=config.console == "quiet")
+        self.looked = float("-inf")
+
+    def poll(self) -> None:
+        from bench.cli.console import study_counts
+        from bench.tuning.runner import storage_for
+
+        if time.monotonic() - self.looked < self.EVERY:
+            return
+        self.looked = time.monotonic()
+        counts = study_counts(storage_for(self.storage), self.names)
+        if counts is not None:
+            self.display.update(counts[0], counts[1])
+
+    def close(self) -> None:
+        self.looked = float("-inf")
+        self.poll()
+        self.display.close()
 
 
 def _report_only(config: RunConfig, plans, datasets: dict, controls: dict) -> int:
