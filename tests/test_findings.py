@@ -247,3 +247,10 @@ def test_every_row_not_shown_to_learn_says_why():
     assert why["lstmlearned"].startswith("validation 0.400 is at or below the floor too")
     assert why["gruelmo"].startswith("its score ") and "but its interval reaches it (1,000 test documents)" in why["gruelmo"]
     assert "| why |" in F.findings_markdown(found)
+
+
+def test_a_comparison_is_one_finding_even_when_the_encoder_is_the_headline():
+    rows = [baseline(), scored("minilm", "logreg", [predictions(150, fixed=120)], 0.99),
+            scored("word2vec", "gru", [predictions(150)], 0.85)]
+    found = F.find(rows, baseline=BASELINE, encoders=("minilm",), networks=("gru",))
+    assert [f.kind for f in found.items] == [F.VS_BEST, F.ENCODER_VS_NETWORK]

@@ -416,7 +416,11 @@ def _comparisons(
         pairs = [(by_pairing[task_only, c], by_pairing[pretrained, c]) for c in sorted(both)]
         # Two rows that both cannot be told from learning nothing say nothing of the representations.
         out += [(PRETRAINED, a, b) for a, b in pairs if shown_to_learn([a, b])]
-    return out + _encoder_comparisons(rows, baseline, encoders, networks)
+    # A comparison is one finding once: the sentence encoder may be the task's headline challenger already.
+    seen = {(a.pairing, b.pairing) for _, a, b in out}
+    return out + [
+        c for c in _encoder_comparisons(rows, baseline, encoders, networks) if (c[1].pairing, c[2].pairing) not in seen
+    ]
 
 
 def find(

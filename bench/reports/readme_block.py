@@ -111,7 +111,7 @@ def block_from_findings(path: Path) -> str:
                 _ci_score(ref),
                 f"{o['difference']:+.3f} {_ci(o['difference_ci95'], signed=True)}, {o['p_holm']:.3f}",
                 o["verdict"],
-                head.get("replication") or "",
+                head.get("replication") or ("" if runs else "no replicate runs"),
             ]
         lines.append(f"| {' | '.join(cells)} |")
         answers.append(f"- **{task['task']}**: {task['answer']}")
@@ -148,14 +148,25 @@ def _encoder_lines(data: dict, board: Path) -> list[str]:
         "network | encoding (s, once) |",
         "|---|---|---|---|---|---|",
     ]
+    headlines = {
+        t["task"]: f for t in data["tasks"] for f in t["findings"] if f["kind"] == "validation-best vs baseline"
+    }
+    encoders = {(f["other"]["backend"], f["other"]["classifier"]) for f in found.values()}
     for task in [t["task"] for t in data["tasks"]]:
         base, net = found.get((task, kinds[0])), found.get((task, kinds[1]))
+        headline = headlines.get(task)
+        if (
+            base is None
+            and headline is not None
+            and (headline["other"]["backend"], headline["other"]["classifier"]) in encoders
+        ):
+            base = headline  # the encoder is the task's headline challenger: that finding is its comparison
         head = base or net
         if head is None:
             continue
         enc, network = head["other"], (net or {}).get("reference")
         spent = seconds.get((task, enc["backend"]))
-        best = f"{network['label']} + {network['classifier']}: {_ci_score(network)}" if network else "none shown"
+        best = f"{network['label']} + {network['classifier']}: {_ci_score(network)}" if network else "none shown to learn"
         lines.append(
             f"| {task} | {enc['label']} + {enc['classifier']}: {_ci_score(enc)} | {against(base)} | {best} "
             f"| {against(net)} | {'?' if spent is None else f'{spent:.0f}'} |"
