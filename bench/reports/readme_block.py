@@ -166,7 +166,9 @@ def _encoder_lines(data: dict, board: Path) -> list[str]:
             continue
         enc, network = head["other"], (net or {}).get("reference")
         spent = seconds.get((task, enc["backend"]))
-        best = f"{network['label']} + {network['classifier']}: {_ci_score(network)}" if network else "none shown to learn"
+        best = (
+            f"{network['label']} + {network['classifier']}: {_ci_score(network)}" if network else "none shown to learn"
+        )
         lines.append(
             f"| {task} | {enc['label']} + {enc['classifier']}: {_ci_score(enc)} | {against(base)} | {best} "
             f"| {against(net)} | {'?' if spent is None else f'{spent:.0f}'} |"
