@@ -274,7 +274,7 @@ def test_the_paired_test_is_holm_corrected_over_every_size_and_the_crossover_is_
     summary = (tmp_path / "summary.md").read_text()
     assert f"Crossover: {sentence}." in summary and "Holm-corrected over all 6 comparisons" in summary
     learned_400 = next(r for r in recs if (r["backend"], r["size"]) == ("learned", 400))
-    assert f"{curves._difference(learned_400)}, p {curves._p(learned_400['p_vs_tfidf'])}, Holm " in summary
+    assert f"{curves.difference_text(learned_400)}, p {curves.p_text(learned_400['p_vs_tfidf'])}, Holm " in summary
 
 
 def test_points_are_planned_small_sizes_first_and_cheapest_first_within_a_size():

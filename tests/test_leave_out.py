@@ -10,6 +10,7 @@ import pytest
 
 from bench.data.corpus_sources import build, corpus_request
 from bench.errors import BenchError
+from bench.cli.phases import leave_out_plan
 from bench.tuning import leave_out
 from bench.tuning.result import ResultRow
 
@@ -82,7 +83,7 @@ def test_the_plan_takes_each_tasks_validation_best_word2vec_corpus_row_shown_to_
         _row("so-python", "word2vec-corpus", "cnn", 0.7, 0.5),
         _row("bbc-news", "word2vec-corpus", "logreg", 0.7, 0.1),  # none shown to learn: no study
     ]
-    assert leave_out.plan(rows, controls) == (("so-lang4", "logreg"), ("so-python", "cnn"))
+    assert leave_out_plan(rows, controls) == (("so-lang4", "logreg"), ("so-python", "cnn"))
     assert leave_out.left_out_dataset("so-python") == leave_out.left_out_dataset("so-lang4") == "so_lang4"
 
 

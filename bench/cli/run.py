@@ -161,14 +161,14 @@ def _replicate(run: Coordinator, datasets: dict) -> None:
     ``profile.replicate_runs`` times, by workers as the leaderboard's studies were, then finished here."""
     import dataclasses
 
+    from bench.cli.phases import replicate_plan
     from bench.reports.leaderboard import load_storage
-    from bench.tuning import replicates
 
     config = run.config
     if config.profile.replicate_runs < 1 or config.trials is not None:  # --trials: a run outside the budget rule
         return
     rows, controls = load_storage(config.storage, config.profile.name)
-    plan = replicates.plan([r for r in rows if r.task in datasets], controls, config.profile.replicate_runs)
+    plan = replicate_plan([r for r in rows if r.task in datasets], controls, config.profile.replicate_runs)
     if not plan:
         return
     log(f"replicate runs: {len(plan)} studies ({config.profile.replicate_runs} runs of each task's headline pairings)")
@@ -219,6 +219,7 @@ def _leave_out(run: Coordinator, datasets: dict, parts: tuple[str, ...]) -> None
     ``corpus_left_out.json``."""
     import dataclasses
 
+    from bench.cli.phases import leave_out_plan
     from bench.files import atomic_write
     from bench.reports.leaderboard import load_storage
     from bench.tuning import leave_out
@@ -227,7 +228,7 @@ def _leave_out(run: Coordinator, datasets: dict, parts: tuple[str, ...]) -> None
     if not config.profile.leave_out or "word2vec" not in parts:
         return
     rows, controls = load_storage(config.storage, config.profile.name)
-    plan = leave_out.plan([r for r in rows if r.task in datasets], controls)
+    plan = leave_out_plan([r for r in rows if r.task in datasets], controls)
     if not plan:
         log(f"leave-out: no task has a finished {leave_out.BACKEND} row shown to learn; nothing to retrain")
         return

@@ -210,7 +210,7 @@ def curves_markdown(curves_dir: str | Path = DEFAULT_CURVES) -> str:
     crossover sentence (``bench.studies.curves.crossover_sentence``), from its ``curves.json``; a run written
     before per-size tuning and paired tests (its points carry no ``configuration`` or ``vs_tfidf``) is rendered
     from its ``summary.md``'s first table, under its own rule, and says so."""
-    from bench.studies import curves
+    from bench.reports import curve_text as curves
 
     path = Path(curves_dir) / "curves.json"
     try:

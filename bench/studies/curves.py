@@ -55,6 +55,19 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.files import atomic_write
 from bench.profiles import Profile
+from bench.reports.curve_text import (  # noqa: F401  (re-exported: the curves' vocabulary)
+    LEADERBOARD,
+    LEGEND,
+    LEVEL,
+    MARKS,
+    REUSED,
+    TUNED,
+    crossover,
+    crossover_sentence,
+    difference_text,
+    p_text,
+    sizes_cell,
+)
 from bench.reports.rows import learning_floor, validation_order
 from bench.reports.tables import Table, markdown_table
 from bench.tuning import metrics
@@ -64,13 +77,6 @@ from bench.tuning.result import ResultRow
 
 DEFAULT_SIZES = (250, 500, 1000, 2000, 4000, 16000)
 DESIGN_MINUTES = 180.0  # what the default design is to fit in with 2 workers: ``--plan-only`` checks against it
-LEVEL = metrics.TIE_LEVEL  # a point is "better"/"worse" than TF-IDF + logreg when its Holm p is below this
-TUNED, LEADERBOARD, REUSED = "tuned", "leaderboard", "reused"
-MARKS = {TUNED: "T", LEADERBOARD: "L", REUSED: "R"}
-LEGEND = (
-    "T: tuned afresh at that size (the profile's allocation); L: the leaderboard's configuration, at its own "
-    "training size; R: that configuration reused"
-)
 
 
 def sizes_for(n_train: int, sizes, tuned: int | None = None) -> list[int]:
@@ -528,57 +534,6 @@ def _validation_key(rec: dict) -> tuple:
     return (-score if score is not None else float("inf"), rec["backend"], rec["classifier"])
 
 
-def crossover(task_records: list[dict]) -> dict:
-    """The smallest size at which the validation-chosen other pairing at that size is "better" than TF-IDF +
-    logreg (Holm over every point), with that point (``size`` None and the ``largest`` size when there is
-    none); ``later`` lists the larger sizes at which the validation-chosen pairing is not "better"."""
-    sizes = sorted({r["size"] for r in task_records})
-    chosen = {r["size"]: r for r in task_records if r.get("validation_chosen")}
-    for n in sizes:
-        point = chosen.get(n)
-        if point is not None and point.get("vs_tfidf") == "better":
-            later = [m for m in sizes if m > n and (chosen.get(m) or {}).get("vs_tfidf") != "better"]
-            return {"size": n, "point": point, "later": later, "largest": sizes[-1]}
-    return {"size": None, "point": None, "later": [], "largest": sizes[-1] if sizes else None}
-
-
-def _p(value: float) -> str:
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _difference(rec: dict) -> str:
-    low, high = rec["difference_ci95"]
-    return f"{rec['difference_vs_tfidf']:+.3f} [{low:+.3f}, {high:+.3f}]"
-
-
-def crossover_sentence(task_records: list[dict]) -> str:
-    """The crossover in one sentence (the summary's and the README block's)."""
-    found = crossover(task_records)
-    if found["size"] is None:
-        largest = found["largest"]
-        return (
-            f"none up to n={largest:,}: at no size is the validation-chosen other pairing better than TF-IDF + "
-            f"logreg (Holm p < {LEVEL:g})"
-            if largest
-            else "no points"
-        )
-    p = found["point"]
-    text = (
-        f"from n={found['size']:,}: {p['backend']} + {p['classifier']} (chosen on validation at that size), "
-        f"{_difference(p)}, Holm p {_p(p['p_vs_tfidf_holm'])}"
-    )
-    if found["later"]:
-        text += "; not better at n=" + ", ".join(f"{m:,}" for m in found["later"])
-    return text
-
-
-def sizes_cell(task_records: list[dict]) -> str:
-    """A task's sizes, each with its configuration mark (T, L or R; several when pairings differ)."""
-    sizes = sorted({r["size"] for r in task_records})
-    marks = {n: "/".join(sorted({MARKS[r["configuration"]] for r in task_records if r["size"] == n})) for n in sizes}
-    return ", ".join(f"{n:,} {marks[n]}" for n in sizes)
-
-
 # --------------------------------------------------------------------------- outputs
 
 
@@ -601,7 +556,9 @@ def summary_table(recs: list[dict]) -> Table:
         else:
             neural = f"{chosen['backend']} + {chosen['classifier']} {_score(chosen)}"
             if chosen["vs_tfidf"]:
-                neural += f", {_difference(chosen)}, Holm p {_p(chosen['p_vs_tfidf_holm'])}: {chosen['vs_tfidf']}"
+                neural += (
+                    f", {difference_text(chosen)}, Holm p {p_text(chosen['p_vs_tfidf_holm'])}: {chosen['vs_tfidf']}"
+                )
             neural += f" ({len(at_largest) - (base is not None)} of {len(others)} run there)"
         rows.append(
             (
@@ -657,7 +614,8 @@ def difference_table(task_records: list[dict]) -> Table:
         if r.get("vs_tfidf") is None:
             return "not compared"
         chosen = " *" if r.get("validation_chosen") else ""
-        return f"{_difference(r)}, p {_p(r['p_vs_tfidf'])}, Holm {_p(r['p_vs_tfidf_holm'])}: {r['vs_tfidf']}{chosen}"
+        p, holm = p_text(r["p_vs_tfidf"]), p_text(r["p_vs_tfidf_holm"])
+        return f"{difference_text(r)}, p {p}, Holm {holm}: {r['vs_tfidf']}{chosen}"
 
     return _cell_table(task_records, show)
 

@@ -13,8 +13,6 @@ standard corpus) and cached by the corpus' content like the whole corpus's; task
 
 from __future__ import annotations
 
-from bench.tuning.result import ResultRow
-
 VARIANT = "leave-out"
 BACKEND = "word2vec-corpus"  # the pretrained backend whose corpus is varied
 TASK_ONLY = "word2vec"  # its counterpart trained on the task's training split alone
@@ -25,28 +23,6 @@ def left_out_dataset(task: str) -> str:
     from bench.data.tasks import get_task
 
     return get_task(task).dataset.name
-
-
-def chosen(rows: list[ResultRow]) -> dict[str, ResultRow]:
-    """Per task, the validation-best finished ``word2vec-corpus`` row shown to learn (rows already marked by
-    ``leaderboard.mark_learning``); tasks where none is shown to learn are left out."""
-    from bench.reports.rows import validation_order
-
-    out: dict[str, ResultRow] = {}
-    for task in sorted({r.task for r in rows}):
-        candidates = [r for r in rows if r.task == task and r.backend == BACKEND and r.ok and not r.not_shown_to_learn]
-        if candidates:
-            out[task] = min(candidates, key=validation_order)
-    return out
-
-
-def plan(rows: list[ResultRow], controls: dict[str, dict]) -> tuple[tuple[str, str], ...]:
-    """The leave-out studies (task, classifier) of finished leaderboard rows, ordered by the dataset left out
-    (a process then switches corpus once per dataset)."""
-    from bench.reports.leaderboard import mark_learning
-
-    picked = chosen(mark_learning(list(rows), controls))
-    return tuple(sorted(((t, r.classifier) for t, r in picked.items()), key=lambda tc: (left_out_dataset(tc[0]), tc)))
 
 
 def first_trial(storage: str, profile: str, task: str, classifier: str) -> dict:

@@ -12,8 +12,6 @@ every draw, so there only the sampler seed differs. ``findings.with_replicates``
 
 from __future__ import annotations
 
-from bench.tuning.result import ResultRow
-
 PREFIX = "replicate-"
 TRAIN_SEED_STEP = 1000  # replicate k draws its training documents with seed profile.seed + k x this
 
@@ -32,24 +30,3 @@ def replicate_number(variant_name: str) -> int | None:
 def train_seed(seed: int, k: int) -> int:
     """The seed of replicate ``k``'s training draw (the original draws with ``seed``)."""
     return seed + k * TRAIN_SEED_STEP
-
-
-def plan(rows: list[ResultRow], controls: dict[str, dict], runs: int) -> tuple[tuple[str, str, str, int], ...]:
-    """The replicate studies (task, backend, classifier, k) of finished leaderboard rows carrying their test
-    predictions (rows from the storage): per task the baseline pairing and the headline challenger, ``runs``
-    times. A task without a challenger shown to learn replicates its baseline alone (nothing to compare, but
-    its row is there for the report)."""
-    from bench.reports.findings import find, headline_pairings, scored_from_rows
-    from bench.tuning.pairings import baseline_pairing
-    from embeddings.registry import pretraining_pairs
-
-    if runs < 1:
-        return ()
-    baseline = baseline_pairing()
-    scored = scored_from_rows([r.to_json() for r in rows if r.ok], controls)
-    heads = headline_pairings(find(scored, baseline=baseline, pretraining_pairs=pretraining_pairs()))
-    out = []
-    for task in sorted({s.task for s in scored}):
-        pairs = [baseline] + ([heads[task]] if task in heads else [])
-        out += [(task, b, c, k) for k in range(1, runs + 1) for b, c in pairs]
-    return tuple(out)
