@@ -28,7 +28,7 @@ def shown_columns(rows: list[ResultRow], backends, classifiers) -> tuple[list[st
 
 def write_board(storage: str, profile: str, out_dir: Path, task_option, backends, classifiers) -> list[ResultRow]:
     """The leaderboard of a profile's studies in ``storage``, written under ``out_dir``; the rows it shows."""
-    from bench.reports.leaderboard import load_replicates, load_storage, load_variant, write_leaderboard
+    from bench.reports.leaderboard import load_storage, replicate_runs, variant_rows, write_leaderboard
     from bench.tuning.leave_out import VARIANT as LEAVE_OUT
 
     rows, controls = load_storage(storage, profile)
@@ -38,14 +38,15 @@ def write_board(storage: str, profile: str, out_dir: Path, task_option, backends
             f"no studies of profile {profile!r} in storage {redact(storage)}; run `python -m bench all` first"
         )
     shown = {r.task for r in rows}
+    variants = variant_rows(storage, profile)
     write_leaderboard(
         rows,
         {t: c for t, c in controls.items() if t in shown},
         out_dir,
         *shown_columns(rows, backends, classifiers),
         storage,
-        [[r for r in run if r.task in shown] for run in load_replicates(storage, profile)],
-        [r for r in load_variant(storage, profile, LEAVE_OUT) if r.task in shown],
+        [[r for r in run if r.task in shown] for run in replicate_runs(variants)],
+        [r for r in variants.get(LEAVE_OUT, []) if r.task in shown],
     )
     return rows
 

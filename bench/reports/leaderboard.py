@@ -79,19 +79,29 @@ def load_storage(storage: str, profile: str) -> tuple[list[ResultRow], dict[str,
     return rows, controls
 
 
-def load_replicates(storage: str, profile: str) -> list[list[ResultRow]]:
-    """The finished rows of each replicate run (``bench.tuning.replicates``) stored for a profile, by run number
-    (run 1 first); an empty list when the storage holds none."""
+def variant_rows(storage: str, profile: str) -> dict[str, list[ResultRow]]:
+    """The finished rows of the studies outside the leaderboard (replicate runs, the leave-out phase) stored for a
+    profile, by variant, each list by task and classifier (``load_storage`` leaves every variant out)."""
+    out: dict[str, list[ResultRow]] = {}
+    for summary in optuna.get_all_study_summaries(storage=storage_for(storage), include_best_trial=False):
+        study = identity_of(summary.study_name, summary.user_attrs)
+        if study is None or study.profile != profile or study.is_pairing or not summary.user_attrs.get("row"):
+            continue
+        row = ResultRow.from_json(summary.user_attrs["row"])
+        if row.ok:
+            out.setdefault(study.variant, []).append(row)
+    return {v: sorted(rows, key=lambda r: (r.task, r.backend, r.classifier)) for v, rows in out.items()}
+
+
+def replicate_runs(variants: dict[str, list[ResultRow]]) -> list[list[ResultRow]]:
+    """Each replicate run's rows (``bench.tuning.replicates``) among ``variant_rows``, run 1 first."""
     from bench.tuning.replicates import replicate_number
 
     runs: dict[int, list[ResultRow]] = {}
-    for summary in optuna.get_all_study_summaries(storage=storage_for(storage), include_best_trial=False):
-        study = identity_of(summary.study_name, summary.user_attrs)
-        k = replicate_number(study.variant) if study is not None and study.profile == profile else None
-        if k is not None and summary.user_attrs.get("row"):
-            row = ResultRow.from_json(summary.user_attrs["row"])
-            if row.ok:
-                runs.setdefault(k, []).append(row)
+    for variant, rows in variants.items():
+        k = replicate_number(variant)
+        if k is not None:
+            runs[k] = rows
     return [runs[k] for k in sorted(runs)]
 
 
@@ -105,24 +115,6 @@ def network_classifiers() -> tuple[str, ...]:
     from models import CLASSIFIERS
 
     return tuple(name for name, spec in CLASSIFIERS.items() if spec.iterative)
-
-
-def load_variant(storage: str, profile: str, variant: str) -> list[ResultRow]:
-    """The finished rows of the studies of one variant (e.g. ``leave-out``) stored for a profile; they are not
-    leaderboard rows (``load_storage`` leaves every variant out)."""
-    out = []
-    for summary in optuna.get_all_study_summaries(storage=storage_for(storage), include_best_trial=False):
-        study = identity_of(summary.study_name, summary.user_attrs)
-        if (
-            study is not None
-            and study.profile == profile
-            and study.variant == variant
-            and summary.user_attrs.get("row")
-        ):
-            row = ResultRow.from_json(summary.user_attrs["row"])
-            if row.ok:
-                out.append(row)
-    return sorted(out, key=lambda r: (r.task, r.classifier))
 
 
 def findings_of(
