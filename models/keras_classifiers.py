@@ -2,8 +2,12 @@
 
 Each network is built by a short function that reads like its diagram. Inputs are either token ids (an
 ``Embedding`` learned here, or initialised from a backend's matrix, frozen or fine-tuned) or precomputed
-token vectors. Outputs: one sigmoid unit (binary), softmax (multiclass), one sigmoid per label with
-binary cross-entropy (multi-label).
+token vectors. The recurrent encoders return the mean of their outputs over the document's real tokens
+(padding masked), not their last state: a last state must carry a document's first tokens across the whole
+window, and on weak frozen token vectors (spaCy's sm tensor, a small biLM) a forward GRU's last state scored
+at chance where the same GRU read backwards, or averaged over time, learned (docs/backends.md, "How a network
+trains"). Outputs: one sigmoid unit (binary), softmax (multiclass), one sigmoid per label with binary
+cross-entropy (multi-label).
 """
 
 from __future__ import annotations
@@ -125,25 +129,34 @@ def _lstm_layer(keras, init, units, **kwargs):
     )
 
 
+def _mean_over_tokens(keras, outputs):
+    """The mean of a recurrent layer's outputs over the real tokens (the mask the layer passes on)."""
+    return keras.layers.GlobalAveragePooling1D()(outputs)
+
+
 def lstm(keras, init, x, units):
-    return _lstm_layer(keras, init, units)(x)
+    return _mean_over_tokens(keras, _lstm_layer(keras, init, units, return_sequences=True)(x))
 
 
 def bilstm(keras, init, x, units):
     # The backward layer is given, not cloned from the forward one's config, so it draws its own weights.
     with keras.saving.custom_object_scope({"Drawn": Drawn}):  # Bidirectional rebuilds its layers from config
-        return keras.layers.Bidirectional(
-            _lstm_layer(keras, init, units), backward_layer=_lstm_layer(keras, init, units, go_backwards=True)
+        outputs = keras.layers.Bidirectional(
+            _lstm_layer(keras, init, units, return_sequences=True),
+            backward_layer=_lstm_layer(keras, init, units, go_backwards=True, return_sequences=True),
         )(x)
+    return _mean_over_tokens(keras, outputs)
 
 
 def gru(keras, init, x, units):
-    return keras.layers.GRU(
+    layer = keras.layers.GRU(
         units,
         kernel_initializer=init("glorot_uniform"),
         recurrent_initializer=init("orthogonal"),
         bias_initializer=init("zeros"),
-    )(x)
+        return_sequences=True,
+    )
+    return _mean_over_tokens(keras, layer(x))
 
 
 ENCODERS = {"flatten-dense": flatten_dense, "lstm": lstm, "bilstm": bilstm, "gru": gru}
@@ -532,9 +545,9 @@ def search_space(architecture: str, trial, profile, two_inputs: bool) -> dict:
 
 for _name, _doc in [
     ("flatten-dense", "Embedding, Flatten, Dense (relu), output"),
-    ("lstm", "Embedding, LSTM, Dense (relu), output"),
-    ("bilstm", "Embedding, bidirectional LSTM, Dense (relu), output"),
-    ("gru", "Embedding, GRU, Dense (relu), output"),
+    ("lstm", "Embedding, LSTM, mean over tokens, Dense (relu), output"),
+    ("bilstm", "Embedding, bidirectional LSTM, mean over tokens, Dense (relu), output"),
+    ("gru", "Embedding, GRU, mean over tokens, Dense (relu), output"),
 ]:
     register_classifier(
         ClassifierSpec(
