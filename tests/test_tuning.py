@@ -23,9 +23,8 @@ def test_reference_configuration_is_the_first_trial_and_reported(tmp_path, data_
     data = load_task("so-lang4", data_dir, max_sizes=TINY)
     profile = PROFILES["smoke"]
     row = run_study(data, "learned", "bilstm", profile, storage_url(tmp_path), n_trials=2)
-    study = optuna.load_study(
-        study_name=study_name("smoke", "so-lang4", "learned", "bilstm"), storage=storage_url(tmp_path)
-    )
+    study = optuna.load_study(study_name=study_name("smoke", "so-lang4", "learned", "bilstm"),
+                              storage=storage_url(tmp_path))
     first = study.trials[0]
     name = reference_params("learned", "bilstm", profile, "multiclass", ("title", "body"))["name"]
     assert first.user_attrs["reference"] == name
@@ -57,18 +56,12 @@ class _Scripted:
 
 
 def test_pruning_stops_a_hopeless_trial(tmp_path, data_dir, monkeypatch):
-    monkeypatch.setitem(
-        CLASSIFIERS,
-        "scripted",
-        ClassifierSpec(
-            "scripted", ("sparse",), _Scripted, "test double", search_space=lambda trial, profile, two_inputs: {}
-        ),
-    )
+    monkeypatch.setitem(CLASSIFIERS, "scripted", ClassifierSpec("scripted", ("sparse",), _Scripted, "test double",
+                                                                search_space=lambda trial, profile, two_inputs: {}))
     data = load_task("so-lang4", data_dir, max_sizes=TINY)
     run_study(data, "tfidf", "scripted", PROFILES["smoke"], storage_url(tmp_path), n_trials=5)
-    study = optuna.load_study(
-        study_name=study_name("smoke", "so-lang4", "tfidf", "scripted"), storage=storage_url(tmp_path)
-    )
+    study = optuna.load_study(study_name=study_name("smoke", "so-lang4", "tfidf", "scripted"),
+                              storage=storage_url(tmp_path))
     states = [t.state for t in study.trials]
     assert states[3] == optuna.trial.TrialState.PRUNED
     assert max(study.trials[3].intermediate_values) < 5  # stopped before the last epoch
@@ -117,20 +110,9 @@ def test_shuffled_control_scores_near_chance_on_a_real_task(tmp_path, shared_dat
 def test_plots_are_written_and_non_empty(tmp_path, kind):
     from bench.reports.plots import write_plots
 
-    rows = [
-        ResultRow(
-            "unit",
-            "t",
-            backend=b,
-            classifier=c,
-            status="ok",
-            test_main=s,
-            main_metric="f1",
-            train_seconds=t,
-            embed_seconds=0.1,
-        )
-        for b, c, s, t in [("learned", "lstm", 0.7, 10.0), ("tfidf", "logreg", 0.8, 0.5), ("learned", "gru", 0.6, 8.0)]
-    ]
+    rows = [ResultRow("unit", "t", backend=b, classifier=c, status="ok", test_main=s, main_metric="f1", train_seconds=t,
+                      embed_seconds=0.1)
+            for b, c, s, t in [("learned", "lstm", 0.7, 10.0), ("tfidf", "logreg", 0.8, 0.5), ("learned", "gru", 0.6, 8.0)]]
     paths = write_plots(rows, tmp_path, ["learned", "tfidf"], ["lstm", "gru", "logreg"])
     png = paths[f"t-{kind}"].read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
@@ -151,9 +133,8 @@ def test_importances_and_history_pages_are_written_from_storage(tmp_path, data_d
 def test_title_and_body_reference_runs_as_two_encoders(tmp_path, data_dir):
     data = load_task("so-2008-top20", data_dir, max_sizes=TINY)
     row = run_study(data, "learned", "gru", PROFILES["smoke"], storage_url(tmp_path), n_trials=1)
-    study = optuna.load_study(
-        study_name=study_name("smoke", "so-2008-top20", "learned", "gru"), storage=storage_url(tmp_path)
-    )
+    study = optuna.load_study(study_name=study_name("smoke", "so-2008-top20", "learned", "gru"),
+                              storage=storage_url(tmp_path))
     first = study.trials[0]
     assert first.params["inputs"] == "title+body" and first.params["title_units"] == 300
     assert first.params["batch_size_title_body"] == 256 and "max_len" not in first.params
@@ -167,13 +148,8 @@ def test_title_and_body_network_has_two_inputs(data_dir):
 
     data = load_task("so-lang4", data_dir, max_sizes=TINY)
     features = get_backend("learned").build(data, {"inputs": "title+body", "title_len": 18, "max_len": 32}, "ids")
-    model = build_network(
-        "lstm",
-        features,
-        "multiclass",
-        4,
-        {"title_units": 8, "body_units": 8, "head_units": 16, "head2_units": 8, "embedding_dim": 8},
-    )
+    model = build_network("lstm", features, "multiclass", 4, {"title_units": 8, "body_units": 8, "head_units": 16,
+                                                                "head2_units": 8, "embedding_dim": 8})
     assert sorted(i.name for i in model.inputs) == ["body", "title"]
     assert model.predict(features.validation, verbose=0).shape == (len(data.validation), 4)
 
