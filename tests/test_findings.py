@@ -249,6 +249,21 @@ def test_every_row_not_shown_to_learn_says_why():
     assert "| why |" in F.findings_markdown(found)
 
 
+def test_a_row_at_the_floor_says_whether_it_memorised_or_did_not_learn():
+    """The training split's score tells a network that memorised its documents from one that learned nothing."""
+    import dataclasses
+
+    flat = scored("learned", "lstm", [np.zeros(N, dtype=int)], 0.4, ci95=(0.0, 0.1))
+    memorised = dataclasses.replace(flat, classifier="gru", train_main=0.95)
+    stuck = dataclasses.replace(flat, classifier="flatten-dense", train_main=0.45)
+    found = F.find([baseline(), memorised, stuck, dataclasses.replace(flat, backend="elmo")], baseline=BASELINE)
+    why = {p.backend + p.classifier: p.why for p in found.not_shown}
+    assert why["learnedgru"].endswith("it fits its training split (0.950) and not held-out documents: it memorised "
+                                      "its training documents")
+    assert why["learnedflatten-dense"].endswith("it does not fit its training split either (0.450): it did not learn")
+    assert why["elmolstm"].endswith("the chosen configuration did not learn")  # a row written before train_main
+
+
 def test_a_comparison_is_one_finding_even_when_the_encoder_is_the_headline():
     rows = [baseline(), scored("minilm", "logreg", [predictions(150, fixed=120)], 0.99),
             scored("word2vec", "gru", [predictions(150)], 0.85)]

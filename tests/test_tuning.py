@@ -81,6 +81,7 @@ def test_repeats_intervals_and_budget_are_in_the_row(tmp_path, data_dir):
     assert row.trial_budget == 2 and row.trials_complete == 2
     assert row.epoch_cap == profile.max_epochs and len(row.epochs_run) == len(row.stopped_by_cap) == 3
     assert row.window == data.window <= profile.window
+    assert 0 <= row.train_main <= 1  # the training split's score beside test and validation
 
 
 def test_a_deterministic_classifier_is_scored_once(tmp_path, data_dir):

@@ -86,6 +86,7 @@ class Scored:
     floor: float | None
     n_classes: int | None = None
     scores: tuple[np.ndarray, ...] | None = None
+    train_main: float | None = None  # the training split's main metric (rows written before it: None)
 
     @property
     def pairing(self) -> tuple[str, str]:
@@ -118,6 +119,7 @@ def scored_from_rows(rows: list[dict], controls: dict[str, dict]) -> list[Scored
             floor=learning_floor(controls.get(r["task"])),
             n_classes=r.get("n_classes"),
             scores=tuple(decode_scores(p) for p in r["test_scores"]) if r.get("test_scores") else None,
+            train_main=r.get("train_main"),
         )
         for r in rows
         if r.get("status") == "ok" and r.get("test_predictions")
@@ -681,15 +683,32 @@ def why_not_shown(s: Scored) -> str:
     if len(per_seed) > 1 and max(per_seed) - min(per_seed) > (high - low) / 2 and max(per_seed) > floor:
         return f"its seeds disagree ({seeds}): at least one fit did not learn where another did"
     if s.validation_main <= floor:
-        return (
-            f"validation {s.validation_main:.3f} is at or below the floor too: the chosen configuration did not learn"
-        )
+        return f"validation {s.validation_main:.3f} is at or below the floor too: {_training_fit(s, floor)}"
     if s.test_main > floor:
         return (
             f"its score {s.test_main:.3f} is above the floor {floor:.3f} but its interval reaches it "
             f"({len(s.y_true):,} test documents)"
         )
-    return f"its test score {s.test_main:.3f} is at or below the floor {floor:.3f} (validation {s.validation_main:.3f})"
+    return (
+        f"its test score {s.test_main:.3f} is at or below the floor {floor:.3f} (validation {s.validation_main:.3f}): "
+        f"{_training_fit(s, floor)}"
+    )
+
+
+MEMORISED = 0.1  # training score this far above validation: the fit learned its training documents, not the task
+
+
+def _training_fit(s: Scored, floor: float) -> str:
+    """What the training split says of a fit that failed on held-out documents: it memorised them (training
+    score well above validation), or it did not fit them either (it did not learn at all)."""
+    if s.train_main is None:
+        return "the chosen configuration did not learn"
+    if s.train_main - s.validation_main >= MEMORISED:
+        return (
+            f"it fits its training split ({s.train_main:.3f}) and not held-out documents: it memorised its training "
+            "documents"
+        )
+    return f"it does not fit its training split either ({s.train_main:.3f}): it did not learn"
 
 
 def _not_shown_lines(rows: list[Pairing]) -> list[str]:

@@ -75,6 +75,9 @@ class ResultRow:
     window: int | None = None
     #: validation main metric of the best trial
     validation_main: float | None = None
+    #: main metric on the training split at the validation-tuned threshold, mean over the repeats (a row at the
+    #: floor that fits its training split memorised it; one that does not, did not learn at all)
+    train_main: float | None = None
     #: every test metric, mean over the repeats
     test_metrics: dict | None = None
     #: every validation metric of the first repeat
@@ -225,6 +228,7 @@ SCORED = (
     "seeds_disagree",
     "window",
     "validation_main",
+    "train_main",
     "test_metrics",
     "validation_metrics",
     "threshold",

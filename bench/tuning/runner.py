@@ -90,6 +90,8 @@ class Fit:
     # The per-document probabilities ``test_pred`` was decided from (binary: (n,), multi-label: (n, labels));
     # None for multiclass.
     test_scores: np.ndarray | None = field(repr=False, default=None)
+    # The main metric on the training split at the validation-tuned threshold (set with the test score).
+    train_main: float | None = None
     inference_seconds: float = 0.0
     decision: dict = field(default_factory=dict)
     best_epoch: int = 0  # 0-based epoch whose weights were restored
@@ -177,7 +179,9 @@ def fit_and_score(
 
 
 def score_test_split(data: TaskData, fit: Fit) -> Fit:
-    """Score a trained pairing on the test split, with the threshold chosen on validation."""
+    """Score a trained pairing on the test split, with the threshold chosen on validation; the training split's
+    main metric at that threshold too (``train_main``: did a fit that failed on validation fit its training
+    data?)."""
     start = time.perf_counter()
     with timed("predict"):
         scores = fit.model.predict_scores(fit.features.test)
@@ -185,6 +189,11 @@ def score_test_split(data: TaskData, fit: Fit) -> Fit:
     fit.test = metrics.compute(data.task.task_type, data.y("test"), scores, fit.threshold, **fit.decision)
     fit.test_pred = metrics.decide(data.task.task_type, scores, fit.threshold, **fit.decision)
     fit.test_scores = None if data.task.task_type == "multiclass" else np.asarray(scores)
+    with timed("predict"):
+        train_scores = fit.model.predict_scores(fit.features.train)
+    main = metrics.MAIN_METRIC[data.task.task_type]
+    train = metrics.compute(data.task.task_type, data.y("train"), train_scores, fit.threshold, **fit.decision)
+    fit.train_main = float(train[main])
     return fit
 
 
@@ -841,6 +850,7 @@ def _scored_fields(data: TaskData, classifier: str, profile: Profile, best, repe
         "seeds_disagree": metrics.seeds_disagree(scores, per_repeat),
         "window": data.window,
         "validation_main": best.value,
+        "train_main": float(np.mean([f.train_main for f in repeats])) if first.train_main is not None else None,
         "test_metrics": {k: float(np.mean([f.scored_metrics()[k] for f in repeats])) for k in first.scored_metrics()},
         "validation_metrics": first.validation,
         "threshold": first.threshold.tolist() if isinstance(first.threshold, np.ndarray) else first.threshold,
