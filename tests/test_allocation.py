@@ -224,3 +224,22 @@ def test_a_killed_budget_study_resumes_without_repeating_finished_work(tmp_path,
     spent = training_spent_of(tmp_path)
     assert BUDGET.budget_epochs <= spent <= BUDGET.budget_epochs + BUDGET.rung_checks * 8 * 16 / 48
     assert row.ok and row.trials_interrupted == 1
+
+
+def test_a_trial_the_spent_budget_ends_counts_at_its_best_check_and_may_win(tmp_path, data_dir, rising):
+    """Only a rung's cut prunes: a trial the budget ends is complete at its best check so far, and when it is
+    the best configuration the test fits train it in full."""
+    tight = dataclasses.replace(BUDGET, budget_epochs=40.0)  # the first fit's 12 checks (32 epochs), then 3 more
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    name = study_name(tight.name, "so-lang4", "tfidf", rising)
+    study = optuna.create_study(study_name=name, storage=storage_url(tmp_path), direction="maximize")
+    for quality in (0.3, 0.9):
+        study.enqueue_trial({"quality": quality})
+    row = run_study(data, "tfidf", rising, tight, storage_url(tmp_path))
+    first, second = trials_of(tmp_path, profile=tight)[:2]
+    assert first.state == second.state == optuna.trial.TrialState.COMPLETE
+    assert len(first.intermediate_values) == 12 and len(second.intermediate_values) == 3
+    assert second.user_attrs[runner.BUDGET_STOP_ATTR] and not first.user_attrs.get(runner.BUDGET_STOP_ATTR)
+    assert second.value == pytest.approx(0.9 * (1 - 0.5**3)) == max(second.intermediate_values.values())
+    assert row.ok and row.best_trial == second.number and row.validation_main == pytest.approx(second.value)
+    assert Rising.fits[-(row.repeats or 1):] == [0.9] * (row.repeats or 1)  # retrained for test, all 12 checks

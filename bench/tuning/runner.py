@@ -43,6 +43,11 @@ from models import get_classifier
 
 # A diverging trial (NaN loss) fails alone; the study goes on.
 TRIAL_ERRORS = (FloatingPointError, MemoryError)
+BUDGET_STOP_ATTR = "stopped_by_budget"  # a trial the study's spent budget ended: complete, at its best check so far
+
+
+class BudgetSpent(Exception):
+    """Raised from a trial's check when its study's training budget is spent: the trial ends there, complete."""
 _FEATURES: collections.OrderedDict = collections.OrderedDict()  # recent backend outputs, reused by trials
 _FEATURES_KEPT = 3
 
@@ -522,9 +527,11 @@ def _tune_and_score(
         trial.set_user_attr("backend_params", bp)
         trial.set_user_attr("classifier_params", cp)
         meter = _BudgetMeter(study, allocation, cp, len(data.split("train")), profile.by_budget)
+        best_check = [float("-inf")]
 
         def report(epoch: int, score: float) -> None:
             meter.checks = epoch + 1
+            best_check[0] = max(best_check[0], score)
             with timed("harness"):  # a storage write inside the training loop is not fitting
                 # Successive halving's rungs are counts of checks (step 4 = 4 checks trained); the median
                 # pruner of the trials allocation keeps its 0-based epochs.
@@ -533,7 +540,7 @@ def _tune_and_score(
             if prune:
                 raise optuna.TrialPruned(f"validation {score:.4f} at check {epoch + 1} is below the rung's cut")
             if meter.exhausted():
-                raise optuna.TrialPruned(f"the study's training budget is spent at check {epoch + 1}")
+                raise BudgetSpent(f"the study's training budget is spent at check {epoch + 1}")
 
         compiled = timing.TOTALS[timing.COMPILE]
         try:
@@ -545,6 +552,12 @@ def _tune_and_score(
         except optuna.TrialPruned:
             meter.record(trial)
             raise
+        except BudgetSpent:
+            # Not beaten at a rung, only out of budget: the trial counts, at its best check so far (a lower
+            # bound of where it was going), and may be the study's best; its test fits retrain it in full.
+            meter.record(trial)
+            trial.set_user_attr(BUDGET_STOP_ATTR, True)
+            return best_check[0]
         meter.record(trial, fit)
         if trial.user_attrs.get("reference"):
             reference_number[:] = [trial.number]
@@ -610,7 +623,8 @@ class _BudgetMeter:
     """One trial's training under a budget allocation, counted in epochs of the training split at each check.
 
     ``exhausted`` stops a trial at the first check after the study's budget is spent, so a study never trains
-    more than its budget plus one check interval (less than one rung). A study's first complete trial is never
+    more than its budget plus one check interval (less than one rung); the trial completes there with its best
+    check so far (``BudgetSpent``): only a rung's cut prunes. A study's first complete trial is never
     stopped this way (every row needs one finished configuration), nor is any trial under the ``trials``
     allocation. ``record`` stores the trial's training (``TRAINED_ATTR``), also for pruned and failed trials."""
 
