@@ -48,6 +48,8 @@ BUDGET_STOP_ATTR = "stopped_by_budget"  # a trial the study's spent budget ended
 
 class BudgetSpent(Exception):
     """Raised from a trial's check when its study's training budget is spent: the trial ends there, complete."""
+
+
 _FEATURES: collections.OrderedDict = collections.OrderedDict()  # recent backend outputs, reused by trials
 _FEATURES_KEPT = 3
 
