@@ -351,8 +351,11 @@ class KerasClassifier:
         if self.scaling is None:
             return x
         mean, std = self.scaling
-        real = np.any(x != 0, axis=-1, keepdims=True)
-        return np.where(real, (x - mean) / std, 0.0).astype(np.float32)
+        out = np.empty(x.shape, np.float32)
+        for rows in _row_chunks(len(x), x.shape):  # a chunk at a time: no full-size temporaries
+            part = np.asarray(x[rows], dtype=np.float32)
+            out[rows] = np.where(np.any(part != 0, axis=-1, keepdims=True), (part - mean) / std, 0.0)
+        return out
 
     def predict_scores(self, x) -> np.ndarray:
         return self._predict(self._scaled(x))
@@ -463,14 +466,40 @@ def prior_bias(task_type: str, y_train: np.ndarray, n_outputs: int) -> np.ndarra
     return np.log(prior / (1 - prior))
 
 
+CHUNK_BYTES = 64 * 2**20  # token-vector arrays are scaled and summarised this many bytes (float32) at a time
+
+
+def _row_chunks(n: int, shape: tuple) -> list[slice]:
+    """Slices of ``n`` rows of an array of ``shape``, each about ``CHUNK_BYTES`` as float32."""
+    per_row = 4 * int(np.prod(shape[1:]))
+    step = max(1, CHUNK_BYTES // max(per_row, 1))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
 def token_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-dimension mean and standard deviation of the real (not all-zero padding) token vectors of a
-    (docs, length, width) array; a constant dimension gets standard deviation 1."""
-    flat = np.asarray(x, dtype=np.float32).reshape(-1, x.shape[-1])
-    real = flat[np.any(flat != 0, axis=1)]
-    if not len(real):
-        return np.zeros(x.shape[-1], np.float32), np.ones(x.shape[-1], np.float32)
-    mean, std = real.mean(axis=0, dtype=np.float64), real.std(axis=0, dtype=np.float64)
+    (docs, length, width) array; a constant dimension gets standard deviation 1. Two passes over chunks of
+    documents (the mean, then the squared deviations from it), in float64: an array of a few gigabytes
+    needs no full-size copy."""
+    width = x.shape[-1]
+
+    def real_tokens(rows: slice) -> np.ndarray:
+        flat = np.asarray(x[rows], dtype=np.float32).reshape(-1, width)
+        return flat[np.any(flat != 0, axis=1)]
+
+    chunks = _row_chunks(len(x), x.shape)
+    count, total = 0, np.zeros(width, np.float64)
+    for rows in chunks:
+        real = real_tokens(rows)
+        count += len(real)
+        total += real.sum(axis=0, dtype=np.float64)
+    if not count:
+        return np.zeros(width, np.float32), np.ones(width, np.float32)
+    mean = total / count
+    squares = np.zeros(width, np.float64)
+    for rows in chunks:
+        squares += ((real_tokens(rows).astype(np.float64) - mean) ** 2).sum(axis=0)
+    std = np.sqrt(squares / count)
     return mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32)
 
 
