@@ -130,8 +130,34 @@ def _lstm_layer(keras, init, units, **kwargs):
 
 
 def _mean_over_tokens(keras, outputs):
-    """The mean of a recurrent layer's outputs over the real tokens (the mask the layer passes on)."""
-    return keras.layers.GlobalAveragePooling1D()(outputs)
+    """The mean of a recurrent layer's outputs over the real tokens (the mask the layer passes on); zeros for a
+    document without one (every token padding or out of vocabulary), where Keras' ``GlobalAveragePooling1D``
+    divides by zero."""
+    return _masked_mean_layer(keras)()(outputs)
+
+
+@functools.cache
+def _masked_mean_layer(keras):
+    ops = keras.ops
+
+    class MaskedMean(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.supports_masking = True
+
+        def call(self, inputs, mask=None):
+            if mask is None:
+                return ops.mean(inputs, axis=1)
+            weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+            return ops.sum(inputs * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+        def compute_mask(self, inputs, mask=None):
+            return None
+
+        def compute_output_shape(self, input_shape):
+            return (input_shape[0], input_shape[2])
+
+    return MaskedMean
 
 
 def lstm(keras, init, x, units):

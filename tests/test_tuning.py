@@ -187,3 +187,5 @@ def test_recurrent_encoders_average_their_outputs_over_real_tokens(architecture)
     per_token = sequences.predict(padded[0], verbose=0)[0]
     np.testing.assert_allclose(outputs[0][0], per_token.mean(axis=0), atol=1e-5)
     assert not np.allclose(outputs[0][0], per_token[-1], atol=1e-3)  # not the last state
+    empty = model.predict(np.zeros((1, 4, width), "float32"), verbose=0)  # no real token: zeros, not NaN
+    np.testing.assert_array_equal(empty, np.zeros_like(empty))
