@@ -24,12 +24,15 @@ ALLOCATIONS = ("trials", "budget")
 DEFAULT_TASKS = ("so-lang4", "so-titles20")
 
 
-def run(allocation: str, work_dir: Path, profile: str, tasks: tuple[str, ...], jobs: int) -> int:
-    """``python -m bench all`` under one allocation, its results and storage in ``work_dir/allocation``."""
+def run(allocation: str, work_dir: Path, profile: str, tasks: tuple[str, ...], jobs: int, embeddings: str = "") -> int:
+    """``python -m bench all`` under one allocation, its results and storage in ``work_dir/allocation``
+    (``embeddings``: a comma-separated subset of the backends, else all)."""
     command = [
         sys.executable, "-m", "bench", "all", "--profile", profile, "--tasks", ",".join(tasks),
         "--allocation", allocation, "--results-dir", str(work_dir / allocation), "--jobs", str(jobs),
     ]  # fmt: skip
+    if embeddings:
+        command += ["--embeddings", embeddings]
     print("running:", " ".join(command[1:]), flush=True)
     return subprocess.run(command, env=os.environ.copy()).returncode
 
@@ -88,6 +91,7 @@ def compare(work_dir: Path, profile: str) -> dict:
     return {
         "profile": profile,
         "tasks": sorted({p["task"] for p in per_pairing}),
+        "backends": sorted({p["backend"] for p in per_pairing}),
         "pairings": len(per_pairing),
         "only_in_one_run": sorted(":".join(k) for k in set(old) ^ set(new)),
         "totals": totals,
@@ -104,7 +108,8 @@ def markdown(result: dict) -> str:
     lines = [
         "# Allocation side by side",
         "",
-        f"Profile {result['profile']}, tasks {', '.join(result['tasks'])}, {result['pairings']} pairings, each tuned "
+        f"Profile {result['profile']}, tasks {', '.join(result['tasks'])}, backends "
+        f"{', '.join(result.get('backends', []))}, {result['pairings']} pairings, each tuned "
         "under the trial-count allocation (6 trials, patience in epochs, median pruning) and under the training "
         "budget (step-counted stopping, successive halving). Core-time: CPU seconds of every study's trials and "
         "test fits (`python -m bench.studies.allocation`).",
@@ -145,17 +150,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, required=True, help="where both runs keep results and storage")
     parser.add_argument("--profile", default="standard")
     parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS))
+    parser.add_argument("--embeddings", default="", help="comma-separated backends (default: all)")
+    parser.add_argument(
+        "--allocations", default=",".join(ALLOCATIONS), help="which runs to run, in order (default: trials,budget)"
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks"))
     parser.add_argument("--report-only", action="store_true", help="write the comparison from finished runs")
     args = parser.parse_args(argv)
     tasks = tuple(t for t in args.tasks.split(",") if t)
     if not args.report_only:
-        for allocation in ALLOCATIONS:
-            code = run(allocation, args.work_dir, args.profile, tasks, args.jobs)
+        for allocation in (a for a in args.allocations.split(",") if a):
+            if allocation not in ALLOCATIONS:
+                parser.error(f"--allocations: {allocation!r} is not one of {', '.join(ALLOCATIONS)}")
+            code = run(allocation, args.work_dir, args.profile, tasks, args.jobs, args.embeddings)
             if code != 0:
                 print(f"the {allocation} run exited with {code}; started again, it resumes from its storage")
                 return code
+        if set(ALLOCATIONS) - {a for a in args.allocations.split(",") if a}:
+            return 0  # one run only: the comparison needs both
     result = compare(args.work_dir, args.profile)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "allocation.json").write_text(json.dumps(result, indent=1) + "\n")
