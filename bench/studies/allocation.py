@@ -44,7 +44,9 @@ def _rows(work_dir: Path, allocation: str, profile: str) -> tuple[dict, dict]:
         for r in json.loads((board / "leaderboard.json").read_text())
         if r.get("status") == "ok"
     }
-    provenance = json.loads((board / "provenance.json").read_text())
+    # A run stopped before its end has no provenance.json; ``bench report`` still writes its finished rows.
+    provenance_file = board / "provenance.json"
+    provenance = json.loads(provenance_file.read_text()) if provenance_file.is_file() else {}
     return rows, provenance
 
 
