@@ -12,6 +12,7 @@ versions (see its docstring). Field names are the JSON keys.
 | test score | test_main ... n_classes (``SCORED``) | ``status == "ok"`` |
 | reference | reference, reference_validation_main, reference_test_main | when a reference configuration ran |
 | cost | wall_seconds, cpu_seconds; stopping (steps and checks per repeat) | when set |
+| training split | train_main (main metric on the training split, mean over the repeats) | when set |
 | allocation | allocation, training_budget, training_spent (epochs of the training split) | when set |
 | standing | best_in_task, tied_with_best, p_vs_best, p_vs_best_holm, vs_best | set by ``leaderboard.mark_ties`` |
 | learned | did_not_learn, not_shown_to_learn | set by ``leaderboard.mark_learning`` |
@@ -228,7 +229,6 @@ SCORED = (
     "seeds_disagree",
     "window",
     "validation_main",
-    "train_main",
     "test_metrics",
     "validation_metrics",
     "threshold",
