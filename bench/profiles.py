@@ -72,6 +72,10 @@ class Profile:
     reduction_factor: int = 3  # successive halving: the top 1/reduction_factor of a rung goes on to the next
     max_trials: int = 60  # budget allocation: a safety cap on trials per study
     fixed_trials: int = 12  # budget allocation: trials of a non-iterative classifier (logistic regression)
+    # Budget allocation: the most of its study's budget one trial may train, the first one included, before the
+    # budget stops it (complete, at its best check so far). None: no cap, the first complete trial trains to
+    # its own stop (a slow first configuration can then spend a study's whole budget alone).
+    trial_share: float | None = None
     # Budget allocation: the least a network study trains, in documents (epochs x training documents); its budget
     # is max(budget_epochs x n_train, budget_min_documents) documents (``training_budget``). Without it, 24 epochs of
     # 250 documents are 6,000 documents, less than one fit's ``min_steps`` at batch 64 (6,400): the study would

@@ -243,3 +243,17 @@ def test_a_trial_the_spent_budget_ends_counts_at_its_best_check_and_may_win(tmp_
     assert second.value == pytest.approx(0.9 * (1 - 0.5**3)) == max(second.intermediate_values.values())
     assert row.ok and row.best_trial == second.number and row.validation_main == pytest.approx(second.value)
     assert Rising.fits[-(row.repeats or 1):] == [0.9] * (row.repeats or 1)  # retrained for test, all 12 checks
+
+
+def test_no_trial_trains_more_than_its_share_of_the_budget_the_first_included(tmp_path, data_dir, rising):
+    """``trial_share``: a slow first configuration cannot spend the study's budget alone; the budget stops it,
+    complete at its best check, and the rest of the budget buys other configurations."""
+    capped = dataclasses.replace(BUDGET, budget_epochs=40.0, trial_share=0.3)  # 12 epochs a trial: 5 checks
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    row = run_study(data, "tfidf", rising, capped, storage_url(tmp_path))
+    trials = trials_of(tmp_path, profile=capped)
+    first = trials[0]
+    assert first.state == optuna.trial.TrialState.COMPLETE and first.user_attrs[runner.BUDGET_STOP_ATTR]
+    assert len(first.intermediate_values) == 5  # 5 x 8/3 epochs >= 12, where a full fit makes 12 checks
+    assert all(len(t.intermediate_values) <= 5 for t in trials) and len(trials) >= 3
+    assert row.ok and 40.0 <= row.training_spent <= 40.0 + capped.rung_checks * 8 * 16 / 48

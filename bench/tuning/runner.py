@@ -528,7 +528,7 @@ def _tune_and_score(
         cp = suggest_classifier(trial, classifier, profile, two_inputs=get_backend(backend).two_inputs(bp))
         trial.set_user_attr("backend_params", bp)
         trial.set_user_attr("classifier_params", cp)
-        meter = _BudgetMeter(study, allocation, cp, len(data.split("train")), profile.by_budget)
+        meter = _BudgetMeter(study, allocation, cp, len(data.split("train")), profile.by_budget, profile.trial_share)
         best_check = [float("-inf")]
 
         def report(epoch: int, score: float) -> None:
@@ -630,19 +630,34 @@ class _BudgetMeter:
     stopped this way (every row needs one finished configuration), nor is any trial under the ``trials``
     allocation. ``record`` stores the trial's training (``TRAINED_ATTR``), also for pruned and failed trials."""
 
-    def __init__(self, study, allocation: Allocation, classifier_params: dict, n_train: int, by_budget: bool):
+    def __init__(
+        self,
+        study,
+        allocation: Allocation,
+        classifier_params: dict,
+        n_train: int,
+        by_budget: bool,
+        trial_share: float | None = None,
+    ):
         self.by_budget = by_budget and allocation.epochs is not None
         self.checks = 0
         self.per_check = epochs_per_check(classifier_params, n_train) if self.by_budget else 0.0
         self.before = training_spent(study) if self.by_budget else 0.0
         self.limit = allocation.epochs or 0.0
+        self.trial_cap = None if trial_share is None else trial_share * self.limit
         self.has_complete = bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
 
     def used(self) -> float:
         return self.checks * self.per_check
 
     def exhausted(self) -> bool:
-        return self.by_budget and self.has_complete and self.before + self.used() >= self.limit
+        """The study's budget is spent (a study's first complete trial excepted), or this trial has trained its
+        ``trial_share`` of it (any trial)."""
+        if not self.by_budget:
+            return False
+        if self.trial_cap is not None and self.used() >= self.trial_cap:
+            return True
+        return self.has_complete and self.before + self.used() >= self.limit
 
     def record(self, trial: optuna.Trial, fit: Fit | None = None) -> None:
         if not self.by_budget:
