@@ -126,6 +126,14 @@ def markdown(result: dict) -> str:
             f"| {t[name]['mean_validation_main']:.4f} | {t[name]['mean_test_main']:.4f} "
             f"| {'?' if wall is None else f'{wall / 60:.1f}'} |"
         )
+    if result["only_in_one_run"]:
+        lines += [
+            "",
+            f"Compared: the {result['pairings']} pairings finished under both allocations; "
+            f"{len(result['only_in_one_run'])} finished under one only (a run stopped before its end, or another "
+            f"selection): {', '.join(result['only_in_one_run'])}. The wall time is that of each run's last part "
+            "(a resumed run's), '?' for a run stopped before its end; core-time counts every part.",
+        ]
     lines += [
         "",
         f"Budget core-time share: {result['core_time_share']} (target at most 0.6); mean validation-best difference "
