@@ -683,7 +683,7 @@ def why_not_shown(s: Scored) -> str:
     if len(per_seed) > 1 and max(per_seed) - min(per_seed) > (high - low) / 2 and max(per_seed) > floor:
         return f"its seeds disagree ({seeds}): at least one fit did not learn where another did"
     if s.validation_main <= floor:
-        return f"validation {s.validation_main:.3f} is at or below the floor too: {_training_fit(s, floor)}"
+        return f"validation {s.validation_main:.3f} is at or below the floor too: {_training_fit(s)}"
     if s.test_main > floor:
         return (
             f"its score {s.test_main:.3f} is above the floor {floor:.3f} but its interval reaches it "
@@ -691,14 +691,14 @@ def why_not_shown(s: Scored) -> str:
         )
     return (
         f"its test score {s.test_main:.3f} is at or below the floor {floor:.3f} (validation {s.validation_main:.3f}): "
-        f"{_training_fit(s, floor)}"
+        f"{_training_fit(s)}"
     )
 
 
 MEMORISED = 0.1  # training score this far above validation: the fit learned its training documents, not the task
 
 
-def _training_fit(s: Scored, floor: float) -> str:
+def _training_fit(s: Scored) -> str:
     """What the training split says of a fit that failed on held-out documents: it memorised them (training
     score well above validation), or it did not fit them either (it did not learn at all)."""
     if s.train_main is None:

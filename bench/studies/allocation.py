@@ -170,14 +170,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tasks = tuple(t for t in args.tasks.split(",") if t)
     if not args.report_only:
-        for allocation in (a for a in args.allocations.split(",") if a):
+        chosen = [a for a in args.allocations.split(",") if a]
+        for allocation in chosen:
             if allocation not in ALLOCATIONS:
                 parser.error(f"--allocations: {allocation!r} is not one of {', '.join(ALLOCATIONS)}")
             code = run(allocation, args.work_dir, args.profile, tasks, args.jobs, args.embeddings)
             if code != 0:
                 print(f"the {allocation} run exited with {code}; started again, it resumes from its storage")
                 return code
-        if set(ALLOCATIONS) - {a for a in args.allocations.split(",") if a}:
+        if set(ALLOCATIONS) - set(chosen):
             return 0  # one run only: the comparison needs both
     result = compare(args.work_dir, args.profile)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -626,9 +626,11 @@ class _BudgetMeter:
 
     ``exhausted`` stops a trial at the first check after the study's budget is spent, so a study never trains
     more than its budget plus one check interval (less than one rung); the trial completes there with its best
-    check so far (``BudgetSpent``): only a rung's cut prunes. A study's first complete trial is never
-    stopped this way (every row needs one finished configuration), nor is any trial under the ``trials``
-    allocation. ``record`` stores the trial's training (``TRAINED_ATTR``), also for pruned and failed trials."""
+    check so far (``BudgetSpent``): only a rung's cut prunes. A study's first complete trial is not stopped
+    by the study's budget (every row needs one finished configuration), only by ``trial_share``, the most of
+    the budget any one trial may train (off unless the profile sets it); no trial under the ``trials``
+    allocation is stopped this way. ``record`` stores the trial's training (``TRAINED_ATTR``), also for pruned
+    and failed trials."""
 
     def __init__(
         self,
