@@ -76,6 +76,10 @@ class Profile:
     # budget stops it (complete, at its best check so far). None: no cap, the first complete trial trains to
     # its own stop (a slow first configuration can then spend a study's whole budget alone).
     trial_share: float | None = None
+    # Budget allocation: the best configuration's final repeats (the seeds not already trained by its trial) and
+    # a reference configuration's test fit train exactly the step count of that trial's best check
+    # (``BEST_STEP_ATTR``), with no validation check, instead of running to their own patience stop.
+    repeat_best_steps: bool = False
     # Budget allocation: the least a network study trains, in documents (epochs x training documents); its budget
     # is max(budget_epochs x n_train, budget_min_documents) documents (``training_budget``). Without it, 24 epochs of
     # 250 documents are 6,000 documents, less than one fit's ``min_steps`` at batch 64 (6,400): the study would
@@ -115,7 +119,7 @@ class Profile:
         if allocation == self.allocation:
             return self
         if allocation == "trials":
-            return replace(self, allocation="trials", stopping="epochs")
+            return replace(self, allocation="trials", stopping="epochs", repeat_best_steps=False)
         return replace(self, allocation=allocation, stopping="steps")
 
     def training_budget(self, n_train: int) -> float:
@@ -183,6 +187,9 @@ PROFILES = {
             patience=3,
             allocation="budget",
             budget_min_documents=24_000,
+            rung_checks=6,
+            trial_share=0.4,
+            repeat_best_steps=True,
             replicate_runs=2,
             leave_out=True,
         ),
@@ -199,6 +206,9 @@ PROFILES = {
             allocation="budget",
             budget_epochs=60.0,
             budget_min_documents=60_000,
+            rung_checks=6,
+            trial_share=0.4,
+            repeat_best_steps=True,
             replicate_runs=2,
             leave_out=True,
         ),

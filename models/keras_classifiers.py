@@ -271,7 +271,9 @@ class KerasClassifier:
     Token-vector inputs, and a frozen embedding matrix (``standardised_matrix``), are standardised per
     dimension with the training split's mean and standard deviation over real (non-padding) tokens; padding
     stays exactly zero, so it is still masked. A fine-tuned matrix starts from the vectors as they are.
-    After ``fit``: ``epochs_run``, ``best_epoch`` (0-based, restored) and ``stopped_by`` ("patience" or "cap").
+    After ``fit``: ``epochs_run``, ``best_epoch`` (0-based, restored) and ``stopped_by`` ("patience", "cap", or
+    "steps": ``params["train_steps"]`` under ``stopping="steps"`` trains exactly that many optimiser steps with
+    no validation check and keeps the last step's weights, as a budget allocation's final repeats do).
     """
 
     def __init__(self, architecture: str, params: dict):
@@ -312,7 +314,8 @@ class KerasClassifier:
             self._fit_by_steps(x_train, y_fit, rng, judge)
         else:
             self._fit_by_epochs(x_train, y_fit, rng, judge)
-        self.model.set_weights(judge.weights)  # early stopping restores the best check
+        if judge.weights is not None:  # early stopping restores the best check (a fixed step count has none)
+            self.model.set_weights(judge.weights)
         return self
 
     def _fit_by_epochs(self, x_train, y_fit, rng: np.random.Generator, judge: _BestCheck) -> None:
@@ -339,14 +342,18 @@ class KerasClassifier:
         batch_size = min(self.params.get("batch_size", 64), len(y_fit))
         per_epoch = max(1, len(y_fit) // batch_size)
         every = rule.check_every(per_epoch)
-        cap = rule.step_cap(self.params.get("epochs", 30), per_epoch)
+        fixed = self.params.get("train_steps")
+        cap = int(fixed) if fixed else rule.step_cap(self.params.get("epochs", 30), per_epoch)
         stream = _BatchStream(rng, len(y_fit), batch_size)
         steps, best_step = 0, 0
-        self.stopped_by = "cap"
+        self.stopped_by = "steps" if fixed else "cap"
         while steps < cap:
             n = min(every, cap - steps)
             self._train_rows(x_train, y_fit, stream.take(n), batch_size, f"step {steps + n}")
             steps += n
+            if fixed:  # a fixed step count: no check, the last step's weights are the result
+                best_step = steps
+                continue
             if judge.check(judge.checks, steps):
                 best_step = steps
             if judge.waited >= rule.patience_checks and steps >= rule.min_steps:

@@ -23,6 +23,7 @@ class Rising:
     """A network double: validation rises towards the trial's ``quality`` over 12 checks of 8 steps."""
 
     fits: list = []
+    train_steps: list = []  # each fit's ``train_steps`` (None: trained to its own stop)
 
     def __init__(self, params):
         self.params, self.n_params, self.epochs_run, self.best_epoch = params, 1, 0, 0
@@ -30,10 +31,12 @@ class Rising:
 
     def fit(self, features, y_train, y_val, *, task_type, n_outputs, score_fn, on_epoch=None, seed=0):
         Rising.fits.append(self.params["quality"])
+        Rising.train_steps.append(self.params.get("train_steps"))
         checks = 0
         for check in range(12):
             checks = check + 1
-            self.stopping = {"rule": "steps", "check_every": 8, "steps": 8 * checks, "checks": checks}
+            self.stopping = {"rule": "steps", "check_every": 8, "steps": 8 * checks, "checks": checks,
+                             "best_step": 8 * checks}
             if on_epoch is not None:  # None: a test fit
                 on_epoch(check, self.params["quality"] * (1 - 0.5 ** (check + 1)))
         self.stopped_by, self.epochs_run = "patience", checks
@@ -50,7 +53,7 @@ def rising_space(trial, profile, two_inputs):
 
 @pytest.fixture
 def rising(monkeypatch):
-    Rising.fits = []
+    Rising.fits, Rising.train_steps = [], []
     monkeypatch.setitem(CLASSIFIERS, "rising", ClassifierSpec("rising", ("sparse",), Rising, "test double",
                                                               search_space=rising_space))
     return "rising"
@@ -243,6 +246,26 @@ def test_a_trial_the_spent_budget_ends_counts_at_its_best_check_and_may_win(tmp_
     assert second.value == pytest.approx(0.9 * (1 - 0.5**3)) == max(second.intermediate_values.values())
     assert row.ok and row.best_trial == second.number and row.validation_main == pytest.approx(second.value)
     assert Rising.fits[-(row.repeats or 1):] == [0.9] * (row.repeats or 1)  # retrained for test, all 12 checks
+    assert Rising.train_steps[-1] is None and second.user_attrs[runner.BEST_STEP_ATTR] == 3 * 8
+
+
+def test_final_repeats_train_the_best_trials_best_step_count(tmp_path, data_dir, rising):
+    """``repeat_best_steps``: a retrained test fit trains exactly the steps of its trial's best check, whether
+    the trial stopped on its own (its fit's ``best_step``) or was ended by the budget (its best check so far)."""
+    tight = dataclasses.replace(BUDGET, budget_epochs=40.0, repeats=3, repeat_best_steps=True)
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    name = study_name(tight.name, "so-lang4", "tfidf", rising)
+    study = optuna.create_study(study_name=name, storage=storage_url(tmp_path), direction="maximize")
+    for quality in (0.3, 0.9):
+        study.enqueue_trial({"quality": quality})
+    row = run_study(data, "tfidf", rising, tight, storage_url(tmp_path))
+    first, second = trials_of(tmp_path, profile=tight)[:2]
+    assert first.user_attrs[runner.BEST_STEP_ATTR] == 12 * 8  # the fit's own best step
+    assert row.best_trial == second.number and row.repeats == 3
+    # the budget ended the best trial, so no fit of it is kept: all three seeds retrain it, to 3 checks of 8 steps
+    assert Rising.fits[-3:] == [0.9] * 3 and Rising.train_steps[-3:] == [24] * 3
+    assert all(steps is None for steps in Rising.train_steps[:-3])  # tuning fits run to their own stop
+    assert tight.with_allocation("trials").repeat_best_steps is False
 
 
 def test_no_trial_trains_more_than_its_share_of_the_budget_the_first_included(tmp_path, data_dir, rising):

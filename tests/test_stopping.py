@@ -84,6 +84,20 @@ def test_the_best_checks_weights_are_the_fits_result():
     assert real == metrics.tuned_main_score("binary", features(250)[2], signal.seen[1])
 
 
+def test_a_fixed_step_count_reproduces_the_best_check_of_the_same_seed_without_checking():
+    """``train_steps`` (a budget profile's final repeats): exactly that many steps, no validation check, the last
+    step's weights; with the seed of a fit that stopped on its own, it ends at that fit's best check."""
+    signal = Scripted(rising=3)
+    stopped, f = fit(250, STEPS, signal)
+    best = stopped.stopping["best_step"]
+    silent = Scripted()
+    fixed, _ = fit(250, {**STEPS, "train_steps": best}, silent)
+    assert silent.seen == [] and fixed.stopped_by == "steps"
+    assert fixed.stopping["steps"] == fixed.stopping["best_step"] == best == 24 and fixed.stopping["checks"] == 0
+    assert fixed.epochs_run == 4  # 24 steps of 7 an epoch
+    np.testing.assert_allclose(fixed.predict_scores(f.validation), signal.seen[2], rtol=1e-5, atol=1e-6)
+
+
 def test_no_fit_stops_before_its_minimum_steps():
     signal = Scripted(rising=1)  # never better after the first check
     model, _ = fit(250, {**STEPS, "patience_checks": 1, "min_steps": 100}, signal)

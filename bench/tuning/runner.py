@@ -44,6 +44,7 @@ from models import get_classifier
 # A diverging trial (NaN loss) fails alone; the study goes on.
 TRIAL_ERRORS = (FloatingPointError, MemoryError)
 BUDGET_STOP_ATTR = "stopped_by_budget"  # a trial the study's spent budget ended: complete, at its best check so far
+BEST_STEP_ATTR = "best_step"  # stopping="steps": the optimiser step of a trial's best check (final repeats' length)
 
 
 class BudgetSpent(Exception):
@@ -102,7 +103,8 @@ class Fit:
     inference_seconds: float = 0.0
     decision: dict = field(default_factory=dict)
     best_epoch: int = 0  # 0-based epoch whose weights were restored
-    stopped_by: str = ""  # "patience" (validation stopped improving), "cap" (the epoch cap), "" (not iterative)
+    # "patience" (validation stopped improving), "cap" (the epoch cap), "steps" (a fixed step count), "" (not iterative)
+    stopped_by: str = ""
     stopping: dict = field(default_factory=dict)  # stopping="steps": check_every, steps, checks, best_check, best_step
 
     def scored_metrics(self) -> dict:
@@ -430,13 +432,18 @@ class Allocation:
         return spent >= self.trials or (self.epochs is not None and training_spent(study) >= self.epochs)
 
 
-def epochs_per_check(classifier_params: dict, n_train: int) -> float:
-    """Epochs of a training split of ``n_train`` documents that one check interval trains
-    (``stopping="steps"``: ``StepRule.check_every`` steps of whole batches)."""
+def check_steps(classifier_params: dict, n_train: int) -> tuple[int, int]:
+    """``(k, batch)``: optimiser steps between two checks (``StepRule.check_every``, ``stopping="steps"``) and the
+    batch size of a fit on ``n_train`` training documents."""
     from models.keras_classifiers import StepRule
 
     batch = min(int(classifier_params.get("batch_size", 64)), n_train)
-    every = StepRule.from_params(classifier_params).check_every(max(1, n_train // batch))
+    return StepRule.from_params(classifier_params).check_every(max(1, n_train // batch)), batch
+
+
+def epochs_per_check(classifier_params: dict, n_train: int) -> float:
+    """Epochs of a training split of ``n_train`` documents that one check interval trains."""
+    every, batch = check_steps(classifier_params, n_train)
     return every * batch / n_train
 
 
@@ -529,11 +536,12 @@ def _tune_and_score(
         trial.set_user_attr("backend_params", bp)
         trial.set_user_attr("classifier_params", cp)
         meter = _BudgetMeter(study, allocation, cp, len(data.split("train")), profile.by_budget, profile.trial_share)
-        best_check = [float("-inf")]
+        best_check = [float("-inf"), 0]  # score and check count of the trial's best check so far
 
         def report(epoch: int, score: float) -> None:
             meter.checks = epoch + 1
-            best_check[0] = max(best_check[0], score)
+            if score > best_check[0]:
+                best_check[:] = [score, epoch + 1]
             with timed("harness"):  # a storage write inside the training loop is not fitting
                 # Successive halving's rungs are counts of checks (step 4 = 4 checks trained); the median
                 # pruner of the trials allocation keeps its 0-based epochs.
@@ -559,8 +567,12 @@ def _tune_and_score(
             # bound of where it was going), and may be the study's best; its test fits retrain it in full.
             meter.record(trial)
             trial.set_user_attr(BUDGET_STOP_ATTR, True)
+            if profile.stopping == "steps":
+                trial.set_user_attr(BEST_STEP_ATTR, best_check[1] * check_steps(cp, len(data.split("train")))[0])
             return best_check[0]
         meter.record(trial, fit)
+        if fit.stopping.get("best_step"):
+            trial.set_user_attr(BEST_STEP_ATTR, int(fit.stopping["best_step"]))
         if trial.user_attrs.get("reference"):
             reference_number[:] = [trial.number]
         kept[trial.number] = fit
@@ -698,13 +710,17 @@ def _score_best(
     def test_fit(trial: optuna.trial.FrozenTrial, seed: int) -> Fit:
         if seed == profile.seed and trial.number in kept:
             return score_test_split(data, kept[trial.number])
-        # Not in this process's memory (another worker, an earlier run, another seed): retrain.
+        # Not in this process's memory (another worker, an earlier run, another seed): retrain, to the trial's
+        # best check's step count when the profile says so (``repeat_best_steps``), else by its stopping rule.
+        cp = dict(trial.user_attrs["classifier_params"])
+        if profile.repeat_best_steps and trial.user_attrs.get(BEST_STEP_ATTR):
+            cp["train_steps"] = int(trial.user_attrs[BEST_STEP_ATTR])
         return fit_and_score(
             data,
             backend,
             classifier,
             trial.user_attrs["backend_params"],
-            trial.user_attrs["classifier_params"],
+            cp,
             seed=seed,
             score_test=True,
             **decision,
