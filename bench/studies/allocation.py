@@ -30,6 +30,7 @@ def run(allocation: str, work_dir: Path, profile: str, tasks: tuple[str, ...], j
     command = [
         sys.executable, "-m", "bench", "all", "--profile", profile, "--tasks", ",".join(tasks),
         "--allocation", allocation, "--results-dir", str(work_dir / allocation), "--jobs", str(jobs),
+        "--replicates", "0", "--no-leave-out",  # the comparison is of the leaderboard's studies only
     ]  # fmt: skip
     if embeddings:
         command += ["--embeddings", embeddings]
