@@ -3,8 +3,8 @@
 | profile | train/val/test | allocation (networks; logreg) | replicates | stopping | cap/patience | window | seeds |
 |---|---|---|---|---|---|---|---|
 | smoke | 240 / 80 / 80 | 1 trial | 0 | epochs | 2 / 1 epoch | 48 tokens | 1 |
-| standard | 2,000 / 500 / 5,000 | 24 epochs, >= 24,000 docs; 12 trials | 2 | steps | 30 / 4 checks | 100 tokens | 3 |
-| full | all / all / all | 60 epochs, >= 60,000 docs; 12 trials | 2 | steps | 50 / 4 checks | 400 tokens | 5 |
+| standard | 2,000 / 500 / 5,000 | 24 epochs, >= 24,000 docs, rungs at 6 checks, <= 0.4 a trial; 12 trials | 2 | steps | 30 / 4 checks | 100 tokens | 3 |
+| full | all / all / all | 60 epochs, >= 60,000 docs, rungs at 6 checks, <= 0.4 a trial; 12 trials | 2 | steps | 50 / 4 checks | 400 tokens | 5 |
 
 Allocation. ``allocation="budget"``: each network study trains ``budget_epochs`` epochs of its training split in
 all, spent by successive halving over validation checks (``bench.tuning.runner.open_study``), and at least
