@@ -141,7 +141,8 @@ def test_the_epoch_rule_reproduces_the_scores_from_before_step_counting():
     assert (model.epochs_run, model.best_epoch, model.stopped_by) == (
         before["epochs_run"], before["best_epoch"], before["stopped_by"])
     assert seen == before["checks"]
-    assert float(model.predict_scores(xv).sum()) == before["sum"]
+    # the same weights; the sum itself may differ in its last float32 digits with TensorFlow's thread scheduling
+    assert float(model.predict_scores(xv).sum()) == pytest.approx(before["sum"], rel=1e-6)
     assert model.stopping == {}
 
 
