@@ -3,13 +3,15 @@
 | profile | train/val/test | allocation (networks; logreg) | replicates | stopping | cap/patience | window | seeds |
 |---|---|---|---|---|---|---|---|
 | smoke | 240 / 80 / 80 | 1 trial | 0 | epochs | 2 / 1 epoch | 48 tokens | 1 |
-| standard | 2,000 / 500 / 5,000 | 24 epochs, >= 24,000 docs, rungs at 6 checks, <= 0.4 a trial; 12 trials | 2 | steps | 30 / 4 checks | 100 tokens | 3 |
-| full | all / all / all | 60 epochs, >= 60,000 docs, rungs at 6 checks, <= 0.4 a trial; 12 trials | 2 | steps | 50 / 4 checks | 400 tokens | 5 |
+| standard | 2,000 / 500 / 5,000 | 24 epochs, >= 24,000 docs; 12 trials | 2 | steps | 30 / 4 checks | 100 tokens | 3 |
+| full | all / all / all | 60 epochs, >= 60,000 docs; 12 trials | 2 | steps | 50 / 4 checks | 400 tokens | 5 |
 
 Allocation. ``allocation="budget"``: each network study trains ``budget_epochs`` epochs of its training split in
 all, spent by successive halving over validation checks (``bench.tuning.runner.open_study``), and at least
 ``budget_min_documents`` documents (``training_budget``: the floor binds only below 1,000 training documents, the
-small learning-curve points); logistic regression gets ``fixed_trials`` trials. ``allocation="trials"``:
+small learning-curve points); logistic regression gets ``fixed_trials`` trials. Both budget profiles put the first
+rung at 6 checks, let no trial train more than 0.4 of the budget (``trial_share``) and train the final repeats to
+the best trial's best-check step count (``repeat_best_steps``). ``allocation="trials"``:
 ``trials`` trials a study, median pruning (the allocation before budgets; ``with_allocation("trials")`` gives it
 for any profile).
 
