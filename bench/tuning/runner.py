@@ -564,7 +564,7 @@ def _tune_and_score(
             raise
         except BudgetSpent:
             # Not beaten at a rung, only out of budget: the trial counts, at its best check so far (a lower
-            # bound of where it was going), and may be the study's best; its test fits retrain it in full.
+            # bound of where it was going), and may be the study's best; its test fits retrain it (``_score_best``).
             meter.record(trial)
             trial.set_user_attr(BUDGET_STOP_ATTR, True)
             if profile.stopping == "steps":
