@@ -10,7 +10,7 @@ from bench.data.tasks import load_task
 from bench.errors import BenchError
 from bench.profiles import PROFILES
 from bench.tuning import runner
-from bench.tuning.runner import TRAINED_ATTR, epochs_per_check, run_study, study_name, training_spent
+from bench.tuning.runner import TRAINED_ATTR, check_interval, run_study, study_name, training_spent
 from models import CLASSIFIERS, ClassifierSpec
 
 TINY = {"train": 48, "validation": 16, "test": 16}
@@ -71,8 +71,9 @@ def trials_of(tmp_path, classifier="rising", profile=BUDGET):
 def test_a_study_spends_its_training_budget_and_never_more_than_one_rung_over(tmp_path, data_dir, rising):
     data = load_task("so-lang4", data_dir, max_sizes=TINY)
     row = run_study(data, "tfidf", rising, BUDGET, storage_url(tmp_path))
-    per_check = epochs_per_check(rising_space(optuna.trial.FixedTrial({"quality": 0.5}), BUDGET, False), 48)
+    every, per_check = check_interval(rising_space(optuna.trial.FixedTrial({"quality": 0.5}), BUDGET, False), 48)
     assert per_check == pytest.approx(8 * 16 / 48)  # 3 batches an epoch, a check every 8 steps (the minimum k)
+    assert every == 8
     trials = trials_of(tmp_path)
     spent = sum(t.user_attrs[TRAINED_ATTR] for t in trials)
     one_rung = BUDGET.rung_checks * per_check
@@ -229,17 +230,24 @@ def test_a_killed_budget_study_resumes_without_repeating_finished_work(tmp_path,
     assert row.ok and row.trials_interrupted == 1
 
 
+def weak_then_strong(tmp_path, data_dir, classifier, profile):
+    """A study of ``profile`` whose first trial is weak (quality 0.3) and second strong (0.9): its row and those
+    two trials."""
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    name = study_name(profile.name, "so-lang4", "tfidf", classifier)
+    study = optuna.create_study(study_name=name, storage=storage_url(tmp_path), direction="maximize")
+    for quality in (0.3, 0.9):
+        study.enqueue_trial({"quality": quality})
+    row = run_study(data, "tfidf", classifier, profile, storage_url(tmp_path))
+    first, second = trials_of(tmp_path, classifier, profile)[:2]
+    return row, first, second
+
+
 def test_a_trial_the_spent_budget_ends_counts_at_its_best_check_and_may_win(tmp_path, data_dir, rising):
     """Only a rung's cut prunes: a trial the budget ends is complete at its best check so far, and when it is
     the best configuration the test fits train it in full."""
     tight = dataclasses.replace(BUDGET, budget_epochs=40.0)  # the first fit's 12 checks (32 epochs), then 3 more
-    data = load_task("so-lang4", data_dir, max_sizes=TINY)
-    name = study_name(tight.name, "so-lang4", "tfidf", rising)
-    study = optuna.create_study(study_name=name, storage=storage_url(tmp_path), direction="maximize")
-    for quality in (0.3, 0.9):
-        study.enqueue_trial({"quality": quality})
-    row = run_study(data, "tfidf", rising, tight, storage_url(tmp_path))
-    first, second = trials_of(tmp_path, profile=tight)[:2]
+    row, first, second = weak_then_strong(tmp_path, data_dir, rising, tight)
     assert first.state == second.state == optuna.trial.TrialState.COMPLETE
     assert len(first.intermediate_values) == 12 and len(second.intermediate_values) == 3
     assert second.user_attrs[runner.BUDGET_STOP_ATTR] and not first.user_attrs.get(runner.BUDGET_STOP_ATTR)
@@ -253,13 +261,7 @@ def test_final_repeats_train_the_best_trials_best_step_count(tmp_path, data_dir,
     """``repeat_best_steps``: a retrained test fit trains exactly the steps of its trial's best check, whether
     the trial stopped on its own (its fit's ``best_step``) or was ended by the budget (its best check so far)."""
     tight = dataclasses.replace(BUDGET, budget_epochs=40.0, repeats=3, repeat_best_steps=True)
-    data = load_task("so-lang4", data_dir, max_sizes=TINY)
-    name = study_name(tight.name, "so-lang4", "tfidf", rising)
-    study = optuna.create_study(study_name=name, storage=storage_url(tmp_path), direction="maximize")
-    for quality in (0.3, 0.9):
-        study.enqueue_trial({"quality": quality})
-    row = run_study(data, "tfidf", rising, tight, storage_url(tmp_path))
-    first, second = trials_of(tmp_path, profile=tight)[:2]
+    row, first, second = weak_then_strong(tmp_path, data_dir, rising, tight)
     assert first.user_attrs[runner.BEST_STEP_ATTR] == 12 * 8  # the fit's own best step
     assert row.best_trial == second.number and row.repeats == 3
     # the budget ended the best trial, so no fit of it is kept: all three seeds retrain it, to 3 checks of 8 steps

@@ -432,19 +432,14 @@ class Allocation:
         return spent >= self.trials or (self.epochs is not None and training_spent(study) >= self.epochs)
 
 
-def check_steps(classifier_params: dict, n_train: int) -> tuple[int, int]:
-    """``(k, batch)``: optimiser steps between two checks (``StepRule.check_every``, ``stopping="steps"``) and the
-    batch size of a fit on ``n_train`` training documents."""
+def check_interval(classifier_params: dict, n_train: int) -> tuple[int, float]:
+    """One check interval of a fit on ``n_train`` training documents (``stopping="steps"``): its optimiser steps,
+    ``k = StepRule.check_every`` steps of whole batches, and the epochs of the training split they train."""
     from models.keras_classifiers import StepRule
 
     batch = min(int(classifier_params.get("batch_size", 64)), n_train)
-    return StepRule.from_params(classifier_params).check_every(max(1, n_train // batch)), batch
-
-
-def epochs_per_check(classifier_params: dict, n_train: int) -> float:
-    """Epochs of a training split of ``n_train`` documents that one check interval trains."""
-    every, batch = check_steps(classifier_params, n_train)
-    return every * batch / n_train
+    every = StepRule.from_params(classifier_params).check_every(max(1, n_train // batch))
+    return every, every * batch / n_train
 
 
 def run_study(
@@ -567,8 +562,7 @@ def _tune_and_score(
             # bound of where it was going), and may be the study's best; its test fits retrain it (``_score_best``).
             meter.record(trial)
             trial.set_user_attr(BUDGET_STOP_ATTR, True)
-            if profile.stopping == "steps":
-                trial.set_user_attr(BEST_STEP_ATTR, best_check[1] * check_steps(cp, len(data.split("train")))[0])
+            trial.set_user_attr(BEST_STEP_ATTR, best_check[1] * meter.check_steps)
             return best_check[0]
         meter.record(trial, fit)
         if fit.stopping.get("best_step"):
@@ -655,7 +649,8 @@ class _BudgetMeter:
     ):
         self.by_budget = by_budget and allocation.epochs is not None
         self.checks = 0
-        self.per_check = epochs_per_check(classifier_params, n_train) if self.by_budget else 0.0
+        # steps and epochs of one check interval (a budget needs stopping="steps": the profile checks it)
+        self.check_steps, self.per_check = check_interval(classifier_params, n_train) if self.by_budget else (0, 0.0)
         self.before = training_spent(study) if self.by_budget else 0.0
         self.limit = allocation.epochs or 0.0
         self.trial_cap = None if trial_share is None else trial_share * self.limit
