@@ -55,6 +55,17 @@ def test_without_a_terminal_progress_is_plain_lines_with_time_left():
     assert len(lines) == 4 and lines[3].startswith("progress: studies 1/4")  # close prints the last counts
 
 
+def test_a_resumed_runs_time_left_counts_from_the_work_it_found_done(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("bench.cli.console.time.monotonic", lambda: clock[0])
+    stream = Pipe()
+    progress = Progress(10, 0, stream=stream, min_interval=0.0)  # a training budget: studies tell the time
+    progress.update(4, 40)  # the first look: 4 studies finished by an earlier part of the run
+    clock[0] += 600.0
+    progress.update(7, 70)  # this part: 3 of the 6 left in 10 minutes, so 3 more take about 10 minutes
+    assert stream.getvalue().splitlines()[-1] == "progress: studies 7/10, trials 70, elapsed 0:10:00, left ~0:10:00"
+
+
 def test_plain_lines_are_rate_limited():
     stream = Pipe()
     progress = Progress(100, 100, stream=stream, min_interval=3600.0)

@@ -83,7 +83,8 @@ class Progress:
     plain line is printed when the counts change (at most every ``min_interval`` seconds, and always at the end).
     Time left is the elapsed time scaled by the share of the trial budget not yet spent (under a training
     budget, where the trial count is not known beforehand: of the studies not yet finished): an estimate that
-    improves as trials finish.
+    improves as trials finish. The counts of the first update are the work a resumed run found done; the
+    shares count from them, so a resumed run's estimate is its own part's rate, not the earlier parts'.
     """
 
     def __init__(
@@ -101,6 +102,7 @@ class Progress:
         self.quiet, self.min_interval = quiet, min_interval
         self.started = time.monotonic()
         self.studies_done = self.trials_done = 0
+        self._before: tuple[int, int] | None = None  # counts at the first update: an earlier part's work
         self._last_plain: tuple[float, tuple[int, int]] | None = None
         self._live = None
         if not quiet and (self.stream.isatty() if live is None else live):
@@ -112,11 +114,13 @@ class Progress:
 
     def _text(self) -> str:
         elapsed = time.monotonic() - self.started
+        studies_before, trials_before = self._before or (0, 0)
         if self.trial_budget:
-            spent = min(self.trials_done, self.trial_budget) / self.trial_budget
+            spent = _share(min(self.trials_done, self.trial_budget) - trials_before, self.trial_budget - trials_before)
             trials = f"{self.trials_done}/{self.trial_budget}"
         else:  # a training budget: the trial count is not known beforehand, studies finished tell the time
-            spent = min(self.studies_done, self.total_studies) / max(self.total_studies, 1)
+            done = min(self.studies_done, self.total_studies)
+            spent = _share(done - studies_before, self.total_studies - studies_before)
             trials = f"{self.trials_done}"
         left = _clock(elapsed * (1 - spent) / spent) if spent > 0 else "?"
         done = f"studies {self.studies_done}/{self.total_studies}, trials {trials}"
@@ -125,6 +129,8 @@ class Progress:
     def update(self, studies_done: int, trials_done: int, *, force: bool = False) -> None:
         """New counts (from the storage); shows them as this output allows."""
         self.studies_done, self.trials_done = studies_done, trials_done
+        if self._before is None:
+            self._before = (studies_done, trials_done)
         if self.quiet:
             return
         if self._live is not None:
@@ -153,6 +159,11 @@ class Progress:
             self._live = None
         elif not self.quiet:
             self.update(self.studies_done, self.trials_done, force=True)
+
+
+def _share(part: int, whole: int) -> float:
+    """The share of ``whole`` that ``part`` is; all of it when nothing was left to do."""
+    return part / whole if whole > 0 else 1.0
 
 
 def study_counts(storage, names: set[str]) -> tuple[int, int, dict[str, dict]] | None:
