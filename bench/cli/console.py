@@ -119,8 +119,8 @@ class Progress:
             spent = _share(min(self.trials_done, self.trial_budget) - trials_before, self.trial_budget - trials_before)
             trials = f"{self.trials_done}/{self.trial_budget}"
         else:  # a training budget: the trial count is not known beforehand, studies finished tell the time
-            done = min(self.studies_done, self.total_studies)
-            spent = _share(done - studies_before, self.total_studies - studies_before)
+            finished = min(self.studies_done, self.total_studies)
+            spent = _share(finished - studies_before, self.total_studies - studies_before)
             trials = f"{self.trials_done}"
         left = _clock(elapsed * (1 - spent) / spent) if spent > 0 else "?"
         done = f"studies {self.studies_done}/{self.total_studies}, trials {trials}"
