@@ -124,3 +124,8 @@ def test_killing_the_coordinator_kills_its_workers_and_the_run_resumes(tmp_path,
     assert again.returncode == 0, err[-3000:]
     spent = [t for t in trials(tmp_path) if t.state.name in ("COMPLETE", "PRUNED") and not t.user_attrs.get("surplus")]
     assert len(spent) == 4
+    # One run in two parts: the killed part's process records were kept and count in the run's time.
+    cost = json.loads((tmp_path / "results" / "smoke" / "provenance.json").read_text())["cost"]
+    parts = cost["all_parts"]
+    assert parts["parts"] == 2 and len(parts["part_wall_seconds"]) == 2 and parts["part_wall_seconds"][0] > 0
+    assert parts["run_wall_seconds"] > cost["run_wall_seconds"]

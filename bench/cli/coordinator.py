@@ -103,28 +103,40 @@ def worker_order(items: list, index: int, count: int) -> list:
 class Coordinator:
     """One coordinated run of ``config`` (see the module docstring); ``with Coordinator(config) as run:``.
 
-    On entry: the run's timing folder is emptied, memory sampling starts, and with ``--no-cache`` a scratch
-    directory is made for the pretrained models (``run.config`` carries it to every process; deleted on exit).
+    On entry: the run's timing folder is started (``timing.begin_part``: emptied, or an unfinished earlier part
+    of the run kept), the coordinator's own record is written every minute, memory sampling starts, and with
+    ``--no-cache`` a scratch directory is made for the pretrained models (``run.config`` carries it to every
+    process; deleted on exit).
     """
 
     def __init__(self, config: RunConfig):
-        from bench.tuning.timing import MemorySampler
+        from bench.tuning.timing import MemorySampler, Recorder
 
         self.config = config
         self.started = time.perf_counter()
         self.memory = MemorySampler()
+        self.recorder = Recorder(config.out_dir, "coordinator", extra=self._record_extra)
         self.codes: list[int] = []
         self.pretraining: dict | None = None
         self._scratch: str | None = None
 
     def __enter__(self) -> Coordinator:
         from bench.tuning.runlock import RunLock
+        from bench.tuning.timing import begin_part
 
         RunLock(self.config.storage, self.config.profile.name).hold()  # one coordinator per storage (else one line)
         self.config.out_dir.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(self.config.out_dir / "timing", ignore_errors=True)  # this run's processes write here
+        begin_part(self.config.out_dir)  # this run's processes write their records there
         self.memory.start()
+        self.recorder.start()
         return self
+
+    def _record_extra(self) -> dict:
+        """What only the coordinator knows, in its records: so a killed part's memory and pretraining count."""
+        return {
+            "peak_rss_bytes_total": self.memory.peak or None,
+            "pretraining_seconds": (self.pretraining or {}).get("wall_seconds", 0.0),
+        }
 
     def __exit__(self, *exc) -> None:
         from bench.tuning.runlock import release_all
@@ -224,15 +236,18 @@ class Coordinator:
         return time.perf_counter() - self.started
 
     def cost(self, rows: list | None = None) -> dict:
-        """The run's time and memory (``timing.summary``), its workers' exit codes, its pretraining, and (given
-        the run's rows) where fit time went to waste (``waste.summary``)."""
+        """The run's time and memory (``timing.summary``, with ``all_parts`` when it was resumed after a kill or
+        an interrupt), its workers' exit codes, its pretraining, and (given the run's rows) where fit time went
+        to waste (``waste.summary``). Closes the run's timing folder (``timing.end_part``): the run is finished."""
         from bench.tuning.identity import StudyIdentity
         from bench.tuning.runner import storage_for
-        from bench.tuning.timing import record, summary
+        from bench.tuning.timing import end_part, summary
         from bench.tuning.waste import summary as waste_summary
 
-        record(self.config.out_dir, "coordinator")
-        cost = summary(self.config.out_dir, self.elapsed(), self.memory.stop(), self.config.jobs)
+        peak = self.memory.stop()
+        self.recorder.stop()
+        cost = summary(self.config.out_dir, self.elapsed(), peak, self.config.jobs)
+        end_part(self.config.out_dir)
         cost["worker_exit_codes"] = self.codes
         if rows is not None:
             cost["waste"] = waste_summary(

@@ -42,7 +42,7 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
     run points only); ``--report-only``: rewrite results/curves/ from the finished points; ``--plan-only``:
     print the points' projected cost (``curves.projection_text``), nothing else."""
     from bench.studies import curves
-    from bench.tuning.timing import record
+    from bench.tuning.timing import Recorder
 
     options = config.curves
     assert options is not None  # RunConfig sets it for the curves command
@@ -55,10 +55,12 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
     controls, datasets, plans = _plans(config)
     config.out_dir.mkdir(parents=True, exist_ok=True)
     if worker:
+        recorder = Recorder(config.out_dir, "worker")
+        recorder.start()
         prepare(config)
         configure_pretrained(config, parts)
         curves.run_plans(plans, datasets, config.profile, config.storage, exclusive=True, log=log, until=until)
-        record(config.out_dir, "worker")
+        recorder.stop()
         return 0
     if options.report_only:
         return _report_only(config, plans, datasets, controls)

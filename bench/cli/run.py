@@ -79,8 +79,10 @@ def cmd_worker(config: RunConfig) -> int:
     """Take trials from the run's studies until their budgets are spent (no leaderboard). A worker started by
     ``all`` finds the pretrained models in the cache; one started by hand on another machine builds them first
     (one process per machine trains the biLM: see bilm.trained_bilm)."""
-    from bench.tuning.timing import record
+    from bench.tuning.timing import Recorder
 
+    recorder = Recorder(config.out_dir, "worker")
+    recorder.start()
     pairs, started = _pairs(config), time.perf_counter()
     parts = pretraining_parts(config, note_unused=False)
     datasets = _datasets(config)
@@ -93,7 +95,7 @@ def cmd_worker(config: RunConfig) -> int:
         _tune_replicates(config, recover=False, exclusive=True, worker=(index, count))
     else:
         _tune(datasets, pairs, config, recover=False, exclusive=True, worker=(index, count))
-    record(config.out_dir, "worker")
+    recorder.stop()
     print(f"worker done in {time.perf_counter() - started:.0f} s")
     return 0
 

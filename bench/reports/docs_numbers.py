@@ -130,13 +130,19 @@ COST_RUNS = {
 def _cost_column(prov: dict) -> list[str]:
     cost, work = prov["cost"], prov["cost"]["work_seconds"]
     pre = cost.get("pretraining") or {}
+    wall = duration(prov["wall_seconds"])
+    after = duration(cost.get("wall_seconds_after_pretraining", prov["wall_seconds"]))
+    parts = cost.get("all_parts")
+    if parts:  # a run resumed after a kill: every part's wall time, and the last part's
+        wall = f"{duration(parts['run_wall_seconds'])} in {parts['parts']} parts (the last {wall})"
+        after = f"{duration(parts['wall_seconds_after_pretraining'])} in {parts['parts']} parts (the last {after})"
     return [
         f"`{prov['profile']['name']}`",
         f"{prov['machine']['cores']} cores, {prov['machine']['memory_gib']} GiB",
         str(cost["jobs"]),
-        duration(prov["wall_seconds"]),
+        wall,
         f"{duration(pre['wall_seconds'])} ({pre['cache']} cache)" if pre else "none",
-        duration(cost.get("wall_seconds_after_pretraining", prov["wall_seconds"])),
+        after,
         f"{work['embed'] / 60:,.0f} / {work['fit'] / 60:,.0f} / {work['predict'] / 60:,.0f}",
         f"{cost['compile_seconds'] / 60:,.0f}",
         f"{cost['harness_share']:.1%}",
