@@ -298,11 +298,14 @@ def test_a_tuned_point_is_projected_from_the_tuned_studys_measured_core_time_per
                     training_spent=24.0, best_params={"stopping": "steps", "min_steps": 100, "batch_size": 64})
     rate = 540.0 / ((24 + 3 * 10) * 2000)  # core-seconds per document trained, everything included
     fit_250 = 100 * 64  # at 250 documents a fit trains min_steps batches, more than 10 epochs (2,500 documents)
-    assert curves.fit_documents(row, 250) == fit_250 and curves.fit_documents(row, 4000) == 40_000
+    assert curves.fit_documents(row, 250) == fit_250 and curves.fit_documents(row, 1000) == 10_000
+    # above the tuned size the step rule's checks end fits in fewer epochs: the square root of the size's growth
+    assert curves.fit_documents(row, 8000) == pytest.approx(10 * 2000 * 2)
+    assert curves.fit_documents(row.replace(best_params={"stopping": "epochs"}), 8000) == 80_000
     assert curves.projected_seconds(row, 250, 3, "tuned", standard) == pytest.approx(rate * (24_000 + 3 * fit_250))
     assert curves.projected_seconds(row, 1000, 3, "tuned", standard) == pytest.approx(rate * (24_000 + 3 * 10_000))
     assert curves.projected_seconds(row, 2000, 3, "leaderboard", standard) == pytest.approx(3 * 20.0)
-    assert curves.projected_seconds(row, 4000, 3, "reused", standard) == pytest.approx(3 * 40.0)
+    assert curves.projected_seconds(row, 8000, 3, "reused", standard) == pytest.approx(3 * 40.0)
     # without its core-time (a row of the trials allocation): the training rate alone
     bare = row.replace(cpu_seconds=None, training_spent=None)
     assert curves.projected_seconds(bare, 1000, 3, "tuned", standard) == pytest.approx(20.0 / 20_000 * 54_000)
