@@ -306,6 +306,9 @@ def test_a_tuned_point_is_projected_from_the_tuned_studys_measured_core_time_per
     assert curves.projected_seconds(row, 1000, 3, "tuned", standard) == pytest.approx(rate * (24_000 + 3 * 10_000))
     assert curves.projected_seconds(row, 2000, 3, "leaderboard", standard) == pytest.approx(3 * 20.0)
     assert curves.projected_seconds(row, 8000, 3, "reused", standard) == pytest.approx(3 * 40.0)
+    # a study that shared its core (CPU time half its wall time) is projected at the cost on a core of its own
+    shared = row.replace(wall_seconds=1080.0)
+    assert curves.projected_seconds(shared, 8000, 3, "reused", standard) == pytest.approx(3 * 20.0)
     # without its core-time (a row of the trials allocation): the training rate alone
     bare = row.replace(cpu_seconds=None, training_spent=None)
     assert curves.projected_seconds(bare, 1000, 3, "tuned", standard) == pytest.approx(20.0 / 20_000 * 54_000)

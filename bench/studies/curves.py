@@ -199,10 +199,15 @@ def projected_seconds(
     tuned study measured for its whole core-time (``cpu_seconds`` over the documents its trials and test fits
     trained, so validation checks and compilation count; the training rate alone when the row has no
     ``cpu_seconds``), then its test fits; otherwise its trial count of fits, then the other seeds' test fits.
+
+    The training and embedding seconds are wall-clock: when the tuned study shared its core with other work
+    (its ``cpu_seconds`` below its ``wall_seconds``: one thread a worker), they count at that share, so a
+    point is projected at the cost it has on a core of its own.
     """
     tuned_n = max(1, (row.sizes or {}).get("train") or 1)
-    per_document = (row.train_seconds or 0.0) / max(1.0, fit_documents(row, tuned_n))
-    embed = (row.embed_seconds or 0.0) * size / tuned_n
+    busy = min(1.0, row.cpu_seconds / row.wall_seconds) if row.cpu_seconds and row.wall_seconds else 1.0
+    per_document = busy * (row.train_seconds or 0.0) / max(1.0, fit_documents(row, tuned_n))
+    embed = busy * (row.embed_seconds or 0.0) * size / tuned_n
     fit = per_document * fit_documents(row, size) + embed
     test_fits = 1 if row.deterministic else seeds
     if configuration != TUNED or profile is None:
@@ -312,13 +317,26 @@ def projection_text(plans: list[Plan], jobs: int, limit_minutes: float | None = 
 
     tasks = sorted({p.task for p in plans})
     table = Table(headers, [line(t, [p for p in plans if p.task == t]) for t in tasks] + [line("all", plans)])
+    pairings = sorted({(p.task, p.backend, p.classifier) for p in plans})
+    per_pairing = Table(
+        ("pairing", *headers[1:]),
+        [
+            line(f"{t} {b} + {c}", [p for p in plans if (p.task, p.backend, p.classifier) == (t, b, c)])
+            for t, b, c in pairings
+        ],
+    )
     _, _, whole = schedule(plans, jobs)
     run, left_out, _ = schedule(plans, jobs, limit * 60)
     lines = [
         f"Projected cost of {len(plans)} learning-curve points ({LEGEND}), in core-seconds from the tuned rows' own "
-        "measurements (seconds per document trained, linear in the size: an upper bound for the large sizes):",
+        "measurements (seconds per document trained; the documents a fit trains grow with the size, as its square "
+        "root above the tuned size under the step rule):",
         "",
         *markdown_table(table),
+        "",
+        "Per pairing:",
+        "",
+        *markdown_table(per_pairing),
         f"With --jobs {jobs}: about {whole / 60:,.0f} min of wall time for every point; the limit is {limit:g} min "
         f"({'--time-limit' if limit_minutes is not None else 'the default design'}).",
     ]
