@@ -47,6 +47,33 @@ def test_training_subsets_are_nested_and_validation_and_test_stay_the_same(data_
     assert (again == order).all()
 
 
+def test_a_point_tuned_at_a_small_size_builds_and_trains_on_that_subset_alone(data_dir, tmp_path, monkeypatch):
+    from bench.tuning import runner
+
+    data = load_task("so-python", data_dir, window=32, max_sizes={"train": None, "validation": 200, "test": 200},
+                     seed=13)
+    order = curves.nested_order(len(data.train), seed=PROFILES["smoke"].seed)
+    subset = {data.train.texts[i] for i in order[:40]}
+    seen = []
+    real = runner.features_for
+
+    def spy(task_data, backend, params, kind):
+        seen.append((backend, set(task_data.train.texts), task_data.validation is data.validation,
+                     task_data.test is data.test))
+        return real(task_data, backend, params, kind)
+
+    monkeypatch.setattr(runner, "features_for", spy)
+    plans = [curves.Plan("so-python", b, c, 40, [40, len(data.train)], None, 0.0, 0, curves.TUNED, 1000)
+             for b, c in (("tfidf", "logreg"), ("learned", "gru"))]
+    rows = curves.run_plans(plans, {"so-python": data}, PROFILES["smoke"],
+                            f"sqlite:///{tmp_path / 'curves.sqlite3'}")
+    assert [(r.backend, r.curve_size, r.curve_configuration, r.sizes["train"]) for r in rows] == [
+        ("tfidf", 40, "tuned", 40), ("learned", 40, "tuned", 40)]
+    assert {b for b, *_ in seen} == {"tfidf", "learned"}
+    for backend, texts, same_validation, same_test in seen:  # every trial and test fit: the 40 documents only
+        assert texts == subset and same_validation and same_test, backend
+
+
 def _cli(*args, cwd, data_dir, wait=True):
     env = {**os.environ, "PAIRBENCH_DATA_DIR": str(data_dir)}
     argv = [sys.executable, "-m", "bench", *args]
