@@ -13,6 +13,7 @@ import optuna
 import pandas as pd
 import pytest
 from paired_predictions import TRUTH, predictions
+from sklearn.metrics import f1_score
 
 from bench.data.tasks import load_task
 from bench.profiles import PROFILES
@@ -284,6 +285,14 @@ def test_the_paired_test_is_holm_corrected_over_every_size_and_the_crossover_is_
     chosen = compared[("t", "learned", "gru", 400)]
     assert chosen["verdict"] == "better" and chosen["difference"] > 0
     assert chosen["difference_ci95"][0] > 0 and chosen["p_holm"] < 0.05
+    # by hand: the test F1 of the pairing's predictions minus TF-IDF's, on the same documents
+    hand = f1_score(TRUTH, predictions(300, fixed=120)) - f1_score(TRUTH, predictions(300))
+    assert chosen["difference"] == pytest.approx(hand) and chosen["difference_ci95"][0] < hand < chosen[
+        "difference_ci95"][1]
+    same = curves.versus_baseline([_point("tfidf", 100, [0.5, 0.6], preds=base),
+                                   _point("learned", 100, [0.5, 0.6], preds=base * 3)])[("t", "learned", "gru", 100)]
+    assert same["difference"] == 0 and list(same["difference_ci95"]) == [0, 0]  # identical predictions
+    assert same["verdict"] == "not distinguishable"
 
     recs = curves.records(rows)
     assert [(r["backend"], r["size"]) for r in recs if r["validation_chosen"]] == [
