@@ -154,8 +154,8 @@ def _add_curves_command(sub, common: argparse.ArgumentParser) -> None:
         "--time-limit",
         type=float,
         metavar="MINUTES",
-        help="start a point only if its projected cost (the tuned fit's measured seconds, scaled "
-        "linearly to the size) ends within MINUTES of the run's start; points that do not fit are "
+        help="start a point only if its projected cost (from the tuned study's measured seconds, scaled "
+        "to the size: see --plan-only) ends within MINUTES of the run's start; points that do not fit are "
         "listed in the summary (rerun without it to add them: finished points are kept)",
     )
     curves.add_argument(
