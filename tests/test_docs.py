@@ -58,12 +58,28 @@ def test_the_cost_table_is_what_the_provenance_says():
     for column, name in enumerate(["standard", "curves"]):
         prov = json.loads((ROOT / "results" / name / "provenance.json").read_text(encoding="utf-8"))
         cost = prov["cost"]
-        assert table["wall time"][column] == duration(prov["wall_seconds"])
+        parts = cost.get("all_parts")  # a run resumed after a kill: every part's wall time first
+        assert table["wall time"][column].startswith(duration(parts["run_wall_seconds"] if parts else
+                                                              prov["wall_seconds"]))
         assert table["peak memory, all processes"][column] == f"{cost['peak_rss_bytes_total'] / 1e9:.2f} GB"
         assert table["harness share of process time"][column] == f"{cost['harness_share']:.1%}"
         assert table["worker processes (`--jobs`)"][column] == str(cost["jobs"])
     standard = json.loads((ROOT / "results" / "standard" / "provenance.json").read_text(encoding="utf-8"))
     assert table["of which pretraining"][0].startswith(duration(standard["cost"]["pretraining"]["wall_seconds"]))
+
+
+def test_the_waste_table_is_what_the_provenance_says(tmp_path):
+    shares = {"after_best_share": 0.1, "pruned_share": 0.25, "padding_share": 0.5, "compile_share": 0.015}
+    waste = {"learned": {"fit_seconds": 600.0, **shares}, "tfidf": {"fit_seconds": 6.0, **shares},
+             "all": {"fit_seconds": 606.0, **shares}}
+    folder = tmp_path / "results" / "standard"
+    folder.mkdir(parents=True)
+    (folder / "provenance.json").write_text(json.dumps({"cost": {"waste": waste}}))
+    table = _table_cells(GENERATORS["waste"](tmp_path))
+    assert list(table)[1:] == ["`learned`", "`tfidf`", "all"]  # after the header: the most fit time first, all last
+    assert table["`learned`"] == ["10", "10.0%", "25.0%", "50.0%", "1.5%"]
+    (folder / "provenance.json").write_text(json.dumps({"cost": {}}))
+    assert "predates this accounting" in GENERATORS["waste"](tmp_path)
 
 
 def test_the_study_time_and_pretraining_tables_are_what_the_json_says():

@@ -192,6 +192,35 @@ def study_time(root: Path) -> str:
     )
 
 
+WASTE_KINDS = (
+    ("after_best", "after the best check"),
+    ("pruned", "pruned trials"),
+    ("padding", "padding positions"),
+    ("compile", "compiling"),
+)
+
+
+def waste(root: Path) -> str:
+    """Where the committed standard run's fit time bought no evidence (``cost.waste``), per backend: each kind's
+    share of the backend's fit time (``bench.tuning.waste``)."""
+    per_backend = _read(root, "results/standard/provenance.json")["cost"].get("waste")
+    if not per_backend:
+        return (
+            "The committed standard run predates this accounting: its `provenance.json` has no `cost.waste` "
+            "(every run since writes it)."
+        )
+    order = sorted(per_backend, key=lambda b: (b == "all", -per_backend[b]["fit_seconds"], b))
+    rows = [
+        (
+            "all" if b == "all" else f"`{b}`",
+            f"{per_backend[b]['fit_seconds'] / 60:,.0f}",
+            *(f"{per_backend[b][f'{kind}_share']:.1%}" for kind, _ in WASTE_KINDS),
+        )
+        for b in order
+    ]
+    return _table(("backend", "fit minutes", *(label for _, label in WASTE_KINDS)), rows)
+
+
 def pretraining_costs(root: Path) -> str:
     """What the pretraining corpus and the pretrained models are, and what building them cost."""
     pre, corpus = _read(root, "results/standard/pretraining.json"), _read(root, "results/standard/corpus.json")
@@ -376,6 +405,7 @@ GENERATORS: dict[str, Callable[[Path], str]] = {
     "profile-stopping": profile_stopping,
     "profile-costs": profile_costs,
     "study-time": study_time,
+    "waste": waste,
     "pretraining-costs": pretraining_costs,
     "bilm-perplexity": bilm_perplexity,
     "corpus-sources": corpus_sources,
