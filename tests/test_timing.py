@@ -1,7 +1,6 @@
 """A run's time accounting: each process's record, and a run killed and resumed counted as one run in parts."""
 
 import json
-import time
 
 from bench.tuning import timing
 
@@ -46,7 +45,9 @@ def test_a_folder_written_before_parts_were_kept_is_emptied(tmp_path):
     assert not list((tmp_path / "timing").glob("*.json"))
 
 
-def test_a_record_counts_the_running_timer_and_is_written_at_start_and_stop(tmp_path):
+def test_a_record_counts_the_running_timer_and_is_written_at_start_and_stop(tmp_path, monkeypatch):
+    clock = [1000.0]  # a fixed clock: the record's seconds are exact, whatever the machine's load
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
     recorder = timing.Recorder(tmp_path, "worker", extra=lambda: {"note": 1}, every=3600.0)
     recorder.start()
     path = next((tmp_path / "timing").glob("worker-*.json"))
@@ -54,8 +55,9 @@ def test_a_record_counts_the_running_timer_and_is_written_at_start_and_stop(tmp_
     assert first["note"] == 1 and first["role"] == "worker"
     before = timing.snapshot().get("fit", 0.0)
     with timing.timed("fit"):
-        time.sleep(0.05)
-        assert timing.snapshot()["fit"] >= before + 0.05  # a fit in progress counts up to now
-    recorder.stop()
-    assert json.loads(path.read_text())["seconds"]["fit"] >= first["seconds"]["fit"] + 0.05
+        clock[0] += 2.5
+        assert timing.snapshot()["fit"] == before + 2.5  # a fit in progress counts up to now
+        recorder.stop()  # the final record, written while the fit still runs
+    assert json.loads(path.read_text())["seconds"]["fit"] == round(before + 2.5, 2)
+    assert abs(json.loads(path.read_text())["wall_seconds"] - (first["wall_seconds"] + 2.5)) <= 0.01
     recorder.stop()  # once
