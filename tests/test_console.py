@@ -112,3 +112,30 @@ def test_a_smoke_run_without_a_terminal_prints_plain_lines_and_nothing_of_the_li
     assert any("so-lang4       learned         x gru" in line for line in lines)
     run_log = tmp_path / "results" / "smoke" / "run.log"
     assert run_log.is_file() and "library warnings in" in lines[-1]
+
+
+def test_study_counts_read_the_trials_of_unfinished_studies_only(tmp_path, monkeypatch):
+    import optuna
+
+    from bench.cli.console import StudyCounts
+    from bench.tuning.runner import storage_for
+
+    url = f"sqlite:///{tmp_path / 'optuna.sqlite3'}"
+    storage = storage_for(url)
+    finished, running = (optuna.create_study(study_name=n, storage=storage) for n in ("done", "running"))
+    for _ in range(3):
+        finished.add_trial(optuna.trial.create_trial(value=1.0))
+    finished.set_user_attr("row", {"test_main": 0.5})
+    running.add_trial(optuna.trial.create_trial(value=1.0))
+    optuna.create_study(study_name="other", storage=storage).add_trial(optuna.trial.create_trial(value=1.0))
+    counts = StudyCounts(url)
+    assert counts({"done", "running"}) == (1, 4, {"done": {"test_main": 0.5}})
+
+    read = []
+    real = type(storage).get_n_trials
+    monkeypatch.setattr(type(storage), "get_n_trials", lambda self, sid, *a: read.append(sid) or real(self, sid, *a))
+    running.add_trial(optuna.trial.create_trial(value=1.0))
+    assert counts({"done", "running"}) == (1, 5, {"done": {"test_main": 0.5}})
+    assert read == [running._study_id]  # the finished study's count is kept
+    running.set_user_attr("row", {"test_main": 0.7})
+    assert counts({"done", "running"})[:2] == (2, 5)

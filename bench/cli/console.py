@@ -166,21 +166,37 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole > 0 else 1.0
 
 
-def study_counts(storage, names: set[str]) -> tuple[int, int, dict[str, dict]] | None:
-    """Among the studies named ``names`` in ``storage`` (an Optuna storage or its URL): how many have their
-    finished row, how many trials they hold, and those rows (JSON) by study name. None when the storage changed
-    under the read (a worker's claim study deleted meanwhile): the next look counts."""
-    import optuna
+class StudyCounts:
+    """Among the studies named ``names`` in the storage at ``url`` (opened at the first look): how many have
+    their finished row, how many trials they hold, and those rows (JSON) by study name.
 
-    done, trials, rows = 0, 0, {}
-    try:
-        summaries = optuna.get_all_study_summaries(storage, include_best_trial=False)
-    except KeyError:
-        return None
-    for summary in summaries:
-        if summary.study_name in names:
-            trials += summary.n_trials
-            if summary.user_attrs.get("row"):
-                done += 1
-                rows[summary.study_name] = summary.user_attrs["row"]
-    return done, trials, rows
+    Each look lists the studies (one read of the study tables) and counts the trials of the studies not yet
+    finished only: a finished study's count is kept from the look that found its row, so a look does not grow
+    with the run as ``optuna.get_all_study_summaries`` (every trial of every study) does."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.finished: dict[str, tuple[int, dict]] = {}  # study name: (trials, row)
+
+    def __call__(self, names: set[str]) -> tuple[int, int, dict[str, dict]] | None:
+        """None when the storage changed under the read (a worker's claim study deleted meanwhile): the next
+        look counts."""
+        from bench.tuning.runner import storage_for
+
+        storage = storage_for(self.url)
+        trials, rows = 0, {}
+        try:
+            for study in storage.get_all_studies():
+                if study.study_name not in names:
+                    continue
+                if study.study_name not in self.finished:
+                    count = storage.get_n_trials(storage.get_study_id_from_name(study.study_name))
+                    if not study.user_attrs.get("row"):
+                        trials += count
+                        continue
+                    self.finished[study.study_name] = (count, study.user_attrs["row"])
+                count, rows[study.study_name] = self.finished[study.study_name]
+                trials += count
+        except KeyError:
+            return None
+        return len(rows), trials, rows

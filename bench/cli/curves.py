@@ -101,7 +101,7 @@ class CurveProgress:
     EVERY = 5.0
 
     def __init__(self, config: RunConfig, plans) -> None:
-        from bench.cli.console import Progress
+        from bench.cli.console import Progress, StudyCounts
         from bench.studies.curves import TUNED, variant
         from bench.tuning.identity import StudyIdentity
 
@@ -114,15 +114,13 @@ class CurveProgress:
         }
         self.display = Progress(len(self.names), 0, quiet=config.console == "quiet")
         self.looked = float("-inf")
+        self.counts = StudyCounts(self.storage)
 
     def poll(self) -> None:
-        from bench.cli.console import study_counts
-        from bench.tuning.runner import storage_for
-
         if time.monotonic() - self.looked < self.EVERY:
             return
         self.looked = time.monotonic()
-        counts = study_counts(storage_for(self.storage), self.names)
+        counts = self.counts(self.names)
         if counts is not None:
             self.display.update(counts[0], counts[1])
 

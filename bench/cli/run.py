@@ -410,7 +410,7 @@ class RunProgress:
     EVERY = 5.0  # seconds between two reads of the storage (each lists every study)
 
     def __init__(self, config: RunConfig, datasets: dict, pairs) -> None:
-        from bench.cli.console import Progress
+        from bench.cli.console import Progress, StudyCounts
         from bench.tuning.identity import StudyIdentity
 
         self.config = config
@@ -423,17 +423,16 @@ class RunProgress:
         )
         self.announced: set[tuple[str, str, str]] = set()
         self.looked = float("-inf")  # when the storage was last read
+        self.counts = StudyCounts(self.config.storage)
 
     def poll(self) -> None:
         """Count from the storage; announce the studies finished elsewhere since the last look."""
-        from bench.cli.console import study_counts
         from bench.tuning.result import ResultRow
-        from bench.tuning.runner import storage_for
 
         if time.monotonic() - self.looked < self.EVERY:
             return
         self.looked = time.monotonic()
-        counts = study_counts(storage_for(self.config.storage), set(self.pairings))
+        counts = self.counts(set(self.pairings))
         if counts is None:
             return
         done, trials, rows = counts
