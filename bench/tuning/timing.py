@@ -176,17 +176,19 @@ def begin_part(out_dir: Path) -> int:
     Marks it unfinished until ``end_part``. Returns how many earlier parts the run has."""
     folder = Path(out_dir) / "timing"
     if (folder / UNFINISHED).exists():
+        parts = len(list(folder.glob(PART + "*")))
         records = sorted(folder.glob("*.json"))
         if records:
-            part = folder / f"{PART}{len(list(folder.glob(PART + '*'))) + 1}"
-            part.mkdir()
+            parts += 1
+            (folder / f"{PART}{parts}").mkdir()
             for path in records:
-                path.rename(part / path.name)
+                path.rename(folder / f"{PART}{parts}" / path.name)
     else:
         shutil.rmtree(folder, ignore_errors=True)
+        parts = 0
     folder.mkdir(parents=True, exist_ok=True)
     (folder / UNFINISHED).touch()
-    return len(list(folder.glob(PART + "*")))
+    return parts
 
 
 def end_part(out_dir: Path) -> None:
@@ -205,28 +207,28 @@ def summary(out_dir: Path, run_wall: float, peak_total_rss: int | None, jobs: in
     """
     folder = Path(out_dir) / "timing"
     processes = _records(folder)
-    work = {k: sum(p["seconds"].get(k, 0.0) for p in processes) for k in KINDS}
+    this_part = _part(processes, run_wall, peak_total_rss)
+    work = sum(p["seconds"].get(k, 0.0) for p in processes for k in KINDS)
     wall = sum(p["wall_seconds"] - p["seconds"].get(WAIT, 0.0) for p in processes)
-    busy = sum(work.values())
     cost = {
         "run_wall_seconds": round(run_wall, 1),
         "jobs": jobs,
         "processes": len(processes),
         "process_wall_seconds": round(wall, 1),
-        "work_seconds": {k: round(v, 1) for k, v in work.items()},
+        "work_seconds": this_part["work_seconds"],
         "compile_seconds": round(sum(p["seconds"].get(COMPILE, 0.0) for p in processes), 1),
-        "harness_seconds": round(wall - busy, 1),
-        "harness_share": round((wall - busy) / wall, 4) if wall else None,
-        "parallel_efficiency": round(busy / (run_wall * jobs), 4) if run_wall and jobs else None,
+        "harness_seconds": round(wall - work, 1),
+        "harness_share": round((wall - work) / wall, 4) if wall else None,
+        "parallel_efficiency": round(work / (run_wall * jobs), 4) if run_wall and jobs else None,
         "peak_rss_bytes_total": peak_total_rss,
-        "peak_rss_bytes_largest_process": max((p["peak_rss_bytes"] for p in processes), default=None),
-        "studies_trained": len({s for p in processes for s in p.get("studies_trained", [])}),
+        "peak_rss_bytes_largest_process": this_part["peak_rss_bytes_largest_process"],
+        "studies_trained": len(this_part["studies_trained"]),
     }
     earlier = [
         _part(_records(part)) for part in sorted(folder.glob(PART + "*"), key=lambda p: int(p.name[len(PART) :]))
     ]
     if earlier:
-        cost["all_parts"] = _all_parts([*earlier, _part(processes, run_wall, peak_total_rss)])
+        cost["all_parts"] = _all_parts([*earlier, this_part])
     return cost
 
 
