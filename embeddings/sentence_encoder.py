@@ -24,7 +24,8 @@ Decisions, stated once:
   the pooling averages), post-padded with exact zeros (the Keras classifiers mask zero vectors) to the
   longest training document in word pieces; longer validation and test documents are cut there.
 - Cache: per split, keyed by the model's content (SHA-256 of its weights, tokenizer and configuration), the
-  word-piece cap (and the padded length, for token vectors) and the split's exact texts, at float16. One pass
+  word-piece cap (and the padded length, for token vectors: the split's own longest document, so a validation
+  or test split is encoded once whatever the training split) and the split's exact texts, at float16. One pass
   gives both kinds and stores both, so each split is encoded once for logistic regression and the networks.
 """
 
@@ -323,11 +324,16 @@ def build(data, params: dict, kind: str, *, directory: str | None = None) -> Fea
     encoder = encoder_for(str(directory or packaged_model_dir()))
     model = encoder.model
     cap = min(model.max_length, int(params.get("max_len") or model.max_length))
-    seq_len = max(len(p) for p in encoder.pieces(data.train.texts, cap))
-    arrays = {
-        split: _split_vectors(encoder, data.split(split).texts, kind, cap, seq_len)
-        for split in ("train", "validation", "test")
-    }
+    seq_len = _longest(encoder, data.train.texts, cap)
+    arrays = {}
+    for split in ("train", "validation", "test"):
+        texts = data.split(split).texts
+        # Each split is encoded at its own longest document (so validation and test are encoded once per task,
+        # whatever the training size), then cut or zero-padded to the training split's.
+        own = seq_len if split == "train" else _longest(encoder, texts, cap)
+        arrays[split] = _split_vectors(encoder, texts, kind, cap, own)
+        if kind == "token_vectors":
+            arrays[split] = {**arrays[split], kind: _to_length(arrays[split][kind], seq_len)}
     train, val, test = (np.asarray(arrays[s][kind], dtype=np.float32) for s in ("train", "validation", "test"))
     pieces = np.asarray(arrays["test"]["pieces"])
     # Seconds the three splits took to encode when they were first encoded (entries cached before this was
@@ -346,6 +352,18 @@ def build(data, params: dict, kind: str, *, directory: str | None = None) -> Fea
     if kind == "token_vectors":
         info["seq_len"] = seq_len
     return Features(kind, train, val, test, trainable=False, info=info)
+
+
+def _longest(encoder: SentenceEncoder, texts: list[str], cap: int) -> int:
+    """Word pieces of the longest of ``texts`` (at most ``cap``)."""
+    return max((len(p) for p in encoder.pieces(texts, cap)), default=1)
+
+
+def _to_length(tokens: np.ndarray, seq_len: int) -> np.ndarray:
+    """Token vectors (docs, length, width) cut or zero-padded to ``seq_len`` positions."""
+    if tokens.shape[1] >= seq_len:
+        return tokens[:, :seq_len]
+    return np.pad(tokens, ((0, 0), (0, seq_len - tokens.shape[1]), (0, 0)))
 
 
 def _split_vectors(encoder: SentenceEncoder, texts: list[str], kind: str, cap: int, seq_len: int) -> dict:

@@ -153,6 +153,28 @@ def test_one_pass_caches_both_kinds(data_dir, tmp_path, monkeypatch):
     np.testing.assert_allclose(mean, pooled.test[whole], atol=3e-3)  # float16 storage
 
 
+def test_validation_and_test_are_encoded_once_whatever_the_training_split(data_dir, tmp_path, monkeypatch):
+    """A learning curve's training subsets differ in their longest document; validation and test are encoded at
+    their own longest, once, and cut or padded to each training length: the same vectors as encoded there."""
+    from embeddings import cache as cache_module
+    from embeddings.cache import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path / "cache")
+    monkeypatch.setattr(cache_module, "_DEFAULT", [cache])
+    encoder = se.encoder_for(str(se.packaged_model_dir()))
+    built = []
+    for train in (12, 48):  # nested subsets: the longest of 12 documents is shorter than that of 48
+        data = load_task("so-lang4", data_dir, max_sizes={**SMALL, "train": train}, seed=0, window=30)
+        built.append((data, get_backend("minilm").build(data, {}, "token_vectors")))
+    (small, short), (large, long) = built
+    assert short.info["seq_len"] < long.info["seq_len"]
+    assert cache.misses == 4 and cache.hits == 2  # the second build encoded its training split only
+    for data, features in built:
+        for split in ("validation", "test"):
+            direct = encoder.encode(data.split(split).texts, 256, seq_len=features.info["seq_len"])["token_vectors"]
+            np.testing.assert_allclose(features.split(split), direct, atol=3e-3)  # float16 storage
+
+
 def test_a_document_has_the_same_vectors_alone_or_batched_with_longer_ones(encoder):
     short = "sort a list"
     alone = encoder.encode([short], 256, seq_len=64)
