@@ -12,6 +12,7 @@ change it for one run, ``python -m bench cache`` shows its size and clears it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -153,6 +154,19 @@ def use_cache(cache: EmbeddingCache, pretraining_root: str | os.PathLike | None 
     _DEFAULT[:] = [cache]
     _PRETRAINING_ROOT[:] = [str(pretraining_root)] if pretraining_root else []
     return cache
+
+
+@contextlib.contextmanager
+def uncached():
+    """Inside, every embedding is computed afresh and nothing is stored (a measurement of what computing costs);
+    the pretrained models are still read from where they are."""
+    saved = _DEFAULT[:], _PRETRAINING_ROOT[:]
+    pretrained = pretraining_cache()
+    use_cache(EmbeddingCache(default_cache().root, enabled=False), pretrained.root if pretrained.enabled else None)
+    try:
+        yield
+    finally:
+        _DEFAULT[:], _PRETRAINING_ROOT[:] = saved
 
 
 def configure(root: str | os.PathLike | None = None, enabled: bool = True) -> EmbeddingCache:

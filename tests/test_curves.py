@@ -353,6 +353,37 @@ def test_a_tuned_point_is_projected_from_the_tuned_studys_measured_core_time_per
     assert curves.projected_seconds(logreg, 500, 3, "tuned", standard) == pytest.approx(12 * 0.5)  # fixed_trials
 
 
+def test_a_points_embedding_is_projected_once_at_the_rate_measured_uncached_on_a_sample(data_dir, tmp_path,
+                                                                                       monkeypatch):
+    from types import SimpleNamespace
+
+    from bench.tuning import runner
+    from embeddings.cache import default_cache
+
+    row = ResultRow("standard", "bbc-news", backend="spacy-sm", classifier="gru", sizes={"train": 2000},
+                    train_seconds=20.0, embed_seconds=0.0, deterministic=False, epochs_run=[10, 10, 10], best_trial=0)
+    # a frozen encoder's row read its vectors from the cache (embed 0 s): the rate adds the subset's encoding, once
+    assert curves.projected_seconds(row, 4000, 3, "reused", embed_rate=0.05) == pytest.approx(3 * 40.0 + 200.0)
+    assert curves.projected_seconds(row, 4000, 3, "reused") == pytest.approx(3 * 40.0)
+
+    data = load_task("bbc-news", data_dir, max_sizes={"train": None, "validation": 40, "test": 40}, seed=0)
+    seen = []
+    real = runner.features_for
+
+    def spy(sample, backend, params, kind):
+        seen.append((len(sample.train), len(sample.validation), len(sample.test), default_cache().enabled, params))
+        return real(sample, backend, params, kind)
+
+    monkeypatch.setattr(runner, "features_for", spy)
+    monkeypatch.setattr(curves, "chosen_trial", lambda storage, r: SimpleNamespace(user_attrs={"backend_params": {}}))
+    path = tmp_path / curves.RATES_FILE
+    rate = curves.EmbeddingRates(path, "unused", 0)(data, row)
+    n = min(curves.RATE_DOCUMENTS, len(data.train))  # 200, or the fixture's whole training split
+    assert rate > 0 and seen == [(n, 8, 8, False, {})]  # uncached, on the first training documents
+    assert default_cache().enabled  # the run's cache is back
+    assert curves.EmbeddingRates(path, "unused", 0)(data, row) == rate and len(seen) == 1  # read, not measured
+
+
 def test_the_plan_says_which_points_a_time_limit_leaves_out_largest_sizes_of_the_slowest_pairings_first():
     def point(task, backend, size, seconds, configuration, level):
         return curves.Plan(task, backend, "gru", size, [], None, seconds, level, configuration, 2000)

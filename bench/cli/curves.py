@@ -10,11 +10,10 @@ from bench.cli.coordinator import Coordinator, configure_pretrained, log, pretra
 from bench.config import RunConfig, prepare
 
 
-def _plans(config: RunConfig):
-    """The tuned rows' controls, the datasets and the points to run."""
+def _loaded(config: RunConfig):
+    """The tuned rows, their controls and the datasets (whole training splits)."""
     from bench.data.tasks import load_task
     from bench.reports.leaderboard import load_storage
-    from bench.studies import curves
 
     options, profile = config.curves, config.profile
     assert options is not None  # RunConfig sets it for the curves command
@@ -24,7 +23,19 @@ def _plans(config: RunConfig):
         t: load_task(t, Path(config.data_dir), max_sizes=sizes, seed=profile.seed, window=profile.window)
         for t in config.tasks
     }
-    plans = curves.plan(
+    return tuned_rows, controls, datasets
+
+
+def _plans(config: RunConfig, loaded, measured: bool):
+    """The points to run, projected (``measured``: with each backend's embedding rate, measured once with the
+    pretrained models configured in this process, ``curves.EmbeddingRates``)."""
+    from bench.studies import curves
+
+    options, profile = config.curves, config.profile
+    assert options is not None  # RunConfig sets it for the curves command
+    tuned_rows, _, datasets = loaded
+    rates = curves.EmbeddingRates(config.out_dir / curves.RATES_FILE, options.tuned_storage, profile.seed)
+    return curves.plan(
         datasets,
         tuned_rows,
         options.tuned_storage,
@@ -33,8 +44,8 @@ def _plans(config: RunConfig):
         profile,
         retune=options.retune,
         seeds=options.seeds,
+        rates=rates if measured else None,
     )
-    return controls, datasets, plans
 
 
 def cmd_curves(config: RunConfig, worker: bool = False) -> int:
@@ -46,19 +57,24 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
 
     options = config.curves
     assert options is not None  # RunConfig sets it for the curves command
+    loaded = _loaded(config)
+    plans = _plans(config, loaded, measured=False)  # a missing tuned study stops the run before any pretraining
+    controls, datasets = loaded[1], loaded[2]
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    parts = () if options.report_only else pretraining_parts(config, note_unused=not worker)
     if options.plan_only:
-        _, _, plans = _plans(config)
+        prepare(config)
+        configure_pretrained(config, parts)
+        plans = _plans(config, loaded, measured=True)
         print(curves.projection_text(plans, config.jobs, options.time_limit))
         return 0
     until = time.time() if options.report_only else options.until  # report only: no point fits, none is trained
-    parts = () if options.report_only else pretraining_parts(config, note_unused=not worker)
-    controls, datasets, plans = _plans(config)
-    config.out_dir.mkdir(parents=True, exist_ok=True)
     if worker:
         recorder = Recorder(config.out_dir, "worker")
         recorder.start()
         prepare(config)
         configure_pretrained(config, parts)
+        plans = _plans(config, loaded, measured=True)  # the rates the coordinator measured (its file)
         curves.run_plans(plans, datasets, config.profile, config.storage, exclusive=True, log=log, until=until)
         recorder.stop()
         return 0
@@ -69,6 +85,7 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
         if parts and not run.pretrain(parts):
             return 130 if stopped() else 2
         configure_pretrained(config, parts)
+        plans = _plans(config, loaded, measured=True)
         progress = CurveProgress(config, plans)
         run.run_workers(on_wait=progress.poll)
         rows = curves.run_plans(plans, datasets, config.profile, config.storage, recover=True, log=log, until=until)

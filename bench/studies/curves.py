@@ -132,13 +132,18 @@ def pairings_for(rows: list[ResultRow], task: str, backends) -> list[tuple[str, 
 def tuned_trial(storage: str, row: ResultRow) -> dict:
     """The chosen trial of a tuned study (its Optuna parameters, and whether it was a reference
     configuration), for ``runner.run_study(first_trial=...)``."""
+    trial = chosen_trial(storage, row)
+    attrs = {"reference": trial.user_attrs["reference"]} if trial.user_attrs.get("reference") else {}
+    return {"params": dict(trial.params), "user_attrs": attrs}
+
+
+def chosen_trial(storage: str, row: ResultRow) -> optuna.trial.FrozenTrial:
+    """The trial of the tuned study that ``row`` reports (its best on validation)."""
     from bench.tuning.runner import storage_for, study_name
 
     name = study_name(row.profile, row.task, row.backend, row.classifier)
     study = optuna.load_study(study_name=name, storage=storage_for(storage))
-    trial = next(t for t in study.get_trials(deepcopy=False) if t.number == row.best_trial)
-    attrs = {"reference": trial.user_attrs["reference"]} if trial.user_attrs.get("reference") else {}
-    return {"params": dict(trial.params), "user_attrs": attrs}
+    return next(t for t in study.get_trials(deepcopy=False) if t.number == row.best_trial)
 
 
 @dataclasses.dataclass
@@ -186,7 +191,12 @@ def fit_documents(row: ResultRow, size: int) -> float:
 
 
 def projected_seconds(
-    row: ResultRow, size: int, seeds: int, configuration: str = REUSED, profile: Profile | None = None
+    row: ResultRow,
+    size: int,
+    seeds: int,
+    configuration: str = REUSED,
+    profile: Profile | None = None,
+    embed_rate: float | None = None,
 ) -> float:
     """What one point should cost in core-seconds, from the tuned row's own measurements.
 
@@ -203,15 +213,23 @@ def projected_seconds(
     The training and embedding seconds are wall-clock: when the tuned study shared its core with other work
     (its ``cpu_seconds`` below its ``wall_seconds``: one thread a worker), they count at that share, so a
     point is projected at the cost it has on a core of its own.
+
+    ``embed_rate`` (``EmbeddingRates``: seconds per training document, measured uncached): the point computes
+    its training subset's features once, whatever its seeds or trials, at that rate; it replaces the tuned
+    row's embedding seconds, which are a cache's (a frozen encoder's vectors of the leaderboard's documents
+    were read, not computed).
     """
     tuned_n = max(1, (row.sizes or {}).get("train") or 1)
     busy = min(1.0, row.cpu_seconds / row.wall_seconds) if row.cpu_seconds and row.wall_seconds else 1.0
     per_document = busy * (row.train_seconds or 0.0) / max(1.0, fit_documents(row, tuned_n))
-    embed = busy * (row.embed_seconds or 0.0) * size / tuned_n
+    if embed_rate is None:  # the tuned row's embedding seconds, scaled, in every fit
+        embed, once = busy * (row.embed_seconds or 0.0) * size / tuned_n, 0.0
+    else:  # the training subset's features, computed once at the measured rate
+        embed, once = 0.0, embed_rate * size
     fit = per_document * fit_documents(row, size) + embed
     test_fits = 1 if row.deterministic else seeds
     if configuration != TUNED or profile is None:
-        return fit * test_fits
+        return fit * test_fits + once
     from models import get_classifier
 
     iterative = get_classifier(row.classifier).iterative
@@ -220,8 +238,61 @@ def projected_seconds(
         if row.cpu_seconds and row.training_spent:
             trained = row.training_spent * tuned_n + (row.repeats or 1) * fit_documents(row, tuned_n)
             rate = row.cpu_seconds / trained
-        return rate * (profile.training_budget(size) * size + test_fits * fit_documents(row, size)) + embed
-    return fit * (profile.trial_budget(iterative) + test_fits - 1)
+        return rate * (profile.training_budget(size) * size + test_fits * fit_documents(row, size)) + embed + once
+    return fit * (profile.trial_budget(iterative) + test_fits - 1) + once
+
+
+RATE_DOCUMENTS = 200  # training documents an embedding rate is measured on
+RATES_FILE = "embedding_rates.json"  # in results/curves/: the measured rates (``EmbeddingRates``)
+
+
+class EmbeddingRates:
+    """Seconds per training document that a (task, backend, backend parameters, feature kind) takes to compute
+    its features uncached (``projected_seconds``' ``embed_rate``): measured once, on the first
+    ``RATE_DOCUMENTS`` documents of the task's nested order (validation and test cut to ``RATE_HELD_OUT``
+    documents), with the tuned study's backend parameters and the pretrained models in use, and kept in
+    ``path`` (JSON) so that a run's workers, and a later run, read the measurement instead of repeating it."""
+
+    RATE_HELD_OUT = 8
+
+    def __init__(self, path: Path | None, tuned_storage: str, seed: int) -> None:
+        self.path, self.tuned_storage, self.seed = path, tuned_storage, seed
+        self.rates: dict[str, float] = json.loads(path.read_text(encoding="utf-8")) if path and path.exists() else {}
+
+    def __call__(self, data, row: ResultRow) -> float:
+        from bench.tuning.pairings import feature_kind
+
+        params = dict(chosen_trial(self.tuned_storage, row).user_attrs.get("backend_params") or {})
+        kind = feature_kind(row.backend, row.classifier)
+        key = f"{row.task}|{row.backend}|{kind}|{json.dumps(params, sort_keys=True)}"
+        if key not in self.rates:
+            self.rates[key] = self.measure(data, row.backend, params, kind)
+            if self.path is not None:
+                atomic_write(self.path, json.dumps(self.rates, indent=1, sort_keys=True) + "\n")
+        return self.rates[key]
+
+    def measure(self, data, backend: str, params: dict, kind: str | None) -> float:
+        from bench.data.tasks import TaskData
+        from bench.tuning.runner import features_for
+        from embeddings.cache import uncached
+
+        n = min(RATE_DOCUMENTS, len(data.train))
+        sample = at_size(data, n, nested_order(len(data.train), self.seed))
+        held_out = {
+            s: data.split(s).subset(range(min(self.RATE_HELD_OUT, len(data.split(s))))) for s in ("validation", "test")
+        }
+        sample = TaskData(
+            sample.task,
+            sample.classes,
+            sample.train,
+            held_out["validation"],
+            held_out["test"],
+            sample.stats,
+            key=f"{sample.key}|embedding-rate",
+        )
+        with uncached():
+            _, seconds = features_for(sample, backend, params, kind)
+        return seconds / n
 
 
 def plan(
@@ -234,9 +305,11 @@ def plan(
     *,
     retune: bool = False,
     seeds: int = 3,
+    rates: EmbeddingRates | None = None,
 ) -> list[Plan]:
     """Every point of every task's curves, in run order (``ordered``), each with its configuration and its
-    projected core-seconds."""
+    projected core-seconds (with ``rates``, the embedding of each point's training subset at its measured
+    rate)."""
     baseline = baseline_pairing()
     plans = []
     for task, data in datasets.items():
@@ -252,6 +325,7 @@ def plan(
         task_sizes = sizes_for(n_train, sizes, tuned_size)
         for backend, classifier, row in chosen:
             own = min(n_train, (row.sizes or {}).get("train") or tuned_size)
+            rate = rates(data, row) if rates is not None else None
             first = None
             for n in task_sizes:
                 configuration = configuration_at(n, own, retune)
@@ -265,7 +339,7 @@ def plan(
                         n,
                         task_sizes,
                         None if configuration == TUNED else first,
-                        projected_seconds(row, n, seeds, configuration, profile),
+                        projected_seconds(row, n, seeds, configuration, profile, rate),
                         size_level(n, sizes),
                         configuration,
                         own,
