@@ -6,9 +6,9 @@ storage). Each is trained at every training size, with ``seeds`` seeds, and scor
 and test documents, the same at every size. The training subsets are nested: the first n documents of one
 seeded permutation of the task's whole training split.
 
-Sizes (``sizes_for``): the requested ones below the task's training split (default 250, 500, 1,000, 2,000, 4,000,
-16,000), the tuned size (the leaderboard's training size: 2,000 under ``standard``, or the whole split when
-smaller), and the whole split, always the last point.
+Sizes (``sizes_for``): the requested ones (default 250, 500, 1,000, 2,000, 4,000), each capped at the task's
+training split (a size at or above it is the whole split), and the tuned size (the leaderboard's training size:
+2,000 under ``standard``, or the whole split when smaller).
 
 Configuration per point (``configuration_at``):
 
@@ -75,15 +75,15 @@ from bench.tuning.identity import StudyIdentity
 from bench.tuning.pairings import baseline_pairing
 from bench.tuning.result import ResultRow
 
-DEFAULT_SIZES = (250, 500, 1000, 2000, 4000, 16000)
+DEFAULT_SIZES = (250, 500, 1000, 2000, 4000)
 DESIGN_MINUTES = 180.0  # what the default design is to fit in with 2 workers: ``--plan-only`` checks against it
 
 
 def sizes_for(n_train: int, sizes, tuned: int | None = None) -> list[int]:
-    """The requested sizes below the training split's size, the tuned size (where the curve meets the
-    leaderboard) when below it too, then the whole split."""
-    wanted = {int(s) for s in sizes} | ({int(tuned)} if tuned else set())
-    return sorted(s for s in wanted if 0 < s < n_train) + [n_train]
+    """The requested sizes, each capped at the training split's size (a size at or above it is the whole split),
+    and the tuned size, where the curve meets the leaderboard."""
+    wanted = {min(int(s), n_train) for s in sizes} | ({min(int(tuned), n_train)} if tuned else set())
+    return sorted(s for s in wanted if s > 0)
 
 
 def configuration_at(size: int, tuned_size: int, retune: bool = False) -> str:
@@ -247,8 +247,8 @@ RATES_FILE = "embedding_rates.json"  # in results/curves/: the measured rates (`
 
 
 class EmbeddingRates:
-    """Seconds per training document that a (task, backend, backend parameters, feature kind) takes to compute
-    its features uncached (``projected_seconds``' ``embed_rate``): measured once, on the first
+    """Core-seconds (CPU time) per training document that a (task, backend, backend parameters, feature kind)
+    takes to compute its features uncached (``projected_seconds``' ``embed_rate``): measured once, on the first
     ``RATE_DOCUMENTS`` documents of the task's nested order (validation and test cut to ``RATE_HELD_OUT``
     documents), with the tuned study's backend parameters and the pretrained models in use, and kept in
     ``path`` (JSON) so that a run's workers, and a later run, read the measurement instead of repeating it."""
@@ -290,9 +290,10 @@ class EmbeddingRates:
             sample.stats,
             key=f"{sample.key}|embedding-rate",
         )
+        started = time.process_time()  # core-seconds (every thread of this process), like the plan's
         with uncached():
-            _, seconds = features_for(sample, backend, params, kind)
-        return seconds / n
+            features_for(sample, backend, params, kind)
+        return (time.process_time() - started) / n
 
 
 def plan(
