@@ -220,6 +220,7 @@ def test_a_point_whose_interval_reaches_the_learning_floor_is_not_shown_to_learn
 
 
 def test_points_below_the_tuned_size_are_tuned_at_it_the_leaderboards_and_above_reused(data_dir, monkeypatch):
+    monkeypatch.setattr(curves, "POINT_SECONDS", 0.0)  # the fits' and embedding's arithmetic alone
     data = load_task("bbc-news", data_dir, window=48)
     n_train = len(data.train)
 
@@ -314,7 +315,8 @@ def test_the_paired_test_is_holm_corrected_over_every_size_and_the_crossover_is_
     assert f"{curves.difference_text(learned_400)}, p {curves.p_text(learned_400['p_vs_tfidf'])}, Holm " in summary
 
 
-def test_points_are_planned_small_sizes_first_and_cheapest_first_within_a_size():
+def test_points_are_planned_small_sizes_first_and_cheapest_first_within_a_size(monkeypatch):
+    monkeypatch.setattr(curves, "POINT_SECONDS", 0.0)  # the fits' and embedding's arithmetic alone
     row = ResultRow("unit", "t", train_seconds=10.0, embed_seconds=2.0, deterministic=False, sizes={"train": 2000})
     assert curves.projected_seconds(row, 4000, seeds=3) == pytest.approx(72.0)
     assert curves.projected_seconds(row.replace(deterministic=True), 4000, seeds=3) == pytest.approx(24.0)
@@ -327,7 +329,8 @@ def test_points_are_planned_small_sizes_first_and_cheapest_first_within_a_size()
         ("fast", 100), ("slow", 100), ("fast", 1000), ("split", 990), ("slow", 1000)]
 
 
-def test_a_tuned_point_is_projected_from_the_tuned_studys_measured_core_time_per_document():
+def test_a_tuned_point_is_projected_from_the_tuned_studys_measured_core_time_per_document(monkeypatch):
+    monkeypatch.setattr(curves, "POINT_SECONDS", 0.0)  # the fits' and embedding's arithmetic alone
     standard = PROFILES["standard"]
     # the tuned study at 2,000 documents: its trials trained 24 epochs, its 3 test fits 10 epochs each
     row = ResultRow("standard", "t", backend="learned", classifier="gru", sizes={"train": 2000}, train_seconds=20.0,
@@ -356,6 +359,7 @@ def test_a_tuned_point_is_projected_from_the_tuned_studys_measured_core_time_per
 
 def test_a_points_embedding_is_projected_once_at_the_rate_measured_uncached_on_a_sample(data_dir, tmp_path,
                                                                                        monkeypatch):
+    monkeypatch.setattr(curves, "POINT_SECONDS", 0.0)  # the fits' and embedding's arithmetic alone
     from types import SimpleNamespace
 
     from bench.tuning import runner
@@ -366,6 +370,8 @@ def test_a_points_embedding_is_projected_once_at_the_rate_measured_uncached_on_a
     # a frozen encoder's row read its vectors from the cache (embed 0 s): the rate adds the subset's encoding, once
     assert curves.projected_seconds(row, 4000, 3, "reused", embed_rate=0.05) == pytest.approx(3 * 40.0 + 200.0)
     assert curves.projected_seconds(row, 4000, 3, "reused") == pytest.approx(3 * 40.0)
+    monkeypatch.setattr(curves, "POINT_SECONDS", 7.0)  # a point's study, scoring and intervals, once
+    assert curves.projected_seconds(row, 4000, 3, "reused", embed_rate=0.05) == pytest.approx(3 * 40.0 + 200.0 + 7.0)
 
     data = load_task("bbc-news", data_dir, max_sizes={"train": None, "validation": 40, "test": 40}, seed=0)
     seen = []

@@ -48,6 +48,25 @@ def _plans(config: RunConfig, loaded, measured: bool):
     )
 
 
+def _measure_rates(config: RunConfig) -> bool:
+    """The embedding rates (``curves.EmbeddingRates``) measured in a process of its own, one thread as a worker
+    has: the encoders it loads give their memory back when it exits. False when it failed (said on stderr)."""
+    import dataclasses
+    import os
+    import subprocess
+    import sys
+
+    from bench.cli.coordinator import child
+    from bench.profiles import ONE_THREAD_ENV
+
+    assert config.curves is not None  # RunConfig sets it for the curves command
+    argv = dataclasses.replace(config, curves=dataclasses.replace(config.curves, plan_only=True)).for_worker()
+    code = child(argv, env={**os.environ, **ONE_THREAD_ENV}, stdout=subprocess.DEVNULL).wait()
+    if code and code != 2 and not stopped():  # 2: a one-line error is already printed
+        print(f"error: measuring the embedding rates exited with code {code}", file=sys.stderr)
+    return code == 0
+
+
 def cmd_curves(config: RunConfig, worker: bool = False) -> int:
     """Pretrain, run the points with ``config.jobs`` workers, finish here, write results/curves/ (``worker``:
     run points only); ``--report-only``: rewrite results/curves/ from the finished points; ``--plan-only``:
@@ -85,7 +104,9 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
         if parts and not run.pretrain(parts):
             return 130 if stopped() else 2
         configure_pretrained(config, parts)
-        plans = _plans(config, loaded, measured=True)
+        if not _measure_rates(config):
+            return 130 if stopped() else 2
+        plans = _plans(config, loaded, measured=True)  # the rates the measuring process wrote
         progress = CurveProgress(config, plans)
         run.run_workers(on_wait=progress.poll)
         rows = curves.run_plans(plans, datasets, config.profile, config.storage, recover=True, log=log, until=until)

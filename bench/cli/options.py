@@ -123,6 +123,7 @@ def _add_run_commands(sub, common: argparse.ArgumentParser) -> None:
 
 
 def _add_curves_command(sub, common: argparse.ArgumentParser) -> None:
+    from bench.studies.curves import DEFAULT_SEEDS as DEFAULT_CURVE_SEEDS
     from bench.studies.curves import DEFAULT_SIZES as DEFAULT_CURVE_SIZES
 
     curves = sub.add_parser(
@@ -143,7 +144,12 @@ def _add_curves_command(sub, common: argparse.ArgumentParser) -> None:
         help="tune afresh at every size (the profile's allocation), also at and above the tuned size, where the "
         "leaderboard's configuration is used by default",
     )
-    curves.add_argument("--seeds", type=int, default=3, help="seeds each point is trained with (default 3)")
+    curves.add_argument(
+        "--seeds",
+        type=int,
+        default=DEFAULT_CURVE_SEEDS,
+        help=f"seeds each network point is trained with (default {DEFAULT_CURVE_SEEDS}; logistic regression: one fit)",
+    )
     curves.add_argument(
         "--tuned-storage",
         help="the Optuna storage of the tuned studies (default: "

@@ -76,6 +76,8 @@ from bench.tuning.pairings import baseline_pairing
 from bench.tuning.result import ResultRow
 
 DEFAULT_SIZES = (250, 500, 1000, 2000, 4000)
+DEFAULT_SEEDS = 2  # seeds a network point is trained with (the leaderboard's standard profile: 3); docs/curves.md
+POINT_SECONDS = 7.0  # core-seconds a point costs beyond its fits and embedding: its study, scoring and intervals
 DESIGN_MINUTES = 180.0  # what the default design is to fit in with 2 workers: ``--plan-only`` checks against it
 
 
@@ -228,6 +230,7 @@ def projected_seconds(
         embed, once = 0.0, embed_rate * size
     fit = per_document * fit_documents(row, size) + embed
     test_fits = 1 if row.deterministic else seeds
+    once += POINT_SECONDS
     if configuration != TUNED or profile is None:
         return fit * test_fits + once
     from models import get_classifier
@@ -305,7 +308,7 @@ def plan(
     profile: Profile,
     *,
     retune: bool = False,
-    seeds: int = 3,
+    seeds: int = DEFAULT_SEEDS,
     rates: EmbeddingRates | None = None,
 ) -> list[Plan]:
     """Every point of every task's curves, in run order (``ordered``), each with its configuration and its
