@@ -384,11 +384,15 @@ def test_a_points_embedding_is_projected_once_at_the_rate_measured_uncached_on_a
     monkeypatch.setattr(runner, "features_for", spy)
     monkeypatch.setattr(curves, "chosen_trial", lambda storage, r: SimpleNamespace(user_attrs={"backend_params": {}}))
     path = tmp_path / curves.RATES_FILE
+    reader = curves.EmbeddingRates(path, "unused", 0, measure=False)  # a resumed run's coordinator: the file only
+    assert reader(data, row) is None and reader.missing == 1 and not seen
     rate = curves.EmbeddingRates(path, "unused", 0)(data, row)
     n = min(curves.RATE_DOCUMENTS, len(data.train))  # 200, or the fixture's whole training split
     assert rate > 0 and seen == [(n, 8, 8, False, {})]  # uncached, on the first training documents
     assert default_cache().enabled  # the run's cache is back
     assert curves.EmbeddingRates(path, "unused", 0)(data, row) == rate and len(seen) == 1  # read, not measured
+    reader = curves.EmbeddingRates(path, "unused", 0, measure=False)
+    assert reader(data, row) == rate and reader.missing == 0
 
 
 def test_the_plan_says_which_points_a_time_limit_leaves_out_largest_sizes_of_the_slowest_pairings_first():

@@ -26,15 +26,16 @@ def _loaded(config: RunConfig):
     return tuned_rows, controls, datasets
 
 
-def _plans(config: RunConfig, loaded, measured: bool):
+def _plans(config: RunConfig, loaded, measured: bool, rates=None):
     """The points to run, projected (``measured``: with each backend's embedding rate, measured once with the
-    pretrained models configured in this process, ``curves.EmbeddingRates``)."""
+    pretrained models configured in this process, or read from ``rates``: a ``curves.EmbeddingRates``)."""
     from bench.studies import curves
 
     options, profile = config.curves, config.profile
     assert options is not None  # RunConfig sets it for the curves command
     tuned_rows, _, datasets = loaded
-    rates = curves.EmbeddingRates(config.out_dir / curves.RATES_FILE, options.tuned_storage, profile.seed)
+    if rates is None:
+        rates = curves.EmbeddingRates(config.out_dir / curves.RATES_FILE, options.tuned_storage, profile.seed)
     return curves.plan(
         datasets,
         tuned_rows,
@@ -46,6 +47,22 @@ def _plans(config: RunConfig, loaded, measured: bool):
         seeds=options.seeds,
         rates=rates if measured else None,
     )
+
+
+def _measured_plans(config: RunConfig, loaded):
+    """The coordinator's plans with the embedding rates of ``RATES_FILE``, measured first (``_measure_rates``)
+    unless the file has them all (a resumed run); None when measuring failed."""
+    from bench.studies import curves
+
+    assert config.curves is not None  # RunConfig sets it for the curves command
+    path = config.out_dir / curves.RATES_FILE
+    rates = curves.EmbeddingRates(path, config.curves.tuned_storage, config.profile.seed, measure=False)
+    plans = _plans(config, loaded, measured=True, rates=rates)
+    if not rates.missing:
+        return plans
+    if not _measure_rates(config):
+        return None
+    return _plans(config, loaded, measured=True)
 
 
 def _measure_rates(config: RunConfig) -> bool:
@@ -104,9 +121,9 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
         if parts and not run.pretrain(parts):
             return 130 if stopped() else 2
         configure_pretrained(config, parts)
-        if not _measure_rates(config):
+        plans = _measured_plans(config, loaded)
+        if plans is None:
             return 130 if stopped() else 2
-        plans = _plans(config, loaded, measured=True)  # the rates the measuring process wrote
         progress = CurveProgress(config, plans)
         run.run_workers(on_wait=progress.poll)
         rows = curves.run_plans(plans, datasets, config.profile, config.storage, recover=True, log=log, until=until)
