@@ -26,9 +26,10 @@ from bench.tuning.runner import Allocation, encode_predictions
 def test_sizes_are_capped_by_the_training_split_and_the_whole_split_is_a_point_when_a_size_reaches_it():
     # the built-in tasks' training splits, tuned at 2,000 documents (bbc-news: its whole split, 1,681)
     assert curves.sizes_for(1681, curves.DEFAULT_SIZES, 1681) == [250, 500, 1000, 1681]
-    assert curves.sizes_for(3158, curves.DEFAULT_SIZES, 2000) == [250, 500, 1000, 2000, 3158]
-    assert curves.sizes_for(15855, curves.DEFAULT_SIZES, 2000) == [250, 500, 1000, 2000, 4000]
-    assert curves.sizes_for(40273, [*curves.DEFAULT_SIZES, 16000, 10**6], 2000) == [
+    assert curves.sizes_for(3158, curves.DEFAULT_SIZES, 2000) == [250, 500, 1000, 2000]
+    assert curves.sizes_for(15855, curves.DEFAULT_SIZES, 2000) == [250, 500, 1000, 2000]
+    assert curves.sizes_for(3158, [*curves.DEFAULT_SIZES, 4000], 2000) == [250, 500, 1000, 2000, 3158]
+    assert curves.sizes_for(40273, [*curves.DEFAULT_SIZES, 4000, 16000, 10**6], 2000) == [
         250, 500, 1000, 2000, 4000, 16000, 40273]
     assert all(len(curves.sizes_for(n, curves.DEFAULT_SIZES, min(n, 2000))) >= 4 for n in (1001, 1681, 3158, 40273))
     assert curves.sizes_for(16000, [250, 1000, 4000, 16000, 32000]) == [250, 1000, 4000, 16000]
@@ -323,7 +324,7 @@ def test_points_are_planned_small_sizes_first_and_cheapest_first_within_a_size(m
     plans = [curves.Plan("t", b, "c", n, [], None, s, level) for b, n, s, level in
              (("slow", 100, 50.0, 0), ("fast", 1000, 1.0, 1), ("fast", 100, 1.0, 0), ("slow", 1000, 500.0, 1),
               ("split", 990, 2.0, 1))]  # a whole split of 990 stands for the requested 1,000
-    asked = (*curves.DEFAULT_SIZES, 16000, 10**6)
+    asked = (*curves.DEFAULT_SIZES, 4000, 16000, 10**6)
     assert [curves.size_level(n, asked) for n in (250, 1681, 15855, 15971, 16000, 40273)] == [0, 3, 5, 5, 5, 6]
     assert [(p.backend, p.size) for p in curves.ordered(plans)] == [
         ("fast", 100), ("slow", 100), ("fast", 1000), ("split", 990), ("slow", 1000)]

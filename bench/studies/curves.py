@@ -6,7 +6,7 @@ storage). Each is trained at every training size, with ``seeds`` seeds, and scor
 and test documents, the same at every size. The training subsets are nested: the first n documents of one
 seeded permutation of the task's whole training split.
 
-Sizes (``sizes_for``): the requested ones (default 250, 500, 1,000, 2,000, 4,000), each capped at the task's
+Sizes (``sizes_for``): the requested ones (default 250, 500, 1,000, 2,000), each capped at the task's
 training split (a size at or above it is the whole split), and the tuned size (the leaderboard's training size:
 2,000 under ``standard``, or the whole split when smaller).
 
@@ -75,7 +75,7 @@ from bench.tuning.identity import StudyIdentity
 from bench.tuning.pairings import baseline_pairing
 from bench.tuning.result import ResultRow
 
-DEFAULT_SIZES = (250, 500, 1000, 2000, 4000)
+DEFAULT_SIZES = (250, 500, 1000, 2000)
 DEFAULT_SEEDS = 2  # seeds a network point is trained with (the leaderboard's standard profile: 3); docs/curves.md
 POINT_SECONDS = 7.0  # core-seconds a point costs beyond its fits and embedding: its study, scoring and intervals
 DESIGN_MINUTES = 180.0  # what the default design is to fit in with 2 workers: ``--plan-only`` checks against it
