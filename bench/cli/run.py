@@ -447,8 +447,7 @@ class RunProgress:
         if pairing not in self.announced and not line.endswith("still running it"):
             self.announced.add(pairing)
             self.display.line(line)
-        self.looked = float("-inf")
-        self.poll()
+        self.poll()  # at most one look every EVERY seconds: the coordinator's own pass ends on hundreds at once
 
     def close(self) -> None:
         self.looked = float("-inf")
