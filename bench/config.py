@@ -38,10 +38,10 @@ def default_storage(results_dir: Path, profile: str) -> str:
 class CurveOptions:
     """What ``bench curves`` adds to a run (see its ``--help``)."""
 
-    sizes: tuple[int, ...] | None = None
-    retune: bool = False
-    seeds: int = 2  # curves.DEFAULT_SEEDS
-    tuned_storage: str = ""
+    sizes: tuple[int, ...] | None
+    retune: bool
+    seeds: int  # ``--seeds``, whose default is curves.DEFAULT_SEEDS
+    tuned_storage: str
     time_limit: float | None = None  # minutes
     until: float | None = None  # a ``time.time()`` after which no point starts (the coordinator's, for workers)
     report_only: bool = False

@@ -26,16 +26,24 @@ def _loaded(config: RunConfig):
     return tuned_rows, controls, datasets
 
 
-def _plans(config: RunConfig, loaded, measured: bool, rates=None):
-    """The points to run, projected (``measured``: with each backend's embedding rate, measured once with the
-    pretrained models configured in this process, or read from ``rates``: a ``curves.EmbeddingRates``)."""
+def _rates(config: RunConfig, measure: bool = True):
+    """The embedding rates of this run (``curves.EmbeddingRates`` on ``RATES_FILE``): ``measure`` a missing one
+    with the pretrained models configured in this process, or only read the file."""
+    from bench.studies import curves
+
+    assert config.curves is not None  # RunConfig sets it for the curves command
+    path = config.out_dir / curves.RATES_FILE
+    return curves.EmbeddingRates(path, config.curves.tuned_storage, config.profile.seed, measure=measure)
+
+
+def _plans(config: RunConfig, loaded, rates=None):
+    """The points to run, projected (with ``rates``, a ``curves.EmbeddingRates``: each point's embedding at its
+    backend's measured rate)."""
     from bench.studies import curves
 
     options, profile = config.curves, config.profile
     assert options is not None  # RunConfig sets it for the curves command
     tuned_rows, _, datasets = loaded
-    if rates is None:
-        rates = curves.EmbeddingRates(config.out_dir / curves.RATES_FILE, options.tuned_storage, profile.seed)
     return curves.plan(
         datasets,
         tuned_rows,
@@ -45,24 +53,20 @@ def _plans(config: RunConfig, loaded, measured: bool, rates=None):
         profile,
         retune=options.retune,
         seeds=options.seeds,
-        rates=rates if measured else None,
+        rates=rates,
     )
 
 
 def _measured_plans(config: RunConfig, loaded):
     """The coordinator's plans with the embedding rates of ``RATES_FILE``, measured first (``_measure_rates``)
     unless the file has them all (a resumed run); None when measuring failed."""
-    from bench.studies import curves
-
-    assert config.curves is not None  # RunConfig sets it for the curves command
-    path = config.out_dir / curves.RATES_FILE
-    rates = curves.EmbeddingRates(path, config.curves.tuned_storage, config.profile.seed, measure=False)
-    plans = _plans(config, loaded, measured=True, rates=rates)
+    rates = _rates(config, measure=False)
+    plans = _plans(config, loaded, rates)
     if not rates.missing:
         return plans
     if not _measure_rates(config):
         return None
-    return _plans(config, loaded, measured=True)
+    return _plans(config, loaded, _rates(config, measure=False))
 
 
 def _measure_rates(config: RunConfig) -> bool:
@@ -94,14 +98,14 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
     options = config.curves
     assert options is not None  # RunConfig sets it for the curves command
     loaded = _loaded(config)
-    plans = _plans(config, loaded, measured=False)  # a missing tuned study stops the run before any pretraining
+    plans = _plans(config, loaded)  # a missing tuned study stops the run before any pretraining
     controls, datasets = loaded[1], loaded[2]
     config.out_dir.mkdir(parents=True, exist_ok=True)
     parts = () if options.report_only else pretraining_parts(config, note_unused=not worker)
     if options.plan_only:
         prepare(config)
         configure_pretrained(config, parts)
-        plans = _plans(config, loaded, measured=True)
+        plans = _plans(config, loaded, _rates(config))
         print(curves.projection_text(plans, config.jobs, options.time_limit))
         return 0
     until = time.time() if options.report_only else options.until  # report only: no point fits, none is trained
@@ -110,7 +114,7 @@ def cmd_curves(config: RunConfig, worker: bool = False) -> int:
         recorder.start()
         prepare(config)
         configure_pretrained(config, parts)
-        plans = _plans(config, loaded, measured=True)  # the rates the coordinator measured (its file)
+        plans = _plans(config, loaded, _rates(config))  # the rates the coordinator measured (its file)
         curves.run_plans(plans, datasets, config.profile, config.storage, exclusive=True, log=log, until=until)
         recorder.stop()
         return 0
