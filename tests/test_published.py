@@ -62,8 +62,22 @@ def test_the_run_finished_every_pairing_it_selected(rows, provenance):
     assert not missing, missing
     assert len(found) == len(rows), "a pairing has two rows, or a row did not finish"
     profile = provenance["profile"]
-    assert all(r["profile"] == profile["name"] and r["trial_budget"] == profile["trials"]
-               and r["repeats"] == (1 if r.get("deterministic") else profile["repeats"]) for r in rows)
+    assert all(r["profile"] == profile["name"] and r["repeats"] == (1 if r.get("deterministic") else profile["repeats"])
+               for r in rows)
+    if profile.get("allocation") != "budget":
+        assert all(r["trial_budget"] == profile["trials"] for r in rows)
+        return
+    # Under a core-time budget: a deterministic classifier runs its fixed trials; a network's study trains its
+    # budget (epochs of its training split, at least budget_min_documents documents), overrunning it by at most
+    # the one trial that started under it (no trial trains more than trial_share of the budget).
+    for r in rows:
+        where = f"{r['task']} {r['backend']} x {r['classifier']}"
+        if r.get("deterministic"):
+            assert r["trial_budget"] == profile["fixed_trials"] and r.get("training_budget") is None, where
+            continue
+        budget = max(profile["budget_epochs"], profile["budget_min_documents"] / r["sizes"]["train"])
+        assert r["training_budget"] == pytest.approx(budget, rel=1e-3), where
+        assert 0 < r["training_spent"] <= budget * (1 + profile["trial_share"]), where
 
 
 def test_csv_agrees_with_json(rows):
