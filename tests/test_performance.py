@@ -162,6 +162,40 @@ def test_settled_heap_still_collects_new_cycles():
     gc.unfreeze()
 
 
+def test_kept_backend_outputs_are_bounded_in_bytes_before_and_after_a_new_one_is_built(monkeypatch):
+    """The memo of backend outputs keeps, beside the newest, at most ``_FEATURES_BYTES``: older outputs go before a
+    new one is built (so two large ones are never held beside a third), and the newest is kept whatever its size."""
+    import collections
+    import types
+
+    import scipy.sparse
+
+    from bench.tuning import runner
+
+    kib = 1024
+    sizes = {"a": 100 * kib, "b": 100 * kib, "c": 100 * kib, "d": 400 * kib}
+    held_at_build = {}
+
+    def build(data, params, kind):
+        held_at_build[data.key] = list(k[0] for k in runner._FEATURES)
+        x = np.zeros(sizes[data.key] // 4, dtype=np.float32)
+        return Features(kind, x, x[:0], x[:0])
+
+    monkeypatch.setattr(runner, "_FEATURES", collections.OrderedDict())
+    monkeypatch.setattr(runner, "_FEATURES_BYTES", 150 * kib)
+    monkeypatch.setattr(runner, "get_backend", lambda name: types.SimpleNamespace(build=build, pretrains=None))
+    for key in "abcd":
+        runner.features_for(types.SimpleNamespace(key=key), "fake", {}, "pooled")
+    # a, b: 200 KiB before c -> a went first; before d: b, c (200 KiB) -> b went; d (400 KiB) kept, beside c
+    assert held_at_build == {"a": [], "b": ["a"], "c": ["b"], "d": ["c"]}
+    assert [k[0] for k in runner._FEATURES] == ["c", "d"]
+    features, seconds = runner.features_for(types.SimpleNamespace(key="d"), "fake", {}, "pooled")
+    assert seconds == 0.0 and runner.features_nbytes(features) == 400 * kib
+    sparse = scipy.sparse.random(50, 40, density=0.1, format="csr", dtype=np.float64)
+    expected = sparse.data.nbytes + sparse.indices.nbytes + sparse.indptr.nbytes
+    assert runner.features_nbytes({"title": sparse, "body": np.zeros(10, np.float32)}) == expected + 40
+
+
 def test_logreg_standardises_dense_vectors_with_training_statistics_only():
     rng = np.random.default_rng(0)
     train = rng.normal(5.0, 3.0, size=(60, 4)).astype(np.float16)

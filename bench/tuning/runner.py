@@ -39,6 +39,7 @@ from bench.tuning.result import ResultRow
 from bench.tuning.search_spaces import reference_params, suggest_backend, suggest_classifier
 from bench.tuning.timing import timed
 from embeddings import get_backend
+from embeddings.registry import Features
 from models import get_classifier
 
 # A diverging trial (NaN loss) fails alone; the study goes on.
@@ -52,7 +53,11 @@ class BudgetSpent(Exception):
 
 
 _FEATURES: collections.OrderedDict = collections.OrderedDict()  # recent backend outputs, reused by trials
-_FEATURES_KEPT = 3
+_FEATURES_KEPT = 3  # at most this many backend outputs are kept ...
+# ... holding at most this many bytes beside the one in use: a sentence encoder's token vectors of a task with
+# long documents (so-lang4: 7,036 documents x 256 word pieces x 384 floats) are 2.8 GB, and three of them kept a
+# replicate worker of the standard run at 9.4 GB.
+_FEATURES_BYTES = 2 * 2**30
 
 
 def study_name(profile: str, task: str, backend: str, classifier: str) -> str:
@@ -70,14 +75,39 @@ def features_for(data: TaskData, backend: str, params: dict, kind: str | None):
     if key in _FEATURES:
         _FEATURES.move_to_end(key)
         return _FEATURES[key], 0.0
+    _forget_features(keep=0)  # the kept ones within their bytes before the new one is built beside them
     start = time.perf_counter()
     with timed("embed"):
         features = get_backend(backend).build(data, params, kind)
     seconds = time.perf_counter() - start
     _FEATURES[key] = features
-    while len(_FEATURES) > _FEATURES_KEPT:
-        _FEATURES.popitem(last=False)
+    _forget_features(keep=1)
     return features, seconds
+
+
+def _forget_features(keep: int) -> None:
+    """Drop the oldest kept backend outputs until at most ``_FEATURES_KEPT`` are kept and those older than the
+    newest ``keep`` hold at most ``_FEATURES_BYTES``."""
+
+    def older_bytes() -> int:
+        return sum(features_nbytes(f) for f in list(_FEATURES.values())[: len(_FEATURES) - keep])
+
+    while len(_FEATURES) > keep and (len(_FEATURES) > _FEATURES_KEPT or older_bytes() > _FEATURES_BYTES):
+        _FEATURES.popitem(last=False)
+
+
+def features_nbytes(value) -> int:
+    """Bytes the arrays of a backend output (``Features``, or one of its splits) hold: NumPy arrays, SciPy
+    sparse matrices, and dicts of them (a title+body network's inputs)."""
+    import scipy.sparse
+
+    if isinstance(value, Features):
+        return sum(features_nbytes(v) for v in (value.train, value.validation, value.test, value.embedding_matrix))
+    if isinstance(value, dict):
+        return sum(features_nbytes(v) for v in value.values())
+    if scipy.sparse.issparse(value):
+        return int(value.data.nbytes + value.indices.nbytes + value.indptr.nbytes)
+    return int(getattr(value, "nbytes", 0))
 
 
 @dataclass
