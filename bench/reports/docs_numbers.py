@@ -176,19 +176,21 @@ def profile_costs(root: Path) -> str:
 
 
 def study_time(root: Path) -> str:
-    """The committed standard studies' own time (trials and repeats, summed over workers) per backend."""
+    """The committed standard studies' core-time (``cpu_seconds``: trials and repeats, summed over workers) per
+    backend. Not their wall time: a study a session's end cut counts the hours until the run resumed."""
     rows = _read(root, "results/standard/leaderboard.json")
     minutes: dict[str, float] = {}
     for r in rows:
-        minutes[r["backend"]] = minutes.get(r["backend"], 0.0) + (r.get("wall_seconds") or 0.0) / 60
+        minutes[r["backend"]] = minutes.get(r["backend"], 0.0) + (r.get("cpu_seconds") or 0.0) / 60
     ordered = sorted(minutes.items(), key=lambda item: -item[1])
     body = [(f"`{b}`", sum(1 for r in rows if r["backend"] == b), f"{m:,.0f}") for b, m in ordered]
     body.append(("all", len(rows), f"{sum(minutes.values()):,.0f}"))
     jobs = _read(root, "results/standard/provenance.json")["cost"]["jobs"]
     return (
-        _table(("backend", "studies", "study minutes (trials and repeats, all workers)"), body)
-        + f"\n\nOn {jobs} workers at full overlap, {duration(sum(minutes.values()) * 60 / jobs)} of wall time, "
-        "plus pretraining when its cache is cold."
+        _table(("backend", "studies", "core minutes (trials and repeats, all workers)"), body)
+        + f"\n\nOn {jobs} workers, each on a core of its own at full overlap, "
+        f"{duration(sum(minutes.values()) * 60 / jobs)} of wall time, plus pretraining when its cache is cold and "
+        "the replicate and leave-out phases."
     )
 
 
