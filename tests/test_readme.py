@@ -35,6 +35,23 @@ def test_the_findings_block_is_what_the_committed_leaderboard_gives():
     assert "| so-lang4 (macro-F1) |" in block
 
 
+def test_the_sentence_encoder_table_gives_each_tasks_encoding_seconds_or_says_they_were_not_recorded():
+    import json
+
+    from bench.reports.readme_block import findings_markdown
+
+    block = findings_markdown(ROOT / "results" / "standard")
+    rows = json.loads((ROOT / "results" / "standard" / "leaderboard.json").read_text(encoding="utf-8"))
+    seconds = {r["task"]: (r.get("backend_info") or {}).get("encode_seconds") for r in rows
+               if r["backend"] == "minilm" and r["classifier"] == "logreg"}
+    encoder_table = block.split("| encoding (s, once) |")[1]
+    table = {line.split(" | ")[0].strip("| "): line.split(" | ")[-1].strip("| ")
+             for line in encoder_table.splitlines() if "| minilm + logreg:" in line}
+    assert set(table) == set(seconds)
+    assert table == {t: "not recorded" if s is None else f"{s:.0f}" for t, s in seconds.items()}
+    assert ('Encoding seconds "not recorded"' in block) == (None in seconds.values())
+
+
 def test_the_curves_block_is_what_the_committed_curves_give():
     from bench.reports.readme_block import CURVES_END, CURVES_START, curves_markdown, replace_block
 

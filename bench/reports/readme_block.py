@@ -171,8 +171,14 @@ def _encoder_lines(data: dict, board: Path) -> list[str]:
         )
         lines.append(
             f"| {task} | {enc['label']} + {enc['classifier']}: {_ci_score(enc)} | {against(base)} | {best} "
-            f"| {against(net)} | {'?' if spent is None else f'{spent:.0f}'} |"
+            f"| {against(net)} | {'not recorded' if spent is None else f'{spent:.0f}'} |"
         )
+    if "| not recorded |" in "\n".join(lines):
+        lines += [
+            "",
+            'Encoding seconds "not recorded": the run read those vectors from the embedding cache, written by an '
+            "earlier run before the encoding time was kept with them.",
+        ]
     return lines
 
 
