@@ -120,14 +120,14 @@ def block_from_findings(path: Path) -> str:
 
 def _encoder_lines(data: dict, board: Path) -> list[str]:
     """The sentence encoder's standing per task (findings of kind "sentence encoder vs ..."), with what encoding
-    the task cost once (``backend_info.encode_seconds`` of its row in ``board``)."""
+    the task cost once (``backend_info.encode_seconds`` of the pairing's row in ``board``)."""
     kinds = ("sentence encoder vs baseline", "sentence encoder vs best word-vector network")
     found = {(t["task"], f["kind"]): f for t in data["tasks"] for f in t["findings"] if f["kind"] in kinds}
     if not found:
         return []
     rows = json.loads(board.read_text(encoding="utf-8")) if board.is_file() else []
-    seconds = {
-        (r["task"], r["backend"]): (r.get("backend_info") or {}).get("encode_seconds")
+    seconds = {  # each pairing's own: a network's token vectors are encoded apart from logreg's pooled vectors
+        (r["task"], r["backend"], r["classifier"]): (r.get("backend_info") or {}).get("encode_seconds")
         for r in rows
         if r.get("status") == "ok"
     }
@@ -165,7 +165,7 @@ def _encoder_lines(data: dict, board: Path) -> list[str]:
         if head is None:
             continue
         enc, network = head["other"], (net or {}).get("reference")
-        spent = seconds.get((task, enc["backend"]))
+        spent = seconds.get((task, enc["backend"], enc["classifier"]))
         best = (
             f"{network['label']} + {network['classifier']}: {_ci_score(network)}" if network else "none shown to learn"
         )
