@@ -152,6 +152,7 @@ def _encoder_lines(data: dict, board: Path) -> list[str]:
         t["task"]: f for t in data["tasks"] for f in t["findings"] if f["kind"] == "validation-best vs baseline"
     }
     encoders = {(f["other"]["backend"], f["other"]["classifier"]) for f in found.values()}
+    unrecorded = False
     for task in [t["task"] for t in data["tasks"]]:
         base, net = found.get((task, kinds[0])), found.get((task, kinds[1]))
         headline = headlines.get(task)
@@ -173,7 +174,8 @@ def _encoder_lines(data: dict, board: Path) -> list[str]:
             f"| {task} | {enc['label']} + {enc['classifier']}: {_ci_score(enc)} | {against(base)} | {best} "
             f"| {against(net)} | {'not recorded' if spent is None else f'{spent:.0f}'} |"
         )
-    if "| not recorded |" in "\n".join(lines):
+        unrecorded = unrecorded or spent is None
+    if unrecorded:
         lines += [
             "",
             'Encoding seconds "not recorded": the run read those vectors from the embedding cache, written by an '
