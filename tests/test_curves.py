@@ -278,7 +278,7 @@ def test_the_paired_test_is_holm_corrected_over_every_size_and_the_crossover_is_
         _point("learned", 1600, [0.5, 0.6], validation=0.70, preds=[predictions(300, broken=30)] * 3),
         _point("word2vec", 1600, [0.5, 0.6], validation=0.80, preds=[predictions(300, fixed=2)] * 3),
     ]
-    compared = curves.versus_baseline(rows)
+    compared = curves.comparisons(rows)["tfidf"]
     raw = [c["p"] for c in compared.values()]
     assert [c["p_holm"] for c in compared.values()] == pytest.approx(metrics.holm(raw))  # one family: all sizes
     borderline = compared[("t", "word2vec", "gru", 400)]
@@ -292,8 +292,8 @@ def test_the_paired_test_is_holm_corrected_over_every_size_and_the_crossover_is_
     hand = f1_score(TRUTH, predictions(300, fixed=120)) - f1_score(TRUTH, predictions(300))
     assert chosen["difference"] == pytest.approx(hand) and chosen["difference_ci95"][0] < hand < chosen[
         "difference_ci95"][1]
-    same = curves.versus_baseline([_point("tfidf", 100, [0.5, 0.6], preds=base),
-                                   _point("learned", 100, [0.5, 0.6], preds=base * 3)])[("t", "learned", "gru", 100)]
+    same = curves.comparisons([_point("tfidf", 100, [0.5, 0.6], preds=base),
+                               _point("learned", 100, [0.5, 0.6], preds=base * 3)])["tfidf"][("t", "learned", "gru", 100)]
     assert same["difference"] == 0 and list(same["difference_ci95"]) == [0, 0]  # identical predictions
     assert same["verdict"] == "not distinguishable"
 
@@ -314,6 +314,44 @@ def test_the_paired_test_is_holm_corrected_over_every_size_and_the_crossover_is_
     assert f"Crossover: {sentence}." in summary and "Holm-corrected over all 6 comparisons" in summary
     learned_400 = next(r for r in recs if (r["backend"], r["size"]) == ("learned", 400))
     assert f"{curves.difference_text(learned_400)}, p {curves.p_text(learned_400['p_vs_tfidf'])}, Holm " in summary
+
+
+def test_pretrained_vectors_are_compared_with_task_trained_ones_per_size_in_the_same_holm_family(tmp_path):
+    base = [predictions(300)]
+    rows = [
+        _point("tfidf", 250, [0.5, 0.6], preds=base),
+        _point("word2vec", 250, [0.5, 0.6], validation=0.5, preds=[predictions(300, broken=30)] * 2, classifier="lstm"),
+        _point("word2vec-corpus", 250, [0.5, 0.6], validation=0.6, preds=[predictions(300, fixed=60)] * 2),
+        _point("tfidf", 1000, [0.5, 0.6], preds=base),
+        _point("word2vec", 1000, [0.5, 0.6], validation=0.5, preds=[predictions(300, fixed=60)] * 2, classifier="lstm"),
+        _point("word2vec-corpus", 1000, [0.5, 0.6], validation=0.6, preds=[predictions(300, fixed=61)] * 2),
+    ]
+    both = curves.comparisons(rows)
+    small = both["pretraining"][("t", "word2vec-corpus", 250)]
+    # by hand: word2vec-corpus + gru's test F1 minus word2vec + lstm's, on the same documents
+    hand = f1_score(TRUTH, predictions(300, fixed=60)) - f1_score(TRUTH, predictions(300, broken=30))
+    assert hand > 0 and small["difference"] == pytest.approx(hand)
+    assert small["difference_ci95"][0] < hand < small["difference_ci95"][1]
+    assert (small["pretrained"], small["task_only"]) == ("word2vec-corpus + gru", "word2vec + lstm")
+    assert small["verdict"] == "better"
+    assert both["pretraining"][("t", "word2vec-corpus", 1000)]["verdict"] == "not distinguishable"
+    family = [*both["tfidf"].values(), *both["pretraining"].values()]
+    assert len(family) == 6  # 4 against TF-IDF + logreg, 2 pretrained against task-trained: one Holm family
+    assert [f["p_holm"] for f in family] == pytest.approx(metrics.holm([f["p"] for f in family]))
+
+    recs = curves.records(rows)
+    marked = {(r["backend"], r["size"]): r["vs_task_only"] for r in recs}
+    assert marked == {("tfidf", 250): None, ("word2vec", 250): None, ("word2vec-corpus", 250): "better",
+                      ("tfidf", 1000): None, ("word2vec", 1000): None, ("word2vec-corpus", 1000): "not distinguishable"}
+    sentence = curves.pretraining_sentence(recs)
+    assert sentence.startswith("word2vec-corpus + gru against word2vec + lstm: better from n=250, +")
+    assert sentence.endswith("; not better at n=1,000")
+    assert curves.pretraining_sentence([r for r in recs if r["size"] == 1000]) == (
+        "word2vec-corpus + gru against word2vec + lstm: better at no size up to n=1,000")
+    curves.write(recs, tmp_path)
+    summary = (tmp_path / "summary.md").read_text()
+    assert f"Pretraining: {sentence}." in summary and "Holm-corrected over all 6 comparisons" in summary
+    assert "difference_vs_task_only_ci95_low" in pd.read_csv(tmp_path / "curves.csv").columns
 
 
 def test_points_are_planned_small_sizes_first_and_cheapest_first_within_a_size(monkeypatch):

@@ -59,6 +59,38 @@ def crossover_sentence(task_records: list[dict]) -> str:
     return text
 
 
+def family_size(recs: list[dict]) -> int:
+    """The comparisons Holm's correction ran over: every point against TF-IDF + logreg, and every pretrained point
+    against its task-trained counterpart."""
+    return sum(r.get("p_vs_tfidf") is not None for r in recs) + sum(r.get("p_vs_task_only") is not None for r in recs)
+
+
+def pretraining_sentence(task_records: list[dict]) -> str:
+    """Where the pretrained backend's point is better than its task-trained counterpart's at the same size (the
+    paired test, Holm over the curves' whole family), in one sentence (the summary's and the README block's)."""
+    points = sorted((r for r in task_records if r.get("vs_task_only")), key=lambda r: r["size"])
+    if not points:
+        return "not compared (no pretrained backend with its task-trained counterpart here)"
+    names = sorted({f"{r['backend']} + {r['classifier']} against {r['task_only']}" for r in points})
+    better = [r for r in points if r["vs_task_only"] == "better"]
+    worse = [r["size"] for r in points if r["vs_task_only"] == "worse"]
+    if better:
+        first = better[0]
+        low, high = first["difference_vs_task_only_ci95"]
+        text = (
+            f"{'; '.join(names)}: better from n={first['size']:,}, {first['difference_vs_task_only']:+.3f} "
+            f"[{low:+.3f}, {high:+.3f}], Holm p {p_text(first['p_vs_task_only_holm'])}"
+        )
+        later = [r["size"] for r in points if r["size"] > first["size"] and r["vs_task_only"] != "better"]
+        if later:
+            text += "; not better at n=" + ", ".join(f"{m:,}" for m in later)
+    else:
+        text = f"{'; '.join(names)}: better at no size up to n={points[-1]['size']:,}"
+    if worse:
+        text += "; worse at n=" + ", ".join(f"{m:,}" for m in worse)
+    return text
+
+
 def sizes_cell(task_records: list[dict]) -> str:
     """A task's sizes, each with its configuration mark (T, L or R; several when pairings differ)."""
     sizes = sorted({r["size"] for r in task_records})

@@ -65,7 +65,9 @@ from bench.reports.curve_text import (  # noqa: F401  (re-exported: the curves' 
     crossover,
     crossover_sentence,
     difference_text,
+    family_size,
     p_text,
+    pretraining_sentence,
     sizes_cell,
 )
 from bench.reports.rows import learning_floor, validation_order
@@ -533,39 +535,63 @@ def not_run(plans: list[Plan], recs: list[dict], time_limit_minutes: float | Non
 # --------------------------------------------------------------------------- statistics
 
 
-def versus_baseline(rows: list[ResultRow]) -> dict[tuple[str, str, str, int], dict]:
-    """Each pairing's point against TF-IDF + logreg's at the same task and size, keyed (task, backend,
-    classifier, size): ``difference`` (test score minus TF-IDF's), its 95% interval ``difference_ci95``, the
-    paired bootstrap ``p`` and ``p_holm``, Holm's correction over every comparison of every size and task
-    together, and ``verdict`` ("better"/"worse" when Holm p < ``LEVEL``, else "not distinguishable").
+def comparisons(rows: list[ResultRow]) -> dict[str, dict]:
+    """The curves' paired tests, one Holm family over both kinds, every size and task together:
+
+    - ``"tfidf"``, keyed (task, backend, classifier, size): each pairing's point against TF-IDF + logreg's at the
+      same task and size;
+    - ``"pretraining"``, keyed (task, pretrained backend, size): each pretrained backend's point against its
+      task-trained counterpart's (``embeddings.registry.pretraining_pairs``: ``word2vec-corpus`` against
+      ``word2vec``, each with its own validation-best classifier), the curves' answer to "where does
+      pretraining help?".
+
+    Each: ``difference`` (test score minus the reference's), its 95% interval ``difference_ci95``, the paired
+    bootstrap ``p``, ``p_holm`` and ``verdict`` ("better"/"worse" when Holm p < ``LEVEL``, else "not
+    distinguishable"); a pretraining entry also names ``pretrained`` and ``task_only`` (the two rows).
 
     The bootstrap is the leaderboard's (``leaderboard.row_samples``): ``metrics.TIE_RESAMPLES`` resamples of the
     task's test documents, drawn once per task (seed 0) and shared by every size, each row's seeds resampled
     too. Rows without stored test predictions are not compared."""
     from bench.reports.leaderboard import row_samples, row_truth
+    from embeddings.registry import pretraining_pairs
 
     baseline = baseline_pairing()
-    found: dict[tuple[str, str, str, int], dict] = {}
+    found: dict[str, dict] = {"tfidf": {}, "pretraining": {}}
     for task in sorted({r.task for r in rows}):
         mine = [r for r in rows if r.task == task and r.ok and r.test_predictions and r.curve_size is not None]
-        bases = {r.curve_size: r for r in mine if (r.backend, r.classifier) == baseline}
-        others = [r for r in mine if (r.backend, r.classifier) != baseline and r.curve_size in bases]
-        if not others:
+        if not mine:
             continue
-        truth = row_truth(next(iter(bases.values())))
+        truth = row_truth(mine[0])
         weights = metrics.resample_weights(len(truth), metrics.TIE_RESAMPLES, seed=0)  # shared: the test is paired
-        base_samples = {n: row_samples(b, truth, weights) for n, b in bases.items()}
-        for r in others:
-            n = int(r.curve_size or 0)
-            samples, reference = row_samples(r, truth, weights), base_samples[n]
-            score, base_score = r.test_main, bases[n].test_main
-            assert score is not None and base_score is not None  # ok rows are test-scored
-            found[(task, r.backend, r.classifier, n)] = {
-                "difference": score - base_score,
-                "difference_ci95": list(metrics.confidence_interval(samples - reference)),
-                "p": metrics.paired_p_value(reference, samples),
+        samples: dict[int, np.ndarray] = {}
+
+        def paired(r: ResultRow, reference: ResultRow) -> dict:
+            for x in (r, reference):
+                if id(x) not in samples:
+                    samples[id(x)] = row_samples(x, truth, weights)
+            assert r.test_main is not None and reference.test_main is not None  # ok rows are test-scored
+            return {
+                "difference": r.test_main - reference.test_main,
+                "difference_ci95": list(metrics.confidence_interval(samples[id(r)] - samples[id(reference)])),
+                "p": metrics.paired_p_value(samples[id(reference)], samples[id(r)]),
             }
-    for result, p_holm in zip(found.values(), metrics.holm([f["p"] for f in found.values()])):
+
+        bases = {r.curve_size: r for r in mine if (r.backend, r.classifier) == baseline}
+        for r in mine:
+            if (r.backend, r.classifier) != baseline and r.curve_size in bases:
+                found["tfidf"][(task, r.backend, r.classifier, int(r.curve_size or 0))] = paired(r, bases[r.curve_size])
+        for task_only, pretrained in pretraining_pairs():
+            own = {r.curve_size: r for r in mine if r.backend == task_only}
+            for r in mine:
+                if r.backend == pretrained and r.curve_size in own:
+                    reference = own[r.curve_size]
+                    found["pretraining"][(task, r.backend, int(r.curve_size or 0))] = {
+                        "pretrained": f"{r.backend} + {r.classifier}",
+                        "task_only": f"{reference.backend} + {reference.classifier}",
+                        **paired(r, reference),
+                    }
+    family = [*found["tfidf"].values(), *found["pretraining"].values()]
+    for result, p_holm in zip(family, metrics.holm([f["p"] for f in family])):
         result["p_holm"] = p_holm
         result["verdict"] = verdict(result["difference"], p_holm)
     return found
@@ -583,9 +609,12 @@ def records(rows: list[ResultRow], controls: dict | None = None) -> list[dict]:
     ``controls`` (the tuned storage's, on the same test documents) give each point its learning floor (max of
     the majority baseline and the 95th percentile of chance), ``not_shown_to_learn`` (its interval's lower end
     at or below the floor) and ``did_not_learn`` (its upper end too). ``versus_baseline`` gives every other
-    pairing's comparison with TF-IDF + logreg at the same size; ``validation_chosen`` marks, per task and size,
-    the other pairing with the highest validation score among those not marked not shown to learn."""
-    compared = versus_baseline(rows)
+    pairing's comparison with TF-IDF + logreg at the same size, and the pretrained backend's point its comparison
+    with the task-trained counterpart's (``comparisons``; ``*_vs_task_only``, None on every other point);
+    ``validation_chosen`` marks, per task and size, the other pairing with the highest validation score among
+    those not marked not shown to learn."""
+    both = comparisons(rows)
+    compared, pretraining = both["tfidf"], both["pretraining"]
     baseline = baseline_pairing()
     out = []
     for r in rows:
@@ -595,6 +624,9 @@ def records(rows: list[ResultRow], controls: dict | None = None) -> list[dict]:
         floor = learning_floor((controls or {}).get(r.task))
         low, high = r.test_main_ci95
         versus = compared.get((r.task, r.backend, r.classifier, int(r.curve_size or 0))) or {}
+        own = pretraining.get((r.task, r.backend, int(r.curve_size or 0))) or {}
+        if own.get("pretrained") != f"{r.backend} + {r.classifier}":
+            own = {}
         configuration = r.curve_configuration or (TUNED if r.curve_retuned else REUSED)
         out.append(
             {
@@ -618,6 +650,12 @@ def records(rows: list[ResultRow], controls: dict | None = None) -> list[dict]:
                 "p_vs_tfidf": versus.get("p"),
                 "p_vs_tfidf_holm": versus.get("p_holm"),
                 "vs_tfidf": versus.get("verdict"),
+                "task_only": own.get("task_only"),
+                "difference_vs_task_only": own.get("difference"),
+                "difference_vs_task_only_ci95": own.get("difference_ci95"),
+                "p_vs_task_only": own.get("p"),
+                "p_vs_task_only_holm": own.get("p_holm"),
+                "vs_task_only": own.get("verdict"),
                 "validation_chosen": False,
                 "trials": (r.trials_complete or 0) + (r.trials_pruned or 0),
                 "training_budget": r.training_budget,
@@ -678,6 +716,7 @@ def summary_table(recs: list[dict]) -> Table:
                 crossover_sentence(mine),
                 "" if base is None else _score(base),
                 neural,
+                pretraining_sentence(mine),
                 ", ".join(f"{r['backend']} + {r['classifier']} n={r['size']:,}" for r in flat) or "none",
             )
         )
@@ -688,6 +727,7 @@ def summary_table(recs: list[dict]) -> Table:
             "crossover: the validation-chosen other pairing better than TF-IDF + logreg",
             "TF-IDF + logreg at the largest size",
             "validation-chosen other pairing at the largest size, against TF-IDF + logreg",
+            "pretrained vectors against task-trained ones",
             "points not shown to learn",
         ),
         rows,
@@ -750,7 +790,10 @@ def not_run_table(skipped: list[dict]) -> Table:
 
 def intro(recs: list[dict]) -> str:
     seeds = max((len(r["seed_scores"]) for r in recs), default=0)
-    family = sum(r["p_vs_tfidf"] is not None for r in recs)
+    from embeddings.registry import pretraining_pairs
+
+    family = family_size(recs)
+    pairs = ", ".join(f"{pretrained} against {own}" for own, pretrained in pretraining_pairs())
     tuned_sizes = sorted({r["size"] for r in recs if r["configuration"] == LEADERBOARD})
     return (
         "Test score against training-set size: TF-IDF + logistic regression and each other backend's "
@@ -758,9 +801,11 @@ def intro(recs: list[dict]) -> str:
         f"size, {seeds} seeds for the networks (logistic regression is deterministic: one fit); intervals are 95% "
         f"over test documents and seeds. Configurations ({LEGEND}): tuned below the leaderboard's training size "
         f"({', '.join(f'{n:,}' for n in tuned_sizes) or 'none here'}), the leaderboard's there, reused above. "
-        "Each other pairing is compared with TF-IDF + logreg at the same size by a paired bootstrap "
-        f"({metrics.TIE_RESAMPLES:,} test-document resamples, seeds resampled too), Holm-corrected over all "
-        f'{family} comparisons of every size and task together: "better"/"worse" need Holm p < {LEVEL:g}. '
+        "Each other pairing is compared with TF-IDF + logreg at the same size, and pretrained vectors with "
+        f"task-trained ones ({pairs}, each with its validation-best classifier), by a paired bootstrap "
+        f"({metrics.TIE_RESAMPLES:,} test-document resamples, seeds resampled too), "
+        f"Holm-corrected over all {family} comparisons of every size and task together: "
+        f'"better"/"worse" need Holm p < {LEVEL:g}. '
         "The crossover is the smallest size at which the other pairing chosen on validation at that size (*: "
         "the highest validation score among points not marked not shown to learn) is better; no choice is made "
         "on test. A point is not shown to learn when its interval's lower end is at or below the task's learning "
@@ -784,11 +829,13 @@ def write(
     flat = pd.DataFrame(
         [
             {
-                **{k: v for k, v in r.items() if k not in ("seed_scores", "ci95", "difference_ci95", "params")},
+                **{k: v for k, v in r.items() if k not in ("seed_scores", "ci95", "params") and "ci95" not in k},
                 "ci95_low": r["ci95"][0],
                 "ci95_high": r["ci95"][1],
                 "difference_ci95_low": (r["difference_ci95"] or [None])[0],
                 "difference_ci95_high": (r["difference_ci95"] or [None, None])[1],
+                "difference_vs_task_only_ci95_low": (r["difference_vs_task_only_ci95"] or [None])[0],
+                "difference_vs_task_only_ci95_high": (r["difference_vs_task_only_ci95"] or [None, None])[1],
                 "seed_scores": " ".join(f"{s:.4f}" for s in r["seed_scores"]),
             }
             for r in recs
@@ -804,10 +851,11 @@ def write(
         atomic_write(plot, _plot(task, mine))
         paths[f"{task}-curve"] = plot
         sentence = f"Crossover: {crossover_sentence(mine)}."
-        lines += [f"## {task}", "", sentence, "", f"![{task}](plots/{task}-curve.png)", ""]
+        pretrained = f"Pretraining: {pretraining_sentence(mine)}."
+        lines += [f"## {task}", "", sentence, "", pretrained, "", f"![{task}](plots/{task}-curve.png)", ""]
         lines += ["Test scores:", "", *markdown_table(task_table(mine))]
         lines += ["Against TF-IDF + logreg at the same size:", "", *markdown_table(difference_table(mine))]
-        html_parts += [f"<h2 id='{task}'>{task}</h2>", f"<p>{sentence}</p>", image_html(plot)]
+        html_parts += [f"<h2 id='{task}'>{task}</h2>", f"<p>{sentence}</p>", f"<p>{pretrained}</p>", image_html(plot)]
         html_parts += [table_html(task_table(mine)), table_html(difference_table(mine))]
     if not_run:
         lines += ["## Points not run", "", *markdown_table(not_run_table(not_run))]
