@@ -35,21 +35,26 @@ def test_the_findings_block_is_what_the_committed_leaderboard_gives():
     assert "| so-lang4 (macro-F1) |" in block
 
 
-def test_the_sentence_encoder_table_gives_each_tasks_encoding_seconds_or_says_they_were_not_recorded():
+def test_the_sentence_encoder_table_gives_each_tasks_encoding_cost_from_the_committed_measurement():
     import json
 
-    from bench.reports.readme_block import findings_markdown
+    from bench.reports.readme_block import encoding_cell, findings_markdown
 
     block = findings_markdown(ROOT / "results" / "standard")
+    cost = json.loads((ROOT / "results" / "benchmarks" / "minilm_encoding.json").read_text(encoding="utf-8"))
     rows = json.loads((ROOT / "results" / "standard" / "leaderboard.json").read_text(encoding="utf-8"))
-    seconds = {r["task"]: (r.get("backend_info") or {}).get("encode_seconds") for r in rows
-               if r["backend"] == "minilm" and r["classifier"] == "logreg"}
-    encoder_table = block.split("| encoding (s, once) |")[1]
+    tasks = {r["task"] for r in rows if r["backend"] == "minilm" and r["classifier"] == "logreg"}
+    encoder_table = block.split("| encoding, once |")[1]
     table = {line.split(" | ")[0].strip("| "): line.split(" | ")[-1].strip("| ")
              for line in encoder_table.splitlines() if "| minilm + logreg:" in line}
-    assert set(table) == set(seconds)
-    assert table == {t: "not recorded" if s is None else f"{s:.0f}" for t, s in seconds.items()}
-    assert ('Encoding seconds "not recorded"' in block) == (None in seconds.values())
+    assert set(table) == tasks <= set(cost["tasks"])
+    assert table == {t: encoding_cell(cost["tasks"][t]) for t in tasks}
+    assert encoding_cell({"documents": 4518, "seconds": 196.3, "documents_per_second": 23.0}) == (
+        "4,518 documents in 196 s (23/s)")
+    for task in tasks:  # the documents measured are the ones the leaderboard's splits hold
+        row = next(r for r in rows if r["task"] == task and r["backend"] == "minilm" and r["classifier"] == "logreg")
+        assert cost["tasks"][task]["splits"] == row["sizes"], task
+    assert f"other on {cost['cores']} cores" in block
 
 
 def test_the_curves_block_is_what_the_committed_curves_give():
@@ -137,7 +142,9 @@ def test_findings_command_checks_and_rewrites_a_block(tmp_path):
     assert subprocess.run([*command, "--check", str(page)], cwd=ROOT, capture_output=True).returncode == 1
     assert subprocess.run([*command, "--write", str(page)], cwd=ROOT, capture_output=True).returncode == 0
     assert subprocess.run([*command, "--check", str(page)], cwd=ROOT, capture_output=True).returncode == 0
-    assert "| so-tags100 | 250, 1000, 4000, 16000, 40273 |" in page.read_text()
+    from bench.reports.readme_block import curves_markdown
+
+    assert curves_markdown(ROOT / "results" / "curves") in page.read_text()
     page.write_text("no markers here\n")
     done = subprocess.run([*command, "--check", str(page)], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.startswith("error: ") and "findings:start" in done.stderr

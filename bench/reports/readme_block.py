@@ -115,22 +115,21 @@ def block_from_findings(path: Path) -> str:
             ]
         lines.append(f"| {' | '.join(cells)} |")
         answers.append(f"- **{task['task']}**: {task['answer']}")
-    return "\n".join(lines + ["", *answers, *_encoder_lines(data, path.parent / "leaderboard.json")])
+    cost = path.parent.parent / "benchmarks" / "minilm_encoding.json"
+    return "\n".join(lines + ["", *answers, *_encoder_lines(data, cost)])
 
 
-def _encoder_lines(data: dict, board: Path) -> list[str]:
+def _encoder_lines(data: dict, cost: Path) -> list[str]:
     """The sentence encoder's standing per task (findings of kind "sentence encoder vs ..."), with what encoding
-    the task cost once (``backend_info.encode_seconds`` of the pairing's row in ``board``)."""
+    the task's splits cost once, cold, from ``cost`` (``tests/benchmarks/minilm_encoding.py``'s file: one
+    measurement for every task, rather than each run's own figure, taken beside a concurrent worker or missing
+    where the run read cached vectors)."""
     kinds = ("sentence encoder vs baseline", "sentence encoder vs best word-vector network")
     found = {(t["task"], f["kind"]): f for t in data["tasks"] for f in t["findings"] if f["kind"] in kinds}
     if not found:
         return []
-    rows = json.loads(board.read_text(encoding="utf-8")) if board.is_file() else []
-    seconds = {  # each pairing's own: a network's token vectors are encoded apart from logreg's pooled vectors
-        (r["task"], r["backend"], r["classifier"]): (r.get("backend_info") or {}).get("encode_seconds")
-        for r in rows
-        if r.get("status") == "ok"
-    }
+    costs = json.loads(cost.read_text(encoding="utf-8")) if cost.is_file() else {}
+    measured = costs.get("tasks", {})
 
     def against(f: dict | None) -> str:
         if f is None:
@@ -145,14 +144,13 @@ def _encoder_lines(data: dict, board: Path) -> list[str]:
         "against each task's validation-best word-vector network, in the same Holm family:",
         "",
         "| task | sentence encoder + logreg: test | vs TF-IDF + logreg | best word-vector network: test | vs that "
-        "network | encoding (s, once) |",
+        "network | encoding, once |",
         "|---|---|---|---|---|---|",
     ]
     headlines = {
         t["task"]: f for t in data["tasks"] for f in t["findings"] if f["kind"] == "validation-best vs baseline"
     }
     encoders = {(f["other"]["backend"], f["other"]["classifier"]) for f in found.values()}
-    unrecorded = False
     for task in [t["task"] for t in data["tasks"]]:
         base, net = found.get((task, kinds[0])), found.get((task, kinds[1]))
         headline = headlines.get(task)
@@ -166,22 +164,48 @@ def _encoder_lines(data: dict, board: Path) -> list[str]:
         if head is None:
             continue
         enc, network = head["other"], (net or {}).get("reference")
-        spent = seconds.get((task, enc["backend"], enc["classifier"]))
+        spent = measured.get(task) if enc["backend"] == "minilm" else None
+        encoding = "not measured" if spent is None else encoding_cell(spent)
         best = (
             f"{network['label']} + {network['classifier']}: {_ci_score(network)}" if network else "none shown to learn"
         )
         lines.append(
             f"| {task} | {enc['label']} + {enc['classifier']}: {_ci_score(enc)} | {against(base)} | {best} "
-            f"| {against(net)} | {'not recorded' if spent is None else f'{spent:.0f}'} |"
+            f"| {against(net)} | {encoding} |"
         )
-        unrecorded = unrecorded or spent is None
-    if unrecorded:
-        lines += [
-            "",
-            'Encoding seconds "not recorded": the run read those vectors from the embedding cache, written by an '
-            "earlier run before the encoding time was kept with them.",
-        ]
+    lines += [
+        "",
+        "Encoding: the task's training, validation and test documents to pooled vectors, cold, one task after the "
+        f"other on {costs.get('cores', '?')} cores (`python tests/benchmarks/minilm_encoding.py`, "
+        "`results/benchmarks/minilm_encoding.json`); later trials and runs read them from the embedding cache."
+        + _against_sentence_transformers(cost.parent / "minilm.json"),
+    ]
     return lines
+
+
+def _against_sentence_transformers(path: Path) -> str:
+    """The encoder's speed against sentence-transformers' ``encode`` (``tests/benchmarks/minilm_speed.py``), on
+    the Keras backend the standard profile uses."""
+    if not path.is_file():
+        return ""
+    speed = json.loads(path.read_text(encoding="utf-8"))
+    ratios = {
+        k: v["ratio_to_sentence_transformers"]
+        for k, v in speed["encoders"].items()
+        if v.get("ratio_to_sentence_transformers")
+    }
+    jax = next((r for k, r in ratios.items() if "(Keras jax)" in k), None)
+    if jax is None:
+        return ""
+    return (
+        f" Against sentence-transformers' `encode` on {speed['docs']} {speed['task']} documents it runs at "
+        f"{jax:.2f}x that speed (Keras on JAX; `results/benchmarks/minilm.json`)."
+    )
+
+
+def encoding_cell(spent: dict) -> str:
+    """A task's encoding cost: its documents, the seconds they took and the rate."""
+    return f"{spent['documents']:,} documents in {spent['seconds']:.0f} s ({spent['documents_per_second']:.0f}/s)"
 
 
 def _ci_score(p: dict) -> str:
@@ -228,20 +252,24 @@ def curves_markdown(curves_dir: str | Path = DEFAULT_CURVES) -> str:
     if not recs or not all("configuration" in r and "vs_tfidf" in r for r in recs):
         return _old_curves_block(Path(curves_dir) / "summary.md")
     tasks = sorted({r["task"] for r in recs})
-    family = sum(r["p_vs_tfidf"] is not None for r in recs)
+    family = curves.family_size(recs)
     lines = [
         f"From `{path.parent.name}/curves.json`: {len(recs)} points over {len(tasks)} task"
         f"{'s' if len(tasks) != 1 else ''}. {curves.LEGEND}. The "
         "crossover is the smallest training size at which the other pairing chosen on validation at that size is "
         "better than TF-IDF + logreg by a paired bootstrap on the same test documents (seeds resampled too), "
-        f"Holm-corrected over all {family} comparisons of every size and task (Holm p < {curves.LEVEL:g}).",
+        f"Holm-corrected over all {family} comparisons of every size and task: those against TF-IDF + logreg and "
+        f"those of pretrained word vectors against task-trained ones (Holm p < {curves.LEVEL:g}).",
         "",
-        "| task | training sizes | crossover |",
-        "|---|---|---|",
+        "| task | training sizes | crossover | pretrained vectors against task-trained ones |",
+        "|---|---|---|---|",
     ]
     for task in tasks:
         mine = [r for r in recs if r["task"] == task]
-        lines.append(f"| {task} | {curves.sizes_cell(mine)} | {curves.crossover_sentence(mine)} |")
+        lines.append(
+            f"| {task} | {curves.sizes_cell(mine)} | {curves.crossover_sentence(mine)} "
+            f"| {curves.pretraining_sentence(mine)} |"
+        )
     return "\n".join(lines)
 
 
