@@ -34,8 +34,12 @@ def p_text(value: float) -> str:
 
 
 def difference_text(rec: dict) -> str:
-    low, high = rec["difference_ci95"]
-    return f"{rec['difference_vs_tfidf']:+.3f} [{low:+.3f}, {high:+.3f}]"
+    return _signed(rec["difference_vs_tfidf"], rec["difference_ci95"])
+
+
+def _signed(difference: float, ci95) -> str:
+    low, high = ci95
+    return f"{difference:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
 def crossover_sentence(task_records: list[dict]) -> str:
@@ -76,10 +80,10 @@ def pretraining_sentence(task_records: list[dict]) -> str:
     worse = [r["size"] for r in points if r["vs_task_only"] == "worse"]
     if better:
         first = better[0]
-        low, high = first["difference_vs_task_only_ci95"]
+        difference = _signed(first["difference_vs_task_only"], first["difference_vs_task_only_ci95"])
         text = (
-            f"{'; '.join(names)}: better from n={first['size']:,}, {first['difference_vs_task_only']:+.3f} "
-            f"[{low:+.3f}, {high:+.3f}], Holm p {p_text(first['p_vs_task_only_holm'])}"
+            f"{'; '.join(names)}: better from n={first['size']:,}, {difference}, "
+            f"Holm p {p_text(first['p_vs_task_only_holm'])}"
         )
         later = [r["size"] for r in points if r["size"] > first["size"] and r["vs_task_only"] != "better"]
         if later:

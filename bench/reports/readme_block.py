@@ -189,12 +189,9 @@ def _against_sentence_transformers(path: Path) -> str:
     if not path.is_file():
         return ""
     speed = json.loads(path.read_text(encoding="utf-8"))
-    ratios = {
-        k: v["ratio_to_sentence_transformers"]
-        for k, v in speed["encoders"].items()
-        if v.get("ratio_to_sentence_transformers")
-    }
-    jax = next((r for k, r in ratios.items() if "(Keras jax)" in k), None)
+    jax = next(
+        (v.get("ratio_to_sentence_transformers") for k, v in speed["encoders"].items() if "(Keras jax)" in k), None
+    )
     if jax is None:
         return ""
     return (

@@ -829,7 +829,7 @@ def write(
     flat = pd.DataFrame(
         [
             {
-                **{k: v for k, v in r.items() if k not in ("seed_scores", "ci95", "params") and "ci95" not in k},
+                **{k: v for k, v in r.items() if k not in ("seed_scores", "params") and "ci95" not in k},
                 "ci95_low": r["ci95"][0],
                 "ci95_high": r["ci95"][1],
                 "difference_ci95_low": (r["difference_ci95"] or [None])[0],
