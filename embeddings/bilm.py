@@ -163,7 +163,7 @@ PRESETS: dict[str, BiLMSettings] = {
         learning_rate=4e-3,
         num_sampled=512,
     ),
-    "standard": BiLMSettings(batch_size=128, steps=2500),
+    "standard": BiLMSettings(n_highway=1, batch_size=32, steps=8500),
     "full": BiLMSettings(
         filters=((1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 256)),
         cell_dim=512,

@@ -93,6 +93,18 @@ def test_the_study_time_and_pretraining_tables_are_what_the_json_says():
     assert curve == [f"{v:.0f}" for v in bilm["perplexity_curve"]]
 
 
+def test_the_cold_biLM_block_is_the_standard_preset_as_built_cold():
+    from embeddings.bilm import PRESETS
+
+    built = json.loads((ROOT / "results" / "benchmarks" / "bilm_pretraining.json").read_text(encoding="utf-8"))
+    preset = json.loads(json.dumps(PRESETS["standard"].as_dict()))  # tuples as JSON lists
+    assert built["cache"] == "cold" and built["bilm"]["settings"] == preset
+    block = GENERATORS["bilm-cold"](ROOT)
+    curve = _table_cells(block)["held-out perplexity"]
+    assert curve == [f"{v:.0f}" for v in built["bilm"]["perplexity_curve"]]
+    assert f"held-out perplexity {built['bilm']['perplexity']:.1f}; built cold in " in block
+
+
 def test_the_profile_table_is_what_the_code_says():
     from bench.profiles import PROFILES
 

@@ -20,6 +20,20 @@ from bench.profiles import ONE_THREAD_ENV
 RUN_COMMANDS = ("all", "worker", "pretrain", "curves")  # resolved into a RunConfig
 
 
+def keep_freed_memory() -> None:
+    """Let glibc keep freed blocks below 32 MiB in its heap (``M_MMAP_THRESHOLD``) and return free heap to the
+    system only above 1 GiB (``M_TRIM_THRESHOLD``), instead of mapping and unmapping every large tensor buffer
+    anew: the biLM's training step runs 1.2x faster (docs/performance.md). No effect where libc is not glibc."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 def set_threads(command: str, environ) -> None:
     """Threads of this process: one (``ONE_THREAD_ENV``) for ``all``, ``worker`` and ``curves`` (each worker one
     core); every core for ``pretrain``, a process of its own before any worker, whose coordinator's one-thread
@@ -27,6 +41,7 @@ def set_threads(command: str, environ) -> None:
     if command in ("all", "worker", "curves"):
         environ.update(ONE_THREAD_ENV)
     elif command == "pretrain":
+        keep_freed_memory()
         cores = str(os.cpu_count() or 1)
         environ.update({"TF_NUM_INTRAOP_THREADS": cores, "OMP_NUM_THREADS": cores})
         one_thread = ONE_THREAD_ENV["XLA_FLAGS"].split()

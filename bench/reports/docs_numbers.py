@@ -256,12 +256,26 @@ def pretraining_costs(root: Path) -> str:
     return _table(("part", "what", "time when built for the committed run"), rows)
 
 
-def bilm_perplexity(root: Path) -> str:
-    """The biLM's held-out perplexity after each tenth of its training steps."""
-    bilm = _read(root, "results/standard/pretraining.json")["bilm"]
+def bilm_perplexity(root: Path, relative: str = "results/standard/pretraining.json") -> str:
+    """The biLM's held-out perplexity after each tenth of its training steps (the committed standard run's)."""
+    bilm = _read(root, relative)["bilm"]
     curve, steps = bilm["perplexity_curve"], bilm["settings"]["steps"]
     marks = [f"{round(steps * (i + 1) / len(curve)):,}" for i in range(len(curve))]
     return _table(("step", *marks), [("held-out perplexity", *(f"{v:.0f}" for v in curve))])
+
+
+def bilm_cold(root: Path) -> str:
+    """The standard preset's biLM built cold (``results/benchmarks/bilm_pretraining.json``, written by ``python -m
+    bench pretrain --embeddings elmo`` into an empty cache): its perplexity curve and what the build took."""
+    relative = "results/benchmarks/bilm_pretraining.json"
+    built = _read(root, relative)
+    bilm, settings = built["bilm"], built["bilm"]["settings"]
+    return (
+        bilm_perplexity(root, relative)
+        + f"\n\n{settings['steps']:,} steps of {settings['batch_size']} windows, held-out perplexity "
+        f"{bilm['perplexity']:.1f}; built cold in {duration(built['seconds'])} (the corpus "
+        f"{duration(built['corpus']['seconds'])}, the biLM {duration(bilm['train_seconds'])}, {built['cache']} cache)."
+    )
 
 
 def corpus_sources(root: Path) -> str:
@@ -410,6 +424,7 @@ GENERATORS: dict[str, Callable[[Path], str]] = {
     "waste": waste,
     "pretraining-costs": pretraining_costs,
     "bilm-perplexity": bilm_perplexity,
+    "bilm-cold": bilm_cold,
     "corpus-sources": corpus_sources,
     "keras-speed": keras_speed,
     "embedding-speed": embedding_speed,

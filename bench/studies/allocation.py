@@ -7,8 +7,10 @@ and ``--allocation budget`` (the profile's training budget, step-counted stoppin
 run keeps its Optuna storage under ``DIR/<allocation>/`` and resumes from it when started again. Then it
 writes ``results/benchmarks/allocation.json`` and ``.md``: per pairing the core-time (``cpu_seconds``: CPU
 seconds of the study's trials and test fits, all threads), trials, validation-best and test scores; totals;
-the new allocation's share of the old core-time and the difference of the mean validation-best scores.
-``--report-only`` writes the files from finished runs.
+the new allocation's share of the old core-time and the difference of the mean validation-best scores, with a
+bootstrap interval over the pairings. A run on other tasks adds a part to the published file (a part keeps the
+commits it ran at; a part on the same tasks replaces it), and the summary pools every part's pairings.
+``--report-only`` writes the files from finished runs (without ``--work-dir``, from the published parts).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 ALLOCATIONS = ("trials", "budget")
 DEFAULT_TASKS = ("so-lang4", "so-titles20")
+TARGETS = {"core_time_share_at_most": 0.6, "mean_validation_gap_at_least": -0.005}
 
 
 def run(allocation: str, work_dir: Path, profile: str, tasks: tuple[str, ...], jobs: int, embeddings: str = "") -> int:
@@ -52,12 +55,11 @@ def _rows(work_dir: Path, allocation: str, profile: str) -> tuple[dict, dict]:
 
 
 def compare(work_dir: Path, profile: str) -> dict:
-    """The side by side from the two finished runs."""
+    """One part of the side by side: the pairings both finished runs in ``work_dir`` hold."""
     runs = {a: _rows(work_dir, a, profile) for a in ALLOCATIONS}
     old, new = runs["trials"][0], runs["budget"][0]
-    pairings = sorted(set(old) & set(new))
     per_pairing = []
-    for key in pairings:
+    for key in sorted(set(old) & set(new)):
         item: dict = {"task": key[0], "backend": key[1], "classifier": key[2]}
         for name, rows in (("trials", old), ("budget", new)):
             r = rows[key]
@@ -70,6 +72,25 @@ def compare(work_dir: Path, profile: str) -> dict:
                 "training_spent": r.get("training_spent"),
             }
         per_pairing.append(item)
+    part = summary(per_pairing)
+    for name in ALLOCATIONS:
+        provenance = runs[name][1]
+        part["totals"][name]["wall_seconds_after_pretraining"] = provenance.get("cost", {}).get(
+            "wall_seconds_after_pretraining"
+        )
+        part["totals"][name]["commit"] = provenance.get("git_commit") or provenance.get("commit")
+    return {
+        "profile": profile,
+        **part,
+        "only_in_one_run": sorted(":".join(k) for k in set(old) ^ set(new)),
+        "per_pairing": per_pairing,
+    }
+
+
+def summary(per_pairing: list[dict]) -> dict:
+    """Totals per allocation, the budget's core-time share, the mean validation-best difference (budget -
+    trials) with a 95% bootstrap interval over the pairings and its median, and whether the targets are met."""
+    import numpy as np
 
     def total(name: str) -> float:
         return round(sum(p[name]["cpu_seconds"] or 0.0 for p in per_pairing), 1)
@@ -83,82 +104,142 @@ def compare(work_dir: Path, profile: str) -> dict:
             "trials": sum(p[name]["trials"] for p in per_pairing),
             "mean_validation_main": mean(name, "validation_main"),
             "mean_test_main": mean(name, "test_main"),
-            "wall_seconds_after_pretraining": runs[name][1].get("cost", {}).get("wall_seconds_after_pretraining"),
-            "commit": runs[name][1].get("git_commit") or runs[name][1].get("commit"),
         }
         for name in ALLOCATIONS
     }
     old_seconds = totals["trials"]["cpu_seconds"]
     share = totals["budget"]["cpu_seconds"] / old_seconds if old_seconds else None
     gap = round(totals["budget"]["mean_validation_main"] - totals["trials"]["mean_validation_main"], 4)
+    gaps = np.array([p["budget"]["validation_main"] - p["trials"]["validation_main"] for p in per_pairing])
+    draws = np.random.default_rng(0).integers(0, len(gaps), (10_000, len(gaps))) if len(gaps) else None
+    interval = None if draws is None else [round(float(v), 4) for v in np.percentile(gaps[draws].mean(1), [2.5, 97.5])]
+    met = share is not None and share <= TARGETS["core_time_share_at_most"]
     return {
-        "profile": profile,
         "tasks": sorted({p["task"] for p in per_pairing}),
         "backends": sorted({p["backend"] for p in per_pairing}),
         "pairings": len(per_pairing),
-        "only_in_one_run": sorted(":".join(k) for k in set(old) ^ set(new)),
         "totals": totals,
         "core_time_share": None if share is None else round(share, 3),
         "mean_validation_gap": gap,
-        "targets": {"core_time_share_at_most": 0.6, "mean_validation_gap_at_least": -0.005},
-        "met": share is not None and share <= 0.6 and gap >= -0.005,
-        "per_pairing": per_pairing,
+        "mean_validation_gap_ci95": interval,
+        "median_validation_gap": None if not len(gaps) else round(float(np.median(gaps)), 4),
+        "targets": TARGETS,
+        "met": met and gap >= TARGETS["mean_validation_gap_at_least"],
     }
 
 
+def merged(parts: list[dict]) -> dict:
+    """The published file: each part as run (its commits, tasks, backends) and the summary of all their
+    pairings pooled (a later part replaces an earlier one's pairings of the same task)."""
+    kept: list[dict] = []
+    for part in parts:
+        tasks = set(part["tasks"])
+        kept = [p for p in kept if not tasks & set(p["tasks"])] + [part]
+    pooled = summary([p for part in kept for p in part["per_pairing"]])
+    return {"profile": kept[-1]["profile"], "pooled": pooled, "parts": kept}
+
+
+def published_parts(path: Path) -> list[dict]:
+    """The parts of a published allocation.json (a file from before parts is one part)."""
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    if "parts" in data:
+        return data["parts"]
+    part = {**data, **summary(data["per_pairing"])}
+    for name in ALLOCATIONS:  # the run's own figures: its commit and wall time
+        part["totals"][name] = {**data["totals"][name], **part["totals"][name]}
+    return [part]
+
+
+def _gap_text(result: dict) -> str:
+    ci = result.get("mean_validation_gap_ci95")
+    return (
+        f"budget core-time share {result['core_time_share']} (target at most 0.6); mean validation-best difference "
+        f"(budget - trials) {result['mean_validation_gap']:+.4f}"
+        + ("" if ci is None else f" (95% bootstrap interval over the pairings {ci[0]:+.4f} to {ci[1]:+.4f}, median "
+           f"{result['median_validation_gap']:+.4f})")
+        + f" (target at least -0.005); {'both targets met' if result['met'] else 'targets not met'}."
+    )  # fmt: skip
+
+
+def _totals_table(result: dict, wall: bool = True) -> list[str]:
+    """Per allocation: core-time, trials, mean scores and (one run's) wall time after pretraining."""
+    lines = [
+        "| allocation | core-time (min) | trials | mean validation-best | mean test |"
+        + (" wall after pretraining (min) |" if wall else ""),
+        "|---|---|---|---|---|" + ("---|" if wall else ""),
+    ]
+    for name in ALLOCATIONS:
+        t = result["totals"][name]
+        seconds = t.get("wall_seconds_after_pretraining")
+        lines.append(
+            f"| {name} | {t['cpu_seconds'] / 60:.1f} | {t['trials']} "
+            f"| {t['mean_validation_main']:.4f} | {t['mean_test_main']:.4f} |"
+            + (f" {'?' if seconds is None else f'{seconds / 60:.1f}'} |" if wall else "")
+        )
+    return lines
+
+
 def markdown(result: dict) -> str:
-    t = result["totals"]
+    pooled, parts = result["pooled"], result["parts"]
     lines = [
         "# Allocation side by side",
         "",
-        f"Profile {result['profile']}, tasks {', '.join(result['tasks'])}, backends "
-        f"{', '.join(result.get('backends', []))}, {result['pairings']} pairings, each tuned "
-        "under the trial-count allocation (6 trials, patience in epochs, median pruning) and under the training "
-        "budget (step-counted stopping, successive halving). Core-time: CPU seconds of every study's trials and "
-        "test fits (`python -m bench.studies.allocation`).",
+        f"Profile {result['profile']}: each pairing tuned under the trial-count allocation (6 trials, patience in "
+        "epochs, median pruning) and under the training budget (step-counted stopping, successive halving), the two "
+        "runs back to back from one commit per part. Core-time: CPU seconds of every study's trials and test fits "
+        "(`python -m bench.studies.allocation`).",
         "",
-        "| allocation | core-time (min) | trials | mean validation-best | mean test | wall after pretraining (min) |",
-        "|---|---|---|---|---|---|",
+        f"## All parts: {pooled['pairings']} pairings on {', '.join(pooled['tasks'])}",
+        "",
+        *_totals_table(pooled, wall=False),
+        "",
+        _gap_text(pooled)[0].upper() + _gap_text(pooled)[1:],
     ]
-    for name in ALLOCATIONS:
-        wall = t[name]["wall_seconds_after_pretraining"]
-        lines.append(
-            f"| {name} | {t[name]['cpu_seconds'] / 60:.1f} | {t[name]['trials']} "
-            f"| {t[name]['mean_validation_main']:.4f} | {t[name]['mean_test_main']:.4f} "
-            f"| {'?' if wall is None else f'{wall / 60:.1f}'} |"
-        )
-    if result["only_in_one_run"]:
+    for part in parts:
+        t = part["totals"]
         lines += [
             "",
-            f"Compared: the {result['pairings']} pairings finished under both allocations; "
-            f"{len(result['only_in_one_run'])} finished under one only (a run stopped before its end, or another "
-            f"selection): {', '.join(result['only_in_one_run'])}. The wall time is that of each run's last part "
-            "(a resumed run's), '?' for a run stopped before its end; core-time counts every part.",
+            f"## {', '.join(part['tasks'])}: {part['pairings']} pairings, backends {', '.join(part['backends'])}",
+            "",
+            f"Commits: trials {str(t['trials'].get('commit'))[:7]}, budget {str(t['budget'].get('commit'))[:7]}.",
+            "",
+            *_totals_table(part),
+            "",
+            _gap_text(part)[0].upper() + _gap_text(part)[1:],
         ]
-    lines += [
-        "",
-        f"Budget core-time share: {result['core_time_share']} (target at most 0.6); mean validation-best difference "
-        f"(budget - trials): {result['mean_validation_gap']:+.4f} (target at least -0.005); "
-        f"{'both targets met' if result['met'] else 'targets not met'}.",
-        "",
-        "| task | backend | classifier | core-time trials / budget (s) | trials | validation trials / budget "
-        "| test trials / budget |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for p in result["per_pairing"]:
-        a, b = p["trials"], p["budget"]
-        lines.append(
-            f"| {p['task']} | {p['backend']} | {p['classifier']} "
-            f"| {a['cpu_seconds'] or 0:.0f} / {b['cpu_seconds'] or 0:.0f} "
-            f"| {a['trials']} / {b['trials']} | {a['validation_main']:.4f} / {b['validation_main']:.4f} "
-            f"| {a['test_main']:.4f} / {b['test_main']:.4f} |"
-        )
+        if part["only_in_one_run"]:
+            lines += [
+                "",
+                f"Compared: the {part['pairings']} pairings finished under both allocations; "
+                f"{len(part['only_in_one_run'])} finished under one only (a run stopped before its end, or another "
+                f"selection): {', '.join(part['only_in_one_run'])}. The wall time is that of each run's last part "
+                "(a resumed run's), '?' for a run stopped before its end; core-time counts every part.",
+            ]
+        lines += [
+            "",
+            "| task | backend | classifier | core-time trials / budget (s) | trials | validation trials / budget "
+            "| test trials / budget |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for p in part["per_pairing"]:
+            a, b = p["trials"], p["budget"]
+            lines.append(
+                f"| {p['task']} | {p['backend']} | {p['classifier']} "
+                f"| {a['cpu_seconds'] or 0:.0f} / {b['cpu_seconds'] or 0:.0f} "
+                f"| {a['trials']} / {b['trials']} | {a['validation_main']:.4f} / {b['validation_main']:.4f} "
+                f"| {a['test_main']:.4f} / {b['test_main']:.4f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.studies.allocation", description=__doc__.splitlines()[0])
-    parser.add_argument("--work-dir", type=Path, required=True, help="where both runs keep results and storage")
+    parser.add_argument(
+        "--work-dir", type=Path, help="where both runs keep results and storage (without it: --report-only "
+        "writes the published parts again)"
+    )  # fmt: skip
     parser.add_argument("--profile", default="standard")
     parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS))
     parser.add_argument("--embeddings", default="", help="comma-separated backends (default: all)")
@@ -170,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-only", action="store_true", help="write the comparison from finished runs")
     args = parser.parse_args(argv)
     tasks = tuple(t for t in args.tasks.split(",") if t)
+    if args.work_dir is None and not args.report_only:
+        parser.error("--work-dir is needed to run (only --report-only writes the published parts without one)")
     if not args.report_only:
         chosen = [a for a in args.allocations.split(",") if a]
         for allocation in chosen:
@@ -181,9 +264,15 @@ def main(argv: list[str] | None = None) -> int:
                 return code
         if set(ALLOCATIONS) - set(chosen):
             return 0  # one run only: the comparison needs both
-    result = compare(args.work_dir, args.profile)
+    published = args.out / "allocation.json"
+    parts = published_parts(published)
+    if args.work_dir is not None:
+        parts.append(compare(args.work_dir, args.profile))
+    if not parts:
+        parser.error(f"nothing to write: no runs in --work-dir and no {published}")
+    result = merged(parts)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "allocation.json").write_text(json.dumps(result, indent=1) + "\n")
+    published.write_text(json.dumps(result, indent=1) + "\n")
     (args.out / "allocation.md").write_text(markdown(result))
     print(markdown(result))
     return 0
