@@ -96,3 +96,19 @@ def test_pretraining_takes_every_core_back_from_its_coordinator():
     assert child["XLA_FLAGS"] == "" and child["OMP_NUM_THREADS"] == child["TF_NUM_INTRAOP_THREADS"] == str(
         os.cpu_count() or 1)
     assert ONE_THREAD_ENV["XLA_FLAGS"] != child["XLA_FLAGS"]
+
+
+def test_only_the_pretraining_process_keeps_freed_memory(monkeypatch):
+    import importlib
+
+    cli_main = importlib.import_module("bench.cli.main")  # the module (bench.cli.main is also its function)
+
+    calls: list[str] = []
+    monkeypatch.setattr(cli_main, "keep_freed_memory", lambda: calls.append("mallopt"))
+    for command in ("all", "worker", "curves", "report"):
+        cli_main.set_threads(command, {})
+    assert calls == []
+    cli_main.set_threads("pretrain", {})
+    assert calls == ["mallopt"]
+    monkeypatch.undo()
+    cli_main.keep_freed_memory()  # on glibc it sets the thresholds; elsewhere it does nothing, without an error
