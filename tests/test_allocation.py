@@ -53,7 +53,11 @@ def rising_space(trial, profile, two_inputs):
 
 @pytest.fixture
 def rising(monkeypatch):
+    """The double as classifier "rising"; the learning floor at 0 (the fixture task's floor, near 0.5 on its 16
+    validation documents, would end the weak trials these tests are about; ``test_a_trial_still_at_the_floor_...``
+    sets its own)."""
     Rising.fits, Rising.train_steps = [], []
+    monkeypatch.setattr(runner, "validation_floor", lambda data, seed: 0.0)
     monkeypatch.setitem(CLASSIFIERS, "rising", ClassifierSpec("rising", ("sparse",), Rising, "test double",
                                                               search_space=rising_space))
     return "rising"
@@ -282,3 +286,38 @@ def test_no_trial_trains_more_than_its_share_of_the_budget_the_first_included(tm
     assert len(first.intermediate_values) == 5  # 5 x 8/3 epochs >= 12, where a full fit makes 12 checks
     assert all(len(t.intermediate_values) <= 5 for t in trials) and len(trials) >= 3
     assert row.ok and 40.0 <= row.training_spent <= 40.0 + capped.rung_checks * 8 * 16 / 48
+
+
+def test_a_trial_still_at_the_floor_at_the_first_rung_ends_there_the_first_included(
+    tmp_path, data_dir, rising, monkeypatch
+):
+    """A trial whose best check by the first rung is not above the validation floor has learned nothing: it ends
+    at the rung, complete at its best check (the study's first trial too, which the rung's cut cannot prune for
+    want of another trial), and the budget goes to other configurations; a trial above the floor trains on."""
+    floor = 0.5
+    monkeypatch.setattr(runner, "validation_floor", lambda data, seed: floor)
+    tight = dataclasses.replace(BUDGET, budget_epochs=40.0)
+    row, first, second = weak_then_strong(tmp_path, data_dir, rising, tight)  # 0.3 rises to 0.225 by check 2
+    assert first.state == optuna.trial.TrialState.COMPLETE and first.user_attrs[runner.FLOOR_STOP_ATTR]
+    assert len(first.intermediate_values) == tight.rung_checks
+    assert first.value == pytest.approx(0.3 * (1 - 0.5**2)) and first.value <= floor
+    assert second.state == optuna.trial.TrialState.COMPLETE and not second.user_attrs.get(runner.FLOOR_STOP_ATTR)
+    assert len(second.intermediate_values) == 12  # 0.9 x 0.75 is above the floor at the rung: it trains to its stop
+    assert row.ok
+
+
+def test_the_validation_floor_is_the_learning_floor_on_validation(data_dir):
+    """``validation_floor``: max(the label prior's score, chance's 95th percentile) on the validation split, the
+    report's learning floor (``learning_floor``) computed on validation, so a network that learned nothing
+    (constant scores: the label prior's) is at or below it."""
+    from bench.tuning import controls, metrics
+
+    data = load_task("so-lang4", data_dir, max_sizes=TINY)
+    y_val, k = data.y("validation"), len(data.classes)
+    prior_predictions = controls.majority_predictions(data, "validation")
+    majority = metrics.point_estimate("multiclass", "macro_f1", y_val, prior_predictions, k)
+    chance = controls.chance_scores(data, seed=BUDGET.seed, split="validation")
+    floor = controls.validation_floor(data, BUDGET.seed)
+    assert floor == controls.learning_floor({"majority": majority, "chance_p95": float(np.percentile(chance, 95))})
+    prior = np.bincount(data.y("train"), minlength=k) / len(data.y("train"))
+    assert metrics.tuned_main_score("multiclass", y_val, np.tile(prior, (len(y_val), 1))) <= floor

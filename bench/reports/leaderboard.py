@@ -38,9 +38,10 @@ from bench.reports.findings import (
 from bench.reports.html_report import render
 from bench.reports.plots import write_budget_plots, write_plots
 from bench.reports.predictions import write_predictions
-from bench.reports.rows import learning_floor, validation_order
+from bench.reports.rows import validation_order
 from bench.reports.tables import budget_sections, markdown, pretraining_sections
 from bench.tuning import metrics
+from bench.tuning.controls import learning_floor
 from bench.tuning.identity import CONTROLS, identity_of
 from bench.tuning.pairings import baseline_pairing, na_reason
 from bench.tuning.result import ResultRow

@@ -12,8 +12,9 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from bench.reports.rows import learning_floor, validation_order
+from bench.reports.rows import validation_order
 from bench.tuning import metrics
+from bench.tuning.controls import learning_floor
 from bench.tuning.pairings import baseline_pairing, na_reason
 from bench.tuning.result import ResultRow
 from embeddings.registry import pretrained_by

@@ -70,9 +70,10 @@ from bench.reports.curve_text import (  # noqa: F401  (re-exported: the curves' 
     pretraining_sentence,
     sizes_cell,
 )
-from bench.reports.rows import learning_floor, validation_order
+from bench.reports.rows import validation_order
 from bench.reports.tables import Table, markdown_table
 from bench.tuning import metrics
+from bench.tuning.controls import learning_floor
 from bench.tuning.identity import StudyIdentity
 from bench.tuning.pairings import baseline_pairing
 from bench.tuning.result import ResultRow

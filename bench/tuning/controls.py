@@ -27,8 +27,8 @@ from bench.tuning import metrics
 from bench.tuning.identity import CONTROLS, StudyIdentity
 
 
-def majority_predictions(data: TaskData) -> np.ndarray:
-    """Test predictions of the label prior, decided with a threshold tuned on validation."""
+def majority_predictions(data: TaskData, split: str = "test") -> np.ndarray:
+    """Predictions of the label prior on ``split``, decided with a threshold tuned on validation."""
     task_type, y_train = data.task.task_type, data.y("train")
     prior = (
         y_train.mean(axis=0)
@@ -42,12 +42,13 @@ def majority_predictions(data: TaskData) -> np.ndarray:
         return np.full(n, prior) if task_type == "binary" else np.tile(prior, (n, 1))
 
     threshold = metrics.tune_thresholds(task_type, data.y("validation"), scores(len(data.validation)))
-    return metrics.decide(task_type, scores(len(data.test)), threshold)
+    return metrics.decide(task_type, scores(len(data.split(split))), threshold)
 
 
-def chance_scores(data: TaskData, draws: int = 20, seed: int = 0) -> list[float]:
+def chance_scores(data: TaskData, draws: int = 20, seed: int = 0, split: str = "test") -> list[float]:
+    """The main metric of ``draws`` predictions of ``split`` drawn from the training label distribution."""
     rng = np.random.default_rng(seed)
-    y_train, y_test = data.y("train"), data.y("test")
+    y_train, y_test = data.y("train"), data.y(split)
     task_type, main = data.task.task_type, metrics.MAIN_METRIC[data.task.task_type]
     k = len(data.classes) if task_type == "multiclass" else None
     out = []
@@ -59,6 +60,22 @@ def chance_scores(data: TaskData, draws: int = 20, seed: int = 0) -> list[float]
             pred = rng.choice(len(prior), size=len(y_test), p=prior)
         out.append(metrics.point_estimate(task_type, main, y_test, pred, k))
     return out
+
+
+def learning_floor(control: dict | None) -> float | None:
+    """The score a pairing must beat to have learned anything: max(majority baseline, 95th percentile of chance)."""
+    return max(control["majority"], control["chance_p95"]) if control else None
+
+
+def validation_floor(data: TaskData, seed: int) -> float:
+    """``learning_floor`` on the validation split: what a network's validation signal must beat to have learned
+    anything (the budget allocation stops a trial still at or below it at the first rung)."""
+    task_type, main = data.task.task_type, metrics.MAIN_METRIC[data.task.task_type]
+    k = len(data.classes) if task_type == "multiclass" else None
+    y_val = data.y("validation")
+    majority = metrics.point_estimate(task_type, main, y_val, majority_predictions(data, "validation"), k)
+    chance = chance_scores(data, seed=seed, split="validation")
+    return max(majority, float(np.percentile(chance, 95)))
 
 
 def shuffled_labels(y: np.ndarray, seed: int) -> np.ndarray:

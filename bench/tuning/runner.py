@@ -33,6 +33,7 @@ from bench.data.tasks import TaskData
 from bench.errors import MachineError, redact
 from bench.profiles import Profile
 from bench.tuning import liveness, metrics, timing, waste
+from bench.tuning.controls import validation_floor
 from bench.tuning.identity import StudyIdentity
 from bench.tuning.pairings import feature_kind
 from bench.tuning.result import ResultRow
@@ -45,11 +46,31 @@ from models import get_classifier
 # A diverging trial (NaN loss) fails alone; the study goes on.
 TRIAL_ERRORS = (FloatingPointError, MemoryError)
 BUDGET_STOP_ATTR = "stopped_by_budget"  # a trial the study's spent budget ended: complete, at its best check so far
+FLOOR_STOP_ATTR = "stopped_at_floor"  # a trial still at the learning floor at the first rung: complete there
 BEST_STEP_ATTR = "best_step"  # stopping="steps": the optimiser step of a trial's best check (final repeats' length)
 
 
-class BudgetSpent(Exception):
-    """Raised from a trial's check when its study's training budget is spent: the trial ends there, complete."""
+class TrialEnded(Exception):
+    """Raised from a trial's check to end it there, complete at its best check so far; ``attr`` marks why."""
+
+    attr = ""
+
+
+class BudgetSpent(TrialEnded):
+    """Its study's training budget is spent (or the trial has trained its ``trial_share`` of it)."""
+
+    attr = BUDGET_STOP_ATTR
+
+
+class LearnedNothing(TrialEnded):
+    """Raised at a budget study's first rung when the trial's best check is not above the validation floor
+    (``controls.validation_floor``): it ends there, complete at its best check, as the study's budget would end
+    it. Successive halving cuts such a trial whenever another one has reached the rung; this also ends a
+    study's first trial, which has nothing to be compared with, and which the step rule's ``min_steps`` would
+    otherwise keep training flat (6.4 epochs at batches of 128 of 2,000 documents, where the trial-count
+    allocation's patience stopped it after 4)."""
+
+    attr = FLOOR_STOP_ATTR
 
 
 _FEATURES: collections.OrderedDict = collections.OrderedDict()  # recent backend outputs, reused by trials
@@ -549,6 +570,7 @@ def _tune_and_score(
     kept: dict[int, Fit] = {}  # this process's best and reference trials, so test needs no retraining
     reference_number: list[int] = []
     decision: dict[str, Any] = {"per_label": profile.per_label_thresholds, "top1": profile.top1_fallback}
+    floor = validation_floor(data, profile.seed) if profile.by_budget else None
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(liveness.OWNER_ATTR, liveness.this_process())  # recovery knows a dead owner at once
@@ -574,6 +596,8 @@ def _tune_and_score(
                 prune = trial.should_prune()
             if prune:
                 raise optuna.TrialPruned(f"validation {score:.4f} at check {epoch + 1} is below the rung's cut")
+            if floor is not None and epoch + 1 == profile.rung_checks and best_check[0] <= floor:
+                raise LearnedNothing(f"validation {best_check[0]:.4f} by check {epoch + 1} is not above the floor")
             if meter.exhausted():
                 raise BudgetSpent(f"the study's training budget is spent at check {epoch + 1}")
 
@@ -587,11 +611,12 @@ def _tune_and_score(
         except optuna.TrialPruned:
             meter.record(trial)
             raise
-        except BudgetSpent:
-            # Not beaten at a rung, only out of budget: the trial counts, at its best check so far (a lower
-            # bound of where it was going), and may be the study's best; its test fits retrain it (``_score_best``).
+        except TrialEnded as stop:
+            # Not beaten at a rung, only out of budget (or still at the floor): the trial counts, at its best check
+            # so far (a lower bound of where it was going), and may be the study's best; its test fits retrain it
+            # (``_score_best``).
             meter.record(trial)
-            trial.set_user_attr(BUDGET_STOP_ATTR, True)
+            trial.set_user_attr(stop.attr, True)
             trial.set_user_attr(BEST_STEP_ATTR, best_check[1] * meter.check_steps)
             return best_check[0]
         meter.record(trial, fit)
