@@ -59,3 +59,34 @@ def test_report_only_without_a_work_dir_writes_the_published_parts_again(tmp_pat
     assert "## All parts: 2 pairings on so-lang4" in (tmp_path / "allocation.md").read_text()
     with pytest.raises(SystemExit):
         allocation.main(["--report-only", "--out", str(tmp_path / "empty")])  # nothing published, no runs
+
+
+def test_epochs_trained_count_every_trial_of_a_network_study_from_its_storage(tmp_path):
+    """A study of the budget allocation counts what its trials recorded (``TRAINED_ATTR``), one of the trial
+    allocation one epoch a reported check, pruned trials included; controls, variants, claims and logistic
+    regression are left out; the markdown shows the counts and the mean a network study."""
+    import optuna
+
+    from bench.tuning.runner import TRAINED_ATTR
+
+    for name, trained in (("budget", True), ("trials", False)):
+        storage = f"sqlite:///{tmp_path / name / 'standard' / 'optuna.sqlite3'}"
+        (tmp_path / name / "standard").mkdir(parents=True)
+        for study_name in ("standard:t:b:gru", "standard:t:b:logreg", "standard:t:controls", "standard:t:b:gru:v"):
+            study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize")
+            for checks, state in ((3, optuna.trial.TrialState.COMPLETE), (2, optuna.trial.TrialState.PRUNED)):
+                trial = study.ask()
+                for c in range(checks):
+                    trial.report(0.5, c)
+                if trained:
+                    trial.set_user_attr(TRAINED_ATTR, checks * 0.5)
+                study.tell(trial, 0.5 if state == optuna.trial.TrialState.COMPLETE else None, state=state)
+        counted = allocation.trained_epochs(tmp_path, name, "standard")
+        assert counted == {("t", "b", "gru"): 2.5 if trained else 5.0}
+    pairing = _pairing("t", "b", 0.8, 0.8)
+    pairing["trials"]["epochs_trained"], pairing["budget"]["epochs_trained"] = 5.0, 2.5
+    part = {"profile": "standard", **allocation.summary([pairing]), "only_in_one_run": [], "per_pairing": [pairing]}
+    for name in allocation.ALLOCATIONS:
+        part["totals"][name].update(commit="aaaaaaa", wall_seconds_after_pretraining=60.0)
+    assert part["totals"]["trials"]["mean_epochs_trained"] == 5.0
+    assert "| 6 / 6 | 5 / 2 |" in allocation.markdown(allocation.merged([part]))

@@ -54,9 +54,32 @@ def _rows(work_dir: Path, allocation: str, profile: str) -> tuple[dict, dict]:
     return rows, provenance
 
 
+def trained_epochs(work_dir: Path, allocation: str, profile: str) -> dict[tuple[str, str, str], float]:
+    """Epochs of its training split each network study of one run trained, pruned trials included, from its
+    Optuna storage: the budget's own count (``TRAINED_ATTR``, checks x epochs a check) where trials carry it,
+    else one epoch a reported check (the trial allocation checks once an epoch)."""
+    import optuna
+
+    from bench.tuning.runner import TRAINED_ATTR
+
+    storage = f"sqlite:///{work_dir / allocation / profile / 'optuna.sqlite3'}"
+    out = {}
+    for s in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        parts = s.study_name.split(":")  # profile:task:backend:classifier, a leaderboard study
+        if len(parts) != 4 or parts[0] != profile or parts[3] == "logreg":
+            continue  # claims, controls, variants; logistic regression has no epochs
+        study = optuna.load_study(study_name=s.study_name, storage=storage)
+        out[(parts[1], parts[2], parts[3])] = round(
+            sum(t.user_attrs.get(TRAINED_ATTR, len(t.intermediate_values)) for t in study.get_trials(deepcopy=False)),
+            1,
+        )
+    return out
+
+
 def compare(work_dir: Path, profile: str) -> dict:
     """One part of the side by side: the pairings both finished runs in ``work_dir`` hold."""
     runs = {a: _rows(work_dir, a, profile) for a in ALLOCATIONS}
+    epochs = {a: trained_epochs(work_dir, a, profile) for a in ALLOCATIONS}
     old, new = runs["trials"][0], runs["budget"][0]
     per_pairing = []
     for key in sorted(set(old) & set(new)):
@@ -70,6 +93,7 @@ def compare(work_dir: Path, profile: str) -> dict:
                 "test_main": r.get("test_main"),
                 "test_main_ci95": r.get("test_main_ci95"),
                 "training_spent": r.get("training_spent"),
+                "epochs_trained": epochs[name].get(key),
             }
         per_pairing.append(item)
     part = summary(per_pairing)
@@ -100,12 +124,18 @@ def summary(per_pairing: list[dict]) -> dict:
     def mean(name: str, key: str) -> float:
         return round(sum(p[name][key] for p in per_pairing) / max(len(per_pairing), 1), 4)
 
+    def mean_epochs(name: str) -> float | None:
+        """Mean epochs trained by a network study (the pairings whose runs counted them)."""
+        counted = [p[name]["epochs_trained"] for p in per_pairing if p[name].get("epochs_trained") is not None]
+        return round(sum(counted) / len(counted), 1) if counted else None
+
     totals = {
         name: {
             "cpu_seconds": total(name),
             "trials": sum(p[name]["trials"] for p in per_pairing),
             "mean_validation_main": mean(name, "validation_main"),
             "mean_test_main": mean(name, "test_main"),
+            "mean_epochs_trained": mean_epochs(name),
         }
         for name in ALLOCATIONS
     }
@@ -179,15 +209,15 @@ def _gap_text(result: dict) -> str:
 def _totals_table(result: dict, wall: bool = True) -> list[str]:
     """Per allocation: core-time, trials, mean scores and (one run's) wall time after pretraining."""
     lines = [
-        "| allocation | core-time (min) | trials | mean validation-best | mean test |"
+        "| allocation | core-time (min) | trials | epochs a network study | mean validation-best | mean test |"
         + (" wall after pretraining (min) |" if wall else ""),
-        "|---|---|---|---|---|" + ("---|" if wall else ""),
+        "|---|---|---|---|---|---|" + ("---|" if wall else ""),
     ]
     for name in ALLOCATIONS:
         t = result["totals"][name]
-        seconds = t.get("wall_seconds_after_pretraining")
+        seconds, epochs = t.get("wall_seconds_after_pretraining"), t.get("mean_epochs_trained")
         lines.append(
-            f"| {name} | {t['cpu_seconds'] / 60:.1f} | {t['trials']} "
+            f"| {name} | {t['cpu_seconds'] / 60:.1f} | {t['trials']} | {'?' if epochs is None else epochs} "
             f"| {t['mean_validation_main']:.4f} | {t['mean_test_main']:.4f} |"
             + (f" {'?' if seconds is None else f'{seconds / 60:.1f}'} |" if wall else "")
         )
@@ -232,16 +262,18 @@ def markdown(result: dict) -> str:
             ]
         lines += [
             "",
-            "| task | backend | classifier | core-time trials / budget (s) | trials | validation trials / budget "
-            "| test trials / budget |",
-            "|---|---|---|---|---|---|---|",
+            "| task | backend | classifier | core-time trials / budget (s) | trials | epochs trained "
+            "| validation trials / budget | test trials / budget |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for p in part["per_pairing"]:
             a, b = p["trials"], p["budget"]
+            counts = [x.get("epochs_trained") for x in (a, b)]  # None: logistic regression, or an older part
+            epochs = " / ".join("-" if c is None else f"{c:.0f}" for c in counts)
             lines.append(
                 f"| {p['task']} | {p['backend']} | {p['classifier']} "
                 f"| {a['cpu_seconds'] or 0:.0f} / {b['cpu_seconds'] or 0:.0f} "
-                f"| {a['trials']} / {b['trials']} | {a['validation_main']:.4f} / {b['validation_main']:.4f} "
+                f"| {a['trials']} / {b['trials']} | {epochs} | {a['validation_main']:.4f} / {b['validation_main']:.4f} "
                 f"| {a['test_main']:.4f} / {b['test_main']:.4f} |"
             )
     return "\n".join(lines) + "\n"
