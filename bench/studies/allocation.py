@@ -60,16 +60,22 @@ def trained_epochs(work_dir: Path, allocation: str, profile: str) -> dict[tuple[
     else one epoch a reported check (the trial allocation checks once an epoch)."""
     import optuna
 
+    from bench.tuning.identity import identity_of
     from bench.tuning.runner import TRAINED_ATTR
 
     storage = f"sqlite:///{work_dir / allocation / profile / 'optuna.sqlite3'}"
     out = {}
     for s in optuna.get_all_study_summaries(storage, include_best_trial=False):
-        parts = s.study_name.split(":")  # profile:task:backend:classifier, a leaderboard study
-        if len(parts) != 4 or parts[0] != profile or parts[3] == "logreg":
+        identity = identity_of(s.study_name, s.user_attrs)
+        if (
+            identity is None
+            or not identity.is_pairing
+            or identity.profile != profile
+            or identity.classifier == "logreg"
+        ):
             continue  # claims, controls, variants; logistic regression has no epochs
         study = optuna.load_study(study_name=s.study_name, storage=storage)
-        out[(parts[1], parts[2], parts[3])] = round(
+        out[(identity.task, identity.backend, identity.classifier)] = round(
             sum(t.user_attrs.get(TRAINED_ATTR, len(t.intermediate_values)) for t in study.get_trials(deepcopy=False)),
             1,
         )

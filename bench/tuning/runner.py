@@ -67,8 +67,7 @@ class LearnedNothing(TrialEnded):
     (``controls.validation_floor``): it ends there, complete at its best check, as the study's budget would end
     it. Successive halving cuts such a trial whenever another one has reached the rung; this also ends a
     study's first trial, which has nothing to be compared with, and which the step rule's ``min_steps`` would
-    otherwise keep training flat (6.4 epochs at batches of 128 of 2,000 documents, where the trial-count
-    allocation's patience stopped it after 4)."""
+    otherwise keep training flat (docs/performance.md)."""
 
     attr = FLOOR_STOP_ATTR
 
