@@ -310,14 +310,14 @@ def test_the_validation_floor_is_the_learning_floor_on_validation(data_dir):
     """``validation_floor``: max(the label prior's score, chance's 95th percentile) on the validation split, the
     report's learning floor (``learning_floor``) computed on validation, so a network that learned nothing
     (constant scores: the label prior's) is at or below it."""
-    from bench.tuning import controls, metrics
+    from bench.tuning import floor, metrics
 
     data = load_task("so-lang4", data_dir, max_sizes=TINY)
     y_val, k = data.y("validation"), len(data.classes)
-    prior_predictions = controls.majority_predictions(data, "validation")
+    prior_predictions = floor.majority_predictions(data, "validation")
     majority = metrics.point_estimate("multiclass", "macro_f1", y_val, prior_predictions, k)
-    chance = controls.chance_scores(data, seed=BUDGET.seed, split="validation")
-    floor = controls.validation_floor(data, BUDGET.seed)
-    assert floor == controls.learning_floor({"majority": majority, "chance_p95": float(np.percentile(chance, 95))})
+    chance = floor.chance_scores(data, seed=BUDGET.seed, split="validation")
+    value = floor.validation_floor(data, BUDGET.seed)
+    assert value == floor.learning_floor({"majority": majority, "chance_p95": float(np.percentile(chance, 95))})
     prior = np.bincount(data.y("train"), minlength=k) / len(data.y("train"))
-    assert metrics.tuned_main_score("multiclass", y_val, np.tile(prior, (len(y_val), 1))) <= floor
+    assert metrics.tuned_main_score("multiclass", y_val, np.tile(prior, (len(y_val), 1))) <= value

@@ -7,7 +7,8 @@ import optuna
 import pytest
 
 from bench.tuning import metrics
-from bench.tuning.controls import FULL_TEXT, majority_predictions, run_controls
+from bench.tuning.controls import FULL_TEXT, run_controls
+from bench.tuning.floor import majority_predictions
 from bench.profiles import PROFILES
 from bench.tuning.runner import GRACE_SECONDS, StudyClaim, fit_and_score, study_name
 from bench.data.tasks import Split, Task, TaskData, load_task

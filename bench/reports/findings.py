@@ -100,7 +100,7 @@ def scored_from_rows(rows: list[dict], controls: dict[str, dict]) -> list[Scored
     not finish or carry no predictions (read back from ``leaderboard.json`` alone) are skipped. ``scores`` are
     the decoded ``test_scores`` (binary and multi-label rows); None for a row without them (multiclass, or a
     row written before they were stored)."""
-    from bench.tuning.controls import learning_floor
+    from bench.tuning.floor import learning_floor
     from bench.tuning.runner import decode_predictions, decode_scores
 
     return [

@@ -41,7 +41,7 @@ from bench.reports.predictions import write_predictions
 from bench.reports.rows import validation_order
 from bench.reports.tables import budget_sections, markdown, pretraining_sections
 from bench.tuning import metrics
-from bench.tuning.controls import learning_floor
+from bench.tuning.floor import learning_floor
 from bench.tuning.identity import CONTROLS, identity_of
 from bench.tuning.pairings import baseline_pairing, na_reason
 from bench.tuning.result import ResultRow

@@ -14,7 +14,7 @@ import pandas as pd
 
 from bench.reports.rows import validation_order
 from bench.tuning import metrics
-from bench.tuning.controls import learning_floor
+from bench.tuning.floor import learning_floor
 from bench.tuning.pairings import baseline_pairing, na_reason
 from bench.tuning.result import ResultRow
 from embeddings.registry import pretrained_by

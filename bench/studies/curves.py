@@ -73,7 +73,7 @@ from bench.reports.curve_text import (  # noqa: F401  (re-exported: the curves' 
 from bench.reports.rows import validation_order
 from bench.reports.tables import Table, markdown_table
 from bench.tuning import metrics
-from bench.tuning.controls import learning_floor
+from bench.tuning.floor import learning_floor
 from bench.tuning.identity import StudyIdentity
 from bench.tuning.pairings import baseline_pairing
 from bench.tuning.result import ResultRow

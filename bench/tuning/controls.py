@@ -1,9 +1,7 @@
 """Controls that catch a broken benchmark, per task.
 
-- ``majority`` (the label prior): every document gets the training label frequencies as its scores,
-  decided like every model: argmax (multiclass: the majority class) or a threshold tuned on validation
-  (binary: all or none positive; multi-label: every tag more frequent than the threshold).
-- ``chance``: predictions drawn from the training label distribution (20 draws: mean and 95th percentile).
+- ``majority`` (the label prior) and ``chance`` (20 draws from the training label distribution: mean and 95th
+  percentile), scored on test: the references of the learning floor (``bench.tuning.floor``).
 - ``shuffled``: the baseline pairing (``pairings.baseline_pairing``: TF-IDF + logistic regression), at its
   build defaults, trained on permuted training labels. It can learn the label
   prior and nothing else, so it must not beat both baselines clearly: when even the lower end of its 95%
@@ -24,58 +22,8 @@ import optuna
 
 from bench.data.tasks import TaskData
 from bench.tuning import metrics
+from bench.tuning.floor import chance_scores, floor_of, majority_predictions
 from bench.tuning.identity import CONTROLS, StudyIdentity
-
-
-def majority_predictions(data: TaskData, split: str = "test") -> np.ndarray:
-    """Predictions of the label prior on ``split``, decided with a threshold tuned on validation."""
-    task_type, y_train = data.task.task_type, data.y("train")
-    prior = (
-        y_train.mean(axis=0)
-        if task_type == "multilabel"
-        else np.float64(y_train.mean())
-        if task_type == "binary"
-        else np.bincount(y_train, minlength=len(data.classes)) / len(y_train)
-    )
-
-    def scores(n: int) -> np.ndarray:
-        return np.full(n, prior) if task_type == "binary" else np.tile(prior, (n, 1))
-
-    threshold = metrics.tune_thresholds(task_type, data.y("validation"), scores(len(data.validation)))
-    return metrics.decide(task_type, scores(len(data.split(split))), threshold)
-
-
-def chance_scores(data: TaskData, draws: int = 20, seed: int = 0, split: str = "test") -> list[float]:
-    """The main metric of ``draws`` predictions of ``split`` drawn from the training label distribution."""
-    rng = np.random.default_rng(seed)
-    y_train, y_test = data.y("train"), data.y(split)
-    task_type, main = data.task.task_type, metrics.MAIN_METRIC[data.task.task_type]
-    k = len(data.classes) if task_type == "multiclass" else None
-    out = []
-    for _ in range(draws):
-        if task_type == "multilabel":
-            pred = (rng.random(y_test.shape) < y_train.mean(axis=0)).astype(np.int64)
-        else:
-            prior = np.bincount(y_train, minlength=k or 2) / len(y_train)
-            pred = rng.choice(len(prior), size=len(y_test), p=prior)
-        out.append(metrics.point_estimate(task_type, main, y_test, pred, k))
-    return out
-
-
-def learning_floor(control: dict | None) -> float | None:
-    """The score a pairing must beat to have learned anything: max(majority baseline, 95th percentile of chance)."""
-    return max(control["majority"], control["chance_p95"]) if control else None
-
-
-def validation_floor(data: TaskData, seed: int) -> float:
-    """``learning_floor`` on the validation split: what a network's validation signal must beat to have learned
-    anything (the budget allocation stops a trial still at or below it at the first rung)."""
-    task_type, main = data.task.task_type, metrics.MAIN_METRIC[data.task.task_type]
-    k = len(data.classes) if task_type == "multiclass" else None
-    y_val = data.y("validation")
-    majority = metrics.point_estimate(task_type, main, y_val, majority_predictions(data, "validation"), k)
-    chance = chance_scores(data, seed=seed, split="validation")
-    return max(majority, float(np.percentile(chance, 95)))
 
 
 def shuffled_labels(y: np.ndarray, seed: int) -> np.ndarray:
@@ -119,7 +67,7 @@ def run_controls(data: TaskData, profile, storage: str, n_trials: int | None = N
         "shuffled_pairing": f"{backend} x {classifier}",
         "shuffled": shuffled.test[main],
         "shuffled_ci95": shuffled_ci,
-        "leakage_alarm": bool(shuffled_ci[0] > max(majority, chance_hi)),
+        "leakage_alarm": bool(shuffled_ci[0] > floor_of(majority, chance_hi)),
         "window": data.stats.get("window"),
     }
     if data.window is not None:

@@ -33,7 +33,7 @@ from bench.data.tasks import TaskData
 from bench.errors import MachineError, redact
 from bench.profiles import Profile
 from bench.tuning import liveness, metrics, timing, waste
-from bench.tuning.controls import validation_floor
+from bench.tuning.floor import validation_floor
 from bench.tuning.identity import StudyIdentity
 from bench.tuning.pairings import feature_kind
 from bench.tuning.result import ResultRow
@@ -64,7 +64,7 @@ class BudgetSpent(TrialEnded):
 
 class LearnedNothing(TrialEnded):
     """Raised at a budget study's first rung when the trial's best check is not above the validation floor
-    (``controls.validation_floor``): it ends there, complete at its best check, as the study's budget would end
+    (``floor.validation_floor``): it ends there, complete at its best check, as the study's budget would end
     it. Successive halving cuts such a trial whenever another one has reached the rung; this also ends a
     study's first trial, which has nothing to be compared with, and which the step rule's ``min_steps`` would
     otherwise keep training flat (docs/performance.md)."""
