@@ -334,7 +334,12 @@ def build(data, params: dict, kind: str, *, directory: str | None = None) -> Fea
         arrays[split] = _split_vectors(encoder, texts, kind, cap, own)
         if kind == "token_vectors":
             arrays[split] = {**arrays[split], kind: _to_length(arrays[split][kind], seq_len)}
-    train, val, test = (np.asarray(arrays[s][kind], dtype=np.float32) for s in ("train", "validation", "test"))
+    # Token vectors stay as stored (float16, the training split memory-mapped from the cache, like ELMo's): the
+    # networks cast them to float32 a chunk or a batch at a time, exactly, so a full float32 copy of a
+    # split (2.8 GB of so-lang4's training documents) is never held. Pooled vectors are small and logistic
+    # regression reads them at float32.
+    dtype = None if kind == "token_vectors" else np.float32
+    train, val, test = (np.asarray(arrays[s][kind], dtype=dtype) for s in ("train", "validation", "test"))
     pieces = np.asarray(arrays["test"]["pieces"])
     # Seconds the three splits took to encode when they were first encoded (entries cached before this was
     # recorded carry none): the cost of the encoder per task, paid once whatever the trials.

@@ -296,7 +296,10 @@ class KerasClassifier:
         self.task_type = task_type
         if features.kind == "token_vectors":
             self.scaling = token_statistics(features.train)
-        x_train, x_val = self._scaled(features.train), self._scaled(features.validation)
+        # The training rows are scaled as each check interval's batches are taken (``ScaledRows``), the same values
+        # as scaling the whole split first, without holding a float32 copy of it beside the features.
+        x_train = ScaledRows(features.train, *self.scaling) if self.scaling is not None else features.train
+        x_val = self._scaled(features.validation)
         self.model = build_network(
             self.architecture,
             features,
@@ -383,11 +386,9 @@ class KerasClassifier:
     def _scaled(self, x):
         if self.scaling is None:
             return x
-        mean, std = self.scaling
         out = np.empty(x.shape, np.float32)
         for rows in _row_chunks(len(x), x.shape):  # a chunk at a time: no full-size temporaries
-            part = np.asarray(x[rows], dtype=np.float32)
-            out[rows] = np.where(np.any(part != 0, axis=-1, keepdims=True), (part - mean) / std, 0.0)
+            out[rows] = scale_token_vectors(x[rows], *self.scaling)
         return out
 
     def predict_scores(self, x) -> np.ndarray:
@@ -507,6 +508,32 @@ def _row_chunks(n: int, shape: tuple) -> list[slice]:
     per_row = 4 * int(np.prod(shape[1:]))
     step = max(1, CHUNK_BYTES // max(per_row, 1))
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def scale_token_vectors(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Token vectors standardised per dimension at float32 (the cast from float16 is exact); padding, all-zero
+    vectors, stays zero."""
+    part = np.asarray(x, dtype=np.float32)
+    return np.where(np.any(part != 0, axis=-1, keepdims=True), (part - mean) / std, np.float32(0.0))
+
+
+class ScaledRows:
+    """A token-vector array read through ``scale_token_vectors``: ``rows[index]`` is the scaled rows, computed
+    when asked (the training loop asks for one check interval's batches at a time)."""
+
+    def __init__(self, x: np.ndarray, mean: np.ndarray, std: np.ndarray):
+        self.x, self.mean, self.std = x, mean, std
+        self.shape = x.shape
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        """The scaled rows at the indices ``rows``, filled a chunk at a time (no full-size temporaries)."""
+        out = np.empty((len(rows), *self.shape[1:]), np.float32)
+        for chunk in _row_chunks(len(rows), self.shape):
+            out[chunk] = scale_token_vectors(self.x[rows[chunk]], self.mean, self.std)
+        return out
 
 
 def token_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -80,6 +80,34 @@ def test_token_vectors_are_standardised_with_training_statistics_and_padding_sta
     assert np.allclose(mean, x[:, :4].reshape(-1, 4).mean(axis=0), atol=1e-4)
 
 
+def test_float16_token_vectors_scaled_a_batch_at_a_time_train_the_same_network_as_a_float32_copy(monkeypatch):
+    """Token vectors are kept as cached (float16) and the training rows scaled as the loop takes them
+    (``ScaledRows``, in chunks): the same values as scaling a float32 copy of the whole split first, so the
+    same network and the same scores, under both stopping rules."""
+    import models.keras_classifiers as kc
+    from embeddings.registry import Features
+
+    rng = np.random.default_rng(1)
+    x16 = (10 + 3.4 * rng.standard_normal((48, 6, 4))).astype(np.float16)
+    x16[:, 4:] = 0.0  # padding
+    y = (x16[:, 0, 0] > 10).astype(np.int64)
+    mean, std = token_statistics(x16)
+    monkeypatch.setattr(kc, "CHUNK_BYTES", 5 * 6 * 4 * 4)  # chunks of 5 rows: the rows span several chunks
+    rows = rng.permutation(48)[:31]
+    whole = KerasClassifier("lstm", KERAS)
+    whole.scaling = (mean, std)
+    assert np.array_equal(kc.ScaledRows(x16, mean, std)[rows], whole._scaled(x16.astype(np.float32))[rows])
+    for stopping in ({"epochs": 2}, {"epochs": 2, "stopping": "steps", "min_check_steps": 1, "patience_checks": 1, "min_steps": 1}):
+        scores = []
+        for x in (x16, x16.astype(np.float32)):
+            features = Features("token_vectors", x, x[:12], x[12:24])
+            clf = KerasClassifier("lstm", {**KERAS, **stopping}).fit(
+                features, y, y[:12], task_type="binary", n_outputs=1, score_fn=lambda *_: 0.0, seed=0
+            )
+            scores.append(clf.predict_scores(features.test))
+        assert np.array_equal(scores[0], scores[1]), stopping
+
+
 def collapsed_vectors_task(seed: int = 0):
     """Binary task over 40 words (ids 2-41) whose frozen vectors share one direction, as word2vec's vectors of a
     small corpus do (cosine ~0.99 to their mean): a document is positive when it holds one of words 2-11."""
