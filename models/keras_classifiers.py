@@ -384,12 +384,8 @@ class KerasClassifier:
             raise FloatingPointError(f"{self.architecture}: training loss became {loss} at {where}")
 
     def _scaled(self, x):
-        if self.scaling is None:
-            return x
-        out = np.empty(x.shape, np.float32)
-        for rows in _row_chunks(len(x), x.shape):  # a chunk at a time: no full-size temporaries
-            out[rows] = scale_token_vectors(x[rows], *self.scaling)
-        return out
+        """The whole of ``x`` scaled (validation and test): every row through ``ScaledRows``."""
+        return x if self.scaling is None else ScaledRows(x, *self.scaling)[np.arange(len(x))]
 
     def predict_scores(self, x) -> np.ndarray:
         return self._predict(self._scaled(x))
