@@ -108,6 +108,31 @@ def test_float16_token_vectors_scaled_a_batch_at_a_time_train_the_same_network_a
         assert np.array_equal(scores[0], scores[1]), stopping
 
 
+def test_prediction_taken_a_group_of_batches_at_a_time_gives_the_same_scores(monkeypatch):
+    """Test rows are scaled and padded a group of whole batches at a time (``PREDICT_GROUP_BYTES``), never the
+    whole split at once: the batches are the same whatever the grouping, so are the scores, bit for bit."""
+    import models.keras_classifiers as kc
+    from embeddings.registry import Features
+
+    rng = np.random.default_rng(2)
+    x16 = (10 + 3.4 * rng.standard_normal((300, 6, 4))).astype(np.float16)
+    x16[:, 4:] = 0.0
+    y = (x16[:, 0, 0] > 10).astype(np.int64)
+    features = Features("token_vectors", x16[:60], x16[60:100], x16[100:])
+    clf = KerasClassifier("gru", {**KERAS, "epochs": 1}).fit(
+        features, y[:60], y[60:100], task_type="binary", n_outputs=1, score_fn=lambda *_: 0.0, seed=0
+    )
+    monkeypatch.setattr(kc, "PREDICT_ROWS", 64)  # batches of 64: the 200 test rows are 4 batches, the last padded
+    whole = clf.predict_scores(features.test)
+    monkeypatch.setattr(kc, "PREDICT_GROUP_BYTES", 64 * 6 * 4 * 4)  # one batch a group: 4 predict calls
+    calls = []
+    predict = clf.model.predict
+    monkeypatch.setattr(clf.model, "predict", lambda x, **kw: calls.append(len(x)) or predict(x, **kw))
+    grouped = clf.predict_scores(features.test)
+    assert calls == [64, 64, 64, 64] and whole.shape == (200,)
+    assert np.array_equal(grouped, whole)
+
+
 def collapsed_vectors_task(seed: int = 0):
     """Binary task over 40 words (ids 2-41) whose frozen vectors share one direction, as word2vec's vectors of a
     small corpus do (cosine ~0.99 to their mean): a document is positive when it holds one of words 2-11."""
