@@ -588,7 +588,7 @@ def standardised_matrix(features) -> np.ndarray:
 
 PREDICT_ROWS = 512  # rows per prediction batch: a 500-document validation split is one batch, 1,000 test rows two
 PREDICT_BYTES = 128 * 2**20  # at most this much input a batch: ~330 rows of 100 x 1,024 ELMo vectors
-PREDICT_GROUP_BYTES = 512 * 2**20  # at most this much float32 input is taken (scaled, padded) for one predict call
+PREDICT_GROUP_BYTES = 128 * 2**20  # at most this much float32 input is taken (scaled, padded) for one predict call
 
 
 def _pad_rows(x, extra: int):
