@@ -133,6 +133,40 @@ def test_prediction_taken_a_group_of_batches_at_a_time_gives_the_same_scores(mon
     assert np.array_equal(grouped, whole)
 
 
+def test_token_vector_batches_scaled_one_at_a_time_train_the_same_network_as_whole_arrays(monkeypatch):
+    """``_train_rows`` feeds ``ScaledRows`` to Keras a batch at a time (a generator): the same network, to the bit,
+    as passing the check interval's rows scaled as one array, under both stopping rules."""
+    import models.keras_classifiers as kc
+    from embeddings.registry import Features
+
+    rng = np.random.default_rng(3)
+    x16 = (10 + 3.4 * rng.standard_normal((150, 6, 4))).astype(np.float16)
+    x16[:, 4:] = 0.0
+    y = (x16[:, 0, 0] > 10).astype(np.int64)
+    features = Features("token_vectors", x16[:100], x16[100:125], x16[125:])
+    by_batch = kc.KerasClassifier._train_rows
+    seen = []
+    brier = lambda y_val, s: -float(np.mean((s - y_val) ** 2))  # noqa: E731  a signal that changes every check
+
+    def whole_arrays(self, x, y_fit, rows, batch_size, where):
+        seen.append(isinstance(x, kc.ScaledRows))
+        return by_batch(self, x[np.arange(len(x))] if isinstance(x, kc.ScaledRows) else x, y_fit, rows, batch_size, where)
+
+    for stopping in ({"epochs": 2}, {"epochs": 2, "stopping": "steps", "min_check_steps": 1, "patience_checks": 1, "min_steps": 1}):
+        params = {**KERAS, **stopping, "batch_size": 32, "dropout": 0.3}
+        scores = []
+        for patch in (False, True):
+            if patch:
+                monkeypatch.setattr(kc.KerasClassifier, "_train_rows", whole_arrays)
+            clf = KerasClassifier("gru", params).fit(
+                features, y[:100], y[100:125], task_type="binary", n_outputs=1, score_fn=brier, seed=0
+            )
+            scores.append(clf.predict_scores(features.test))
+        monkeypatch.undo()
+        assert seen and all(seen)
+        assert np.array_equal(scores[0], scores[1]), stopping
+
+
 def collapsed_vectors_task(seed: int = 0):
     """Binary task over 40 words (ids 2-41) whose frozen vectors share one direction, as word2vec's vectors of a
     small corpus do (cosine ~0.99 to their mean): a document is positive when it holds one of words 2-11."""
