@@ -18,7 +18,7 @@ def test_a_killed_part_is_kept_and_the_resumed_run_adds_every_part_up(tmp_path):
     assert timing.begin_part(tmp_path) == 0 and (folder / timing.UNFINISHED).exists()
     # The first part: pretraining 300 s, then killed after 1,000 s; its processes' last records remain.
     write(folder, "coordinator-a", "coordinator", 1000.0, 0.0, pretraining_seconds=300.0,
-          peak_rss_bytes_total=3 * 2**30)
+          peak_rss_bytes_total=3 * 2**30, peak_pss_bytes_total=2 * 2**30)
     write(folder, "worker-a1", "worker", 690.0, 600.0, ["s1", "s2"])
     write(folder, "worker-a2", "worker", 690.0, 500.0, ["s3"])
     assert timing.begin_part(tmp_path) == 1  # the resumed part finds the folder unfinished
@@ -32,7 +32,8 @@ def test_a_killed_part_is_kept_and_the_resumed_run_adds_every_part_up(tmp_path):
     assert parts["parts"] == 2 and parts["part_wall_seconds"] == [1000.0, 400.0]
     assert parts["run_wall_seconds"] == 1400.0 and parts["wall_seconds_after_pretraining"] == 1100.0
     assert parts["work_seconds"]["fit"] == 1400.0 and parts["studies_trained"] == 4
-    assert parts["peak_rss_bytes_total"] == 3 * 2**30
+    assert parts["peak_rss_bytes_total"] == 3 * 2**30 and parts["peak_pss_bytes_total"] == 2 * 2**30
+    assert timing.summary(tmp_path, 400.0, 2 * 2**30, 2, 1 * 2**30)["peak_pss_bytes_total"] == 1 * 2**30
     timing.end_part(tmp_path)
     assert timing.begin_part(tmp_path) == 0  # a finished run's folder is emptied by the next run
     assert [p.name for p in folder.iterdir()] == [timing.UNFINISHED]
@@ -61,3 +62,31 @@ def test_a_record_counts_the_running_timer_and_is_written_at_start_and_stop(tmp_
     assert json.loads(path.read_text())["seconds"]["fit"] == round(before + 2.5, 2)
     assert abs(json.loads(path.read_text())["wall_seconds"] - (first["wall_seconds"] + 2.5)) <= 0.01
     recorder.stop()  # once
+
+
+def test_the_sampler_counts_a_page_two_processes_map_once_in_pss(tmp_path):
+    """A file both this process and a child map: the resident sizes count its pages in both, the proportional
+    set sizes split them, so their sum is below the sum of resident sizes by about the file's size."""
+    import mmap
+    import os
+    import subprocess
+    import sys
+
+    size = 64 * 2**20
+    path = tmp_path / "shared.bin"
+    path.write_bytes(os.urandom(size))
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        assert sum(mapped[i] for i in range(0, size, 4096)) >= 0  # every page resident here
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import mmap,sys\nf=open(sys.argv[1],'rb');m=mmap.mmap(f.fileno(),0,access=mmap.ACCESS_READ)\n"
+             "s=sum(m[i] for i in range(0,len(m),4096));print('ready',flush=True);sys.stdin.read()", str(path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        try:
+            assert child.stdout.readline().strip() == "ready"
+            pids = (os.getpid(), child.pid)
+            rss = sum(timing.rss_bytes(p) for p in pids)
+            pss = sum(timing.pss_bytes(p) for p in pids)
+        finally:
+            child.communicate("")
+    assert 0 < pss < rss - size // 2

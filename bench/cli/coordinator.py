@@ -135,6 +135,7 @@ class Coordinator:
         """What only the coordinator knows, in its records: so a killed part's memory and pretraining count."""
         return {
             "peak_rss_bytes_total": self.memory.peak or None,
+            "peak_pss_bytes_total": self.memory.peak_pss or None,
             "pretraining_seconds": (self.pretraining or {}).get("wall_seconds", 0.0),
         }
 
@@ -246,7 +247,7 @@ class Coordinator:
 
         peak = self.memory.stop()
         self.recorder.stop()
-        cost = summary(self.config.out_dir, self.elapsed(), peak, self.config.jobs)
+        cost = summary(self.config.out_dir, self.elapsed(), peak, self.config.jobs, self.memory.peak_pss or None)
         end_part(self.config.out_dir)
         cost["worker_exit_codes"] = self.codes
         if rows is not None:

@@ -148,6 +148,7 @@ def _cost_column(prov: dict) -> list[str]:
         f"{cost['harness_share']:.1%}",
         f"{cost['parallel_efficiency']:.2f}",
         _gb(cost["peak_rss_bytes_total"]),
+        _gb(cost["peak_pss_bytes_total"]) if cost.get("peak_pss_bytes_total") else "not sampled",
         _gb(cost["peak_rss_bytes_largest_process"]),
     ]
 
@@ -164,6 +165,7 @@ COST_LABELS = (
     "harness share of process time",
     "parallel efficiency",
     "peak memory, all processes",
+    "peak memory, all processes, shared pages once (PSS)",
     "peak memory, largest process",
 )
 

@@ -83,17 +83,34 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def pss_bytes(pid: int) -> int:
+    """Proportional set size of one process (Linux ``/proc/PID/smaps_rollup``; 0 where unavailable): its resident
+    pages, each page it shares counted as its share. Summed over processes, a page two workers map (a cached
+    token-vector file, a library) counts once, where a sum of resident sizes counts it in both."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 class MemorySampler(threading.Thread):
-    """Samples the summed resident memory of this process and the given children every ``interval`` s."""
+    """Samples the summed memory of this process and the given children every ``interval`` s: resident
+    (``peak``, each process's pages whole) and proportional (``peak_pss``, shared pages counted once)."""
 
     def __init__(self, interval: float = 1.0):
         super().__init__(daemon=True)
-        self.interval, self.pids, self.peak = interval, [os.getpid()], 0
+        self.interval, self.pids, self.peak, self.peak_pss = interval, [os.getpid()], 0, 0
         self._done = threading.Event()
 
     def run(self) -> None:
         while not self._done.is_set():
-            self.peak = max(self.peak, sum(rss_bytes(p) for p in list(self.pids)))
+            pids = list(self.pids)
+            self.peak = max(self.peak, sum(rss_bytes(p) for p in pids))
+            self.peak_pss = max(self.peak_pss, sum(pss_bytes(p) for p in pids))
             self._done.wait(self.interval)
 
     def stop(self) -> int:
@@ -196,7 +213,9 @@ def end_part(out_dir: Path) -> None:
     (Path(out_dir) / "timing" / UNFINISHED).unlink(missing_ok=True)
 
 
-def summary(out_dir: Path, run_wall: float, peak_total_rss: int | None, jobs: int) -> dict:
+def summary(
+    out_dir: Path, run_wall: float, peak_total_rss: int | None, jobs: int, peak_total_pss: int | None = None
+) -> dict:
     """The run's time budget: work (embed, fit, predict) against the processes' wall time.
 
     ``compile_seconds`` is the part of fitting and prediction JAX spent tracing and compiling.
@@ -204,10 +223,13 @@ def summary(out_dir: Path, run_wall: float, peak_total_rss: int | None, jobs: in
     share of the published ones). ``harness_share`` is the time no process spent in the three kinds of work,
     over the processes' summed wall time (less a coordinator's waiting for its workers);
     ``parallel_efficiency`` is the processes' busy time over (run wall time x jobs).
+    ``peak_rss_bytes_total`` and ``peak_pss_bytes_total``: the largest sum over the run's processes sampled
+    (``MemorySampler``), of resident sizes and of proportional set sizes (shared pages counted once: what the
+    machine had to hold).
     """
     folder = Path(out_dir) / "timing"
     processes = _records(folder)
-    this_part = _part(processes, run_wall, peak_total_rss)
+    this_part = _part(processes, run_wall, peak_total_rss, peak_total_pss)
     work = sum(p["seconds"].get(k, 0.0) for p in processes for k in KINDS)
     wall = sum(p["wall_seconds"] - p["seconds"].get(WAIT, 0.0) for p in processes)
     cost = {
@@ -221,6 +243,7 @@ def summary(out_dir: Path, run_wall: float, peak_total_rss: int | None, jobs: in
         "harness_share": round((wall - work) / wall, 4) if wall else None,
         "parallel_efficiency": round(work / (run_wall * jobs), 4) if run_wall and jobs else None,
         "peak_rss_bytes_total": peak_total_rss,
+        "peak_pss_bytes_total": peak_total_pss,
         "peak_rss_bytes_largest_process": this_part["peak_rss_bytes_largest_process"],
         "studies_trained": len(this_part["studies_trained"]),
     }
@@ -236,7 +259,12 @@ def _records(folder: Path) -> list[dict]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
 
 
-def _part(processes: list[dict], run_wall: float | None = None, peak_total_rss: int | None = None) -> dict:
+def _part(
+    processes: list[dict],
+    run_wall: float | None = None,
+    peak_total_rss: int | None = None,
+    peak_total_pss: int | None = None,
+) -> dict:
     """One part of a run from its processes' records: its wall time (the coordinator's, else the longest
     process's), work seconds, pretraining seconds and peak memory (as the coordinator last recorded them) and
     the studies it trained."""
@@ -244,11 +272,13 @@ def _part(processes: list[dict], run_wall: float | None = None, peak_total_rss: 
     if run_wall is None:
         run_wall = max((p["wall_seconds"] for p in coordinators or processes), default=0.0)
         peak_total_rss = max((p.get("peak_rss_bytes_total") or 0 for p in coordinators), default=0) or None
+        peak_total_pss = max((p.get("peak_pss_bytes_total") or 0 for p in coordinators), default=0) or None
     return {
         "wall_seconds": round(run_wall, 1),
         "pretraining_seconds": max((p.get("pretraining_seconds") or 0.0 for p in coordinators), default=0.0),
         "work_seconds": {k: round(sum(p["seconds"].get(k, 0.0) for p in processes), 1) for k in KINDS},
         "peak_rss_bytes_total": peak_total_rss,
+        "peak_pss_bytes_total": peak_total_pss,
         "peak_rss_bytes_largest_process": max((p["peak_rss_bytes"] for p in processes), default=None),
         "studies_trained": sorted({s for p in processes for s in p.get("studies_trained", [])}),
     }
@@ -258,6 +288,7 @@ def _all_parts(parts: list[dict]) -> dict:
     """A run in parts, added up: wall time (and without pretraining), work, peak memory and studies trained."""
     wall = sum(p["wall_seconds"] for p in parts)
     peaks = [p["peak_rss_bytes_total"] for p in parts if p["peak_rss_bytes_total"]]
+    pss = [p["peak_pss_bytes_total"] for p in parts if p.get("peak_pss_bytes_total")]
     largest = [p["peak_rss_bytes_largest_process"] for p in parts if p["peak_rss_bytes_largest_process"]]
     return {
         "parts": len(parts),
@@ -266,6 +297,7 @@ def _all_parts(parts: list[dict]) -> dict:
         "part_wall_seconds": [p["wall_seconds"] for p in parts],
         "work_seconds": {k: round(sum(p["work_seconds"][k] for p in parts), 1) for k in KINDS},
         "peak_rss_bytes_total": max(peaks, default=None),
+        "peak_pss_bytes_total": max(pss, default=None),
         "peak_rss_bytes_largest_process": max(largest, default=None),
         "studies_trained": len({s for p in parts for s in p["studies_trained"]}),
     }
