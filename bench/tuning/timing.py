@@ -71,30 +71,28 @@ def count_compilation() -> None:
     jax.monitoring.register_event_duration_secs_listener(listen)
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of one process (Linux ``/proc``; 0 where unavailable)."""
+def _proc_bytes(path: str, field: str) -> int:
+    """The kB figure of the line starting ``field`` in a Linux ``/proc`` file, in bytes (0 where unavailable)."""
     try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        with open(path, encoding="ascii") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError):
         pass
     return 0
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of one process (Linux ``/proc``; 0 where unavailable)."""
+    return _proc_bytes(f"/proc/{pid}/status", "VmRSS:")
 
 
 def pss_bytes(pid: int) -> int:
     """Proportional set size of one process (Linux ``/proc/PID/smaps_rollup``; 0 where unavailable): its resident
     pages, each page it shares counted as its share. Summed over processes, a page two workers map (a cached
     token-vector file, a library) counts once, where a sum of resident sizes counts it in both."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
+    return _proc_bytes(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 class MemorySampler(threading.Thread):
@@ -288,7 +286,7 @@ def _all_parts(parts: list[dict]) -> dict:
     """A run in parts, added up: wall time (and without pretraining), work, peak memory and studies trained."""
     wall = sum(p["wall_seconds"] for p in parts)
     peaks = [p["peak_rss_bytes_total"] for p in parts if p["peak_rss_bytes_total"]]
-    pss = [p["peak_pss_bytes_total"] for p in parts if p.get("peak_pss_bytes_total")]
+    pss = [p["peak_pss_bytes_total"] for p in parts if p["peak_pss_bytes_total"]]
     largest = [p["peak_rss_bytes_largest_process"] for p in parts if p["peak_rss_bytes_largest_process"]]
     return {
         "parts": len(parts),
