@@ -20,7 +20,7 @@ from bench.profiles import PROFILES
 from bench.studies import curves
 from bench.tuning import metrics
 from bench.tuning.result import ResultRow
-from bench.tuning.runner import Allocation, encode_predictions
+from bench.tuning.runner import Allocation, encode_predictions, storage_for
 
 
 def test_sizes_are_capped_by_the_training_split_and_the_whole_split_is_a_point_when_a_size_reaches_it():
@@ -87,11 +87,12 @@ def _cli(*args, cwd, data_dir, wait=True):
 
 
 def _finished(storage: str) -> dict[str, tuple]:
-    """Curve studies with a row: (trials, row) each. A worker's claim study (``<study>:claim``) can be deleted
-    while the summaries are read: read again then."""
+    """Curve studies with a row: (trials, row) each. The storage is opened as the harness opens it (``storage_for``:
+    the run may be creating the database's tables at that moment). A worker's claim study (``<study>:claim``) can
+    be deleted while the summaries are read: read again then."""
     for _ in range(20):
         try:
-            summaries = optuna.get_all_study_summaries(storage, include_best_trial=False)
+            summaries = optuna.get_all_study_summaries(storage_for(storage), include_best_trial=False)
         except KeyError:  # a claim study vanished mid-read
             time.sleep(0.1)
             continue
