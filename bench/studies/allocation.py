@@ -61,9 +61,9 @@ def trained_epochs(work_dir: Path, allocation: str, profile: str) -> dict[tuple[
     import optuna
 
     from bench.tuning.identity import identity_of
-    from bench.tuning.runner import TRAINED_ATTR
+    from bench.tuning.runner import TRAINED_ATTR, storage_for
 
-    storage = f"sqlite:///{work_dir / allocation / profile / 'optuna.sqlite3'}"
+    storage = storage_for(f"sqlite:///{work_dir / allocation / profile / 'optuna.sqlite3'}")
     out = {}
     for s in optuna.get_all_study_summaries(storage, include_best_trial=False):
         identity = identity_of(s.study_name, s.user_attrs)
