@@ -186,6 +186,11 @@ def test_a_second_coordinator_is_refused_naming_the_first_and_a_dead_ones_lock_i
     assert not [s for s in optuna.get_all_study_names(liveness_storage(tmp_path)) if s.endswith(":claim")]
 
 
+def worktree_env() -> dict:
+    """This process's environment, with this worktree first on a child Python's import path."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
 OPEN_AT_ONCE = """
 import sys, time
 import optuna
@@ -200,7 +205,7 @@ def test_processes_opening_one_new_database_at_once_all_open_it(tmp_path):
     """Four processes create one new SQLite storage's tables at the same moment, five times over: each opens it
     (Optuna's own opening fails here about one time in four with "UNIQUE constraint failed: alembic_version" or
     "table ... already exists")."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env = worktree_env()
     for round_ in range(5):
         url = f"sqlite:///{tmp_path / f'optuna-{round_}.sqlite3'}"
         start = str(time.time() + 4)  # after every process has imported the harness
@@ -213,8 +218,7 @@ def test_processes_opening_one_new_database_at_once_all_open_it(tmp_path):
 
 def bench(args: list[str], env: dict | None = None, **kwargs) -> subprocess.Popen:
     """``python -m bench ARGS`` in a process of its own, importing this worktree."""
-    full = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-            **(env or {})}
+    full = {**worktree_env(), **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "bench", *args], env=full, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
